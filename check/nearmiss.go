@@ -1,0 +1,81 @@
+package check
+
+import "strings"
+
+// maxTypos is how many edits apart a label's head may be from a prefix and
+// still count as a misspelling of it. Two catch "intnet" and "initative"
+// without flagging unrelated labels, which are further away.
+const maxTypos = 2
+
+// nearMiss reports whether name looks like a misspelt Echoes label, such as
+// "echoes/intnet/feature", and suggests the label spelt right.
+func nearMiss(name string, p Prefixes) (NearMiss, bool) {
+	best := NearMiss{}
+	bestDist := maxTypos + 1
+	for _, k := range p.byKind() {
+		head, rest := splitHead(name, strings.Count(k.prefix, "/"))
+		if len(head) < len(k.prefix)-maxTypos || len(head) > len(k.prefix)+maxTypos {
+			continue
+		}
+		if d := editDistance(strings.ToLower(head), strings.ToLower(k.prefix), bestDist); d > 0 && d < bestDist {
+			bestDist = d
+			best = NearMiss{Label: name, Kind: k.kind, Suggestion: k.prefix + rest}
+		}
+	}
+	return best, bestDist <= maxTypos
+}
+
+// splitHead cuts name where a prefix with the given number of slashes would
+// end: before the next "/" or the first ":". The rest keeps its separator.
+func splitHead(name string, slashes int) (head, rest string) {
+	seen := 0
+	for i, r := range name {
+		switch r {
+		case ':':
+			return name[:i], name[i:]
+		case '/':
+			if seen == slashes {
+				return name[:i], name[i:]
+			}
+			seen++
+		}
+	}
+	return name, ""
+}
+
+// editDistance is the optimal-string-alignment distance (Levenshtein with
+// adjacent transpositions, so "intnet" is one edit from "intent"). It stops
+// early once the distance reaches limit, since labels can be long and only
+// near misses matter.
+func editDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d >= limit || -d >= limit {
+		return limit
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= limit {
+			return limit
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return min(prev[len(rb)], limit)
+}
