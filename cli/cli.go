@@ -1,0 +1,241 @@
+// Package cli is the echoes-labels command: flags and environment in, a
+// report and an exit code out. It reads the process environment only
+// through kong's env tags and the Env it is given.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/report"
+)
+
+// Exit codes, stable and documented in the README.
+const (
+	ExitPass   = 0 // labels pass, or nothing to check
+	ExitLabels = 1 // labels missing or invalid
+	ExitConfig = 2 // configuration or usage error
+	ExitAPI    = 3 // GitLab API error
+)
+
+// Flags is the command line. Every input has an environment variable, so a
+// CI job needs no arguments; the names are the public interface.
+type Flags struct {
+	GitLabURL string  `name:"gitlab-url" env:"CI_API_V4_URL" default:"https://gitlab.com/api/v4" help:"GitLab API v4 root."`
+	Token     string  `env:"ECHOES_GITLAB_TOKEN,GITLAB_TOKEN" placeholder:"TOKEN" help:"Access token with the read_api scope. Without one, the job token (CI_JOB_TOKEN) is tried."`
+	Project   string  `env:"CI_MERGE_REQUEST_PROJECT_ID,CI_PROJECT_ID" placeholder:"ID|PATH" help:"Project id or group/project path."`
+	MR        string  `name:"mr" env:"CI_MERGE_REQUEST_IID" placeholder:"IID" help:"Merge request IID (the number after !)."`
+	Labels    *string `placeholder:"L1,L2" help:"Check these comma-separated labels and call no GitLab at all."`
+
+	RequireEffort bool          `env:"ECHOES_REQUIRE_EFFORT" help:"Also require exactly one effort label sized XS, S, M, L or XL."`
+	Timeout       time.Duration `env:"ECHOES_TIMEOUT" default:"30s" help:"Bound on all GitLab calls together."`
+	NoColor       bool          `help:"Plain output (also when NO_COLOR is set)."`
+	CAFile        string        `name:"ca-file" env:"CI_SERVER_TLS_CA_FILE" type:"path" placeholder:"FILE" help:"PEM certificates to trust for GitLab, besides the system's."`
+
+	DocsURL          string `name:"docs-url" env:"ECHOES_DOCS_URL" default:"${docs_url}" help:"Documentation base for the details links."`
+	IntentPrefix     string `env:"ECHOES_INTENT_PREFIX" default:"echoes/intent" help:"Label prefix of intents." group:"Label names"`
+	InitiativePrefix string `env:"ECHOES_INITIATIVE_PREFIX" default:"echoes/initiative" help:"Label prefix of initiatives." group:"Label names"`
+	EffortPrefix     string `env:"ECHOES_EFFORT_PREFIX" default:"echoes/effort" help:"Label prefix of efforts." group:"Label names"`
+
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// Env is what the command reads from the CI environment besides its flags.
+type Env struct {
+	JobToken       string // CI_JOB_TOKEN
+	PipelineLabels string // CI_MERGE_REQUEST_LABELS
+	InMRPipeline   bool   // CI_MERGE_REQUEST_IID is set
+	InCI           bool   // GITLAB_CI or CI is set: colour on though stdout is a pipe
+	NoColor        bool   // NO_COLOR is set to anything
+	TokenSetEmpty  string // name of a token variable that is set but empty
+}
+
+// EnvFrom reads Env through lookup (os.LookupEnv in main).
+func EnvFrom(lookup func(string) (string, bool)) Env {
+	get := func(k string) string { v, _ := lookup(k); return v }
+	set := func(k string) bool { v, ok := lookup(k); return ok && v != "" }
+	e := Env{
+		JobToken:       strings.TrimSpace(get("CI_JOB_TOKEN")),
+		PipelineLabels: get("CI_MERGE_REQUEST_LABELS"),
+		InMRPipeline:   set("CI_MERGE_REQUEST_IID"),
+		InCI:           set("GITLAB_CI") || set("CI"),
+		NoColor:        set("NO_COLOR"),
+	}
+	for _, k := range []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"} {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) == "" {
+			e.TokenSetEmpty = k
+			break
+		} else if ok {
+			break
+		}
+	}
+	return e
+}
+
+// Deps are what tests replace.
+type Deps struct {
+	Stdout, Stderr io.Writer
+	Env            Env
+	IsTerminal     bool
+	Version        string
+	// NewClient builds the GitLab client; tests shorten its backoff.
+	NewClient func(gitlabapi.Config) (MergeRequests, error)
+}
+
+// MergeRequests is the GitLab the check needs.
+type MergeRequests interface {
+	MergeRequest(ctx context.Context, project string, iid int64) (*gitlabapi.MergeRequest, error)
+}
+
+var _ MergeRequests = (*gitlabapi.Client)(nil)
+
+// Main parses args, runs the check and returns the exit code.
+func Main(args []string, d Deps) (code int) {
+	if d.NewClient == nil {
+		d.NewClient = func(c gitlabapi.Config) (MergeRequests, error) { return gitlabapi.New(c) }
+	}
+	var f Flags
+	exited := false
+	parser, err := kong.New(&f,
+		kong.Name("echoes-labels"),
+		kong.Description("Checks that a GitLab merge request carries the labels Echoes needs: at least one echoes/intent… or echoes/initiative… label, and optionally one echoes/effort… label sized XS to XL.\n\nExit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error."),
+		kong.Writers(d.Stdout, d.Stderr),
+		kong.Vars{"version": d.Version, "docs_url": report.DefaultDocsBase},
+		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+	)
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "echoes-labels: internal error: %v\n", err)
+		return ExitConfig
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitSignal); !ok || !exited {
+				panic(r)
+			}
+			code = ExitPass // kong exits only after --help or --version
+		}
+	}()
+	if _, err := parser.Parse(args); err != nil {
+		fmt.Fprintf(d.Stderr, "echoes-labels: %v\n  fix: see echoes-labels --help for the flags and their environment variables\n", redact(err.Error(), &f, d.Env))
+		return ExitConfig
+	}
+	out := &redactingWriter{w: d.Stdout, secrets: secrets(&f, d.Env)}
+	errOut := &redactingWriter{w: d.Stderr, secrets: out.secrets}
+	err = run(&f, d, out)
+	return exitCode(err, errOut)
+}
+
+type exitSignal struct{}
+
+// Error carries an exit code and the one or two lines that explain it.
+type Error struct {
+	Code  int
+	Cause string
+	Fix   string
+}
+
+func (e *Error) Error() string { return e.Cause }
+
+// ExitCode lets main and tests read the code without knowing the type.
+func (e *Error) ExitCode() int { return e.Code }
+
+func configError(cause, fix string) error { return &Error{Code: ExitConfig, Cause: cause, Fix: fix} }
+
+// errLabels is returned when the report has already told the whole story.
+var errLabels = &Error{Code: ExitLabels}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitPass
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		fmt.Fprintf(stderr, "echoes-labels: %v\n", err)
+		return ExitConfig
+	}
+	if e.Cause != "" {
+		fmt.Fprintf(stderr, "echoes-labels: %s\n", e.Cause)
+	}
+	if e.Fix != "" {
+		fmt.Fprintf(stderr, "  fix: %s\n", e.Fix)
+	}
+	return e.Code
+}
+
+func run(f *Flags, d Deps, out io.Writer) error {
+	opts := check.Options{
+		Prefixes:      check.Prefixes{Intent: f.IntentPrefix, Initiative: f.InitiativePrefix, Effort: f.EffortPrefix},
+		RequireEffort: f.RequireEffort,
+	}
+	if err := validatePrefixes(opts.Prefixes); err != nil {
+		return err
+	}
+	if f.Timeout <= 0 {
+		return configError(fmt.Sprintf("--timeout/ECHOES_TIMEOUT is %s", f.Timeout), "give a positive Go duration such as 30s or 2m")
+	}
+	res := report.Result{Prefixes: opts.Prefixes, Docs: report.Docs{Base: f.DocsURL}}
+
+	src, err := resolve(f, d, out)
+	if err != nil || src == nil {
+		return err
+	}
+	res.Source, res.Labels, res.MergeRequest = src.from, src.labels, src.mr
+	res.Verdict = check.Evaluate(res.Labels, opts)
+	colour := !f.NoColor && !d.Env.NoColor && (d.IsTerminal || d.Env.InCI)
+	if err := report.Text(out, res, colour); err != nil {
+		return &Error{Code: ExitConfig, Cause: "cannot write the report: " + err.Error()}
+	}
+	if !res.Verdict.Pass() {
+		return errLabels
+	}
+	return nil
+}
+
+func validatePrefixes(p check.Prefixes) error {
+	seen := map[string]string{}
+	for name, v := range map[string]string{"--intent-prefix": p.Intent, "--initiative-prefix": p.Initiative, "--effort-prefix": p.Effort} {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v == "" {
+			return configError(name+" is empty", "leave it unset for the Echoes default, or give the label prefix your organisation uses")
+		}
+		if other, dup := seen[v]; dup {
+			return configError(fmt.Sprintf("%s and %s are the same prefix %q", name, other, v), "give each kind its own label prefix")
+		}
+		seen[v] = name
+	}
+	return nil
+}
+
+// parseIID reads a merge request IID, which GitLab numbers from 1.
+func parseIID(s string) (int64, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %q, not a positive number", truncateRunes(s, 40)),
+			"pass the number after ! in the merge request's title, e.g. --mr 42")
+	}
+	return n, nil
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// deadline is a separate function so the whole run shares one bound.
+func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"io"
+	"strings"
+)
+
+// minSecret is the shortest value redacted: replacing every "a" because
+// someone set a one-letter token would garble the log and reveal it anyway.
+const minSecret = 4
+
+// secrets are the values that must never reach the log. Nothing prints them
+// on purpose; redaction is the second line of defence, for a value echoed
+// back inside an error from a library or a server.
+func secrets(f *Flags, env Env) []string {
+	var out []string
+	for _, s := range []string{f.Token, strings.TrimSpace(f.Token), env.JobToken} {
+		if len(s) >= minSecret {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func redact(s string, f *Flags, env Env) string {
+	for _, secret := range secrets(f, env) {
+		s = strings.ReplaceAll(s, secret, "[MASKED]")
+	}
+	return s
+}
+
+// redactingWriter masks secrets in what passes through it. Each report and
+// error is written whole, so a secret is never split across two writes.
+type redactingWriter struct {
+	w       io.Writer
+	secrets []string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	if len(r.secrets) == 0 {
+		return r.w.Write(p)
+	}
+	s := string(p)
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "[MASKED]")
+	}
+	if _, err := io.WriteString(r.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

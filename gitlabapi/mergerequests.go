@@ -1,0 +1,49 @@
+package gitlabapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+)
+
+// MergeRequest is the part of GitLab's merge request that the check reads.
+// Decoding only these fields keeps a new or oddly typed field elsewhere in
+// the answer from failing the check.
+type MergeRequest struct {
+	IID          int64    `json:"iid"`
+	ProjectID    int64    `json:"project_id"`
+	Title        string   `json:"title"`
+	State        string   `json:"state"`
+	WebURL       string   `json:"web_url"`
+	SourceBranch string   `json:"source_branch"`
+	Labels       []string `json:"labels"`
+}
+
+// ProjectPath escapes a numeric id or a group/project path for a URL.
+func ProjectPath(project string) string {
+	return gitlab.PathEscape(project)
+}
+
+// MergeRequest fetches one merge request with one GET (plus retries).
+func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*MergeRequest, error) {
+	path := fmt.Sprintf("/projects/%s/merge_requests/%s", ProjectPath(project), strconv.FormatInt(iid, 10))
+	var raw struct {
+		MergeRequest
+		Labels json.RawMessage `json:"labels"`
+	}
+	if err := c.do(ctx, "GET", path, nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	mr := raw.MergeRequest
+	// A missing or non-list labels field means this is not the answer we
+	// asked for (a proxy's page, another API); checking an empty list would
+	// wrongly blame the developer.
+	if err := json.Unmarshal(raw.Labels, &mr.Labels); err != nil || raw.Labels == nil || string(raw.Labels) == "null" {
+		return nil, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
+			Message: "answered without a list of labels"}
+	}
+	return &mr, nil
+}
