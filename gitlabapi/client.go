@@ -56,10 +56,10 @@ type Config struct {
 	// RetryMax is how many times a transient failure (5xx, 429, connection
 	// error) is retried; the caller's context deadline bounds them all.
 	RetryMax int
-	// Backoff decides how long to wait before a retry. Nil honours
-	// Retry-After on 429 and 503 and otherwise backs off exponentially.
-	// Tests set one that does not sleep.
-	Backoff retryablehttp.Backoff
+	// Delay, when set, hears each wait before a retry (which honours
+	// Retry-After on 429 and 503, and otherwise doubles from 500ms) and
+	// returns the wait to use instead. Tests record the waits and skip them.
+	Delay func(wait time.Duration) time.Duration
 	// Trace, when set, hears of every HTTP attempt (for timing in the log).
 	Trace func(Attempt)
 	// Transport replaces the default transport (tests only).
@@ -81,7 +81,6 @@ type Client struct {
 	base   *url.URL
 	cfg    Config
 	http   *retryablehttp.Client
-	last   *Attempt // the latest attempt, to explain a timeout
 	traced []Attempt
 }
 
@@ -94,8 +93,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 4
 	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = retryablehttp.DefaultBackoff
+	backoff := retryablehttp.DefaultBackoff
+	if cfg.Delay != nil {
+		backoff = func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+			return cfg.Delay(retryablehttp.DefaultBackoff(min, max, attempt, resp))
+		}
 	}
 	transport := cfg.Transport
 	if transport == nil {
@@ -120,7 +122,7 @@ func New(cfg Config) (*Client, error) {
 		RetryWaitMax: 8 * time.Second,
 		RetryMax:     cfg.RetryMax,
 		CheckRetry:   retryPolicy,
-		Backoff:      cfg.Backoff,
+		Backoff:      backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return c, nil
@@ -217,7 +219,6 @@ func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		a.Status = resp.StatusCode
 	}
 	t.client.traced = append(t.client.traced, a)
-	t.client.last = &t.client.traced[len(t.client.traced)-1]
 	if t.client.cfg.Trace != nil {
 		t.client.cfg.Trace(a)
 	}
@@ -331,8 +332,8 @@ func (c *Client) transportError(ctx context.Context, method, path string, err er
 	default:
 		e.Message = truncate(rootCause(err).Error(), 160)
 	}
-	if c.last != nil {
-		e.LastStatus = c.last.Status
+	if n := len(c.traced); n > 0 {
+		e.LastStatus = c.traced[n-1].Status
 	}
 	e.Attempts = len(c.traced)
 	return e
