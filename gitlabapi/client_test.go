@@ -120,7 +120,10 @@ func TestRetries(t *testing.T) {
 		wantWaits []time.Duration
 	}{
 		{"429 honours Retry-After", []func(http.ResponseWriter){
-			func(w http.ResponseWriter) { w.Header().Set("Retry-After", "7"); gitlabtest.Error(w, 429, "Retry later") },
+			func(w http.ResponseWriter) {
+				w.Header().Set("Retry-After", "7")
+				gitlabtest.Error(w, 429, "Retry later")
+			},
 		}, -1, 2, []time.Duration{7 * time.Second}},
 		{"502 then 200", []func(http.ResponseWriter){
 			func(w http.ResponseWriter) { w.WriteHeader(502) },
