@@ -1,12 +1,13 @@
 // Package gitlabapi is the little of the GitLab REST API that echoes-labels
 // needs, with retries, deadlines and token hygiene decided in one place.
 //
-// It is built on hashicorp/go-retryablehttp (the retrying transport that
-// gitlab.com/gitlab-org/api/client-go itself uses) and on client-go's error
-// decoding and path escaping, but not on client-go's Client: constructing
-// that wires up every one of GitLab's ~200 API services, which stops the
-// linker from dropping them and costs 4.5 MiB of binary for one GET
-// (12.4 MiB against 8.1 MiB, measured with go1.26, -s -w, client-go v1.46.0).
+// It is built on hashicorp/go-retryablehttp, the retrying transport that
+// gitlab.com/gitlab-org/api/client-go itself uses, but not on client-go:
+// constructing its Client wires up every one of GitLab's ~200 API services,
+// which stops the linker from dropping them and costs 4.5 MiB of binary for
+// one GET (12.4 MiB against 8.1 MiB stripped, go1.26, client-go v1.46.0);
+// and its CheckResponse turns every 404 into one ErrNotFound, losing
+// whether the project or the merge request is missing.
 package gitlabapi
 
 import (
@@ -25,7 +26,6 @@ import (
 	"time"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
-	gitlab "gitlab.com/gitlab-org/api/client-go"
 )
 
 // TokenKind says which header carries the token.
@@ -304,10 +304,7 @@ func (c *Client) statusError(method, path string, resp *http.Response) error {
 		e.Message = fmt.Sprintf("answered %s with no usable redirect", resp.Status)
 		return e
 	}
-	// client-go knows GitLab's error bodies ({"message": …}, {"error": …}).
-	if er, ok := gitlab.CheckResponse(resp).(*gitlab.ErrorResponse); ok {
-		e.Message = truncate(er.Message, 200)
-	}
+	e.Message = errorMessage(resp.Body)
 	if ra := resp.Header.Get("Retry-After"); ra != "" && resp.StatusCode == http.StatusTooManyRequests {
 		e.RetryAfter = truncate(ra, 40)
 	}
@@ -333,7 +330,11 @@ func (c *Client) transportError(ctx context.Context, method, path string, err er
 		e.Message = truncate(rootCause(err).Error(), 160)
 	}
 	if n := len(c.traced); n > 0 {
-		e.LastStatus = c.traced[n-1].Status
+		last := c.traced[n-1]
+		e.LastStatus = last.Status
+		if e.Kind == Timeout && last.Err != nil && !errors.Is(last.Err, context.DeadlineExceeded) && !errors.Is(last.Err, context.Canceled) {
+			e.Message = truncate(rootCause(last.Err).Error(), 160)
+		}
 	}
 	e.Attempts = len(c.traced)
 	return e
@@ -353,4 +354,26 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// errorMessage reads GitLab's error body: {"message": "..."}, {"message":
+// {"field": ["..."]}} or {"error": "...", "error_description": "..."}. A body
+// that is none of these (a proxy's HTML page) gives no message.
+func errorMessage(body io.Reader) string {
+	var e struct {
+		Message          json.RawMessage `json:"message"`
+		Error            string          `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 64<<10)).Decode(&e) != nil {
+		return ""
+	}
+	var msg string
+	if json.Unmarshal(e.Message, &msg) != nil && len(e.Message) > 0 {
+		msg = string(e.Message) // field errors: keep GitLab's JSON, it reads well enough
+	}
+	if msg == "" {
+		msg = strings.TrimSpace(e.Error + " " + e.ErrorDescription)
+	}
+	return truncate(msg, 200)
 }

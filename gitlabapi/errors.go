@@ -55,7 +55,9 @@ func (e *Error) Error() string {
 	case Timeout:
 		msg := fmt.Sprintf("no answer from GitLab in time for %s %s", e.Method, e.Path)
 		if e.LastStatus != 0 {
-			msg += fmt.Sprintf(" (last answer %d %s after %d attempts)", e.LastStatus, http.StatusText(e.LastStatus), e.Attempts)
+			msg += fmt.Sprintf(" (last answer %d %s, after %d attempts)", e.LastStatus, http.StatusText(e.LastStatus), e.Attempts)
+		} else if e.Message != "" {
+			msg += fmt.Sprintf(" (last attempt: %s, after %d attempts)", e.Message, e.Attempts)
 		}
 		return msg
 	case Malformed:

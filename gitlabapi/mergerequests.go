@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
-
-	gitlab "gitlab.com/gitlab-org/api/client-go"
+	"strings"
 )
 
 // MergeRequest is the part of GitLab's merge request that the check reads.
@@ -22,9 +22,11 @@ type MergeRequest struct {
 	Labels       []string `json:"labels"`
 }
 
-// ProjectPath escapes a numeric id or a group/project path for a URL.
+// ProjectPath escapes a numeric id or a group/project path for a URL path
+// segment, as GitLab wants it: "/" as %2F, and "." as %2E so that a path
+// ending in ".json" is not taken for a format suffix.
 func ProjectPath(project string) string {
-	return gitlab.PathEscape(project)
+	return strings.ReplaceAll(url.PathEscape(project), ".", "%2E")
 }
 
 // MergeRequest fetches one merge request with one GET (plus retries).

@@ -4,6 +4,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/fatih/color"
@@ -32,6 +33,9 @@ type MergeRequest struct {
 func (m MergeRequest) String() string {
 	if m.IID == 0 {
 		return ""
+	}
+	if _, err := strconv.ParseInt(m.Project, 10, 64); err == nil || m.Project == "" {
+		return fmt.Sprintf("!%d in project %s", m.IID, printable.String(m.Project))
 	}
 	return fmt.Sprintf("%s!%d", printable.String(m.Project), m.IID)
 }
