@@ -178,7 +178,7 @@ func TestCustomPrefixesAndDocs(t *testing.T) {
 
 func TestAPI(t *testing.T) {
 	srv := gitlabtest.New(t)
-	srv.Token = secret
+	srv.SetToken(secret)
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature", "echoes/effort/M", "backend")
 	srv.SetLabels(42, "group/project", 8, "backend", "echoes/initative/checkout")
 	env := with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret)
@@ -213,7 +213,7 @@ func TestJobToken(t *testing.T) {
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
 	env := with(mrEnv(srv, "7"), "CI_MERGE_REQUEST_LABELS", "backend")
 
-	srv.JobToken = jobSecret
+	srv.SetJobToken(jobSecret)
 	r := run(t, env)
 	if r.code != 0 || !strings.Contains(r.stdout, "read from the GitLab API") {
 		t.Fatalf("an accepted job token should read the API:\n%s", r)
@@ -222,7 +222,7 @@ func TestJobToken(t *testing.T) {
 		t.Errorf("JOB-TOKEN header = %q", got)
 	}
 
-	srv.JobToken = "" // GitLab refuses this job token
+	srv.SetJobToken("") // GitLab refuses this job token
 	r = run(t, env)
 	if r.code != 1 {
 		t.Fatalf("refused job token, frozen labels without Echoes labels: %s", r)
@@ -305,30 +305,30 @@ func TestAPIErrors(t *testing.T) {
 		env     []string
 		mention string
 	}{
-		{"bad token", func(s *gitlabtest.Server) { s.Token = "a-different-token" }, nil, "read_api"},
+		{"bad token", func(s *gitlabtest.Server) { s.SetToken("a-different-token") }, nil, "read_api"},
 		{"scope too low", func(s *gitlabtest.Server) {
-			s.Fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+			s.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 				gitlabtest.Error(w, 403, "403 Forbidden - insufficient_scope")
 				return true
-			}
+			})
 		}, nil, "Reporter"},
 		{"project not found", nil, []string{"CI_MERGE_REQUEST_PROJECT_ID", "999"}, "project 999 does not exist"},
 		{"mr not found", nil, []string{"CI_MERGE_REQUEST_IID", "404"}, "merge request !404 does not exist"},
 		{"html answer", func(s *gitlabtest.Server) {
-			s.Fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+			s.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.Header().Set("Content-Type", "text/html")
 				fmt.Fprint(w, "<html>sign in</html>")
 				return true
-			}
+			})
 		}, nil, "/api/v4"},
 		{"503 forever", func(s *gitlabtest.Server) {
-			s.Fault = func(w http.ResponseWriter, r *http.Request, n int) bool { w.WriteHeader(503); return true }
+			s.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool { w.WriteHeader(503); return true })
 		}, []string{"ECHOES_TIMEOUT", "300ms"}, "503"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := gitlabtest.New(t)
-			srv.Token = secret
+			srv.SetToken(secret)
 			srv.SetLabels(42, "group/project", 7, "echoes/intent/x")
 			if tt.setup != nil {
 				tt.setup(srv)

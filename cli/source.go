@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
@@ -24,7 +25,7 @@ type labelSource struct {
 // frozen label variable; and, with no merge request at all, nothing (nil).
 func resolve(f *Flags, d Deps, out io.Writer) (*labelSource, error) {
 	if f.Labels != nil {
-		return &labelSource{from: report.FromCommandLine, labels: SplitLabels(*f.Labels)}, nil
+		return &labelSource{from: report.FromCommandLine, labels: cienv.SplitLabels(*f.Labels)}, nil
 	}
 	if strings.TrimSpace(f.MR) == "" {
 		fmt.Fprintln(out, "echoes-labels: no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check.")
@@ -91,20 +92,8 @@ func resolve(f *Flags, d Deps, out io.Writer) (*labelSource, error) {
 }
 
 func fromVariable(d Deps, f *Flags, iid int64) *labelSource {
-	return &labelSource{from: report.FromVariable, labels: SplitLabels(d.Env.PipelineLabels),
+	return &labelSource{from: report.FromVariable, labels: cienv.SplitLabels(d.Env.PipelineLabels),
 		mr: report.MergeRequest{Project: strings.TrimSpace(f.Project), IID: iid}}
-}
-
-// SplitLabels splits GitLab's comma-separated label list. GitLab label names
-// cannot contain commas, so no quoting is needed; blanks are dropped.
-func SplitLabels(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, ",") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // validateProject accepts a numeric id or a namespace/project path.

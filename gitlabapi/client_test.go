@@ -73,7 +73,7 @@ func TestMergeRequestLabelsWithOneRequest(t *testing.T) {
 
 func TestJobTokenHeader(t *testing.T) {
 	srv := gitlabtest.New(t)
-	srv.JobToken = "job-token-value"
+	srv.SetJobToken("job-token-value")
 	srv.SetLabels(1, "g/p", 2, "a")
 	c, _ := newClient(t, srv.APIURL(), func(c *Config) { c.Token, c.TokenKind = "job-token-value", JobToken })
 	if _, err := c.MergeRequest(ctx(t), "1", 2); err != nil {
@@ -144,13 +144,13 @@ func TestRetries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := gitlabtest.New(t)
 			srv.SetLabels(1, "g/p", 2, "echoes/intent/x")
-			srv.Fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+			srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 				if n <= len(tt.answers) {
 					tt.answers[n-1](w)
 					return true
 				}
 				return false
-			}
+			})
 			c, waits := newClient(t, srv.APIURL())
 			mr, err := c.MergeRequest(ctx(t), "1", 2)
 			if tt.wantErr == -1 {
@@ -186,7 +186,7 @@ func repeat(n int, f func(http.ResponseWriter)) []func(http.ResponseWriter) {
 
 func TestStatusErrorsCarryGitLabsMessage(t *testing.T) {
 	srv := gitlabtest.New(t)
-	srv.Token = "other"
+	srv.SetToken("other")
 	c, _ := newClient(t, srv.APIURL())
 	_, err := c.MergeRequest(ctx(t), "1", 2)
 	var e *Error
@@ -344,13 +344,13 @@ func TestRedirectToAnotherHostKeepsTheToken(t *testing.T) {
 func TestRedirectOnTheSameHostIsFollowed(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(1, "g/p", 2, "echoes/intent/x")
-	srv.Fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if strings.HasPrefix(r.URL.Path, "/old/") {
 			http.Redirect(w, r, strings.TrimPrefix(r.URL.Path, "/old"), http.StatusMovedPermanently)
 			return true
 		}
 		return false
-	}
+	})
 	c, _ := newClient(t, srv.URL+"/old/api/v4")
 	if _, err := c.MergeRequest(ctx(t), "1", 2); err != nil {
 		t.Fatal(err)

@@ -33,21 +33,14 @@ type Request struct {
 	Body         string
 }
 
-// Server is the stand-in. Set its fields before the code under test runs.
+// Server is the stand-in.
 type Server struct {
 	*httptest.Server
 
-	// Token, when set, is the only private token accepted (401 otherwise).
-	Token string
-	// JobToken, when set, is accepted in the JOB-TOKEN header; any other job
-	// token is refused with 403, as GitLab does when the job token may not
-	// read the project's merge requests.
-	JobToken string
-	// Fault, when set, answers instead of the server; returning false lets
-	// the server answer normally. n counts requests from 1.
-	Fault func(w http.ResponseWriter, r *http.Request, n int) bool
-
 	mu       sync.Mutex
+	token    string
+	jobToken string
+	fault    FaultFunc
 	projects map[string]map[int64][]string // project id or path → iid → labels
 	ids      map[string]int64
 	requests []Request
@@ -67,6 +60,21 @@ func NewUnstarted() *Server {
 	s.Server = httptest.NewUnstartedServer(s)
 	return s
 }
+
+// FaultFunc answers instead of the server; returning false lets the server
+// answer normally. n counts requests from 1.
+type FaultFunc func(w http.ResponseWriter, r *http.Request, n int) bool
+
+// SetToken makes token the only private token accepted (401 otherwise).
+func (s *Server) SetToken(token string) { s.mu.Lock(); s.token = token; s.mu.Unlock() }
+
+// SetJobToken makes token the accepted JOB-TOKEN; any other job token is
+// refused with 403, as GitLab does when the job token may not read the
+// project's merge requests. Empty refuses every job token.
+func (s *Server) SetJobToken(token string) { s.mu.Lock(); s.jobToken = token; s.mu.Unlock() }
+
+// SetFault installs f (nil removes it).
+func (s *Server) SetFault(f FaultFunc) { s.mu.Lock(); s.fault = f; s.mu.Unlock() }
 
 // APIURL is the server's API v4 root.
 func (s *Server) APIURL() string { return s.URL + "/api/v4" }
@@ -120,21 +128,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PrivateToken: r.Header.Get("PRIVATE-TOKEN"), JobToken: r.Header.Get("JOB-TOKEN"), Body: body.String(),
 	})
 	n := len(s.requests)
-	fault := s.Fault
+	fault, token, jobToken := s.fault, s.token, s.jobToken
 	s.mu.Unlock()
 	if fault != nil && fault(w, r, n) {
 		return
 	}
-	s.serveAPI(w, r)
+	s.serveAPI(w, r, token, jobToken)
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token, jobToken string) {
 	if pt, jt := r.Header.Get("PRIVATE-TOKEN"), r.Header.Get("JOB-TOKEN"); jt != "" {
-		if s.JobToken == "" || jt != s.JobToken {
+		if jobToken == "" || jt != jobToken {
 			Error(w, http.StatusForbidden, "403 Forbidden")
 			return
 		}
-	} else if s.Token != "" && pt != s.Token {
+	} else if token != "" && pt != token {
 		Error(w, http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
