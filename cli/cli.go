@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +132,9 @@ func Main(args []string, d Deps) (code int) {
 	}
 	out := &redactingWriter{w: d.Stdout, secrets: secrets(&f, d.Env)}
 	errOut := &redactingWriter{w: d.Stderr, secrets: out.secrets}
+	// net/http logs every request header, the token's too, through the
+	// standard logger under GODEBUG=http2debug=2: mask it there as well.
+	log.SetOutput(errOut)
 	err = run(&f, d, out)
 	return exitCode(err, errOut)
 }
