@@ -139,7 +139,18 @@ func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.Tok
 		}
 	case gitlabapi.Timeout:
 		cause = fmt.Sprintf("%s (--timeout %s)", cause, f.Timeout)
-		fix = "retry the job, or raise --timeout/ECHOES_TIMEOUT if your GitLab is slow"
+		// The deadline often passes while waiting to retry: the fix is
+		// then the one for what the last attempt met, not a slow GitLab.
+		switch {
+		case e.LastStatus == http.StatusTooManyRequests:
+			fix = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
+		case e.LastStatus >= 500:
+			fix = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
+		case e.LastStatus == 0 && e.Message != "":
+			fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY); or raise --timeout/ECHOES_TIMEOUT"
+		default:
+			fix = "retry the job, or raise --timeout/ECHOES_TIMEOUT if your GitLab is slow"
+		}
 	case gitlabapi.TLS:
 		fix = "if your GitLab uses a private CA, point CI_SERVER_TLS_CA_FILE or --ca-file at its PEM certificate"
 	case gitlabapi.Redirected:
