@@ -1,0 +1,352 @@
+package cli_test
+
+// The faults of issue #5, end to end: the binary against a misbehaving
+// GitLab stand-in. Each case checks the documented exit code and that
+// stderr is one cause line and one "fix:" line naming the fix; run()
+// checks that no token is ever printed. Timeouts are short (≤ 500ms), so
+// no case waits for real seconds. The faults already covered by
+// TestAPIErrors, TestConfigErrors and TestConnectionRefusedIsBoundedByTimeout
+// in e2e_test.go are not repeated here.
+
+import (
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+// causeAndFix asserts that stderr is exactly one line of cause containing
+// cause, then one "  fix: " line containing fix.
+func causeAndFix(t *testing.T, r result, cause, fix string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "echoes-labels: ") || !strings.HasPrefix(lines[1], "  fix: ") {
+		t.Fatalf("stderr should be one cause line and one fix line:\n%s", r)
+	}
+	if !strings.Contains(lines[0], cause) {
+		t.Errorf("the cause should say %q:\n%s", cause, r)
+	}
+	if !strings.Contains(lines[1], fix) {
+		t.Errorf("the fix should say %q:\n%s", fix, r)
+	}
+}
+
+// bounded asserts that a run given timeout ended soon after it, not after
+// a Retry-After or a server that never answers.
+func bounded(t *testing.T, start time.Time, timeout time.Duration) {
+	t.Helper()
+	// Generous slack for starting the process on a loaded machine; the
+	// faults below would otherwise take 60s or forever.
+	if el := time.Since(start); el > timeout+3*time.Second {
+		t.Errorf("took %v with --timeout %v", el, timeout)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	status := func(code int, header ...string) func(http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			for i := 0; i < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			gitlabtest.Error(w, code, fmt.Sprintf("%d %s", code, http.StatusText(code)))
+		}
+	}
+	body := func(contentType, b string) func(http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", contentType)
+			fmt.Fprint(w, b)
+		}
+	}
+	tests := []struct {
+		name string
+		// answers[i] answers request i+1; later requests get the merge
+		// request; forever repeats the last answer instead.
+		answers  []func(http.ResponseWriter)
+		forever  bool
+		timeout  time.Duration
+		code     int
+		requests int // 0: do not check
+		cause    string
+		fix      string
+	}{
+		{name: "429 with Retry-After 0, then 200", answers: []func(http.ResponseWriter){status(429, "Retry-After", "0")},
+			code: 0, requests: 2},
+		{name: "429 forever, Retry-After beyond the timeout", answers: []func(http.ResponseWriter){status(429, "Retry-After", "60")}, forever: true,
+			code: 3, cause: "429", fix: "rate-limiting"},
+		{name: "502 then 200", answers: []func(http.ResponseWriter){status(502)},
+			// the first backoff is 500ms, which the binary has no way to shorten
+			timeout: 3 * time.Second, code: 0, requests: 2},
+		{name: "503 forever with Retry-After beyond the timeout", answers: []func(http.ResponseWriter){status(503, "Retry-After", "60")}, forever: true,
+			code: 3, cause: "503", fix: "retry the job"},
+		{name: "HTML with a JSON content type", answers: []func(http.ResponseWriter){body("application/json", "<!DOCTYPE html><html><body>Sign in</body></html>")},
+			code: 3, requests: 1, cause: "JSON that cannot be read", fix: "/api/v4"},
+		{name: "truncated JSON", answers: []func(http.ResponseWriter){body("application/json", `{"iid":7,"labels":["echoes/intent/x",`)},
+			code: 3, requests: 1, cause: "JSON that cannot be read", fix: "/api/v4"},
+		{name: "body shorter than its Content-Length", answers: []func(http.ResponseWriter){func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "500")
+			fmt.Fprint(w, `{"iid":7,"labels":[`)
+		}}, code: 3, cause: "cannot be read: unexpected EOF", fix: ""},
+		{name: "JSON without labels", answers: []func(http.ResponseWriter){body("application/json", `{"iid":7,"title":"x"}`)},
+			code: 3, requests: 1, cause: "without a list of labels", fix: "/api/v4"},
+		{name: "labels not a list", answers: []func(http.ResponseWriter){body("application/json", `{"iid":7,"labels":"echoes/intent/x"}`)},
+			code: 3, requests: 1, cause: "without a list of labels", fix: "/api/v4"},
+		{name: "empty 200", answers: []func(http.ResponseWriter){body("application/json", "")},
+			code: 3, requests: 1, cause: "JSON that cannot be read", fix: "/api/v4"},
+		{name: "200 that is not JSON", answers: []func(http.ResponseWriter){body("text/html", "")},
+			code: 3, requests: 1, cause: "instead of JSON", fix: "/api/v4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := gitlabtest.New(t)
+			srv.SetToken(secret)
+			srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+			srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+				switch {
+				case n <= len(tt.answers):
+					tt.answers[n-1](w)
+				case tt.forever:
+					tt.answers[len(tt.answers)-1](w)
+				default:
+					return false
+				}
+				return true
+			})
+			timeout := timeout
+			if tt.timeout != 0 {
+				timeout = tt.timeout
+			}
+			start := time.Now()
+			r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "ECHOES_TIMEOUT", timeout.String()))
+			bounded(t, start, timeout)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r)
+			}
+			if tt.requests != 0 && srv.Count() != tt.requests {
+				t.Errorf("%d requests, want %d", srv.Count(), tt.requests)
+			}
+			if tt.code == 0 {
+				if r.stderr != "" || !strings.Contains(r.stdout, "PASS") {
+					t.Errorf("want a passing report and nothing on stderr:\n%s", r)
+				}
+				return
+			}
+			if r.stdout != "" {
+				t.Errorf("a failed call should print no report:\n%s", r)
+			}
+			causeAndFix(t, r, tt.cause, tt.fix)
+		})
+	}
+}
+
+// hangingServer accepts connections and never answers until the test ends.
+func hangingServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return l.Addr().String()
+}
+
+func TestServerThatNeverAnswers(t *testing.T) {
+	addr := hangingServer(t)
+	start := time.Now()
+	r := run(t, map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_API_V4_URL": "http://" + addr + "/api/v4",
+		"CI_MERGE_REQUEST_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7", "ECHOES_TIMEOUT": "300ms"})
+	bounded(t, start, 300*time.Millisecond)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r)
+	}
+	causeAndFix(t, r, "no answer from GitLab in time", "raise --timeout/ECHOES_TIMEOUT")
+	if !strings.Contains(r.stderr, "300ms") {
+		t.Errorf("the cause should name the timeout:\n%s", r)
+	}
+}
+
+func TestConnectionRefusedNamesTheFix(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	r := run(t, map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_API_V4_URL": "http://" + addr + "/api/v4",
+		"CI_MERGE_REQUEST_PROJECT_ID": "1", "CI_MERGE_REQUEST_IID": "2", "ECHOES_TIMEOUT": "300ms"})
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r)
+	}
+	causeAndFix(t, r, "connection refused", "CI_API_V4_URL")
+}
+
+// tlsServer is the stand-in over TLS with a certificate from an unknown CA,
+// and a PEM file of that certificate.
+func tlsServer(t *testing.T, http2 bool) (*gitlabtest.Server, string) {
+	t.Helper()
+	srv := gitlabtest.NewUnstarted()
+	srv.EnableHTTP2 = http2
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	srv.SetToken(secret)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv, caFile
+}
+
+func TestTLSUnknownCA(t *testing.T) {
+	srv, caFile := tlsServer(t, false)
+	env := with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "ECHOES_TIMEOUT", "500ms")
+
+	start := time.Now()
+	r := run(t, env)
+	bounded(t, start, 500*time.Millisecond)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r)
+	}
+	causeAndFix(t, r, "TLS certificate is not trusted", "CI_SERVER_TLS_CA_FILE")
+	if srv.Count() != 0 {
+		t.Errorf("an untrusted server got %d requests (and the token)", srv.Count())
+	}
+
+	r = run(t, with(env, "CI_SERVER_TLS_CA_FILE", caFile))
+	if r.code != 0 || srv.Count() != 1 {
+		t.Fatalf("with the CA in CI_SERVER_TLS_CA_FILE: %d requests\n%s", srv.Count(), r)
+	}
+	if got := srv.Requests()[0].PrivateToken; got != secret {
+		t.Errorf("the trusted server got PRIVATE-TOKEN %q", got)
+	}
+}
+
+// Go's HTTP/2 client logs every header it sends, the token included, under
+// GODEBUG=http2debug=2: someone debugging a TLS problem in CI would set it.
+func TestDebugLoggingDoesNotPrintTheToken(t *testing.T) {
+	srv, caFile := tlsServer(t, true)
+	for _, godebug := range []string{"http2debug=2", "http2debug=1"} {
+		r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "CI_SERVER_TLS_CA_FILE", caFile, "GODEBUG", godebug))
+		if r.code != 0 {
+			t.Fatalf("GODEBUG=%s: %s", godebug, r)
+		}
+		// run() fails the test if the token was printed; make sure the
+		// debug path really ran, or this test would prove nothing.
+		if !strings.Contains(r.stderr, "http2:") {
+			t.Fatalf("GODEBUG=%s printed no HTTP/2 debug log, so the test proves nothing:\n%s", godebug, r)
+		}
+	}
+}
+
+func TestRedirectToAnotherHost(t *testing.T) {
+	other := gitlabtest.New(t)
+	other.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := gitlabtest.New(t)
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		// 127.0.0.1 and localhost are different hosts.
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+r.URL.Path, http.StatusFound)
+		return true
+	})
+	for _, token := range []struct{ name, value string }{{"ECHOES_GITLAB_TOKEN", secret}, {"CI_JOB_TOKEN", jobSecret}} {
+		env := with(mrEnv(srv, "7"), "CI_JOB_TOKEN", "<unset>", token.name, token.value, "ECHOES_TIMEOUT", "300ms")
+		r := run(t, env)
+		if r.code != 3 {
+			t.Fatalf("%s: exit %d, want 3\n%s", token.name, r.code, r)
+		}
+		causeAndFix(t, r, "redirected to another host (localhost:", "CI_API_V4_URL")
+	}
+	if srv.Count() != 2 {
+		t.Errorf("the first host got %d requests, want 2 (one per token)", srv.Count())
+	}
+	for _, req := range other.Requests() {
+		if req.PrivateToken != "" || req.JobToken != "" {
+			t.Fatalf("a token reached the other host: %+v", req)
+		}
+	}
+}
+
+func TestEmptyTokenFallsBackToTheJobToken(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetJobToken(jobSecret)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	for _, empty := range []string{"", "  ", "\n"} {
+		r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", empty))
+		if r.code != 0 {
+			t.Fatalf("ECHOES_GITLAB_TOKEN=%q: %s", empty, r)
+		}
+		if !strings.Contains(r.stdout, "ECHOES_GITLAB_TOKEN is set but empty; trying the job token instead") {
+			t.Errorf("ECHOES_GITLAB_TOKEN=%q: should say it falls back to the job token:\n%s", empty, r)
+		}
+	}
+	for _, req := range srv.Requests() {
+		if req.JobToken != jobSecret || req.PrivateToken != "" {
+			t.Errorf("sent PRIVATE-TOKEN %q JOB-TOKEN %q, want the job token only", req.PrivateToken, req.JobToken)
+		}
+	}
+	if srv.Count() != 3 {
+		t.Errorf("%d requests, want 3", srv.Count())
+	}
+}
+
+func TestMalformedVariablesNameTheFix(t *testing.T) {
+	srv := gitlabtest.New(t)
+	base := with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret)
+	for _, tt := range []struct {
+		name      string
+		env       map[string]string
+		cause     string
+		fix       string
+		variables []string
+	}{
+		{"iid not a number", with(base, "CI_MERGE_REQUEST_IID", "abc"), `"abc", not a positive number`, "--mr 42", nil},
+		{"iid negative", with(base, "CI_MERGE_REQUEST_IID", "-3"), `"-3", not a positive number`, "--mr 42", nil},
+		{"iid zero", with(base, "CI_MERGE_REQUEST_IID", "0"), `"0", not a positive number`, "--mr 42", nil},
+		{"iid huge", with(base, "CI_MERGE_REQUEST_IID", "99999999999999999999999"), "not a positive number", "--mr 42", nil},
+		{"iid with a line break", with(base, "CI_MERGE_REQUEST_IID", "7\nfix: lies"), `\n`, "--mr 42", nil},
+		{"api url not a url", with(base, "CI_API_V4_URL", "not a url"), "is not an http(s) URL", "CI_API_V4_URL", nil},
+		{"api url without a scheme", with(base, "CI_API_V4_URL", "gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},
+		{"api url of another scheme", with(base, "CI_API_V4_URL", "ftp://gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},
+		{"project with a query", with(base, "CI_MERGE_REQUEST_PROJECT_ID", "group/project?x=1"), "neither a numeric id nor a group/project path", "--project", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.env)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.code, r)
+			}
+			causeAndFix(t, r, tt.cause, tt.fix)
+		})
+	}
+	if srv.Count() != 0 {
+		t.Errorf("malformed variables made %d API requests", srv.Count())
+	}
+}
