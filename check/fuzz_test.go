@@ -1,0 +1,119 @@
+package check
+
+import (
+	"strings"
+	"testing"
+)
+
+// matchesRule is the documented prefix rule, written out again on its own:
+// the trimmed label is the prefix (any case) alone, or the prefix followed
+// by "/", ":" or "::" and a value.
+func matchesRule(name, prefix string) bool {
+	name = strings.TrimSpace(name)
+	if len(name) < len(prefix) || !strings.EqualFold(name[:len(prefix)], prefix) {
+		return false
+	}
+	rest := name[len(prefix):]
+	return rest == "" || rest[0] == '/' || rest[0] == ':'
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{
+		"echoes/intent", "echoes/intent/feature", "Echoes/Intent::feature", "echoes/intentional",
+		" echoes/effort: XL ", "echoes/initiative/", "echoes/effort::", "\x1b[31mechoes/intent", "",
+		"echoes/intent/\u202e", "ECHOES/EFFORT/m", "echoes/\u212aey", strings.Repeat("echoes/intent/", 500),
+	} {
+		f.Add(s, "")
+		f.Add(s, "why")
+	}
+	f.Fuzz(func(t *testing.T, name, intentPrefix string) {
+		p := Prefixes{Intent: intentPrefix}.withDefaults()
+		l := Classify(name, p)
+		if l.Name != name {
+			t.Fatalf("Name = %q, want the label as given %q", l.Name, name)
+		}
+		want := Other
+		for _, k := range p.byKind() {
+			if matchesRule(name, k.prefix) {
+				want = k.kind
+				break
+			}
+		}
+		if l.Kind != want {
+			t.Fatalf("Classify(%q) with %+v = %v, the prefix rule says %v", name, p, l.Kind, want)
+		}
+		if l.Kind == Other && l.Value != "" {
+			t.Fatalf("an Other label has value %q", l.Value)
+		}
+		if l.Value != strings.TrimSpace(l.Value) || !strings.Contains(name, l.Value) {
+			t.Fatalf("value %q is not the trimmed rest of %q", l.Value, name)
+		}
+	})
+}
+
+func FuzzEvaluate(f *testing.F) {
+	for _, s := range []string{
+		"echoes/intent/feature\nbackend",
+		"echoes/intnet/feature\necheos/effort/XXL",
+		"echoes/initiative/q3\nechoes/effort/S\nechoes/effort::M",
+		"echoes/effort/huge\necho/intent:x\nEchoes/Initative",
+		"\x1b[2J\necheos/intent/\x00\n" + strings.Repeat("x", 10000),
+		"",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, joined string, requireEffort bool) {
+		labels := strings.Split(joined, "\n")
+		p := DefaultPrefixes
+		v := Evaluate(labels, Options{RequireEffort: requireEffort})
+
+		var intents, initiatives, efforts int
+		for _, name := range labels {
+			switch Classify(name, p).Kind {
+			case Intent:
+				intents++
+			case Initiative:
+				initiatives++
+			case Effort:
+				efforts++
+			}
+		}
+		if len(v.Intents) != intents || len(v.Initiatives) != initiatives || len(v.Efforts) != efforts {
+			t.Fatalf("verdict sorted %d/%d/%d labels, Classify says %d/%d/%d",
+				len(v.Intents), len(v.Initiatives), len(v.Efforts), intents, initiatives, efforts)
+		}
+		for _, nm := range v.NearMisses {
+			if Classify(nm.Label, p).Kind != Other {
+				t.Fatalf("%q is an Echoes label, not a near miss", nm.Label)
+			}
+			var prefix string
+			for _, k := range p.byKind() {
+				if k.kind == nm.Kind {
+					prefix = k.prefix
+				}
+			}
+			if prefix == "" || !strings.HasPrefix(nm.Suggestion, prefix) {
+				t.Fatalf("near miss %q of kind %v suggests %q, which does not start with its prefix", nm.Label, nm.Kind, nm.Suggestion)
+			}
+			if !strings.HasSuffix(nm.Label, strings.TrimPrefix(nm.Suggestion, prefix)) {
+				t.Fatalf("suggestion %q lost the rest of %q", nm.Suggestion, nm.Label)
+			}
+		}
+
+		effortOK := efforts == 1
+		if effortOK {
+			_, effortOK = Size(v.Efforts[0].Value)
+		}
+		wantPass := intents+initiatives > 0 && (!requireEffort || effortOK)
+		if v.Pass() != wantPass {
+			t.Fatalf("Pass() = %v, want %v (intents %d, initiatives %d, efforts %d, required %v)",
+				v.Pass(), wantPass, intents, initiatives, efforts, requireEffort)
+		}
+		for _, r := range v.Rules {
+			if (r.Outcome == Passed) != (r.Message == "") || (r.Outcome == Passed) != (r.Problem == "") {
+				t.Fatalf("rule %s: outcome %v with problem %q and message %q", r.Rule, r.Outcome, r.Problem, r.Message)
+			}
+		}
+	})
+}
