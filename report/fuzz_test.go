@@ -1,0 +1,92 @@
+package report
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+)
+
+// sgr is the only escape sequence the report writes itself, with colour on.
+var sgr = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// lineStarts are the lines the report is made of; a label that smuggled a
+// line break in would start a line of its own.
+var lineStarts = []string{
+	"Echoes labels", "  intent:", "  initiative:", "  effort:", "  misspelt?", "✔ PASS", "✖ FAIL",
+	"  ✖ ", "  ⚠ ", "    fix: ", "    details: ", "To pass: ",
+}
+
+// logSafe fails when out could corrupt a CI log: invalid UTF-8, a control
+// character other than \n, a bidi override, a line separator, or a line
+// that is none of the report's own.
+func logSafe(t *testing.T, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Fatalf("invalid UTF-8 in the report:\n%q", out)
+	}
+	for _, r := range out {
+		if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' || r == '\ufeff') {
+			t.Fatalf("raw %U in the report:\n%q", r, out)
+		}
+	}
+	verdicts := 0
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		known := false
+		for _, s := range lineStarts {
+			known = known || strings.HasPrefix(line, s)
+		}
+		if !known {
+			t.Fatalf("a line the report does not write: %q in\n%s", line, out)
+		}
+		if strings.HasPrefix(line, "✔ PASS") || strings.HasPrefix(line, "✖ FAIL") {
+			verdicts++
+		}
+	}
+	if verdicts != 1 {
+		t.Fatalf("%d verdict lines, want 1:\n%s", verdicts, out)
+	}
+}
+
+func FuzzText(f *testing.F) {
+	for _, s := range []string{
+		"echoes/intent/feature\nbackend",
+		"echoes/intnet/\x1b[31mred\x1b[0m\necho/effort/\u202eLX",
+		"bug\r✔ PASS Echoes can tell why this change exists.",
+		"echoes/effort/\n\nechoes/effort/\u2028XL",
+		"echoes/initiative/" + strings.Repeat("é", 10000),
+		"\xff\xfe\x00",
+	} {
+		f.Add(s, "group/pro\x1bject", false, true)
+		f.Add(s, "42", true, false)
+	}
+	f.Fuzz(func(t *testing.T, joined, project string, requireEffort, fromAPI bool) {
+		labels := strings.Split(joined, "\n")
+		r := Result{Labels: labels, Source: FromCommandLine,
+			Verdict: check.Evaluate(labels, check.Options{RequireEffort: requireEffort})}
+		if fromAPI {
+			r.Source, r.MergeRequest = FromAPI, MergeRequest{Project: project, IID: 7}
+		}
+		var plain, coloured strings.Builder
+		if err := Text(&plain, r, false); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(plain.String(), "\x1b") {
+			t.Fatalf("ESC with colour off:\n%q", plain.String())
+		}
+		logSafe(t, plain.String())
+		if err := Text(&coloured, r, true); err != nil {
+			t.Fatal(err)
+		}
+		stripped := sgr.ReplaceAllString(coloured.String(), "")
+		if stripped != plain.String() {
+			t.Fatalf("with colour on, the report differs by more than SGR sequences:\n%q\n%q", coloured.String(), plain.String())
+		}
+	})
+}
