@@ -1,0 +1,96 @@
+package gitlabapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// FuzzMergeRequestAnswer serves arbitrary bytes as a 200 JSON answer to the
+// merge request call: the client must return the labels or a Malformed
+// *Error, never panic, and never labels that are not in the answer.
+func FuzzMergeRequestAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"iid":7,"labels":["echoes/intent/x","backend"]}`,
+		`{"iid":7,"labels":[]}`,
+		`{"iid":7,"labels":null}`,
+		`{"iid":7}`,
+		`{"iid":"7","labels":["a"]}`,
+		`{"labels":"echoes/intent/x"}`,
+		`{"labels":[1,2]}`,
+		`{"labels":["\u001b[31m","a\nb"]}`,
+		`{"labels":["a"]}{"labels":["b"]}`,
+		`[{"labels":["a"]}]`,
+		`<!DOCTYPE html><html></html>`,
+		`{"iid":7,"labels":["echoes/in`,
+		``,
+		`null`,
+		"\xef\xbb\xbf{\"labels\":[\"a\"]}",
+	} {
+		f.Add([]byte(s))
+	}
+	// The answer comes from a RoundTripper rather than a socket: the whole
+	// client runs (retry policy, status and content-type checks, decoding)
+	// at thousands of answers a second, and coverage is not blurred by a
+	// server's goroutines.
+	var body []byte
+	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:  http.Header{"Content-Type": {"application/json"}},
+			Body:    io.NopCloser(bytes.NewReader(body)),
+			Request: r, ContentLength: int64(len(body))}, nil
+	})
+	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", Transport: transport,
+		Delay: func(time.Duration) time.Duration { return 0 }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		body = answer
+		c.traced = nil
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mr, err := c.MergeRequest(ctx, "g/p", 7)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != Malformed || e.Status != 200 {
+				t.Fatalf("answer %q: err = %#v, want a Malformed *Error", answer, err)
+			}
+			if n := len(e.Error()); n > 400 {
+				t.Fatalf("a %d-byte error message repeats too much of the answer: %q", n, e.Error())
+			}
+			return
+		}
+		if mr == nil || mr.Labels == nil {
+			t.Fatalf("answer %q: no error and no labels", answer)
+		}
+		// The labels are what the first JSON value of the answer says.
+		var first struct {
+			Labels []string `json:"labels"`
+		}
+		dec := json.NewDecoder(bytesReader(answer))
+		if err := dec.Decode(&first); err != nil && !isTypeError(err) {
+			t.Fatalf("answer %q was accepted but is not JSON: %v", answer, err)
+		}
+		if !reflect.DeepEqual(first.Labels, mr.Labels) {
+			t.Fatalf("answer %q: labels %q, want %q", answer, mr.Labels, first.Labels)
+		}
+	})
+}
+
+func isTypeError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te)
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
