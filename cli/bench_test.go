@@ -1,0 +1,37 @@
+package cli_test
+
+import (
+	"io"
+	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/cli"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+// BenchmarkMainOffline is one whole check with --labels, in process: flag
+// parsing, the rules and the report, without the process start-up.
+func BenchmarkMainOffline(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := cli.Main([]string{"--labels", "backend,echoes/intent/feature,echoes/effort/M"}, cli.Deps{
+			Stdout: io.Discard, Stderr: io.Discard, Env: cli.Env{InCI: true}, Version: "bench",
+		}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
+
+// BenchmarkMainAPI is one whole check against the stand-in GitLab on
+// loopback: a new client, one request, the report.
+func BenchmarkMainAPI(b *testing.B) {
+	srv := gitlabtest.New(b)
+	srv.SetToken("bench-token-value")
+	srv.SetLabels(42, "group/project", 7, "backend", "echoes/intent/feature", "echoes/effort/M")
+	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := cli.Main(args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cli.Env{InCI: true}, Version: "bench"}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
