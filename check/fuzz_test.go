@@ -117,3 +117,48 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// osa is the optimal-string-alignment distance by the textbook full matrix,
+// the reference for editDistance.
+func osa(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+func FuzzEditDistance(f *testing.F) {
+	f.Add("intnet", "intent", 3)
+	f.Add("kitten", "sitting", 2)
+	f.Add("echoes/initative", "echoes/initiative", 3)
+	f.Add("", "abc", 1)
+	f.Add("héllo\xff", "hello", 5)
+	f.Add(strings.Repeat("a", 100), strings.Repeat("a", 99)+"b", 3)
+	f.Fuzz(func(t *testing.T, a, b string, limit int) {
+		if len(a) > 300 || len(b) > 300 {
+			return // the reference is quadratic in memory
+		}
+		limit = 1 + (limit&0x7fffffff)%8
+		if got, want := editDistance(a, b, limit), min(osa(a, b), limit); got != want {
+			t.Fatalf("editDistance(%q, %q, %d) = %d, want %d", a, b, limit, got, want)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"io"
 	"testing"
 
@@ -31,6 +32,25 @@ func BenchmarkMainAPI(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if code := cli.Main(args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cli.Env{InCI: true}, Version: "bench"}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
+
+// BenchmarkMainAPI5000 is BenchmarkMainAPI on a merge request with 5,000
+// labels, the Echoes one last.
+func BenchmarkMainAPI5000(b *testing.B) {
+	labels := make([]string, 0, 5000)
+	for i := 0; i < 4999; i++ {
+		labels = append(labels, fmt.Sprintf("team/backend/component-%d", i))
+	}
+	srv := gitlabtest.New(b)
+	srv.SetToken("bench-token-value")
+	srv.SetLabels(42, "group/project", 7, append(labels, "echoes/intent/feature")...)
+	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := cli.Main(args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Version: "bench"}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}
