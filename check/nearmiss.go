@@ -48,13 +48,20 @@ func splitHead(name string, slashes int) (head, rest string) {
 // early once the distance reaches limit, since labels can be long and only
 // near misses matter.
 func editDistance(a, b string, limit int) int {
-	ra, rb := []rune(a), []rune(b)
+	// Labels and prefixes are short: keep their runes and the three rows
+	// on the stack, so that checking thousands of labels allocates nothing.
+	var bufA, bufB [64]rune
+	var rows [3][65]int
+	ra, rb := appendRunes(bufA[:0], a), appendRunes(bufB[:0], b)
 	if d := len(ra) - len(rb); d >= limit || -d >= limit {
 		return limit
 	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	n := len(rb) + 1
+	prev2, prev, cur := rows[0][:0], rows[1][:0], rows[2][:0]
+	if n > len(rows[0]) {
+		prev2, prev, cur = make([]int, 0, n), make([]int, 0, n), make([]int, 0, n)
+	}
+	prev2, prev, cur = prev2[:n], prev[:n], cur[:n]
 	for j := range prev {
 		prev[j] = j
 	}
@@ -78,4 +85,12 @@ func editDistance(a, b string, limit int) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return min(prev[len(rb)], limit)
+}
+
+// appendRunes is []rune(s) into buf, which keeps it off the heap when s fits.
+func appendRunes(buf []rune, s string) []rune {
+	for _, r := range s {
+		buf = append(buf, r)
+	}
+	return buf
 }
