@@ -14,6 +14,7 @@ targets=$(grep -rl --include='*_test.go' '^func Fuzz' . | sort)
 count=0
 for file in $targets; do
 	pkg="./$(dirname "${file#./}")"
+	# shellcheck disable=SC2013 # function names have no spaces
 	for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
 		echo "== $name ($pkg, $fuzztime)"
 		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 200x "$pkg"
