@@ -58,6 +58,9 @@ type Env struct {
 	InCI           bool   // GITLAB_CI or CI is set: colour on though stdout is a pipe
 	NoColor        bool   // NO_COLOR is set to anything
 	TokenSetEmpty  string // name of a token variable that is set but empty
+	// Token is the first non-blank of ECHOES_GITLAB_TOKEN and GITLAB_TOKEN:
+	// kong stops at the first one set, even when it is empty.
+	Token string
 }
 
 // EnvFrom reads Env through lookup (os.LookupEnv in main).
@@ -70,6 +73,11 @@ func EnvFrom(lookup func(string) (string, bool)) Env {
 		InMRPipeline:   set("CI_MERGE_REQUEST_IID"),
 		InCI:           set("GITLAB_CI") || set("CI"),
 		NoColor:        set("NO_COLOR"),
+	}
+	for _, k := range []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"} {
+		if v := strings.TrimSpace(get(k)); v != "" && e.Token == "" {
+			e.Token = v
+		}
 	}
 	for _, k := range []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"} {
 		if v, ok := lookup(k); ok && strings.TrimSpace(v) == "" {

@@ -350,3 +350,23 @@ func TestMalformedVariablesNameTheFix(t *testing.T) {
 		t.Errorf("malformed variables made %d API requests", srv.Count())
 	}
 }
+
+// The README's order is ECHOES_GITLAB_TOKEN, then GITLAB_TOKEN: an empty
+// first one (a template's `ECHOES_GITLAB_TOKEN: ""`) must not hide the second.
+func TestEmptyTokenFallsBackToGitLabToken(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetToken(secret)
+	srv.SetJobToken(jobSecret)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	for _, empty := range []string{"", " "} {
+		r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", empty, "GITLAB_TOKEN", secret))
+		if r.code != 0 || strings.Contains(r.stdout, "job token") {
+			t.Fatalf("ECHOES_GITLAB_TOKEN=%q with GITLAB_TOKEN set: %s", empty, r)
+		}
+	}
+	for _, req := range srv.Requests() {
+		if req.PrivateToken != secret || req.JobToken != "" {
+			t.Errorf("sent PRIVATE-TOKEN %q JOB-TOKEN %q, want GITLAB_TOKEN's value", req.PrivateToken, req.JobToken)
+		}
+	}
+}

@@ -14,7 +14,7 @@ const minSecret = 4
 // back inside an error from a library or a server.
 func secrets(f *Flags, env Env) []string {
 	var out []string
-	for _, s := range []string{f.Token, strings.TrimSpace(f.Token), env.JobToken} {
+	for _, s := range []string{f.Token, strings.TrimSpace(f.Token), env.Token, env.JobToken} {
 		if len(s) >= minSecret {
 			out = append(out, s)
 		}

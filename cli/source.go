@@ -38,6 +38,9 @@ func resolve(f *Flags, d Deps, out io.Writer) (*labelSource, error) {
 	}
 	token, kind := strings.TrimSpace(f.Token), gitlabapi.PrivateToken
 	if token == "" {
+		token = d.Env.Token // GITLAB_TOKEN, when ECHOES_GITLAB_TOKEN is set but empty
+	}
+	if token == "" {
 		if d.Env.TokenSetEmpty != "" {
 			fmt.Fprintf(out, "echoes-labels: %s is set but empty; trying the job token instead.\n", d.Env.TokenSetEmpty)
 		}
