@@ -370,3 +370,43 @@ func TestEmptyTokenFallsBackToGitLabToken(t *testing.T) {
 		}
 	}
 }
+
+// The paths that print without a GitLab call: help, version, usage errors,
+// including a token pasted into the wrong variable.
+func TestNoTokenOnTheOfflinePaths(t *testing.T) {
+	env := map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_JOB_TOKEN": jobSecret, "NO_COLOR": "1"}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+	}{
+		{"help", env, []string{"--help"}, 0},
+		{"version", env, []string{"--version"}, 0},
+		{"unknown flag", env, []string{"--labls", "x"}, 2},
+		{"token as the timeout", with(env, "ECHOES_TIMEOUT", secret), nil, 2},
+		{"job token as the timeout", with(env, "ECHOES_TIMEOUT", jobSecret), nil, 2},
+		{"token as the require-effort switch", with(env, "ECHOES_REQUIRE_EFFORT", secret), nil, 2},
+		{"job token as the require-effort switch", with(env, "ECHOES_REQUIRE_EFFORT", jobSecret), nil, 2},
+		{"token as --no-color", env, []string{"--labels", "x", "--no-color=" + secret}, 2},
+		{"token as the IID", with(env, "CI_MERGE_REQUEST_IID", secret, "CI_MERGE_REQUEST_PROJECT_ID", "1"), nil, 2},
+		{"token as the API URL", with(env, "CI_API_V4_URL", secret, "CI_MERGE_REQUEST_IID", "7", "CI_MERGE_REQUEST_PROJECT_ID", "1"), nil, 2},
+		{"token as the project", with(env, "CI_MERGE_REQUEST_PROJECT_ID", secret+"?", "CI_MERGE_REQUEST_IID", "7"), nil, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.env, tt.args...) // fails if a token is printed
+			// kong lowercases a bad bool value before quoting it.
+			for _, tok := range []string{secret, jobSecret} {
+				if strings.Contains(strings.ToLower(r.stdout+r.stderr), strings.ToLower(tok)) {
+					t.Fatalf("a token was printed in another case:\n%s", r)
+				}
+			}
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tt.code, r)
+			}
+			if tt.code == 2 && !strings.Contains(r.stderr, "fix:") {
+				t.Errorf("a usage error should name the fix:\n%s", r)
+			}
+		})
+	}
+}

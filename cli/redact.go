@@ -24,9 +24,45 @@ func secrets(f *Flags, env Env) []string {
 
 func redact(s string, f *Flags, env Env) string {
 	for _, secret := range secrets(f, env) {
-		s = strings.ReplaceAll(s, secret, "[MASKED]")
+		s = mask(s, secret)
 	}
 	return s
+}
+
+// mask replaces secret in s in any ASCII case: kong lowercases a bad bool
+// value before quoting it, so a token pasted into ECHOES_REQUIRE_EFFORT
+// would otherwise reach the log in lower case.
+func mask(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	folded, want := lowerASCII(s), lowerASCII(secret)
+	if !strings.Contains(folded, want) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(folded, want)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString("[MASKED]")
+		s, folded = s[i+len(want):], folded[i+len(want):]
+	}
+}
+
+// lowerASCII lowercases ASCII letters only, byte by byte, so that byte
+// offsets in the result are offsets in s (even in invalid UTF-8).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // redactingWriter masks secrets in what passes through it. Each report and
@@ -42,7 +78,7 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 	}
 	s := string(p)
 	for _, secret := range r.secrets {
-		s = strings.ReplaceAll(s, secret, "[MASKED]")
+		s = mask(s, secret)
 	}
 	if _, err := io.WriteString(r.w, s); err != nil {
 		return 0, err

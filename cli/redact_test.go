@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMask(t *testing.T) {
+	for _, tt := range []struct{ s, secret, want string }{
+		{"token glpat-AbC123 here", "glpat-AbC123", "token [MASKED] here"},
+		{`got "glpat-abc123"`, "glpat-AbC123", `got "[MASKED]"`},
+		{"GLPAT-ABC123 and glpat-abc123", "glpat-AbC123", "[MASKED] and [MASKED]"},
+		{"\xffglpat-abc123\xfe", "glpat-AbC123", "\xff[MASKED]\xfe"},
+		{"nothing to hide", "glpat-AbC123", "nothing to hide"},
+		{"é glpat-ABC123 é", "glpat-abc123", "é [MASKED] é"},
+	} {
+		if got := mask(tt.s, tt.secret); got != tt.want {
+			t.Errorf("mask(%q, %q) = %q, want %q", tt.s, tt.secret, got, tt.want)
+		}
+	}
+}
+
+func FuzzMask(f *testing.F) {
+	f.Add("token glpat-AbC123 here", "glpat-AbC123")
+	f.Add("\xffGLPAT-abc\xfe", "glpat-ABC")
+	f.Add("aaaa", "aa")
+	f.Fuzz(func(t *testing.T, s, secret string) {
+		// Tokens are letters, digits, "-" and "_"; "[MASKED]" shares none
+		// of its brackets with them, so it cannot complete a token.
+		if len(secret) < minSecret || strings.ContainsFunc(secret, func(r rune) bool {
+			return !(r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+		}) {
+			return
+		}
+		got := mask(s, secret)
+		if strings.Contains(lowerASCII(got), lowerASCII(secret)) {
+			t.Fatalf("mask(%q, %q) = %q still holds the secret", s, secret, got)
+		}
+		if !strings.Contains(lowerASCII(s), lowerASCII(secret)) && got != s {
+			t.Fatalf("mask(%q, %q) = %q changed a string without the secret", s, secret, got)
+		}
+	})
+}
