@@ -129,6 +129,9 @@ type Clock interface {
 	Sleep(time.Duration)
 }
 
+// RealClock is the wall clock.
+func RealClock() Clock { return realClock{} }
+
 type realClock struct{}
 
 func (realClock) Now() time.Time        { return time.Now() }

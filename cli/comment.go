@@ -84,6 +84,6 @@ func noteBody(res report.Result) string {
 func markdownText(s string) string {
 	s = printable.Truncate(s, 2*printable.MaxRunes)
 	r := strings.NewReplacer("\\", "\\\\", "`", "'", "<", "&lt;", ">", "&gt;", "@", "@\u200b", "[", "\\[", "]", "\\]",
-		"!", "\\!", "#", "\\#", "*", "\\*", "_", "\\_", "~", "\\~", "|", "\\|", "$", "\\$", "&", "&amp;")
+		"!", "\\!", "#", "\\#", "*", "\\*", "_", "\\_", "~", "\\~", "|", "\\|", "$", "\\$", "&", "&amp;", "://", ":/\u200b/")
 	return r.Replace(s)
 }
