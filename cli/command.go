@@ -110,6 +110,11 @@ func (c *command) write(res report.Result) error {
 // saying so, so that a script reading stdout is not left with nothing.
 func (c *command) skip() error {
 	reason := "no merge request here (CI_MERGE_REQUEST_IID is not set and none was found for this branch), so there is nothing to check"
+	if c.f.JUnit != "" {
+		if err := writeFile(c.f.JUnit, func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
+			return err
+		}
+	}
 	if c.f.Format == "json" {
 		return report.WriteJSON(c.d.Stdout, report.JSONReport{Verdict: report.VerdictSkipped, Reason: reason})
 	}

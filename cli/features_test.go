@@ -133,6 +133,15 @@ func TestJUnitReport(t *testing.T) {
 		t.Errorf("effort failure = %+v", f)
 	}
 
+	// A pipeline without a merge request leaves a report with a skipped case.
+	skipped := filepath.Join(dir, "skipped.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, "--junit", skipped); r.code != 0 {
+		t.Fatal(r)
+	}
+	if b, _ := os.ReadFile(skipped); !bytes.Contains(b, []byte("<skipped")) || !bytes.Contains(b, []byte(`skipped="1"`)) {
+		t.Errorf("skipped report:\n%s", b)
+	}
+
 	// An API error still leaves a report, with an error case.
 	srv.SetToken("another")
 	apiErr := filepath.Join(dir, "error.xml")

@@ -34,6 +34,7 @@ type junitSuite struct {
 type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Name      string        `xml:"name,attr"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
@@ -45,7 +46,19 @@ type junitProblem struct {
 	Text    string `xml:",chardata"`
 }
 
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
 const junitClass = "echoes-labels"
+
+// JUnitSkipped writes a report whose one case was skipped, for a pipeline
+// with no merge request: the job's artifacts then exist, and say why.
+func JUnitSkipped(w io.Writer, reason string) error {
+	return writeJUnit(w, junitSuite{Name: suiteName(MergeRequest{}), Skipped: 1, Cases: []junitCase{{
+		Classname: junitClass, Name: "labels of the merge request", Skipped: &junitSkipped{Message: xmlSafe(reason)},
+	}}})
+}
 
 // JUnit writes the rules of r as JUnit XML.
 func JUnit(w io.Writer, r Result) error {
