@@ -42,6 +42,12 @@ type Flags struct {
 	NoColor       bool          `help:"Plain output (also when NO_COLOR is set)."`
 	CAFile        string        `name:"ca-file" env:"CI_SERVER_TLS_CA_FILE" type:"path" placeholder:"FILE" help:"PEM certificates to trust for GitLab, besides the system's."`
 
+	Format       string        `env:"ECHOES_FORMAT" enum:"text,json" default:"text" help:"Report format: text for people, json for scripts (same exit codes)."`
+	JUnit        string        `name:"junit" env:"ECHOES_JUNIT" type:"path" placeholder:"FILE" help:"Also write a JUnit XML report here, for the merge request's test widget."`
+	Wait         time.Duration `env:"ECHOES_WAIT" default:"0s" help:"While labels are missing, keep re-reading them from the API for up to this long (0: don't wait)."`
+	PollInterval time.Duration `env:"ECHOES_POLL_INTERVAL" default:"10s" help:"How often --wait re-reads the labels."`
+	Comment      bool          `env:"ECHOES_COMMENT" help:"On failure, post (or update) one comment on the merge request saying what is missing; needs a token with the api scope."`
+
 	DocsURL          string `name:"docs-url" env:"ECHOES_DOCS_URL" default:"${docs_url}" help:"Documentation base for the details links."`
 	IntentPrefix     string `env:"ECHOES_INTENT_PREFIX" default:"echoes/intent" help:"Label prefix of intents." group:"Label names"`
 	InitiativePrefix string `env:"ECHOES_INITIATIVE_PREFIX" default:"echoes/initiative" help:"Label prefix of initiatives." group:"Label names"`
@@ -58,9 +64,15 @@ type Env struct {
 	InCI           bool   // GITLAB_CI or CI is set: colour on though stdout is a pipe
 	NoColor        bool   // NO_COLOR is set to anything
 	TokenSetEmpty  string // name of a token variable that is set but empty
+	InGitLab       bool   // GITLAB_CI is set: collapsible log sections work
 	// Token is the first non-blank of ECHOES_GITLAB_TOKEN and GITLAB_TOKEN:
 	// kong stops at the first one set, even when it is empty.
 	Token string
+
+	OpenMergeRequests string // CI_OPEN_MERGE_REQUESTS, in branch pipelines
+	ProjectPath       string // CI_PROJECT_PATH
+	Branch            string // CI_COMMIT_BRANCH, in branch pipelines
+	EventType         string // CI_MERGE_REQUEST_EVENT_TYPE: detached, merged_result, merge_train
 }
 
 // EnvFrom reads Env through lookup (os.LookupEnv in main).
@@ -73,6 +85,12 @@ func EnvFrom(lookup func(string) (string, bool)) Env {
 		InMRPipeline:   set("CI_MERGE_REQUEST_IID"),
 		InCI:           set("GITLAB_CI") || set("CI"),
 		NoColor:        set("NO_COLOR"),
+		InGitLab:       set("GITLAB_CI"),
+
+		OpenMergeRequests: get("CI_OPEN_MERGE_REQUESTS"),
+		ProjectPath:       get("CI_PROJECT_PATH"),
+		Branch:            get("CI_COMMIT_BRANCH"),
+		EventType:         get("CI_MERGE_REQUEST_EVENT_TYPE"),
 	}
 	for _, k := range []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"} {
 		if v := strings.TrimSpace(get(k)); v != "" && e.Token == "" {
@@ -97,20 +115,44 @@ type Deps struct {
 	IsTerminal     bool
 	Version        string
 	// NewClient builds the GitLab client; tests shorten its backoff.
-	NewClient func(gitlabapi.Config) (MergeRequests, error)
+	NewClient func(gitlabapi.Config) (GitLab, error)
+	// Clock paces --wait; tests pass one that does not sleep.
+	Clock Clock
 }
 
-// MergeRequests is the GitLab the check needs.
-type MergeRequests interface {
+// GitLab is the part of the API the command uses.
+type GitLab interface {
 	MergeRequest(ctx context.Context, project string, iid int64) (*gitlabapi.MergeRequest, error)
+	OpenMergeRequestsFrom(ctx context.Context, project, branch string) ([]gitlabapi.MergeRequest, error)
+	FindNote(ctx context.Context, project string, iid int64, marker string) (*gitlabapi.Note, error)
+	CreateNote(ctx context.Context, project string, iid int64, body string) (*gitlabapi.Note, error)
+	UpdateNote(ctx context.Context, project string, iid, noteID int64, body string) (*gitlabapi.Note, error)
+	Attempts() []gitlabapi.Attempt
 }
 
-var _ MergeRequests = (*gitlabapi.Client)(nil)
+var _ GitLab = (*gitlabapi.Client)(nil)
+
+// Clock is time as --wait sees it.
+type Clock interface {
+	Now() time.Time
+	Sleep(time.Duration)
+}
+
+// RealClock is the wall clock.
+func RealClock() Clock { return realClock{} }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time        { return time.Now() }
+func (realClock) Sleep(d time.Duration) { time.Sleep(d) }
 
 // Main parses args, runs the check and returns the exit code.
 func Main(args []string, d Deps) (code int) {
 	if d.NewClient == nil {
-		d.NewClient = func(c gitlabapi.Config) (MergeRequests, error) { return gitlabapi.New(c) }
+		d.NewClient = func(c gitlabapi.Config) (GitLab, error) { return gitlabapi.New(c) }
+	}
+	if d.Clock == nil {
+		d.Clock = realClock{}
 	}
 	var f Flags
 	exited := false
@@ -138,13 +180,15 @@ func Main(args []string, d Deps) (code int) {
 		fmt.Fprintf(d.Stderr, "echoes-labels: %v\n  fix: see echoes-labels --help for the flags and their environment variables\n", redact(err.Error(), &f, d.Env))
 		return ExitConfig
 	}
-	out := &redactingWriter{w: d.Stdout, secrets: secrets(&f, d.Env)}
-	errOut := &redactingWriter{w: d.Stderr, secrets: out.secrets}
+	d.Stdout = &redactingWriter{w: d.Stdout, secrets: secrets(&f, d.Env)}
+	d.Stderr = &redactingWriter{w: d.Stderr, secrets: secrets(&f, d.Env)}
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2: mask it there as well.
-	log.SetOutput(errOut)
-	err = run(&f, d, out)
-	return exitCode(err, errOut)
+	log.SetOutput(d.Stderr)
+	c := &command{f: &f, d: d}
+	err = c.run()
+	c.reportError(err)
+	return exitCode(err, d.Stderr)
 }
 
 type exitSignal struct{}
@@ -184,35 +228,6 @@ func exitCode(err error, stderr io.Writer) int {
 	return e.Code
 }
 
-func run(f *Flags, d Deps, out io.Writer) error {
-	opts := check.Options{
-		Prefixes:      check.Prefixes{Intent: f.IntentPrefix, Initiative: f.InitiativePrefix, Effort: f.EffortPrefix},
-		RequireEffort: f.RequireEffort,
-	}
-	if err := validatePrefixes(opts.Prefixes); err != nil {
-		return err
-	}
-	if f.Timeout <= 0 {
-		return configError(fmt.Sprintf("--timeout/ECHOES_TIMEOUT is %s", f.Timeout), "give a positive Go duration such as 30s or 2m")
-	}
-	res := report.Result{Prefixes: opts.Prefixes, Docs: report.Docs{Base: f.DocsURL}}
-
-	src, err := resolve(f, d, out)
-	if err != nil || src == nil {
-		return err
-	}
-	res.Source, res.Labels, res.MergeRequest = src.from, src.labels, src.mr
-	res.Verdict = check.Evaluate(res.Labels, opts)
-	colour := !f.NoColor && !d.Env.NoColor && (d.IsTerminal || d.Env.InCI)
-	if err := report.Text(out, res, colour); err != nil {
-		return &Error{Code: ExitConfig, Cause: "cannot write the report: " + err.Error()}
-	}
-	if !res.Verdict.Pass() {
-		return errLabels
-	}
-	return nil
-}
-
 func validatePrefixes(p check.Prefixes) error {
 	seen := map[string]string{}
 	for name, v := range map[string]string{"--intent-prefix": p.Intent, "--initiative-prefix": p.Initiative, "--effort-prefix": p.Effort} {
@@ -245,9 +260,4 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
-}
-
-// deadline is a separate function so the whole run shares one bound.
-func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }

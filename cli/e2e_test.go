@@ -113,12 +113,18 @@ func with(base map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-var port = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+var (
+	port      = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	sectionTS = regexp.MustCompile(`section_(start|end):\d+:`)
+	millis    = regexp.MustCompile(` in \d+ms`)
+)
 
 // golden compares r with testdata/name.golden (go test -update rewrites it).
 func golden(t *testing.T, name string, r result) {
 	t.Helper()
 	got := port.ReplaceAllString(r.String(), "127.0.0.1:PORT")
+	got = sectionTS.ReplaceAllString(got, "section_$1:TIME:")
+	got = millis.ReplaceAllString(got, " in Nms")
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

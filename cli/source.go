@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -18,56 +18,137 @@ type labelSource struct {
 	from   report.Source
 	labels []string
 	mr     report.MergeRequest
+
+	// For re-reading (--wait) and commenting; nil client when the labels
+	// did not come from the API.
+	client    GitLab
+	tokenKind gitlabapi.TokenKind
+	project   string
+	iid       int64
 }
 
 // resolve finds the labels in the documented order: --labels; the API with
 // a token; the API with the job token, falling back to the pipeline's
 // frozen label variable; and, with no merge request at all, nothing (nil).
-func resolve(f *Flags, d Deps, out io.Writer) (*labelSource, error) {
+func (c *command) resolve() (*labelSource, error) {
+	f, env := c.f, c.d.Env
 	if f.Labels != nil {
 		return &labelSource{from: report.FromCommandLine, labels: cienv.SplitLabels(*f.Labels)}, nil
 	}
-	if strings.TrimSpace(f.MR) == "" {
-		fmt.Fprintln(out, "echoes-labels: no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check.")
-		fmt.Fprintln(out, "  Run it in a merge request pipeline, or pass --mr (with a token) or --labels.")
-		return nil, nil
-	}
-	iid, err := parseIID(f.MR)
-	if err != nil {
-		return nil, err
-	}
 	token, kind := strings.TrimSpace(f.Token), gitlabapi.PrivateToken
 	if token == "" {
-		token = d.Env.Token // GITLAB_TOKEN, when ECHOES_GITLAB_TOKEN is set but empty
+		token = env.Token // GITLAB_TOKEN, when ECHOES_GITLAB_TOKEN is set but empty
 	}
 	if token == "" {
-		if d.Env.TokenSetEmpty != "" {
-			fmt.Fprintf(out, "echoes-labels: %s is set but empty; trying the job token instead.\n", d.Env.TokenSetEmpty)
+		if env.TokenSetEmpty != "" && env.JobToken != "" {
+			c.noticef("%s is set but empty; trying the job token instead.", env.TokenSetEmpty)
 		}
-		token, kind = d.Env.JobToken, gitlabapi.JobToken
-	}
-	if token == "" {
-		if d.Env.InMRPipeline {
-			return fromVariable(d, f, iid), nil
-		}
-		return nil, configError("--mr is set but there is no token to read the merge request with",
-			"set ECHOES_GITLAB_TOKEN (an access token with read_api) or pass --token; or check labels offline with --labels")
+		token, kind = env.JobToken, gitlabapi.JobToken
 	}
 	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return nil, configError("the token contains spaces or control characters, so it cannot be sent",
 			"check the value of ECHOES_GITLAB_TOKEN (or --token): paste the token alone, without quotes or line breaks")
 	}
 	project := strings.TrimSpace(f.Project)
+
+	if strings.TrimSpace(f.MR) == "" {
+		return c.resolveBranchPipeline(token, kind, project)
+	}
+	iid, err := parseIID(f.MR)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		if env.InMRPipeline {
+			return c.fromVariable(project, iid), nil
+		}
+		return nil, configError("--mr is set but there is no token to read the merge request with",
+			"set ECHOES_GITLAB_TOKEN (an access token with read_api) or pass --token; or check labels offline with --labels")
+	}
 	if project == "" {
 		return nil, configError("no project to look the merge request up in",
 			"set CI_MERGE_REQUEST_PROJECT_ID (GitLab does in merge request pipelines) or pass --project group/project")
 	}
+	client, err := c.client(token, kind, project)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.Timeout)
+	defer cancel()
+	mr, err := client.MergeRequest(ctx, project, iid)
+	if err != nil {
+		if kind == gitlabapi.JobToken && env.InMRPipeline && refused(err) {
+			var e *gitlabapi.Error
+			errors.As(err, &e)
+			c.noticef("GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n"+
+				"  A label added since needs a new pipeline, not a retry; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.",
+				e.Status, http.StatusText(e.Status))
+			return c.fromVariable(project, iid), nil
+		}
+		return nil, apiError(err, f, project, iid, kind)
+	}
+	return c.fromAPI(client, kind, project, iid, mr), nil
+}
+
+func (c *command) fromAPI(client GitLab, kind gitlabapi.TokenKind, project string, iid int64, mr *gitlabapi.MergeRequest) *labelSource {
+	return &labelSource{from: report.FromAPI, labels: mr.Labels,
+		mr:     report.MergeRequest{Project: project, IID: iid, WebURL: mr.WebURL},
+		client: client, tokenKind: kind, project: project, iid: iid}
+}
+
+func (c *command) fromVariable(project string, iid int64) *labelSource {
+	return &labelSource{from: report.FromVariable, labels: cienv.SplitLabels(c.d.Env.PipelineLabels),
+		mr: report.MergeRequest{Project: project, IID: iid}, project: project, iid: iid}
+}
+
+// resolveBranchPipeline finds the merge request of a branch pipeline: from
+// CI_OPEN_MERGE_REQUESTS, or with a token from the API by source branch.
+// With neither there is nothing to check.
+func (c *command) resolveBranchPipeline(token string, kind gitlabapi.TokenKind, project string) (*labelSource, error) {
+	env := c.d.Env
+	if token == "" {
+		return nil, nil
+	}
+	ref, found := cienv.InProject(cienv.OpenMergeRequests(env.OpenMergeRequests), env.ProjectPath)
+	if !found && (kind != gitlabapi.PrivateToken || env.Branch == "" || project == "") {
+		return nil, nil
+	}
+	if found {
+		project = ref.Project
+	}
+	client, err := c.client(token, kind, project)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.f.Timeout)
+	defer cancel()
+	if found {
+		mr, err := client.MergeRequest(ctx, project, ref.IID)
+		if err != nil {
+			return nil, apiError(err, c.f, project, ref.IID, kind)
+		}
+		c.noticef("branch pipeline: checking merge request %s, found in CI_OPEN_MERGE_REQUESTS.", printable.String(ref.String()))
+		return c.fromAPI(client, kind, project, ref.IID, mr), nil
+	}
+	mrs, err := client.OpenMergeRequestsFrom(ctx, project, env.Branch)
+	if err != nil {
+		return nil, apiError(err, c.f, project, 0, kind)
+	}
+	if len(mrs) == 0 {
+		return nil, nil
+	}
+	mr := mrs[0] // GitLab lists the newest first
+	c.noticef("branch pipeline: checking merge request !%d, open from branch %s.", mr.IID, printable.String(env.Branch))
+	return c.fromAPI(client, kind, project, mr.IID, &mr), nil
+}
+
+func (c *command) client(token string, kind gitlabapi.TokenKind, project string) (GitLab, error) {
 	if err := validateProject(project); err != nil {
 		return nil, err
 	}
-	client, err := d.NewClient(gitlabapi.Config{
-		BaseURL: f.GitLabURL, Token: token, TokenKind: kind, CAFile: f.CAFile,
-		UserAgent: "echoes-labels/" + d.Version,
+	client, err := c.d.NewClient(gitlabapi.Config{
+		BaseURL: c.f.GitLabURL, Token: token, TokenKind: kind, CAFile: c.f.CAFile,
+		UserAgent: "echoes-labels/" + c.d.Version,
 	})
 	if err != nil {
 		var ce *gitlabapi.ConfigError
@@ -76,27 +157,15 @@ func resolve(f *Flags, d Deps, out io.Writer) (*labelSource, error) {
 		}
 		return nil, err
 	}
-	ctx, cancel := withTimeout(f.Timeout)
-	defer cancel()
-	mr, err := client.MergeRequest(ctx, project, iid)
-	if err != nil {
-		var apiErr *gitlabapi.Error
-		if kind == gitlabapi.JobToken && errors.As(err, &apiErr) && apiErr.Kind == gitlabapi.Status &&
-			(apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden || apiErr.Status == http.StatusNotFound) {
-			fmt.Fprintf(out, "echoes-labels: GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n  A label added since needs a new pipeline, not a retry; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.\n",
-				apiErr.Status, http.StatusText(apiErr.Status))
-			return fromVariable(d, f, iid), nil
-		}
-		return nil, apiError(err, f, project, iid, kind)
-	}
-	src := &labelSource{from: report.FromAPI, labels: mr.Labels,
-		mr: report.MergeRequest{Project: project, IID: iid, WebURL: mr.WebURL}}
-	return src, nil
+	return client, nil
 }
 
-func fromVariable(d Deps, f *Flags, iid int64) *labelSource {
-	return &labelSource{from: report.FromVariable, labels: cienv.SplitLabels(d.Env.PipelineLabels),
-		mr: report.MergeRequest{Project: strings.TrimSpace(f.Project), IID: iid}}
+// refused is true when GitLab said no to the token itself (rather than
+// failing), which for the job token means it may not read this project.
+func refused(err error) bool {
+	var e *gitlabapi.Error
+	return errors.As(err, &e) && e.Kind == gitlabapi.Status &&
+		(e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound)
 }
 
 // validateProject accepts a numeric id or a namespace/project path.
@@ -117,10 +186,7 @@ func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.Tok
 			Fix: "retry the job; if it persists, check the GitLab instance's status"}
 	}
 	cause := printable.Truncate(e.Error(), 400)
-	tokenName := "the token (ECHOES_GITLAB_TOKEN or --token)"
-	if kind == gitlabapi.JobToken {
-		tokenName = "the job token"
-	}
+	tokenName := tokenKindName(kind)
 	var fix string
 	switch e.Kind {
 	case gitlabapi.Status:

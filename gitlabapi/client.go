@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -192,9 +193,17 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
+// writeKey marks a request that changes something (a note): it is retried
+// only when it cannot have reached GitLab, so a retry never writes twice.
+type writeKey struct{}
+
 func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if ctx.Value(writeKey{}) != nil {
+		var op *net.OpError
+		return err != nil && errors.As(err, &op) && op.Op == "dial", nil
 	}
 	var redirect *RedirectError
 	var certErr *tls.CertificateVerificationError
@@ -249,6 +258,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if payload, err = json.Marshal(body); err != nil {
 			return err
 		}
+	}
+	if method != http.MethodGet {
+		ctx = context.WithValue(ctx, writeKey{}, true)
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), bytesOrNil(payload))
 	if err != nil {

@@ -49,3 +49,16 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*
 	}
 	return &mr, nil
 }
+
+// OpenMergeRequestsFrom lists the project's open merge requests whose source
+// branch is branch, newest first (one GET, first page only: a branch has at
+// most a handful).
+func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch string) ([]MergeRequest, error) {
+	path := fmt.Sprintf("/projects/%s/merge_requests", ProjectPath(project))
+	q := url.Values{"source_branch": {branch}, "state": {"opened"}, "per_page": {"20"}}
+	var mrs []MergeRequest
+	if err := c.do(ctx, "GET", path, q, nil, &mrs); err != nil {
+		return nil, err
+	}
+	return mrs, nil
+}

@@ -4,14 +4,19 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 )
 
-// sgr is the only escape sequence the report writes itself, with colour on.
-var sgr = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+// sgr is the escape sequence the report writes itself with colour on, and
+// section the markers of a collapsed GitLab log section, with Sections on.
+var (
+	sgr     = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	section = regexp.MustCompile(`(?s)^\x1b\[0Ksection_start:-?\d+:echoes_labels_details\[collapsed=true\]\r\x1b\[0K(.*?)\x1b\[0Ksection_end:-?\d+:echoes_labels_details\r\x1b\[0K\n`)
+)
 
 // lineStarts are the lines the report is made of; a label that smuggled a
 // line break in would start a line of its own.
@@ -25,6 +30,12 @@ var lineStarts = []string{
 // that is none of the report's own.
 func logSafe(t *testing.T, out string) {
 	t.Helper()
+	noControls(t, out)
+	knownLines(t, out)
+}
+
+func noControls(t *testing.T, out string) {
+	t.Helper()
 	if !utf8.ValidString(out) {
 		t.Fatalf("invalid UTF-8 in the report:\n%q", out)
 	}
@@ -33,6 +44,10 @@ func logSafe(t *testing.T, out string) {
 			t.Fatalf("raw %U in the report:\n%q", r, out)
 		}
 	}
+}
+
+func knownLines(t *testing.T, out string) {
+	t.Helper()
 	verdicts := 0
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		if line == "" {
@@ -73,20 +88,39 @@ func FuzzText(f *testing.F) {
 		if fromAPI {
 			r.Source, r.MergeRequest = FromAPI, MergeRequest{Project: project, IID: 7}
 		}
-		var plain, coloured strings.Builder
-		if err := Text(&plain, r, false); err != nil {
+		// As the command does: one details line per label, and the URL.
+		r.Details = append([]string{"merge request: " + project}, labels...)
+		var plain, coloured, sectioned strings.Builder
+		if err := Text(&plain, r, Options{}); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(plain.String(), "\x1b") {
 			t.Fatalf("ESC with colour off:\n%q", plain.String())
 		}
 		logSafe(t, plain.String())
-		if err := Text(&coloured, r, true); err != nil {
+		if err := Text(&coloured, r, Options{Colour: true}); err != nil {
 			t.Fatal(err)
 		}
 		stripped := sgr.ReplaceAllString(coloured.String(), "")
 		if stripped != plain.String() {
 			t.Fatalf("with colour on, the report differs by more than SGR sequences:\n%q\n%q", coloured.String(), plain.String())
+		}
+		// In a GitLab job the details go first, in a collapsed section:
+		// its markers are the only escapes, and the report follows intact.
+		if err := Text(&sectioned, r, Options{Sections: true, Now: time.Unix(1764115200, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		m := section.FindStringSubmatchIndex(sectioned.String())
+		if m == nil {
+			t.Fatalf("no details section at the start:\n%q", sectioned.String())
+		}
+		details, rest := sectioned.String()[m[2]:m[3]], sectioned.String()[m[1]:]
+		noControls(t, details)
+		if got, want := strings.Count(details, "\n"), len(r.Details)+1; got != want {
+			t.Fatalf("%d lines in the details section, want %d (header and one a detail):\n%s", got, want, details)
+		}
+		if rest != plain.String() {
+			t.Fatalf("after the section, the report differs:\n%q\n%q", rest, plain.String())
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fatih/color"
 
@@ -68,18 +69,33 @@ type Result struct {
 	Verdict      check.Verdict
 	Prefixes     check.Prefixes
 	Docs         Docs
+	// Details are lines for the curious: every label seen, each API call
+	// and its timing. In a GitLab job they go in a collapsed log section.
+	Details []string
 }
 
-// Text writes the human report. Colour is decided by the caller, since
-// fatih/color would switch it off in a GitLab job, where stdout is a pipe.
-func Text(w io.Writer, r Result, colour bool) error {
-	s := newStyles(colour)
-	p := r.Prefixes
-	if p.Intent == "" {
-		p = check.DefaultPrefixes
-	}
+// Options say how the text report is written.
+type Options struct {
+	// Colour is decided by the caller, since fatih/color would switch it
+	// off in a GitLab job, where stdout is a pipe.
+	Colour bool
+	// Sections folds Details into a collapsed GitLab log section; without
+	// it Details are not printed.
+	Sections bool
+	// Now stamps the section markers (GitLab wants Unix seconds).
+	Now time.Time
+}
+
+// Text writes the human report: what was found, the verdict, and for each
+// failed rule what to do and where to read more.
+func Text(w io.Writer, r Result, o Options) error {
+	s := newStyles(o.Colour)
+	p := r.EffectivePrefixes()
 	var b strings.Builder
 	v := r.Verdict
+	if o.Sections && len(r.Details) > 0 {
+		writeSection(&b, o.Now, "echoes_labels_details", "Details: labels seen, API calls", r.Details)
+	}
 
 	if mr := r.MergeRequest.String(); mr != "" {
 		fmt.Fprintf(&b, "%s merge request %s (%s)\n", s.bold("Echoes labels of"), mr, describe(r.Source))
@@ -113,7 +129,7 @@ func Text(w io.Writer, r Result, colour bool) error {
 			mark = s.yellow("  ⚠ " + ruleTitle(rule.Rule) + " (warning only)")
 		}
 		fmt.Fprintf(&b, "%s: %s\n", mark, printable.Truncate(rule.Message, 4*printable.MaxRunes))
-		if fix := fixFor(rule, v, p); fix != "" {
+		if fix := Fix(rule, v, p); fix != "" {
 			fmt.Fprintf(&b, "    fix: %s\n", fix)
 		}
 		fmt.Fprintf(&b, "    details: %s\n", s.cyan(r.Docs.For(rule.Rule)))
@@ -174,9 +190,28 @@ func failHeadline(v check.Verdict) string {
 	return "this merge request needs a label: " + strings.Join(parts, "; ")
 }
 
-// fixFor says which label to add or change; a misspelt label is the most
-// likely culprit, so it is named first.
-func fixFor(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
+// EffectivePrefixes are the prefixes in force, the defaults when unset.
+func (r Result) EffectivePrefixes() check.Prefixes {
+	if r.Prefixes.Intent == "" {
+		return check.DefaultPrefixes
+	}
+	return r.Prefixes
+}
+
+// writeSection writes a collapsed GitLab job log section. Its lines are
+// untrusted and pass through printable, so none can end the section early.
+func writeSection(b *strings.Builder, now time.Time, name, header string, lines []string) {
+	ts := now.Unix()
+	fmt.Fprintf(b, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", ts, name, header)
+	for _, l := range lines {
+		fmt.Fprintf(b, "  %s\n", printable.Truncate(l, 8*printable.MaxRunes))
+	}
+	fmt.Fprintf(b, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", ts, name)
+}
+
+// Fix says which label to add or change for a rule that did not pass; a
+// misspelt label is the most likely culprit, so it is named first.
+func Fix(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
 	var kinds []check.Kind
 	switch rule.Problem {
 	case check.NoIntentOrInitiative:

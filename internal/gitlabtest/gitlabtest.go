@@ -5,9 +5,11 @@
 package gitlabtest
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,26 +39,41 @@ type Request struct {
 type Server struct {
 	*httptest.Server
 
-	mu       sync.Mutex
-	token    string
-	jobToken string
-	fault    FaultFunc
-	projects map[string]map[int64][]string // project id or path → iid → labels
-	ids      map[string]int64
-	requests []Request
+	mu           sync.Mutex
+	token        string
+	jobToken     string
+	fault        FaultFunc
+	notesRefused bool
+	projects     map[string]map[int64]*mergeRequest // project id or path → iid
+	ids          map[string]int64
+	requests     []Request
+	nextNoteID   int64
+}
+
+type mergeRequest struct {
+	labels []string
+	branch string
+	notes  []Note
+}
+
+// Note is a merge request note as the stand-in keeps it.
+type Note struct {
+	ID     int64  `json:"id"`
+	Body   string `json:"body"`
+	System bool   `json:"system"`
 }
 
 // New starts a server closed when the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{projects: map[string]map[int64][]string{}, ids: map[string]int64{}}
-	s.Server = httptest.NewServer(s)
+	s := NewUnstarted()
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
 
 // NewUnstarted returns a server to start yourself (e.g. with TLS).
 func NewUnstarted() *Server {
-	s := &Server{projects: map[string]map[int64][]string{}, ids: map[string]int64{}}
+	s := &Server{projects: map[string]map[int64]*mergeRequest{}, ids: map[string]int64{}, nextNoteID: 1000}
 	s.Server = httptest.NewUnstartedServer(s)
 	return s
 }
@@ -87,13 +104,50 @@ func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 	if labels == nil {
 		labels = []string{}
 	}
-	for _, key := range []string{strconv.FormatInt(id, 10), path} {
-		if s.projects[key] == nil {
-			s.projects[key] = map[int64][]string{}
-		}
-		s.projects[key][iid] = labels
-		s.ids[key] = id
+	s.mr(id, path, iid).labels = labels
+}
+
+// SetSourceBranch sets the branch merge request iid comes from.
+func (s *Server) SetSourceBranch(id int64, path string, iid int64, branch string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).branch = branch
+}
+
+// RefuseNotes makes writing notes fail with 403, as for a read_api token.
+func (s *Server) RefuseNotes(refuse bool) { s.mu.Lock(); s.notesRefused = refuse; s.mu.Unlock() }
+
+// Notes returns the notes on a merge request.
+func (s *Server) Notes(path string, iid int64) []Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if mrs := s.projects[path]; mrs != nil && mrs[iid] != nil {
+		return append([]Note(nil), mrs[iid].notes...)
 	}
+	return nil
+}
+
+// AddNote adds a note as someone else would (e.g. a reviewer).
+func (s *Server) AddNote(path string, iid int64, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.projects[path][iid]
+	s.nextNoteID++
+	mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: body})
+}
+
+// mr returns the merge request, creating it under both keys. s.mu is held.
+func (s *Server) mr(id int64, path string, iid int64) *mergeRequest {
+	key := strconv.FormatInt(id, 10)
+	if s.projects[key] == nil {
+		s.projects[key] = map[int64]*mergeRequest{}
+		s.projects[path] = s.projects[key]
+		s.ids[key], s.ids[path] = id, id
+	}
+	if s.projects[key][iid] == nil {
+		s.projects[key][iid] = &mergeRequest{labels: []string{}, branch: "feature-" + strconv.FormatInt(iid, 10)}
+	}
+	return s.projects[key][iid]
 }
 
 // Requests returns what the server has seen so far.
@@ -111,21 +165,12 @@ func (s *Server) Count() int {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body strings.Builder
-	if r.Body != nil {
-		buf := make([]byte, 4096)
-		for {
-			n, err := r.Body.Read(buf)
-			body.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(),
-		PrivateToken: r.Header.Get("PRIVATE-TOKEN"), JobToken: r.Header.Get("JOB-TOKEN"), Body: body.String(),
+		PrivateToken: r.Header.Get("PRIVATE-TOKEN"), JobToken: r.Header.Get("JOB-TOKEN"), Body: string(body),
 	})
 	n := len(s.requests)
 	fault, token, jobToken := s.fault, s.token, s.jobToken
@@ -146,9 +191,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token, jobToke
 		Error(w, http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
-	// /api/v4/projects/:id/merge_requests/:iid
+	// /api/v4/projects/:id/merge_requests[/:iid[/notes[/:note_id]]]
 	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "merge_requests" || r.Method != http.MethodGet {
+	if len(parts) < 3 || parts[0] != "projects" || parts[2] != "merge_requests" {
 		Error(w, http.StatusNotFound, "404 Not Found")
 		return
 	}
@@ -158,24 +203,93 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token, jobToke
 		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	mrs, ok := s.projects[project]
-	id := s.ids[project]
-	iid, _ := strconv.ParseInt(parts[3], 10, 64)
-	labels, found := mrs[iid]
-	s.mu.Unlock()
 	if !ok {
 		Error(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
+	id := s.ids[project]
+	if len(parts) == 3 && r.Method == http.MethodGet {
+		s.listMergeRequests(w, r, id, mrs)
+		return
+	}
+	iid, _ := strconv.ParseInt(parts[3], 10, 64)
+	mr, found := mrs[iid]
 	if !found {
 		Error(w, http.StatusNotFound, "404 Not found")
 		return
 	}
-	JSON(w, http.StatusOK, MergeRequest(id, iid, labels))
+	switch {
+	case len(parts) == 4 && r.Method == http.MethodGet:
+		JSON(w, http.StatusOK, MergeRequest(id, iid, mr.labels, mr.branch))
+	case len(parts) >= 5 && parts[4] == "notes":
+		s.serveNotes(w, r, mr, parts[5:])
+	default:
+		Error(w, http.StatusNotFound, "404 Not Found")
+	}
+}
+
+func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request, id int64, mrs map[int64]*mergeRequest) {
+	branch := r.URL.Query().Get("source_branch")
+	out := []map[string]any{}
+	for iid, mr := range mrs {
+		if branch == "" || mr.branch == branch {
+			out = append(out, MergeRequest(id, iid, mr.labels, mr.branch))
+		}
+	}
+	JSON(w, http.StatusOK, out)
+}
+
+// serveNotes answers the notes API, paginated as GitLab does (oldest first
+// when asked with sort=asc).
+func (s *Server) serveNotes(w http.ResponseWriter, r *http.Request, mr *mergeRequest, rest []string) {
+	if r.Method != http.MethodGet && s.notesRefused {
+		Error(w, http.StatusForbidden, "403 Forbidden - insufficient_scope")
+		return
+	}
+	switch {
+	case len(rest) == 0 && r.Method == http.MethodGet:
+		perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+		if perPage <= 0 {
+			perPage = 20
+		}
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		page = max(page, 1)
+		from := min((page-1)*perPage, len(mr.notes))
+		to := min(from+perPage, len(mr.notes))
+		JSON(w, http.StatusOK, mr.notes[from:to])
+	case len(rest) == 0 && r.Method == http.MethodPost:
+		var in struct{ Body string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Body == "" {
+			Error(w, http.StatusBadRequest, "400 Bad request - body is missing")
+			return
+		}
+		s.nextNoteID++
+		mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: in.Body})
+		JSON(w, http.StatusCreated, mr.notes[len(mr.notes)-1])
+	case len(rest) == 1 && r.Method == http.MethodPut:
+		noteID, _ := strconv.ParseInt(rest[0], 10, 64)
+		var in struct{ Body string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			Error(w, http.StatusBadRequest, "400 Bad request")
+			return
+		}
+		for i := range mr.notes {
+			if mr.notes[i].ID == noteID {
+				mr.notes[i].Body = in.Body
+				JSON(w, http.StatusOK, mr.notes[i])
+				return
+			}
+		}
+		Error(w, http.StatusNotFound, "404 Note Not Found")
+	default:
+		Error(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	}
 }
 
 // MergeRequest is the fixture answer with this merge request's fields.
-func MergeRequest(projectID, iid int64, labels []string) map[string]any {
+func MergeRequest(projectID, iid int64, labels []string, branch string) map[string]any {
 	var mr map[string]any
 	if err := json.Unmarshal(mergeRequestFixture, &mr); err != nil {
 		panic(err)
@@ -186,6 +300,7 @@ func MergeRequest(projectID, iid int64, labels []string) map[string]any {
 	mr["source_project_id"] = projectID
 	mr["target_project_id"] = projectID
 	mr["labels"] = labels
+	mr["source_branch"] = branch
 	mr["web_url"] = fmt.Sprintf("https://gitlab.example.com/group/project/-/merge_requests/%d", iid)
 	return mr
 }

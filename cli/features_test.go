@@ -1,0 +1,407 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/cli"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/report"
+)
+
+// fakeClock advances only when slept on, so --wait tests take no real time.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	slept  []time.Duration
+	onTick func()
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Sleep(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.slept = append(c.slept, d)
+	tick := c.onTick
+	c.mu.Unlock()
+	if tick != nil {
+		tick()
+	}
+}
+
+// envVars are every variable echoes-labels reads; in-process tests clear
+// them so that the machine's own CI environment cannot leak in.
+var envVars = []string{"CI_API_V4_URL", "ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN", "CI_MERGE_REQUEST_PROJECT_ID", "CI_PROJECT_ID",
+	"CI_MERGE_REQUEST_IID", "ECHOES_REQUIRE_EFFORT", "ECHOES_TIMEOUT", "CI_SERVER_TLS_CA_FILE", "ECHOES_FORMAT", "ECHOES_JUNIT",
+	"ECHOES_WAIT", "ECHOES_POLL_INTERVAL", "ECHOES_COMMENT", "ECHOES_DOCS_URL", "ECHOES_INTENT_PREFIX", "ECHOES_INITIATIVE_PREFIX",
+	"ECHOES_EFFORT_PREFIX"}
+
+// runIn runs the command in this process with env, a fake clock and no
+// retry waits.
+func runIn(t *testing.T, env cli.Env, clock cli.Clock, args ...string) result {
+	t.Helper()
+	for _, k := range envVars {
+		if _, ok := os.LookupEnv(k); ok {
+			t.Setenv(k, "") // restores the value after the test
+			os.Unsetenv(k)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(args, cli.Deps{
+		Stdout: &stdout, Stderr: &stderr, Env: env, Version: "test", Clock: clock,
+		NewClient: func(c gitlabapi.Config) (cli.GitLab, error) {
+			c.Delay = func(time.Duration) time.Duration { return 0 }
+			return gitlabapi.New(c)
+		},
+	})
+	r := result{stdout.String(), stderr.String(), code}
+	if strings.Contains(r.stdout+r.stderr, secret) {
+		t.Fatalf("the token was printed:\n%s", r)
+	}
+	return r
+}
+
+func apiArgs(srv *gitlabtest.Server, iid string, more ...string) []string {
+	return append([]string{"--gitlab-url", srv.APIURL(), "--token", secret, "--project", "group/project", "--mr", iid}, more...)
+}
+
+func TestJUnitReport(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv.SetLabels(42, "group/project", 8, "echoes/effort/XXL", "evil\x1b[31m<label>&\"")
+	dir := t.TempDir()
+
+	type junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	read := func(path string) junit {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j junit
+		if err := xml.Unmarshal(b, &j); err != nil {
+			t.Fatalf("not valid XML: %v\n%s", err, b)
+		}
+		if bytes.ContainsRune(b, 0x1b) {
+			t.Errorf("raw escape character in the XML:\n%q", b)
+		}
+		return j
+	}
+
+	pass := filepath.Join(dir, "reports", "pass.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", pass)...); r.code != 0 {
+		t.Fatal(r)
+	}
+	if j := read(pass); j.Tests != 1 || j.Failures != 0 || j.Suites[0].Cases[0].Failure != nil {
+		t.Errorf("passing report = %+v", j)
+	}
+
+	fail := filepath.Join(dir, "fail.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--junit", fail, "--require-effort")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	j := read(fail)
+	if j.Tests != 2 || j.Failures != 2 {
+		t.Fatalf("failing report: %d tests, %d failures; want one case per rule, both failed", j.Tests, j.Failures)
+	}
+	f := j.Suites[0].Cases[0].Failure
+	if f == nil || !strings.Contains(f.Text, "https://docs.echoeshq.com/developer-guide") || !strings.Contains(f.Text, "retry this job") {
+		t.Errorf("failure should carry the message, the docs link and the next step: %+v", f)
+	}
+	if f := j.Suites[0].Cases[1].Failure; f == nil || !strings.Contains(f.Text, "weighing-efforts") {
+		t.Errorf("effort failure = %+v", f)
+	}
+
+	// A pipeline without a merge request leaves a report with a skipped case.
+	skipped := filepath.Join(dir, "skipped.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, "--junit", skipped); r.code != 0 {
+		t.Fatal(r)
+	}
+	if b, _ := os.ReadFile(skipped); !bytes.Contains(b, []byte("<skipped")) || !bytes.Contains(b, []byte(`skipped="1"`)) {
+		t.Errorf("skipped report:\n%s", b)
+	}
+
+	// An API error still leaves a report, with an error case.
+	srv.SetToken("another")
+	apiErr := filepath.Join(dir, "error.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", apiErr)...); r.code != 3 {
+		t.Fatal(r)
+	}
+	if b, _ := os.ReadFile(apiErr); !bytes.Contains(b, []byte("<error")) || !bytes.Contains(b, []byte("read_api")) {
+		t.Errorf("API error report:\n%s", b)
+	}
+}
+
+func TestJSONReport(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 8, "echoes/intnet/feature", "echoes/effort/M", "backend")
+	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--format", "json")...)
+	if r.code != 1 {
+		t.Fatal(r)
+	}
+	var doc report.JSONReport
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
+	}
+	if doc.Verdict != "fail" || doc.Source != "api" || doc.MergeRequest == nil || doc.MergeRequest.IID != 8 ||
+		len(doc.Labels.All) != 3 || len(doc.Labels.Effort) != 1 || len(doc.Labels.Intent) != 0 {
+		t.Errorf("document = %+v", doc)
+	}
+	if len(doc.Rules) != 2 || doc.Rules[0].Result != "failed" || doc.Rules[0].Fix == "" || doc.Rules[1].Result != "passed" {
+		t.Errorf("rules = %+v", doc.Rules)
+	}
+	if len(doc.NearMisses) != 1 || doc.NearMisses[0].Suggestion != "echoes/intent/feature" {
+		t.Errorf("near misses = %+v", doc.NearMisses)
+	}
+
+	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"verdict": "skipped"`) {
+		t.Errorf("nothing to check in JSON: %s", r)
+	}
+	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "json", "--mr", "x", "--token", secret, "--project", "1")
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 2 || doc.Verdict != "error" || doc.Error.ExitCode != 2 {
+		t.Errorf("config error in JSON: %v %s", err, r)
+	}
+	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "yaml")
+	if r.code != 2 {
+		t.Errorf("unknown format: %s", r)
+	}
+}
+
+func TestWaitPassesWhenTheLabelArrives(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock.onTick = func() {
+		if len(clock.slept) == 3 { // the developer adds the label during the third interval
+			srv.SetLabels(42, "group/project", 7, "backend", "echoes/intent/feature")
+		}
+	}
+	r := runIn(t, cli.Env{}, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
+	if r.code != 0 {
+		t.Fatalf("want a pass once the label is added:\n%s", r)
+	}
+	if n := srv.Count(); n != 4 {
+		t.Errorf("%d requests, want 4: the check and one per poll", n)
+	}
+	if strings.Count(r.stdout, "waiting up to 10m0s") != 1 {
+		t.Errorf("should say once that it is waiting:\n%s", r.stdout)
+	}
+	for _, d := range clock.slept {
+		if d != 10*time.Second {
+			t.Errorf("slept %v, want the poll interval", d)
+		}
+	}
+}
+
+func TestWaitGivesUpAtTheDeadline(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	r := runIn(t, cli.Env{}, clock, apiArgs(srv, "7", "--wait", "25s", "--poll-interval", "10s")...)
+	if r.code != 1 {
+		t.Fatalf("want a failure after the wait:\n%s", r)
+	}
+	if want := []time.Duration{10 * time.Second, 10 * time.Second, 5 * time.Second}; len(clock.slept) != 3 || clock.slept[2] != want[2] {
+		t.Errorf("slept %v, want %v: never past the deadline", clock.slept, want)
+	}
+	if n := srv.Count(); n != 4 {
+		t.Errorf("%d requests, want 4", n)
+	}
+}
+
+func TestWaitIsBoundedWhenGitLabHangs(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n == 1 {
+			return false
+		}
+		<-r.Context().Done() // hang until the client gives up
+		return true
+	})
+	start := time.Now()
+	r := runIn(t, cli.Env{}, cli.RealClock(), apiArgs(srv, "7", "--wait", "300ms", "--poll-interval", "100ms")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "gave up waiting") {
+		t.Fatalf("want a failure after the wait:\n%s", r)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("a hanging GitLab stretched a 300ms wait to %v", el)
+	}
+}
+
+func TestWaitIsPointlessOnFrozenLabels(t *testing.T) {
+	clock := &fakeClock{}
+	r := runIn(t, cli.Env{InMRPipeline: true, PipelineLabels: "backend"}, clock, "--mr", "7", "--project", "1", "--wait", "5m")
+	if r.code != 1 || !strings.Contains(r.stdout, "--wait is ignored") || len(clock.slept) != 0 {
+		t.Fatalf("want no waiting on CI_MERGE_REQUEST_LABELS:\n%s", r)
+	}
+}
+
+func TestStickyComment(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	srv.AddNote("group/project", 7, "LGTM, but please label it")
+	args := apiArgs(srv, "7", "--comment")
+
+	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 1 {
+		t.Fatal(r)
+	}
+	notes := srv.Notes("group/project", 7)
+	if len(notes) != 2 || !strings.Contains(notes[1].Body, "needs an Echoes label") || !strings.Contains(notes[1].Body, "developer-guide") {
+		t.Fatalf("after the first failure, notes = %+v", notes)
+	}
+	first := notes[1].ID
+
+	srv.SetLabels(42, "group/project", 7, "backend", "echoes/effort/XXL")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 1 {
+		t.Fatal(r)
+	}
+	notes = srv.Notes("group/project", 7)
+	if len(notes) != 2 || notes[1].ID != first || !strings.Contains(notes[1].Body, "XXL") {
+		t.Fatalf("a second failure should update the same note: %+v", notes)
+	}
+
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 0 {
+		t.Fatal(r)
+	}
+	notes = srv.Notes("group/project", 7)
+	if len(notes) != 2 || notes[1].ID != first || !strings.Contains(notes[1].Body, "complete") {
+		t.Fatalf("a pass should turn the note green: %+v", notes)
+	}
+	writes := 0
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodGet {
+			writes++
+		}
+	}
+	if writes != 3 {
+		t.Errorf("%d writes, want 3 (create, update, update)", writes)
+	}
+}
+
+func TestNoCommentOnAPassWithoutANote(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
+		t.Fatal(r)
+	}
+	if n := len(srv.Notes("group/project", 7)); n != 0 {
+		t.Errorf("a pass created %d notes", n)
+	}
+}
+
+func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv.SetLabels(42, "group/project", 8, "backend")
+	srv.RefuseNotes(true)
+	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--comment")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "could not write the comment") || !strings.Contains(r.stdout, "api scope") {
+		t.Fatalf("want the label verdict and a warning:\n%s", r)
+	}
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
+		t.Fatalf("a refused comment must not fail a pass:\n%s", r)
+	}
+}
+
+func TestCommentMarkdownIsInert(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/effort/<img src=x>@all[x](http://evil)`")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	body := srv.Notes("group/project", 7)[0].Body
+	for _, bad := range []string{"<img", "@all", "http://evil", "`"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("note body keeps %q:\n%s", bad, body)
+		}
+	}
+}
+
+func TestBranchPipelines(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv.SetSourceBranch(42, "group/project", 7, "topic")
+	srv.SetLabels(42, "group/project", 9, "backend")
+	srv.SetSourceBranch(42, "group/project", 9, "unlabelled")
+	base := []string{"--gitlab-url", srv.APIURL(), "--token", secret, "--project", "42"}
+
+	// CI_OPEN_MERGE_REQUESTS names a fork's merge request first; ours is the one in this project.
+	env := cli.Env{OpenMergeRequests: "someone/fork!3,group/project!9", ProjectPath: "group/project", Branch: "unlabelled"}
+	r := runIn(t, env, &fakeClock{}, base...)
+	if r.code != 1 || !strings.Contains(r.stdout, "group/project!9") {
+		t.Fatalf("want MR !9 from CI_OPEN_MERGE_REQUESTS checked:\n%s", r)
+	}
+
+	// No variable: found by source branch, with the labels of the list answer (one request).
+	before := srv.Count()
+	r = runIn(t, cli.Env{ProjectPath: "group/project", Branch: "topic"}, &fakeClock{}, base...)
+	if r.code != 0 || !strings.Contains(r.stdout, "!7") || srv.Count()-before != 1 {
+		t.Fatalf("want MR !7 found by branch with one request (%d made):\n%s", srv.Count()-before, r)
+	}
+
+	// A branch with no merge request: nothing to check.
+	r = runIn(t, cli.Env{ProjectPath: "group/project", Branch: "lonely"}, &fakeClock{}, base...)
+	if r.code != 0 || !strings.Contains(r.stdout, "nothing to check") {
+		t.Fatalf("branch without MR:\n%s", r)
+	}
+}
+
+func TestMergeTrainChecksAsUsual(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/initiative/q3")
+	env := cli.Env{InMRPipeline: true, EventType: "merge_train", InGitLab: true, InCI: true}
+	r := runIn(t, env, &fakeClock{now: time.Unix(1_800_000_000, 0)}, apiArgs(srv, "7")...)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	golden(t, "gitlab-log-sections", r)
+}
+
+func TestGitLabLogSections(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 8, "backend", "echoes/intnet/x")
+	env := cli.Env{InMRPipeline: true, InGitLab: true, InCI: true}
+	r := runIn(t, env, &fakeClock{now: time.Unix(1_800_000_000, 0)}, apiArgs(srv, "8")...)
+	if r.code != 1 {
+		t.Fatal(r)
+	}
+	start := strings.Index(r.stdout, "section_start:1800000000:echoes_labels_details[collapsed=true]")
+	end := strings.Index(r.stdout, "section_end:1800000000:echoes_labels_details")
+	verdict := strings.Index(r.stdout, "FAIL")
+	if start < 0 || end < start || verdict < end {
+		t.Fatalf("want the details in a collapsed section and the verdict after it:\n%q", r.stdout)
+	}
+	details := r.stdout[start:end]
+	for _, want := range []string{"backend", "echoes/intnet/x", "GET /api/v4/projects/group%2Fproject/merge_requests/8 → 200"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("details lack %q:\n%s", want, details)
+		}
+	}
+	if !strings.Contains(r.stdout[end:], "rename echoes/intnet/x to echoes/intent/x") {
+		t.Errorf("the fix should stay visible after the section:\n%s", r.stdout[end:])
+	}
+}
