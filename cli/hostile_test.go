@@ -1,7 +1,13 @@
 package cli_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -121,5 +127,70 @@ func TestFiveThousandLabels(t *testing.T) {
 	}
 	if n := strings.Count(r.stdout, "\n"); n > 20 {
 		t.Errorf("the report of 5,000 unrelated labels is %d lines long", n)
+	}
+}
+
+// The machine-readable reports carry hostile labels too: JSON must parse
+// and give the labels back exactly (invalid UTF-8 aside, which JSON cannot
+// hold), with no raw escapes; the JUnit file must be well-formed XML.
+func TestHostileLabelsInJSONAndJUnit(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetToken(secret)
+	labels := append([]string{"nul\x00byte", longInitiative}, hostileLabels...)
+	srv.SetLabels(42, "group/project", 7, labels...)
+	srv.SetLabels(42, "group/project", 8, hostileLabels...)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "NO_COLOR", "<unset>"), "--format", "json", "--junit", junit)
+	if r.code != 0 {
+		t.Fatalf("the long initiative passes: %s", r)
+	}
+	// JSON strings cannot hold a raw control character, so a report that
+	// parses has line breaks only from its own indentation.
+	if strings.ContainsRune(r.stdout, 0x1b) {
+		t.Errorf("raw ESC in the JSON report, though in colour:\n%q", r.stdout)
+	}
+	var got struct {
+		Verdict string `json:"verdict"`
+		Labels  struct {
+			All []string `json:"all"`
+		} `json:"labels"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("the JSON report does not parse: %v\n%q", err, r.stdout)
+	}
+	if got.Verdict != "pass" || len(got.Labels.All) != len(labels) {
+		t.Fatalf("verdict %q with %d labels, want pass with %d", got.Verdict, len(got.Labels.All), len(labels))
+	}
+	for i, l := range labels {
+		if utf8.ValidString(l) && got.Labels.All[i] != l {
+			t.Errorf("label %d came back as %q, want %q", i, got.Labels.All[i], l)
+		}
+	}
+	wellFormed(t, junit)
+
+	// A failure puts the hostile near misses in the JUnit failure text.
+	r = run(t, with(mrEnv(srv, "8"), "ECHOES_GITLAB_TOKEN", secret), "--junit", junit)
+	if r.code != 1 {
+		t.Fatalf("no Echoes label: %s", r)
+	}
+	wellFormed(t, junit)
+}
+
+func wellFormed(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("<testsuite")) {
+		t.Fatalf("not a JUnit report:\n%s", data)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			return
+		} else if err != nil {
+			t.Fatalf("the JUnit file is not well-formed XML: %v\n%q", err, data)
+		}
 	}
 }
