@@ -410,3 +410,30 @@ func TestNoTokenOnTheOfflinePaths(t *testing.T) {
 		})
 	}
 }
+
+// A branch pipeline reads the merge request from the list of open ones. A
+// list answer that is not GitLab's must fail as the API's fault (exit 3),
+// not blame the developer for missing labels (exit 1) nor pass unchecked.
+func TestBranchPipelineListAnswerWithoutLabels(t *testing.T) {
+	for _, answer := range []string{`[{"iid":7,"project_id":42}]`, `[{"iid":7,"labels":null}]`, `null`} {
+		t.Run(answer, func(t *testing.T) {
+			srv := gitlabtest.New(t)
+			srv.SetToken(secret)
+			srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, answer)
+				return true
+			})
+			env := with(mrEnv(srv, ""), "CI_MERGE_REQUEST_IID", "<unset>", "CI_PIPELINE_SOURCE", "push",
+				"CI_COMMIT_BRANCH", "topic", "CI_PROJECT_PATH", "group/project", "ECHOES_GITLAB_TOKEN", secret)
+			r := run(t, env)
+			if r.code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", r.code, r)
+			}
+			causeAndFix(t, r, "without a list of", "/api/v4")
+			if srv.Count() != 1 {
+				t.Errorf("%d requests, want 1", srv.Count())
+			}
+		})
+	}
+}

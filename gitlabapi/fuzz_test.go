@@ -39,20 +39,9 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 	// client runs (retry policy, status and content-type checks, decoding)
 	// at thousands of answers a second, and coverage is not blurred by a
 	// server's goroutines.
-	var body []byte
-	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header:  http.Header{"Content-Type": {"application/json"}},
-			Body:    io.NopCloser(bytes.NewReader(body)),
-			Request: r, ContentLength: int64(len(body))}, nil
-	})
-	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", Transport: transport,
-		Delay: func(time.Duration) time.Duration { return 0 }})
-	if err != nil {
-		f.Fatal(err)
-	}
+	c, body := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, answer []byte) {
-		body = answer
+		*body = answer
 		c.traced = nil
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -82,6 +71,75 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 			t.Fatalf("answer %q: labels %q, want %q", answer, mr.Labels, first.Labels)
 		}
 	})
+}
+
+// FuzzOpenMergeRequestsAnswer does the same for the list a branch pipeline
+// reads: every merge request returned has the labels its JSON lists, and a
+// list the client cannot vouch for is a Malformed *Error, never an empty
+// check that would blame the developer.
+func FuzzOpenMergeRequestsAnswer(f *testing.F) {
+	for _, s := range []string{
+		`[{"iid":7,"labels":["echoes/intent/x"]},{"iid":8,"labels":[]}]`,
+		`[]`,
+		`[{"iid":7}]`,
+		`[{"iid":7,"labels":null}]`,
+		`[{"iid":7,"labels":"x"}]`,
+		`null`,
+		`{"iid":7,"labels":["a"]}`,
+		`[{"iid":7,"labels":["a"]},1]`,
+	} {
+		f.Add([]byte(s))
+	}
+	c, body := fuzzClient(f)
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		*body = answer
+		c.traced = nil
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mrs, err := c.OpenMergeRequestsFrom(ctx, "g/p", "feature")
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != Malformed || e.Status != 200 {
+				t.Fatalf("answer %q: err = %#v, want a Malformed *Error", answer, err)
+			}
+			return
+		}
+		var want []struct {
+			Labels *[]string `json:"labels"`
+		}
+		if err := json.NewDecoder(bytes.NewReader(answer)).Decode(&want); err != nil && !isTypeError(err) {
+			t.Fatalf("answer %q was accepted but is not JSON: %v", answer, err)
+		}
+		if mrs == nil || len(mrs) != len(want) {
+			t.Fatalf("answer %q: %d merge requests, want %d (and a list, not null)", answer, len(mrs), len(want))
+		}
+		for i, mr := range mrs {
+			if want[i].Labels == nil || mr.Labels == nil {
+				t.Fatalf("answer %q: merge request %d has no list of labels, yet no error", answer, i)
+			}
+			if !reflect.DeepEqual(mr.Labels, *want[i].Labels) {
+				t.Fatalf("answer %q: labels %q, want %q", answer, mr.Labels, *want[i].Labels)
+			}
+		}
+	})
+}
+
+// fuzzClient is a client whose every answer is 200 application/json with
+// the bytes *body points at, from a RoundTripper rather than a socket.
+func fuzzClient(f *testing.F) (*Client, *[]byte) {
+	body := new([]byte)
+	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:  http.Header{"Content-Type": {"application/json"}},
+			Body:    io.NopCloser(bytes.NewReader(*body)),
+			Request: r, ContentLength: int64(len(*body))}, nil
+	})
+	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", Transport: transport,
+		Delay: func(time.Duration) time.Duration { return 0 }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return c, body
 }
 
 func isTypeError(err error) bool {

@@ -56,9 +56,27 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*
 func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch string) ([]MergeRequest, error) {
 	path := fmt.Sprintf("/projects/%s/merge_requests", ProjectPath(project))
 	q := url.Values{"source_branch": {branch}, "state": {"opened"}, "per_page": {"20"}}
-	var mrs []MergeRequest
-	if err := c.do(ctx, "GET", path, q, nil, &mrs); err != nil {
+	// As for one merge request: an answer that is not a list, or a merge
+	// request without a list of labels, is not GitLab's; taking it as no
+	// merge request or no labels would pass unchecked or blame the developer.
+	var raw *[]struct {
+		MergeRequest
+		Labels json.RawMessage `json:"labels"`
+	}
+	if err := c.do(ctx, "GET", path, q, nil, &raw); err != nil {
 		return nil, err
+	}
+	if raw == nil {
+		return nil, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
+			Message: "answered without a list of merge requests"}
+	}
+	mrs := make([]MergeRequest, len(*raw))
+	for i, r := range *raw {
+		mrs[i] = r.MergeRequest
+		if err := json.Unmarshal(r.Labels, &mrs[i].Labels); err != nil || r.Labels == nil || string(r.Labels) == "null" {
+			return nil, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
+				Message: "answered without a list of labels"}
+		}
 	}
 	return mrs, nil
 }
