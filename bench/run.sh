@@ -105,8 +105,8 @@ wall time, median of $runs:
   ratio                      $ratio   (target ≤ 0.5)
   echoes-labels --labels     $offline_ms ms (no GitLab)
 API requests per check       $requests   (target 1)
-peak RSS                     echoes-labels $((ours_rss / 1024)).$(((ours_rss % 1024) * 10 / 1024)) MiB (target ≤ 20); curl $((curl_rss / 1024)) MiB, jq $((jq_rss / 1024)) MiB
-binary, static and stripped  $((size / 1048576)).$(((size % 1048576) * 100 / 1048576)) MiB = $size bytes (target ≤ 9 MiB)
+peak RSS                     echoes-labels $(awk "BEGIN { printf \"%.1f\", $ours_rss / 1024 }") MiB (target ≤ 20); curl $((curl_rss / 1024)) MiB, jq $((jq_rss / 1024)) MiB
+binary, static and stripped  $(awk "BEGIN { printf \"%.2f\", $size / 1048576 }") MiB = $size bytes (target ≤ 9 MiB)
 REPORT
 
 fail=0
