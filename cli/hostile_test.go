@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -192,5 +193,27 @@ func wellFormed(t *testing.T, path string) {
 		} else if err != nil {
 			t.Fatalf("the JUnit file is not well-formed XML: %v\n%q", err, data)
 		}
+	}
+}
+
+// In a GitLab job with colour, the only escapes are the report's own: SGR
+// colours and the markers of the collapsed details section, which lists
+// every label.
+func TestHostileLabelsInAGitLabJobWithColour(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetToken(secret)
+	srv.SetLabels(42, "group/project", 7, append([]string{"nul\x00byte"}, hostileLabels...)...)
+	r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "NO_COLOR", "<unset>"))
+	if r.code != 1 {
+		t.Fatalf("no Echoes label, want exit 1:\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "section_start:") || !strings.Contains(r.stdout, "\x1b[") {
+		t.Fatalf("want colour and a details section in a GitLab job:\n%q", r.stdout)
+	}
+	own := regexp.MustCompile(`\x1b\[[0-9;]*m|\x1b\[0Ksection_(start|end):\d+:[a-z_]+(\[collapsed=true\])?\r\x1b\[0K`)
+	r.stdout = own.ReplaceAllString(r.stdout, "")
+	assertLogSafe(t, r)
+	if !strings.Contains(r.stdout, "other      nul\\x00byte\n") {
+		t.Errorf("the details should list every label, escaped:\n%s", r.stdout)
 	}
 }
