@@ -205,8 +205,7 @@ func parseConfig(src []byte, given map[string]string) (configFile, error) {
 		return []byte(fmt.Sprint(s.Default))
 	})
 	bodyText = componentRef.ReplaceAllFunc(bodyText, func(m []byte) []byte {
-		name := string(componentRef.FindSubmatch(m)[1])
-		if v, ok := componentValues[name]; ok {
+		if v, ok := componentValues[string(componentRef.FindSubmatch(m)[1])]; ok {
 			return []byte(v)
 		}
 		subErr = errors.Join(subErr, fmt.Errorf("unknown interpolation %s", m))
@@ -322,6 +321,14 @@ func TestComponentMatchesGitLabSchema(t *testing.T) {
 	if err := s.validateFile(Component, given); err != nil {
 		t.Fatalf("templates/echoes-labels.yml with %v:\n%v", given, err)
 	}
+	// $[[ component.version ]], which GitLab fills in for component includes.
+	versioned := bytes.Replace(Component, []byte("name: $[[ inputs.image ]]"), []byte("name: registry.example.com/echoes-labels:$[[ component.version ]]"), 1)
+	if bytes.Equal(versioned, Component) {
+		t.Fatal("the template no longer has name: $[[ inputs.image ]]: update this test")
+	}
+	if err := s.validateFile(versioned, nil); err != nil {
+		t.Fatalf("template with $[[ component.version ]]:\n%v", err)
+	}
 }
 
 func TestProjectPipelineMatchesGitLabSchema(t *testing.T) {
@@ -352,6 +359,8 @@ func TestBrokenComponentFailsValidation(t *testing.T) {
 		{"boolean default of a string", "      default: 0s", "      default: false", "default"},
 		{"undeclared input", "$[[ inputs.stage ]]", "$[[ inputs.stages ]]", "stages"},
 		{"no header separator", "\n---\n", "\n", ""},
+		{"unknown component value", "name: $[[ inputs.image ]]", "name: $[[ component.bogus ]]", "component.bogus"},
+		{"unknown interpolation", "name: $[[ inputs.image ]]", "name: $[[ matrix.os ]]", "matrix.os"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
