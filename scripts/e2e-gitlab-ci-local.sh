@@ -178,6 +178,25 @@ expect_not "$WORK/push.log" "no echoes-labels job in a push pipeline" "echoes-la
 gcl "$WORK/mr-list.log" --list $(mr 1)
 expect "$WORK/mr-list.log" "the job is listed in a merge request pipeline" "echoes-labels"
 
+# --- 6. this project's own .gitlab-ci.yml: the dogfood include
+# (component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/echoes-labels@$CI_COMMIT_SHA,
+# which gitlab-ci-local resolves locally at the same commit) adds the job to
+# merge request pipelines only.
+REPO=$WORK/self
+mkdir -p "$REPO"
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$REPO/") 2>/dev/null ||
+	(cd "$ROOT" && tar --exclude=.git --exclude=.cache -cf - . | tar -xf - -C "$REPO")
+git -C "$REPO" init -q -b main
+git -C "$REPO" add -A
+git -C "$REPO" -c user.email=e2e@example.com -c user.name=e2e commit -q -m self
+git -C "$REPO" remote add origin git@gitlab.com:echoeshq/echoes-labels.git
+gcl "$WORK/self-mr.log" --list $(mr 5)
+expect "$WORK/self-mr.log" "own pipeline: the component checks its merge requests" "echoes-labels "
+expect "$WORK/self-mr.log" "own pipeline: lint job listed" "lint "
+gcl "$WORK/self-push.log" --list --variable CI_PIPELINE_SOURCE=push
+expect_not "$WORK/self-push.log" "own pipeline: no label check on a branch pipeline" "echoes-labels "
+expect "$WORK/self-push.log" "own pipeline: tests still run on a branch pipeline" "test "
+
 if [[ ${E2E_EXCERPT:-} != "" ]]; then
 	grep -E '^echoes-labels ' "$WORK/excerpt-fail.log" >"$E2E_EXCERPT" || true
 fi
