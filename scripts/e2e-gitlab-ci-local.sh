@@ -123,6 +123,9 @@ expect "$WORK/unlabelled.log" "report tells how to pass" "then retry this job."
 expect "$WORK/unlabelled.log" "job is marked failed" "FAIL  echoes-labels"
 expect_not "$WORK/unlabelled.log" "token never printed" "$SECRET"
 cp "$WORK/unlabelled.log" "$WORK/excerpt-fail.log"
+if [[ $HAS_JUNIT == 1 ]]; then # when: always: the report of a failed check matters most
+	if grep -qs '<testsuite' "$REPO/$JUNIT"; then pass "JUnit report written when the check fails"; else fail "no JUnit report at $JUNIT after the failing check"; fi
+fi
 
 # --- 2. a labelled one passes, and the JUnit report is written
 rm -rf "${REPO:?}/reports"
