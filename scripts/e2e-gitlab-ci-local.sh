@@ -101,6 +101,9 @@ mr() { echo --variable CI_PIPELINE_SOURCE=merge_request_event --variable "CI_MER
 expect() { # expect FILE WHAT PATTERN: the log must contain PATTERN
 	if grep -qF -- "$3" "$1"; then pass "$2"; else fail "$2: no \"$3\" in the log:"; sed 's/^/    | /' "$1"; fi
 }
+expect_re() { # expect_re FILE WHAT ERE: the log must match the extended regexp
+	if grep -qE -- "$3" "$1"; then pass "$2"; else fail "$2: nothing matches /$3/ in the log:"; sed 's/^/    | /' "$1"; fi
+}
 expect_not() {
 	if grep -qF -- "$3" "$1"; then fail "$2: \"$3\" in the log:"; sed 's/^/    | /' "$1"; else pass "$2"; fi
 }
@@ -116,7 +119,7 @@ project "      require_effort: true
 gcl "$WORK/unlabelled.log" echoes-labels $(mr 1) --variable "ECHOES_GITLAB_TOKEN=$SECRET"
 expect_rc "unlabelled merge request fails the pipeline" 1
 expect "$WORK/unlabelled.log" "job ran echoes-labels" 'echoes-labels $ echoes-labels'
-expect "$WORK/unlabelled.log" "report names the merge request" "Echoes labels of merge request 42!1 (read from the GitLab API)"
+expect_re "$WORK/unlabelled.log" "report names the merge request" 'Echoes labels of merge request .*!1.*\(read from the GitLab API\)'
 expect "$WORK/unlabelled.log" "report says FAIL" "✖ FAIL this merge request needs a label: no intent or initiative label; no effort label"
 expect "$WORK/unlabelled.log" "require_effort input reached the job" "this project requires one effort label"
 expect "$WORK/unlabelled.log" "report tells how to pass" "then retry this job."
