@@ -402,7 +402,7 @@ func TestComponentInputs(t *testing.T) {
 			t.Errorf("input %q is missing (have %v)", w, names)
 		}
 	}
-	docs, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "USE-IN-PIPELINE.md"))
+	docs, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestComponentInputs(t *testing.T) {
 			t.Errorf("input %q is declared but never used", name)
 		}
 		if !bytes.Contains(docs, []byte("| `"+name+"` |")) {
-			t.Errorf("input %q has no row in the inputs table of docs/USE-IN-PIPELINE.md", name)
+			t.Errorf("input %q has no row in the inputs table of README.md", name)
 		}
 	}
 }
