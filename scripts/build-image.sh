@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# build-image.sh OUT.tar: build ./Dockerfile with buildah, daemonless and
+# without any registry, and write the image as an OCI archive.
+#
+# The Dockerfile's public bases (golang, busybox) cannot be pulled here, so
+# this script first makes local stand-ins from what the machine has and
+# passes them as build args; the Dockerfile itself is the one users build:
+#   builder: scratch + static busybox (Debian's busybox-static) + the host's
+#            Go at /usr/local/go + a file:// GOPROXY made of the host's
+#            module cache + the host's CA bundle
+#   base:    scratch + static busybox + /tmp
+#
+# Needs: buildah, busybox-static, zstd, go (apt-get install -y buildah busybox-static zstd).
+# Environment: VERSION (default: git describe, else dev); IMAGE_COMPRESSION
+# zstd|gzip (default zstd: the layers are recompressed with the zstd CLI at
+# level 19 by scripts/ocitool; pulling zstd layers needs Docker >= 23 or
+# containerd >= 1.5; gzip is buildah's, level 9); BUILD_TIMEOUT seconds (default 900); KEEP_STORAGE=1 keeps the
+# buildah storage for a look.
+set -euo pipefail
+
+OUT=${1:?usage: scripts/build-image.sh OUT.tar}
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VERSION=${VERSION:-$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)}
+COMPRESSION=${IMAGE_COMPRESSION:-zstd}
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-900}
+IMAGE=localhost/echoes-labels:$VERSION
+
+for tool in buildah go timeout; do
+	command -v "$tool" >/dev/null || { echo "build-image: $tool is not installed: apt-get install -y buildah busybox-static (go: /usr/local/go)" >&2; exit 2; }
+done
+BUSYBOX=/bin/busybox
+[[ -x $BUSYBOX ]] || BUSYBOX=$(command -v busybox || true)
+if [[ -z $BUSYBOX ]] || ldd "$BUSYBOX" >/dev/null 2>&1; then
+	echo "build-image: need a static busybox for the stand-in bases: apt-get install -y busybox-static" >&2
+	exit 2
+fi
+CA=/etc/ssl/certs/ca-certificates.crt
+[[ -f $CA ]] || { echo "build-image: $CA is missing: apt-get install -y ca-certificates" >&2; exit 2; }
+GOROOT=$(go env GOROOT)
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/echoes-image.XXXXXX")
+cleanup() {
+	if [[ ${KEEP_STORAGE:-} == 1 ]]; then echo "build-image: storage kept in $STATE"; return; fi
+	buildah "${B[@]}" rm --all >/dev/null 2>&1 || true
+	rm -rf "$STATE"
+}
+trap cleanup EXIT
+# Own storage, vfs (no overlay or fuse needed), chroot isolation (no
+# namespaces needed): this runs as root in a plain container or VM.
+B=(--root "$STATE/storage" --runroot "$STATE/run" --storage-driver vfs)
+export BUILDAH_ISOLATION=chroot
+bh() { timeout "$BUILD_TIMEOUT" buildah "${B[@]}" "$@"; }
+
+# The modules the build needs, as a GOPROXY directory (the module cache's
+# download folder has the proxy's layout), so `go mod download` in the
+# builder needs no network.
+(cd "$ROOT" && go mod download)
+MODCACHE=$(go env GOMODCACHE)/cache/download
+
+echo "build-image: stand-in base (busybox from $BUSYBOX)"
+c=$(bh from scratch)
+bh copy "$c" "$BUSYBOX" /bin/busybox >/dev/null
+bh run "$c" -- /bin/busybox mkdir -p /usr/bin /sbin /usr/sbin /tmp /etc
+bh run "$c" -- /bin/busybox --install -s
+bh run "$c" -- /bin/sh -c 'chmod 1777 /tmp && echo "root:x:0:0:root:/root:/bin/sh" >/etc/passwd && echo "nobody:x:65532:65532:nobody:/nonexistent:/bin/false" >>/etc/passwd && echo "root:x:0:" >/etc/group && echo "nogroup:x:65532:" >>/etc/group'
+bh config --env PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/sh "$c"
+bh commit --quiet --rm "$c" localhost/echoes-standin/base:local >/dev/null
+
+echo "build-image: stand-in builder (Go $(go env GOVERSION) from $GOROOT)"
+c=$(bh from localhost/echoes-standin/base:local)
+bh copy "$c" "$GOROOT" /usr/local/go >/dev/null
+bh copy "$c" "$MODCACHE" /goproxy >/dev/null
+bh copy "$c" "$CA" /etc/ssl/certs/ca-certificates.crt >/dev/null
+bh config --env PATH=/usr/local/go/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	--env GOPROXY=file:///goproxy --env GOSUMDB=off --env GOTOOLCHAIN=local \
+	--env GOFLAGS=-mod=mod --env HOME=/root --env GOCACHE=/root/.cache/go-build "$c"
+bh commit --quiet --rm "$c" localhost/echoes-standin/go:local >/dev/null
+
+echo "build-image: building $IMAGE from Dockerfile"
+mkdir -p "$STATE/gocache"
+bh bud --isolation chroot --pull-never --layers=false \
+	--build-arg GO_IMAGE=localhost/echoes-standin/go:local \
+	--build-arg BASE_IMAGE=localhost/echoes-standin/base:local \
+	--build-arg "VERSION=$VERSION" \
+	--volume "$STATE/gocache:/root/.cache/go-build" \
+	-f "$ROOT/Dockerfile" -t "$IMAGE" "$ROOT"
+
+rm -f "$OUT"
+if [[ $COMPRESSION == zstd ]]; then
+	command -v zstd >/dev/null || { echo "build-image: zstd is not installed: apt-get install -y zstd (or IMAGE_COMPRESSION=gzip)" >&2; exit 2; }
+	bh push --quiet --compression-format zstd "$IMAGE" "oci-archive:$STATE/image.tar:echoes-labels:$VERSION"
+	(cd "$ROOT" && go run ./scripts/ocitool zstd19 "$STATE/image.tar" "$OUT")
+else
+	bh push --quiet --compression-format "$COMPRESSION" --compression-level 9 "$IMAGE" "oci-archive:$OUT:echoes-labels:$VERSION"
+fi
+echo "build-image: wrote $OUT ($IMAGE, $COMPRESSION layers)"
