@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,7 +213,28 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 	if errors.As(err, &redirect) || errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) {
 		return false, nil
 	}
+	if waitsPastDeadline(ctx, resp) {
+		return false, nil
+	}
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// waitsPastDeadline is true when GitLab asks (Retry-After on a 429 or 503)
+// for a wait that ends after the deadline: waiting it out would only end in
+// a timeout, so the answer is reported at once, naming the real cause.
+func waitsPastDeadline(ctx context.Context, resp *http.Response) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok || resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return false
+	}
+	ra := resp.Header.Get("Retry-After")
+	if secs, err := strconv.ParseInt(ra, 10, 64); err == nil {
+		return secs > 0 && time.Now().Add(time.Duration(min(secs, 1<<31))*time.Second).After(deadline)
+	}
+	if at, err := http.ParseTime(ra); err == nil {
+		return at.After(deadline)
+	}
+	return false
 }
 
 type tracingTransport struct {
@@ -317,7 +339,7 @@ func (c *Client) statusError(method, path string, resp *http.Response) error {
 		return e
 	}
 	e.Message = errorMessage(resp.Body)
-	if ra := resp.Header.Get("Retry-After"); ra != "" && resp.StatusCode == http.StatusTooManyRequests {
+	if ra := resp.Header.Get("Retry-After"); ra != "" && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		e.RetryAfter = truncate(ra, 40)
 	}
 	return e

@@ -381,3 +381,24 @@ func TestParseBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterPastTheDeadlineIsReportedAtOnce(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(1, "g/p", 2, "echoes/intent/x")
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		w.Header().Set("Retry-After", "3600")
+		gitlabtest.Error(w, 429, "Retry later")
+		return true
+	})
+	c, waits := newClient(t, srv.APIURL())
+	cx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.MergeRequest(cx, "1", 2)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != Status || e.Status != 429 || e.RetryAfter != "3600" {
+		t.Fatalf("err = %#v, want the 429 with its Retry-After", err)
+	}
+	if srv.Count() != 1 || len(*waits) != 0 {
+		t.Errorf("%d requests and waits %v: an hour's wait against a 30s deadline should not be tried", srv.Count(), *waits)
+	}
+}

@@ -38,7 +38,7 @@ type Error struct {
 	Path       string // escaped API path, without query
 	Status     int    // HTTP status, for Kind Status and Malformed
 	Message    string // GitLab's message, or what went wrong
-	RetryAfter string // the 429 answer's Retry-After, if any
+	RetryAfter string // a 429 or 503 answer's Retry-After, if any
 	LastStatus int    // for Timeout: the last status seen, 0 if none
 	Attempts   int
 	Err        error
@@ -50,6 +50,9 @@ func (e *Error) Error() string {
 		msg := fmt.Sprintf("GitLab answered %d %s to %s %s", e.Status, http.StatusText(e.Status), e.Method, e.Path)
 		if e.Message != "" {
 			msg += ": " + e.Message
+		}
+		if e.RetryAfter != "" {
+			msg += " (Retry-After: " + e.RetryAfter + ")"
 		}
 		return msg
 	case Timeout:
