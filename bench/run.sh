@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures echoes-labels against the hand-written job it replaces, in one
-# run, on the same stand-in GitLab on 127.0.0.1 (bench/standin):
+# run, on the same stand-in GitLab on 127.0.0.1 (internal/gitlabtest/standin):
 #
 #   curl -sf -H "PRIVATE-TOKEN: …" "$CI_API_V4_URL/projects/$ID/merge_requests/$IID" \
 #     | jq -e '[.labels[] | select(test("^echoes/(intent|initiative)"; "i"))] | length > 0'
@@ -39,12 +39,14 @@ trap cleanup EXIT
 
 echo "== building"
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$work/echoes-labels" ./cmd/echoes-labels
-go build -o "$work/standin" ./bench/standin
+go build -o "$work/standin" ./internal/gitlabtest/standin
 size=$(stat -c %s "$work/echoes-labels")
 
 token="glpat-bench-0123456789abcdef"
-"$work/standin" -token "$token" -project 42 -iid 7 -noise "$noise" \
-	-labels "backend,echoes/intent/feature,echoes/effort/M" >"$work/standin.out" &
+# It prints its API root on stdout's first line and logs each request to
+# stderr; it stops by itself after -lifetime should this script be killed.
+"$work/standin" -token "$token" -project 42 -noise "$noise" -lifetime 30m \
+	-mr "7=backend,echoes/intent/feature,echoes/effort/M" >"$work/standin.out" 2>"$work/standin.log" &
 standin_pid=$!
 for _ in $(seq 100); do
 	[ -s "$work/standin.out" ] && break
@@ -52,7 +54,7 @@ for _ in $(seq 100); do
 done
 api=$(head -n1 "$work/standin.out")
 root=${api%/api/v4}
-[ -n "$api" ] || { echo "the stand-in did not start" >&2; exit 1; }
+[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$work/standin.log" >&2; exit 1; }
 
 export CI_API_V4_URL="$api" CI_MERGE_REQUEST_PROJECT_ID=42 CI_MERGE_REQUEST_IID=7
 export ECHOES_GITLAB_TOKEN="$token" NO_COLOR=1

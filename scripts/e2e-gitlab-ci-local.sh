@@ -3,7 +3,8 @@
 # includes the component as a user would (include: local: with inputs:),
 # gitlab-ci-local runs the pipeline with the shell executor, echoes-labels
 # is built from this checkout onto PATH, and a stand-in GitLab
-# (scripts/fakegitlab) answers on 127.0.0.1 only.
+# (internal/gitlabtest/standin, the tests' stand-in as a process) answers
+# on 127.0.0.1 only.
 #
 # Needs go, git, rsync, and gitlab-ci-local with Node 22 in
 # $ECHOES_TOOLS (default .cache/tools; scripts/ci-ship.sh installs them:
@@ -42,7 +43,7 @@ fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
 echo "e2e: building echoes-labels and the stand-in GitLab"
 mkdir -p "$WORK/bin"
 (cd "$ROOT" && go build -trimpath -ldflags "-X main.version=e2e" -o "$WORK/bin/echoes-labels" ./cmd/echoes-labels)
-(cd "$ROOT" && go build -o "$WORK/bin/fakegitlab" ./scripts/fakegitlab)
+(cd "$ROOT" && go build -o "$WORK/bin/standin" ./internal/gitlabtest/standin)
 export PATH="$WORK/bin:$PATH"
 
 # Whether this build has --junit yet (the flag lands on main separately):
@@ -51,13 +52,14 @@ HAS_JUNIT=0
 if echoes-labels --help | grep -q -- '--junit'; then HAS_JUNIT=1; fi
 
 # Merge requests of the stand-in: 1 has no labels, 2 is labelled, 404 does
-# not exist. Like gitlab.com, it refuses the job token for merge requests.
-"$WORK/bin/fakegitlab" -addr 127.0.0.1:0 -addr-file "$WORK/addr" -lifetime 10m \
+# not exist, all in project 42. Like gitlab.com, it refuses a request
+# without a token, and the job token for merge requests, with 401.
+"$WORK/bin/standin" -addr 127.0.0.1:0 -addr-file "$WORK/addr" -lifetime 10m -project 42 \
 	-mr 1= -mr '2=echoes/intent/feature,echoes/effort/M,backend' \
-	2>"$WORK/fakegitlab.log" &
+	>/dev/null 2>"$WORK/standin.log" &
 FAKE_PID=$!
 for _ in $(seq 50); do [[ -s $WORK/addr ]] && break; sleep 0.1; done
-[[ -s $WORK/addr ]] || { echo "e2e: the stand-in GitLab did not start:"; cat "$WORK/fakegitlab.log"; exit 1; }
+[[ -s $WORK/addr ]] || { echo "e2e: the stand-in GitLab did not start:"; cat "$WORK/standin.log"; exit 1; }
 API="http://$(cat "$WORK/addr")/api/v4"
 echo "e2e: stand-in GitLab at $API"
 
@@ -206,7 +208,7 @@ expect "$WORK/self-push.log" "own pipeline: tests still run on a branch pipeline
 if [[ ${E2E_EXCERPT:-} != "" ]]; then
 	grep -E '^echoes-labels ' "$WORK/excerpt-fail.log" >"$E2E_EXCERPT" || true
 fi
-echo "e2e: stand-in GitLab calls: $(grep -c 'fakegitlab: GET' "$WORK/fakegitlab.log")"
+echo "e2e: stand-in GitLab calls: $(grep -c 'standin: .* GET ' "$WORK/standin.log")"
 echo "e2e: took $(($(date +%s) - START))s"
 echo "e2e: $passed passed, $failed failed"
 [[ $failed == 0 ]]

@@ -42,6 +42,9 @@ type Server struct {
 	mu           sync.Mutex
 	token        string
 	jobToken     string
+	requireToken bool
+	anyJobToken  bool
+	jobRefusal   int // status refusing a job token; 0 is 403
 	fault        FaultFunc
 	notesRefused bool
 	projects     map[string]map[int64]*mergeRequest // project id or path → iid
@@ -54,6 +57,7 @@ type mergeRequest struct {
 	labels []string
 	branch string
 	notes  []Note
+	status int // when set, the answer to every request for this merge request
 }
 
 // Note is a merge request note as the stand-in keeps it.
@@ -90,6 +94,20 @@ func (s *Server) SetToken(token string) { s.mu.Lock(); s.token = token; s.mu.Unl
 // project's merge requests. Empty refuses every job token.
 func (s *Server) SetJobToken(token string) { s.mu.Lock(); s.jobToken = token; s.mu.Unlock() }
 
+// RequireToken makes the server refuse with 401 requests that carry
+// neither a PRIVATE-TOKEN nor a JOB-TOKEN, as GitLab does for a private
+// project. Without it (and without SetToken) they are answered.
+func (s *Server) RequireToken(require bool) { s.mu.Lock(); s.requireToken = require; s.mu.Unlock() }
+
+// AcceptAnyJobToken makes the server answer requests with any JOB-TOKEN
+// (a self-managed GitLab whose job token may read the project); false goes
+// back to SetJobToken's rule.
+func (s *Server) AcceptAnyJobToken(accept bool) { s.mu.Lock(); s.anyJobToken = accept; s.mu.Unlock() }
+
+// SetJobTokenRefusal sets the status a refused job token gets: 403 by
+// default, 401 as gitlab.com answers a job token on the merge request API.
+func (s *Server) SetJobTokenRefusal(status int) { s.mu.Lock(); s.jobRefusal = status; s.mu.Unlock() }
+
 // SetFault installs f (nil removes it).
 func (s *Server) SetFault(f FaultFunc) { s.mu.Lock(); s.fault = f; s.mu.Unlock() }
 
@@ -105,6 +123,15 @@ func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 		labels = []string{}
 	}
 	s.mr(id, path, iid).labels = labels
+}
+
+// SetStatus makes every request for merge request iid of project (once
+// its credentials are accepted) answer status with GitLab's error body;
+// 0 answers normally again. The merge request is created if need be.
+func (s *Server) SetStatus(id int64, path string, iid int64, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).status = status
 }
 
 // SetSourceBranch sets the branch merge request iid comes from.
@@ -173,22 +200,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PrivateToken: r.Header.Get("PRIVATE-TOKEN"), JobToken: r.Header.Get("JOB-TOKEN"), Body: string(body),
 	})
 	n := len(s.requests)
-	fault, token, jobToken := s.fault, s.token, s.jobToken
+	fault := s.fault
 	s.mu.Unlock()
 	if fault != nil && fault(w, r, n) {
 		return
 	}
-	s.serveAPI(w, r, token, jobToken)
+	s.serveAPI(w, r)
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token, jobToken string) {
-	if pt, jt := r.Header.Get("PRIVATE-TOKEN"), r.Header.Get("JOB-TOKEN"); jt != "" {
-		if jobToken == "" || jt != jobToken {
-			Error(w, http.StatusForbidden, "403 Forbidden")
-			return
+// authorized answers 401 or 403 to a request whose credentials the server
+// refuses, and says whether it may go on.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	token, jobToken, requireToken, anyJobToken, jobRefusal := s.token, s.jobToken, s.requireToken, s.anyJobToken, s.jobRefusal
+	s.mu.Unlock()
+	pt, jt := r.Header.Get("PRIVATE-TOKEN"), r.Header.Get("JOB-TOKEN")
+	switch {
+	case jt != "":
+		if anyJobToken || (jobToken != "" && jt == jobToken) {
+			return true
 		}
-	} else if token != "" && pt != token {
+		if jobRefusal == 0 {
+			jobRefusal = http.StatusForbidden
+		}
+		Error(w, jobRefusal, fmt.Sprintf("%d %s", jobRefusal, http.StatusText(jobRefusal)))
+		return false
+	case (token != "" && pt != token) || (requireToken && pt == ""):
 		Error(w, http.StatusUnauthorized, "401 Unauthorized")
+		return false
+	}
+	return true
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
 		return
 	}
 	// /api/v4/projects/:id/merge_requests[/:iid[/notes[/:note_id]]]
@@ -218,6 +263,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token, jobToke
 	mr, found := mrs[iid]
 	if !found {
 		Error(w, http.StatusNotFound, "404 Not found")
+		return
+	}
+	if mr.status != 0 {
+		Error(w, mr.status, fmt.Sprintf("%d %s", mr.status, http.StatusText(mr.status)))
 		return
 	}
 	switch {
@@ -296,6 +345,7 @@ func MergeRequest(projectID, iid int64, labels []string, branch string) map[stri
 	}
 	mr["id"] = projectID*1000 + iid
 	mr["iid"] = iid
+	mr["reference"] = fmt.Sprintf("!%d", iid)
 	mr["project_id"] = projectID
 	mr["source_project_id"] = projectID
 	mr["target_project_id"] = projectID

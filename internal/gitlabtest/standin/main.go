@@ -1,0 +1,241 @@
+// Command standin is the stand-in GitLab of the tests (internal/gitlabtest)
+// as a process of its own, for the scripts that run real binaries against
+// it: scripts/e2e-gitlab-ci-local.sh and bench/run.sh. It answers the merge
+// request API of one project with GitLab's real response shape:
+//
+//	standin -addr-file addr -lifetime 10m -mr 1= -mr 2=echoes/intent/feature,echoes/effort/M -status 3=503
+//
+// It listens on a loopback address only, prints its API root on the first
+// line of stdout (and writes host:port to -addr-file), and stops by itself
+// after -lifetime. Like gitlab.com it refuses, with 401, a request without a
+// token and one with a JOB-TOKEN (unless -accept-job-token). It logs each
+// request's method, path, the kind of credential (never its value) and the
+// status answered to stderr. GET /_count answers how many API requests it
+// has served since the last GET /_reset.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "standin:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// config is what the command line asks for.
+type config struct {
+	addr, addrFile string
+	lifetime       time.Duration
+	acceptJobToken bool
+	token          string
+	project        int64
+	path           string
+	noise          int
+	mrs            mrFlags
+	statuses       statusFlags
+}
+
+func parse(args []string, stderr io.Writer) (*config, error) {
+	c := &config{mrs: mrFlags{}, statuses: statusFlags{}}
+	fs := flag.NewFlagSet("standin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "loopback address to listen on")
+	fs.StringVar(&c.addrFile, "addr-file", "", "write the host:port listened on to this file")
+	fs.DurationVar(&c.lifetime, "lifetime", 10*time.Minute, "stop after this long")
+	fs.BoolVar(&c.acceptJobToken, "accept-job-token", false, "answer requests with any JOB-TOKEN (gitlab.com refuses it for merge requests: 401)")
+	fs.StringVar(&c.token, "token", "", "the only PRIVATE-TOKEN accepted (empty: any, but one is required)")
+	fs.Int64Var(&c.project, "project", 42, "the project's numeric id")
+	fs.StringVar(&c.path, "path", "group/project", "the project's path (it answers to both)")
+	fs.IntVar(&c.noise, "noise", 0, "put this many unrelated labels before each merge request's own")
+	fs.Var(c.mrs, "mr", "IID=label,label: a merge request and its labels, possibly none (repeat)")
+	fs.Var(c.statuses, "status", "IID=code: answer requests for this merge request with an HTTP error 400-599 (repeat)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := loopback(c.addr); err != nil {
+		return nil, err
+	}
+	if c.lifetime <= 0 {
+		return nil, fmt.Errorf("-lifetime %s: want a positive duration", c.lifetime)
+	}
+	if c.noise < 0 {
+		return nil, fmt.Errorf("-noise %d: want 0 or more", c.noise)
+	}
+	return c, nil
+}
+
+// loopback refuses any address but 127.0.0.0/8, ::1 and localhost: the
+// stand-in must not be reachable from another machine.
+func loopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %v", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-addr %q is not a loopback address; use 127.0.0.1:PORT", addr)
+	}
+	return nil
+}
+
+// server configures the library's stand-in as the command line says.
+func (c *config) server() *gitlabtest.Server {
+	srv := gitlabtest.NewUnstarted()
+	srv.SetToken(c.token)
+	srv.RequireToken(true)
+	srv.AcceptAnyJobToken(c.acceptJobToken)
+	srv.SetJobTokenRefusal(http.StatusUnauthorized)
+	for iid, labels := range c.mrs {
+		ls := make([]string, 0, c.noise+len(labels))
+		for i := range c.noise {
+			ls = append(ls, fmt.Sprintf("team/backend/component-%d", i))
+		}
+		srv.SetLabels(c.project, c.path, iid, append(ls, labels...)...)
+	}
+	for iid, code := range c.statuses {
+		srv.SetStatus(c.project, c.path, iid, code)
+	}
+	return srv
+}
+
+// run serves until ctx is done or the lifetime is over.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := log.New(stderr, "standin: ", log.LstdFlags)
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	srv := c.server()
+	// httptest made a listener of its own: serve on the one asked for.
+	_ = srv.Listener.Close()
+	srv.Listener = ln
+	var served atomic.Int64
+	srv.Config.Handler = logged(srv.Config.Handler, logger, &served)
+	srv.Config.ReadHeaderTimeout = 5 * time.Second
+	srv.Config.ErrorLog = logger
+	srv.Start()
+	defer srv.Close()
+
+	if c.addrFile != "" {
+		// Written whole then renamed, so a script polling for it never
+		// reads half an address.
+		tmp := c.addrFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(ln.Addr().String()), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, c.addrFile); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, srv.APIURL())
+	logger.Printf("listening on %s for %s", srv.APIURL(), c.lifetime)
+
+	timer := time.NewTimer(c.lifetime)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		logger.Printf("lifetime %s over after %d requests; stopping", c.lifetime, served.Load())
+	case <-ctx.Done():
+		logger.Printf("stopping after %d requests", served.Load())
+	}
+	return nil
+}
+
+// logged logs each request with the kind of credential it carries, never
+// its value, and answers GET /_count and /_reset itself.
+func logged(next http.Handler, logger *log.Logger, served *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/_count":
+			fmt.Fprintln(w, served.Load())
+			return
+		case "/_reset":
+			served.Store(0)
+			return
+		}
+		served.Add(1)
+		auth := "no token"
+		switch {
+		case r.Header.Get("PRIVATE-TOKEN") != "":
+			auth = "PRIVATE-TOKEN"
+		case r.Header.Get("JOB-TOKEN") != "":
+			auth = "JOB-TOKEN"
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		logger.Printf("%s %s (%s): %d", r.Method, r.URL.EscapedPath(), auth, sw.status)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+type mrFlags map[int64][]string
+
+func (m mrFlags) String() string { return fmt.Sprint(map[int64][]string(m)) }
+
+func (m mrFlags) Set(s string) error {
+	iid, labels, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(iid, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return fmt.Errorf("want IID=label,label (labels may be empty), got %q", s)
+	}
+	m[n] = []string{}
+	for _, l := range strings.Split(labels, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			m[n] = append(m[n], l)
+		}
+	}
+	return nil
+}
+
+type statusFlags map[int64]int
+
+func (m statusFlags) String() string { return fmt.Sprint(map[int64]int(m)) }
+
+func (m statusFlags) Set(s string) error {
+	iid, code, ok := strings.Cut(s, "=")
+	n, err1 := strconv.ParseInt(iid, 10, 64)
+	c, err2 := strconv.Atoi(code)
+	if !ok || err1 != nil || err2 != nil || n <= 0 || c < 400 || c > 599 {
+		return fmt.Errorf("want IID=HTTP status 400-599, got %q", s)
+	}
+	m[n] = c
+	return nil
+}
