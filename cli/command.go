@@ -83,7 +83,7 @@ func (c *command) run() error {
 // write prints the report in the chosen format and the JUnit file if asked.
 func (c *command) write(res report.Result) error {
 	if c.f.JUnit != "" {
-		if err := writeFile(c.f.JUnit, func(w io.Writer) error { return report.JUnit(w, res) }); err != nil {
+		if err := c.writeReport(func(w io.Writer) error { return report.JUnit(w, res) }); err != nil {
 			return err
 		}
 	}
@@ -111,7 +111,7 @@ func (c *command) write(res report.Result) error {
 func (c *command) skip() error {
 	reason := "no merge request here (CI_MERGE_REQUEST_IID is not set and none was found for this branch), so there is nothing to check"
 	if c.f.JUnit != "" {
-		if err := writeFile(c.f.JUnit, func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
+		if err := c.writeReport(func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
 			return err
 		}
 	}
@@ -135,7 +135,7 @@ func (c *command) reportError(err error) {
 	}
 	if c.f.JUnit != "" {
 		// Best effort: the error itself is about to be printed.
-		_ = writeFile(c.f.JUnit, func(w io.Writer) error { return report.JUnitError(w, mr, e.Cause, e.Fix) })
+		_ = c.writeReport(func(w io.Writer) error { return report.JUnitError(w, mr, e.Cause, e.Fix) })
 	}
 	if c.f.Format == "json" {
 		_ = report.WriteJSON(c.d.Stdout, report.JSONReport{Verdict: report.VerdictError,
@@ -147,7 +147,7 @@ func (c *command) reportError(err error) {
 func (c *command) details(res report.Result) []string {
 	const maxListed = 200
 	var out []string
-	out = append(out, fmt.Sprintf("labels: %d, %s", len(res.Labels), describeSource(res.Source)))
+	out = append(out, fmt.Sprintf("labels: %d, %s", len(res.Labels), report.Describe(res.Source)))
 	if t := c.d.Env.EventType; t != "" {
 		out = append(out, "pipeline: merge request pipeline of type "+printable.String(t))
 	}
@@ -173,19 +173,11 @@ func (c *command) details(res report.Result) []string {
 	return out
 }
 
-func describeSource(s report.Source) string {
-	switch s {
-	case report.FromAPI:
-		return "read from the GitLab API"
-	case report.FromVariable:
-		return "from CI_MERGE_REQUEST_LABELS (as the pipeline started)"
-	}
-	return "from --labels"
-}
-
-// writeFile writes a report atomically, creating its directory, so a
-// half-written JUnit file never reaches GitLab.
-func writeFile(path string, write func(io.Writer) error) error {
+// writeReport writes the JUnit report atomically, creating its directory,
+// so a half-written file never reaches GitLab. It is masked like the log:
+// GitLab shows it in the merge request, where no variable masking applies.
+func (c *command) writeReport(write func(io.Writer) error) error {
+	path := c.f.JUnit
 	fail := func(err error) error {
 		return &Error{Code: ExitConfig, Cause: fmt.Sprintf("cannot write %s: %v", printable.String(path), errors.Unwrap(err)),
 			Fix: "point --junit/ECHOES_JUNIT at a writable path inside the job's directory"}
@@ -200,7 +192,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
+	if err := write(&redactingWriter{w: tmp, secrets: secrets(c.f, c.d.Env)}); err != nil {
 		tmp.Close()
 		return fail(&os.PathError{Op: "write", Path: path, Err: err})
 	}

@@ -16,7 +16,7 @@ import (
 func (c *command) waitForLabels(labels []string, v check.Verdict) ([]string, check.Verdict) {
 	src, f, clock := c.src, c.f, c.d.Clock
 	if src.from != report.FromAPI {
-		c.noticef("--wait is ignored: these labels come from %s, which cannot change while this job runs.", describeSource(src.from))
+		c.noticef("--wait is ignored: these labels are %s, and cannot change while this job runs.", report.Describe(src.from))
 		return labels, v
 	}
 	deadline := clock.Now().Add(f.Wait)

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 )
@@ -62,13 +63,11 @@ type Config struct {
 	// Retry-After on 429 and 503, and otherwise doubles from 500ms) and
 	// returns the wait to use instead. Tests record the waits and skip them.
 	Delay func(wait time.Duration) time.Duration
-	// Trace, when set, hears of every HTTP attempt (for timing in the log).
-	Trace func(Attempt)
 	// Transport replaces the default transport (tests only).
 	Transport http.RoundTripper
 }
 
-// Attempt is one HTTP round trip, as reported to Config.Trace. It never
+// Attempt is one HTTP round trip, as Attempts reports it. It never
 // holds the token or the query string.
 type Attempt struct {
 	Method   string
@@ -207,16 +206,22 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 		return err != nil && errors.As(err, &op) && op.Op == "dial", nil
 	}
 	var redirect *RedirectError
-	var certErr *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	if errors.As(err, &redirect) || errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) {
+	if errors.As(err, &redirect) || isUntrustedCert(err) {
 		return false, nil
 	}
 	if waitsPastDeadline(ctx, resp) {
 		return false, nil
 	}
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// isUntrustedCert is true when TLS failed on the server's certificate:
+// retrying cannot help, and the fix is a CA file.
+func isUntrustedCert(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr)
 }
 
 // waitsPastDeadline is true when GitLab asks (Retry-After on a 429 or 503)
@@ -250,9 +255,6 @@ func (t *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		a.Status = resp.StatusCode
 	}
 	t.client.traced = append(t.client.traced, a)
-	if t.client.cfg.Trace != nil {
-		t.client.cfg.Trace(a)
-	}
 	return resp, err
 }
 
@@ -298,9 +300,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if c.cfg.Token != "" {
 		req.Header.Set(c.cfg.TokenKind.header(), c.cfg.Token)
 	}
+	first := len(c.traced)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportError(ctx, method, path, err)
+		return c.transportError(ctx, method, path, err, first)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -317,7 +320,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	dec := json.NewDecoder(io.LimitReader(resp.Body, maxBody))
 	if err := dec.Decode(out); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return c.transportError(ctx, method, path, err)
+			return c.transportError(ctx, method, path, err, first)
 		}
 		return &Error{Kind: Malformed, Method: method, Path: path, Status: resp.StatusCode,
 			Message: "answered with JSON that cannot be read: " + truncate(err.Error(), 120)}
@@ -345,32 +348,31 @@ func (c *Client) statusError(method, path string, resp *http.Response) error {
 	return e
 }
 
-func (c *Client) transportError(ctx context.Context, method, path string, err error) error {
+// transportError explains a call that got no usable answer; first is the
+// index of the call's first attempt, so earlier calls are not counted.
+func (c *Client) transportError(ctx context.Context, method, path string, err error, first int) error {
 	e := &Error{Kind: Unreachable, Method: method, Path: path, Err: err}
 	var redirect *RedirectError
-	var certErr *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		e.Kind = Timeout
 	case errors.As(err, &redirect):
 		e.Kind = Redirected
 		e.Message = redirect.Error()
-	case errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr):
+	case isUntrustedCert(err):
 		e.Kind = TLS
 		e.Message = "its TLS certificate is not trusted: " + truncate(rootCause(err).Error(), 160)
 	default:
 		e.Message = truncate(rootCause(err).Error(), 160)
 	}
-	if n := len(c.traced); n > 0 {
+	if n := len(c.traced); n > first {
 		last := c.traced[n-1]
 		e.LastStatus = last.Status
 		if e.Kind == Timeout && last.Err != nil && !errors.Is(last.Err, context.DeadlineExceeded) && !errors.Is(last.Err, context.Canceled) {
 			e.Message = truncate(rootCause(last.Err).Error(), 160)
 		}
 	}
-	e.Attempts = len(c.traced)
+	e.Attempts = len(c.traced) - first
 	return e
 }
 
@@ -383,9 +385,13 @@ func rootCause(err error) error {
 	return err
 }
 
+// truncate bounds text from a server or a library, at a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

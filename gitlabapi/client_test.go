@@ -55,7 +55,7 @@ func TestMergeRequestLabelsWithOneRequest(t *testing.T) {
 		if want := []string{"echoes/intent/feature", "backend"}; !reflect.DeepEqual(mr.Labels, want) {
 			t.Errorf("labels = %q, want %q", mr.Labels, want)
 		}
-		if mr.IID != 14656 || mr.ProjectID != 278964 || mr.WebURL == "" {
+		if mr.IID != 14656 || mr.WebURL == "" {
 			t.Errorf("merge request = %+v", mr)
 		}
 	}

@@ -13,13 +13,28 @@ import (
 // Decoding only these fields keeps a new or oddly typed field elsewhere in
 // the answer from failing the check.
 type MergeRequest struct {
-	IID          int64    `json:"iid"`
-	ProjectID    int64    `json:"project_id"`
-	Title        string   `json:"title"`
-	State        string   `json:"state"`
-	WebURL       string   `json:"web_url"`
-	SourceBranch string   `json:"source_branch"`
-	Labels       []string `json:"labels"`
+	IID    int64    `json:"iid"`
+	WebURL string   `json:"web_url"`
+	Labels []string `json:"labels"`
+}
+
+// rawMergeRequest keeps the labels undecoded, to tell a missing or
+// non-list field from an empty list.
+type rawMergeRequest struct {
+	MergeRequest
+	Labels json.RawMessage `json:"labels"`
+}
+
+// decode checks the labels field. A missing or non-list one means this is
+// not the answer we asked for (a proxy's page, another API): checking an
+// empty list would wrongly blame the developer.
+func (r rawMergeRequest) decode(path string) (MergeRequest, error) {
+	mr := r.MergeRequest
+	if r.Labels == nil || string(r.Labels) == "null" || json.Unmarshal(r.Labels, &mr.Labels) != nil {
+		return mr, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
+			Message: "answered without a list of labels"}
+	}
+	return mr, nil
 }
 
 // ProjectPath escapes a numeric id or a group/project path for a URL path
@@ -32,20 +47,13 @@ func ProjectPath(project string) string {
 // MergeRequest fetches one merge request with one GET (plus retries).
 func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*MergeRequest, error) {
 	path := fmt.Sprintf("/projects/%s/merge_requests/%s", ProjectPath(project), strconv.FormatInt(iid, 10))
-	var raw struct {
-		MergeRequest
-		Labels json.RawMessage `json:"labels"`
-	}
+	var raw rawMergeRequest
 	if err := c.do(ctx, "GET", path, nil, nil, &raw); err != nil {
 		return nil, err
 	}
-	mr := raw.MergeRequest
-	// A missing or non-list labels field means this is not the answer we
-	// asked for (a proxy's page, another API); checking an empty list would
-	// wrongly blame the developer.
-	if err := json.Unmarshal(raw.Labels, &mr.Labels); err != nil || raw.Labels == nil || string(raw.Labels) == "null" {
-		return nil, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
-			Message: "answered without a list of labels"}
+	mr, err := raw.decode(path)
+	if err != nil {
+		return nil, err
 	}
 	return &mr, nil
 }
@@ -59,10 +67,7 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 	// As for one merge request: an answer that is not a list, or a merge
 	// request without a list of labels, is not GitLab's; taking it as no
 	// merge request or no labels would pass unchecked or blame the developer.
-	var raw *[]struct {
-		MergeRequest
-		Labels json.RawMessage `json:"labels"`
-	}
+	var raw *[]rawMergeRequest
 	if err := c.do(ctx, "GET", path, q, nil, &raw); err != nil {
 		return nil, err
 	}
@@ -72,10 +77,9 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 	}
 	mrs := make([]MergeRequest, len(*raw))
 	for i, r := range *raw {
-		mrs[i] = r.MergeRequest
-		if err := json.Unmarshal(r.Labels, &mrs[i].Labels); err != nil || r.Labels == nil || string(r.Labels) == "null" {
-			return nil, &Error{Kind: Malformed, Method: "GET", Path: path, Status: 200,
-				Message: "answered without a list of labels"}
+		var err error
+		if mrs[i], err = r.decode(path); err != nil {
+			return nil, err
 		}
 	}
 	return mrs, nil

@@ -98,9 +98,9 @@ func Text(w io.Writer, r Result, o Options) error {
 	}
 
 	if mr := r.MergeRequest.String(); mr != "" {
-		fmt.Fprintf(&b, "%s merge request %s (%s)\n", s.bold("Echoes labels of"), mr, describe(r.Source))
+		fmt.Fprintf(&b, "%s merge request %s (%s)\n", s.bold("Echoes labels of"), mr, Describe(r.Source))
 	} else {
-		fmt.Fprintf(&b, "%s (%s)\n", s.bold("Echoes labels"), describe(r.Source))
+		fmt.Fprintf(&b, "%s (%s)\n", s.bold("Echoes labels"), Describe(r.Source))
 	}
 	kinds := []struct {
 		name   string
@@ -154,7 +154,8 @@ func NextStep(src Source) string {
 	}
 }
 
-func describe(src Source) string {
+// Describe says where labels from src came from, for a parenthesis.
+func Describe(src Source) string {
 	switch src {
 	case FromAPI:
 		return "read from the GitLab API"
@@ -220,6 +221,11 @@ func Fix(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
 		kinds = []check.Kind{check.Effort}
 	case check.SeveralEfforts:
 		return "remove all but one effort label"
+	}
+	// A misspelt label is the likely culprit only when the kind is missing;
+	// with a wrong or doubled effort label, renaming it would add another.
+	if rule.Problem == check.BadEffortSize {
+		kinds = nil
 	}
 	for _, nm := range v.NearMisses {
 		for _, k := range kinds {
