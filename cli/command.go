@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -19,6 +20,9 @@ type command struct {
 	d    Deps
 	opts check.Options
 	src  *labelSource // where the labels came from; nil before resolve
+	// deadline bounds all GitLab calls together (--timeout); --wait
+	// pushes it back by the time it spends, whose re-reads it bounds itself.
+	deadline time.Time
 }
 
 // notice is where one-line remarks go (fallbacks, waiting): the log in text
@@ -51,6 +55,7 @@ func (c *command) run() error {
 			"give ECHOES_WAIT as 0 or a positive duration, and ECHOES_POLL_INTERVAL as a positive one such as 10s")
 	}
 
+	c.deadline = time.Now().Add(f.Timeout)
 	src, err := c.resolve()
 	if err != nil {
 		return err

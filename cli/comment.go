@@ -26,7 +26,7 @@ func (c *command) comment(res report.Result) {
 		c.noticef("--comment skipped: writing a comment needs a token with the api scope in ECHOES_GITLAB_TOKEN.")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.f.Timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
 	note, err := src.client.FindNote(ctx, src.project, src.iid, noteMarker)
 	if err != nil {

@@ -64,8 +64,10 @@ func runIn(t *testing.T, env cli.Env, clock cli.Clock, args ...string) result {
 		},
 	})
 	r := result{stdout.String(), stderr.String(), code}
-	if strings.Contains(r.stdout+r.stderr, secret) {
-		t.Fatalf("the token was printed:\n%s", r)
+	for _, s := range []string{secret, jobSecret} {
+		if strings.Contains(strings.ToLower(r.stdout+r.stderr), strings.ToLower(s)) {
+			t.Fatalf("a token was printed:\n%s", r)
+		}
 	}
 	return r
 }
@@ -403,5 +405,45 @@ func TestGitLabLogSections(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout[end:], "rename echoes/intnet/x to echoes/intent/x") {
 		t.Errorf("the fix should stay visible after the section:\n%s", r.stdout[end:])
+	}
+}
+
+func TestJUnitReportIsMaskedToo(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		gitlabtest.Error(w, 401, "401 Unauthorized: token "+r.Header.Get("PRIVATE-TOKEN")+" is revoked")
+		return true
+	})
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", path)...); r.code != 3 {
+		t.Fatal(r)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(secret)) || !bytes.Contains(b, []byte("[MASKED]")) {
+		t.Errorf("the JUnit report, shown in the merge request, must mask the token:\n%s", b)
+	}
+}
+
+func TestBranchPipelineWithARefusedJobToken(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 9, "backend")
+	env := cli.Env{JobToken: jobSecret, OpenMergeRequests: "group/project!9", ProjectPath: "group/project", Branch: "topic"}
+	r := runIn(t, env, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42")
+	if r.code != 0 || !strings.Contains(r.stdout, "refused the job token") || !strings.Contains(r.stdout, "ECHOES_GITLAB_TOKEN") {
+		t.Fatalf("want a notice and nothing to check, as there is no label variable to fall back on:\n%s", r)
+	}
+}
+
+func TestRefusedJobTokenFixNamesTheVariable(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	// Outside a merge request pipeline there is no fallback: the error must
+	// say what to do, and not ask for scopes a job token cannot have.
+	r := runIn(t, cli.Env{JobToken: jobSecret}, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42", "--mr", "7")
+	if r.code != 3 || !strings.Contains(r.stderr, "job token") || !strings.Contains(r.stderr, "ECHOES_GITLAB_TOKEN") || strings.Contains(r.stderr, "Reporter") {
+		t.Fatalf("%s", r)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/cienv"
@@ -73,7 +74,7 @@ func (c *command) resolve() (*labelSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.Timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
 	mr, err := client.MergeRequest(ctx, project, iid)
 	if err != nil {
@@ -120,10 +121,16 @@ func (c *command) resolveBranchPipeline(token string, kind gitlabapi.TokenKind, 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.f.Timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
 	if found {
 		mr, err := client.MergeRequest(ctx, project, ref.IID)
+		if kind == gitlabapi.JobToken && refused(err) {
+			// A branch pipeline has no label variable to fall back on.
+			c.noticef("branch pipeline: GitLab refused the job token for %s, and a branch pipeline has no label variable; nothing is checked.\n"+
+				"  To check branch pipelines, store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.", printable.String(ref.String()))
+			return nil, nil
+		}
 		if err != nil {
 			return nil, apiError(err, c.f, project, ref.IID, kind)
 		}
@@ -178,6 +185,13 @@ func validateProject(p string) error {
 	return nil
 }
 
+// Fixes shared by several causes.
+const (
+	fixRateLimited = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
+	fixServerError = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
+	fixJobToken    = "GitLab does not let the job token read merge requests here: store an access token with the read_api scope in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
+)
+
 // apiError turns a failed call into exit 3 with the fix for its cause.
 func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.TokenKind) error {
 	var e *gitlabapi.Error
@@ -187,22 +201,25 @@ func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.Tok
 	}
 	cause := printable.Truncate(e.Error(), 400)
 	tokenName := tokenKindName(kind)
+	where := projectName(project)
 	var fix string
 	switch e.Kind {
 	case gitlabapi.Status:
 		switch {
+		case kind == gitlabapi.JobToken && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden):
+			fix = fixJobToken
 		case e.Status == http.StatusUnauthorized:
 			fix = tokenName + " is wrong, expired or revoked: create an access token with the read_api scope and store it in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
 		case e.Status == http.StatusForbidden:
-			fix = tokenName + " may not read this merge request: it needs the read_api scope and at least the Reporter role in " + printable.String(project)
+			fix = tokenName + " may not read this merge request: it needs the read_api scope and at least the Reporter role in " + where
 		case e.Status == http.StatusNotFound && strings.Contains(strings.ToLower(e.Message), "project"):
-			fix = fmt.Sprintf("project %s does not exist or %s cannot see it: check --project/CI_MERGE_REQUEST_PROJECT_ID and that the token's user is a member", printable.String(project), tokenName)
+			fix = fmt.Sprintf("%s does not exist or %s cannot see it: check --project/CI_MERGE_REQUEST_PROJECT_ID and that the token's user is a member", where, tokenName)
 		case e.Status == http.StatusNotFound:
-			fix = fmt.Sprintf("merge request !%d does not exist in %s (or %s cannot see it): check --mr/CI_MERGE_REQUEST_IID and --project", iid, printable.String(project), tokenName)
+			fix = fmt.Sprintf("merge request !%d does not exist in %s (or %s cannot see it): check --mr/CI_MERGE_REQUEST_IID and --project", iid, where, tokenName)
 		case e.Status == http.StatusTooManyRequests:
-			fix = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
+			fix = fixRateLimited
 		case e.Status >= 500:
-			fix = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
+			fix = fixServerError
 		default:
 			fix = "check --gitlab-url/CI_API_V4_URL points at the API root (…/api/v4)"
 		}
@@ -212,9 +229,9 @@ func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.Tok
 		// then the one for what the last attempt met, not a slow GitLab.
 		switch {
 		case e.LastStatus == http.StatusTooManyRequests:
-			fix = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
+			fix = fixRateLimited
 		case e.LastStatus >= 500:
-			fix = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
+			fix = fixServerError
 		case e.LastStatus == 0 && e.Message != "":
 			fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY); or raise --timeout/ECHOES_TIMEOUT"
 		default:
@@ -230,4 +247,12 @@ func apiError(err error, f *Flags, project string, iid int64, kind gitlabapi.Tok
 		fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY)"
 	}
 	return &Error{Code: ExitAPI, Cause: cause, Fix: fix}
+}
+
+// projectName reads well after "in": "project 42" or "group/project".
+func projectName(p string) string {
+	if _, err := strconv.ParseInt(p, 10, 64); err == nil {
+		return "project " + p
+	}
+	return "project " + printable.String(p)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/printable"
@@ -20,6 +21,7 @@ func (c *command) waitForLabels(labels []string, v check.Verdict) ([]string, che
 		return labels, v
 	}
 	deadline := clock.Now().Add(f.Wait)
+	defer func(start time.Time) { c.deadline = c.deadline.Add(time.Since(start)) }(time.Now())
 	c.noticef("labels missing; waiting up to %s for them (re-reading every %s). Add the label to the merge request now and this job passes.", f.Wait, f.PollInterval)
 	for {
 		left := deadline.Sub(clock.Now())

@@ -341,7 +341,12 @@ func (c *Client) statusError(method, path string, resp *http.Response) error {
 		e.Message = fmt.Sprintf("answered %s with no usable redirect", resp.Status)
 		return e
 	}
-	e.Message = errorMessage(resp.Body)
+	// GitLab repeats the status in its message ("404 Not found"); keep
+	// only what it adds.
+	e.Message = strings.TrimPrefix(errorMessage(resp.Body), strconv.Itoa(resp.StatusCode)+" ")
+	if strings.EqualFold(e.Message, http.StatusText(resp.StatusCode)) {
+		e.Message = ""
+	}
 	if ra := resp.Header.Get("Retry-After"); ra != "" && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		e.RetryAfter = truncate(ra, 40)
 	}

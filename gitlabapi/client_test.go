@@ -190,11 +190,21 @@ func TestStatusErrorsCarryGitLabsMessage(t *testing.T) {
 	c, _ := newClient(t, srv.APIURL())
 	_, err := c.MergeRequest(ctx(t), "1", 2)
 	var e *Error
-	if !errors.As(err, &e) || e.Status != 401 || !strings.Contains(e.Message, "401 Unauthorized") {
+	// GitLab's "401 Unauthorized" only repeats the status: not said twice.
+	if !errors.As(err, &e) || e.Status != 401 || e.Message != "" || strings.Count(err.Error(), "Unauthorized") != 1 {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(err.Error(), token) {
 		t.Errorf("error text holds the token: %v", err)
+	}
+
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		gitlabtest.Error(w, 403, "403 Forbidden - insufficient_scope")
+		return true
+	})
+	_, err = c.MergeRequest(ctx(t), "1", 2)
+	if !errors.As(err, &e) || e.Status != 403 || e.Message != "Forbidden - insufficient_scope" {
+		t.Fatalf("err = %v, want GitLab's detail kept", err)
 	}
 }
 
