@@ -124,7 +124,8 @@ type Deps struct {
 type GitLab interface {
 	MergeRequest(ctx context.Context, project string, iid int64) (*gitlabapi.MergeRequest, error)
 	OpenMergeRequestsFrom(ctx context.Context, project, branch string) ([]gitlabapi.MergeRequest, error)
-	FindNote(ctx context.Context, project string, iid int64, marker string) (*gitlabapi.Note, error)
+	CurrentUserID(ctx context.Context) (int64, error)
+	FindNote(ctx context.Context, project string, iid, author int64, marker string) (*gitlabapi.Note, error)
 	CreateNote(ctx context.Context, project string, iid int64, body string) (*gitlabapi.Note, error)
 	UpdateNote(ctx context.Context, project string, iid, noteID int64, body string) (*gitlabapi.Note, error)
 	Attempts() []gitlabapi.Attempt

@@ -28,30 +28,40 @@ func (c *command) comment(res report.Result) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
 	defer cancel()
-	note, err := src.client.FindNote(ctx, src.project, src.iid, noteMarker)
+	me, err := src.client.CurrentUserID(ctx)
+	if err != nil {
+		c.noticef("warning: could not tell which user the token belongs to (%s); no comment written.", printable.Truncate(err.Error(), 200))
+		return
+	}
+	note, err := src.client.FindNote(ctx, src.project, src.iid, me, noteMarker)
 	if err != nil {
 		c.noticef("warning: could not read the merge request's comments (%s); no comment written.", printable.Truncate(err.Error(), 200))
 		return
 	}
 	body := noteBody(res)
+	done := "updated the comment on the merge request"
 	switch {
 	case note == nil && res.Verdict.Pass():
 		return
 	case note == nil:
+		done = "commented on the merge request"
 		_, err = src.client.CreateNote(ctx, src.project, src.iid, body)
 	case note.Body == body:
 		return
 	default:
 		_, err = src.client.UpdateNote(ctx, src.project, src.iid, note.ID, body)
 	}
+	if err == nil {
+		c.noticef("%s.", done)
+	}
 	if err != nil {
 		c.noticef("warning: could not write the comment (%s); the token needs the api scope. The check result stands.", printable.Truncate(err.Error(), 200))
 	}
 }
 
-// noteBody is the Markdown of our note. Label names are untrusted: they go
-// in code spans with backticks removed, so they cannot inject Markdown,
-// links or mentions.
+// noteBody is the Markdown of our note. Label names and messages are
+// untrusted: markdownText escapes them, so they cannot inject Markdown,
+// HTML, links or mentions.
 func noteBody(res report.Result) string {
 	var b strings.Builder
 	b.WriteString(noteMarker + "\n")

@@ -447,3 +447,17 @@ func TestRefusedJobTokenFixNamesTheVariable(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 }
+
+func TestCommentIgnoresAReviewerQuotingIt(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	srv.AddNote("group/project", 7, "> <!-- echoes-labels:sticky-note -->\n> quoting the bot: why is this red?")
+	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "commented on the merge request") {
+		t.Fatal(r)
+	}
+	notes := srv.Notes("group/project", 7)
+	if len(notes) != 2 || notes[0].Author != gitlabtest.Reviewer || !strings.Contains(notes[0].Body, "quoting the bot") || notes[1].Author != gitlabtest.Bot {
+		t.Fatalf("the reviewer's note must stay as it was and the bot write its own: %+v", notes)
+	}
+}

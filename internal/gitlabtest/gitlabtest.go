@@ -65,7 +65,21 @@ type Note struct {
 	ID     int64  `json:"id"`
 	Body   string `json:"body"`
 	System bool   `json:"system"`
+	Author User   `json:"author"`
 }
+
+// User is a GitLab user as notes and GET /user show it.
+type User struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+// Bot is the user every token of the stand-in belongs to; Reviewer writes
+// the notes AddNote adds.
+var (
+	Bot      = User{ID: 1, Username: "project_42_bot"}
+	Reviewer = User{ID: 2, Username: "reviewer"}
+)
 
 // New starts a server closed when the test ends.
 func New(t testing.TB) *Server {
@@ -154,13 +168,13 @@ func (s *Server) Notes(path string, iid int64) []Note {
 	return nil
 }
 
-// AddNote adds a note as someone else would (e.g. a reviewer).
+// AddNote adds a note as a reviewer would.
 func (s *Server) AddNote(path string, iid int64, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mr := s.projects[path][iid]
 	s.nextNoteID++
-	mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: body})
+	mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: body, Author: Reviewer})
 }
 
 // mr returns the merge request, creating it under both keys. s.mu is held.
@@ -234,6 +248,10 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
+		return
+	}
+	if r.URL.EscapedPath() == "/api/v4/user" && r.Method == http.MethodGet {
+		JSON(w, http.StatusOK, Bot)
 		return
 	}
 	// /api/v4/projects/:id/merge_requests[/:iid[/notes[/:note_id]]]
@@ -315,7 +333,7 @@ func (s *Server) serveNotes(w http.ResponseWriter, r *http.Request, mr *mergeReq
 			return
 		}
 		s.nextNoteID++
-		mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: in.Body})
+		mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: in.Body, Author: Bot})
 		JSON(w, http.StatusCreated, mr.notes[len(mr.notes)-1])
 	case len(rest) == 1 && r.Method == http.MethodPut:
 		noteID, _ := strconv.ParseInt(rest[0], 10, 64)
