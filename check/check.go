@@ -45,7 +45,8 @@ var DefaultPrefixes = Prefixes{
 	Effort:     "echoes/effort",
 }
 
-func (p Prefixes) withDefaults() Prefixes {
+// WithDefaults fills in the Echoes default for each prefix left empty.
+func (p Prefixes) WithDefaults() Prefixes {
 	if p.Intent == "" {
 		p.Intent = DefaultPrefixes.Intent
 	}
@@ -82,7 +83,7 @@ type Label struct {
 // case-insensitively and must be followed by nothing, or by "/", ":" or "::"
 // and a value, so that "echoes/intentional" is not an intent.
 func Classify(name string, p Prefixes) Label {
-	p = p.withDefaults()
+	p = p.WithDefaults()
 	for _, k := range p.byKind() {
 		if value, ok := cutPrefixFold(name, k.prefix); ok {
 			return Label{Name: name, Kind: k.kind, Value: value}
@@ -191,7 +192,7 @@ func (v Verdict) Pass() bool {
 
 // Evaluate checks labels against the rules.
 func Evaluate(labels []string, opt Options) Verdict {
-	p := opt.Prefixes.withDefaults()
+	p := opt.Prefixes.WithDefaults()
 	var v Verdict
 	for _, name := range labels {
 		l := Classify(name, p)

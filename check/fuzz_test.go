@@ -27,7 +27,7 @@ func FuzzClassify(f *testing.F) {
 		f.Add(s, "why")
 	}
 	f.Fuzz(func(t *testing.T, name, intentPrefix string) {
-		p := Prefixes{Intent: intentPrefix}.withDefaults()
+		p := Prefixes{Intent: intentPrefix}.WithDefaults()
 		l := Classify(name, p)
 		if l.Name != name {
 			t.Fatalf("Name = %q, want the label as given %q", l.Name, name)

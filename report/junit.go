@@ -89,7 +89,7 @@ func JUnit(w io.Writer, r Result) error {
 // or configuration problem shows in the merge request widget too.
 func JUnitError(w io.Writer, mr MergeRequest, cause, fix string) error {
 	suite := junitSuite{Name: suiteName(mr), Errors: 1, Cases: []junitCase{{
-		Classname: junitClass, Name: "labels could be read",
+		Classname: junitClass, Name: "read the merge request's labels",
 		Error: &junitProblem{Message: xmlSafe(cause), Type: "error", Text: xmlSafe(cause) + "\nfix: " + xmlSafe(fix)},
 	}}}
 	return writeJUnit(w, suite)

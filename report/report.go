@@ -191,13 +191,8 @@ func failHeadline(v check.Verdict) string {
 	return "this merge request needs a label: " + strings.Join(parts, "; ")
 }
 
-// EffectivePrefixes are the prefixes in force, the defaults when unset.
-func (r Result) EffectivePrefixes() check.Prefixes {
-	if r.Prefixes.Intent == "" {
-		return check.DefaultPrefixes
-	}
-	return r.Prefixes
-}
+// EffectivePrefixes are the prefixes in force, the defaults where unset.
+func (r Result) EffectivePrefixes() check.Prefixes { return r.Prefixes.WithDefaults() }
 
 // writeSection writes a collapsed GitLab job log section. Its lines are
 // untrusted and pass through printable, so none can end the section early.
