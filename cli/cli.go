@@ -178,15 +178,16 @@ func Main(args []string, d Deps) (code int) {
 		}
 	}()
 	if _, err := parser.Parse(args); err != nil {
-		fmt.Fprintf(d.Stderr, "echoes-labels: %v\n  fix: see echoes-labels --help for the flags and their environment variables\n", redact(err.Error(), &f, d.Env))
+		fmt.Fprintf(d.Stderr, "echoes-labels: %v\n  fix: see echoes-labels --help for the flags and their environment variables\n", maskAll(err.Error(), secrets(&f, d.Env)))
 		return ExitConfig
 	}
-	d.Stdout = &redactingWriter{w: d.Stdout, secrets: secrets(&f, d.Env)}
-	d.Stderr = &redactingWriter{w: d.Stderr, secrets: secrets(&f, d.Env)}
+	masked := secrets(&f, d.Env)
+	d.Stdout = &redactingWriter{w: d.Stdout, secrets: masked}
+	d.Stderr = &redactingWriter{w: d.Stderr, secrets: masked}
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2: mask it there as well.
 	log.SetOutput(d.Stderr)
-	c := &command{f: &f, d: d}
+	c := &command{f: &f, d: d, secrets: masked}
 	err = c.run()
 	c.reportError(err)
 	return exitCode(err, d.Stderr)

@@ -20,6 +20,8 @@ type command struct {
 	d    Deps
 	opts check.Options
 	src  *labelSource // where the labels came from; nil before resolve
+	// secrets are masked in everything written: the log and the JUnit file.
+	secrets []string
 	// deadline bounds all GitLab calls together (--timeout); --wait
 	// pushes it back by the time it spends, whose re-reads it bounds itself.
 	deadline time.Time
@@ -197,7 +199,7 @@ func (c *command) writeReport(write func(io.Writer) error) error {
 		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := write(&redactingWriter{w: tmp, secrets: secrets(c.f, c.d.Env)}); err != nil {
+	if err := write(&redactingWriter{w: tmp, secrets: c.secrets}); err != nil {
 		tmp.Close()
 		return fail(&os.PathError{Op: "write", Path: path, Err: err})
 	}

@@ -22,8 +22,9 @@ func secrets(f *Flags, env Env) []string {
 	return out
 }
 
-func redact(s string, f *Flags, env Env) string {
-	for _, secret := range secrets(f, env) {
+// maskAll masks every secret in s.
+func maskAll(s string, secrets []string) string {
+	for _, secret := range secrets {
 		s = mask(s, secret)
 	}
 	return s
@@ -76,11 +77,7 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 	if len(r.secrets) == 0 {
 		return r.w.Write(p)
 	}
-	s := string(p)
-	for _, secret := range r.secrets {
-		s = mask(s, secret)
-	}
-	if _, err := io.WriteString(r.w, s); err != nil {
+	if _, err := io.WriteString(r.w, maskAll(string(p), r.secrets)); err != nil {
 		return 0, err
 	}
 	return len(p), nil
