@@ -240,14 +240,14 @@ func effortRule(efforts []Label, p Prefixes, required bool) (RuleResult, bool) {
 			return r, false
 		}
 		r.Outcome, r.Problem = Failed, NoEffort
-		r.Message = fmt.Sprintf("no %s… label: this project requires one effort label, sized %s", p.Effort, sizeList())
+		r.Message = fmt.Sprintf("no %s… label: this project requires one effort label, sized %s", p.Effort, SizeList())
 	case len(efforts) > 1:
 		r.Outcome, r.Problem = bad, SeveralEfforts
 		r.Message = fmt.Sprintf("%d effort labels (%s): keep exactly one", len(efforts), strings.Join(r.Labels, ", "))
 	default:
 		if _, ok := Size(efforts[0].Value); !ok {
 			r.Outcome, r.Problem = bad, BadEffortSize
-			r.Message = fmt.Sprintf("%q is not a t-shirt size: use %s/ followed by one of %s", efforts[0].Name, p.Effort, sizeList())
+			r.Message = fmt.Sprintf("%q is not a t-shirt size: use %s/ followed by one of %s", efforts[0].Name, p.Effort, SizeList())
 		}
 	}
 	return r, true
@@ -263,7 +263,8 @@ func Size(value string) (string, bool) {
 	return "", false
 }
 
-func sizeList() string {
+// SizeList is the sizes as a sentence reads them: "XS, S, M, L or XL".
+func SizeList() string {
 	return strings.Join(Sizes[:len(Sizes)-1], ", ") + " or " + Sizes[len(Sizes)-1]
 }
 

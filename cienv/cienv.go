@@ -1,12 +1,95 @@
-// Package cienv parses the list-valued variables GitLab predefines in a job.
-// Their values are untrusted text: anyone who can name a label or a branch
-// shapes them.
+// Package cienv is the one reader of the CI environment. It owns the names of
+// the predefined variables echoes-labels reads besides its flags' own (those
+// sit in the flags' env tags), and one rule for all of them: a variable that
+// is empty or blank counts as unset, since GitLab leaves a variable defined
+// with no value empty. Values are untrusted text: anyone who can name a label
+// or a branch shapes them.
 package cienv
 
 import (
 	"strconv"
 	"strings"
 )
+
+// The predefined variables read outside the flags.
+const (
+	JobToken              = "CI_JOB_TOKEN"
+	MergeRequestLabels    = "CI_MERGE_REQUEST_LABELS"
+	MergeRequestIID       = "CI_MERGE_REQUEST_IID"
+	OpenMergeRequestsVar  = "CI_OPEN_MERGE_REQUESTS"
+	ProjectPath           = "CI_PROJECT_PATH"
+	CommitBranch          = "CI_COMMIT_BRANCH"
+	MergeRequestEventType = "CI_MERGE_REQUEST_EVENT_TYPE"
+	GitLabCI              = "GITLAB_CI"
+	CI                    = "CI"
+	NoColor               = "NO_COLOR"
+)
+
+// Env reads variables through a lookup: os.LookupEnv in main, a map in tests.
+type Env struct {
+	lookup func(string) (string, bool)
+}
+
+// New reads variables through lookup.
+func New(lookup func(string) (string, bool)) Env { return Env{lookup: lookup} }
+
+// Map is an Env of exactly these variables.
+func Map(vars map[string]string) Env {
+	return New(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+}
+
+// Get returns the variable's value, or "" when it is unset, empty or blank.
+func (e Env) Get(name string) string {
+	if e.lookup == nil {
+		return ""
+	}
+	v, _ := e.lookup(name)
+	if strings.TrimSpace(v) == "" {
+		return ""
+	}
+	return v
+}
+
+// Empty reports whether the variable is defined but has no value, which
+// changes the outcome for a token and is then worth a notice.
+func (e Env) Empty(name string) bool {
+	if e.lookup == nil {
+		return false
+	}
+	v, ok := e.lookup(name)
+	return ok && strings.TrimSpace(v) == ""
+}
+
+// Job is the pipeline as GitLab's predefined variables describe it.
+type Job struct {
+	JobToken       string
+	PipelineLabels []string // frozen when the pipeline was created
+	InMRPipeline   bool     // a merge request pipeline: CI_MERGE_REQUEST_IID is set
+	InCI           bool     // colour on, although stdout is a pipe
+	InGitLab       bool     // collapsible log sections work
+	NoColor        bool
+
+	OpenMergeRequests []MergeRequestRef // branch pipelines
+	ProjectPath       string
+	Branch            string
+	EventType         string // detached, merged_result, merge_train
+}
+
+// Job reads the pipeline's predefined variables.
+func (e Env) Job() Job {
+	return Job{
+		JobToken:          strings.TrimSpace(e.Get(JobToken)),
+		PipelineLabels:    SplitLabels(e.Get(MergeRequestLabels)),
+		InMRPipeline:      e.Get(MergeRequestIID) != "",
+		InCI:              e.Get(GitLabCI) != "" || e.Get(CI) != "",
+		InGitLab:          e.Get(GitLabCI) != "",
+		NoColor:           e.Get(NoColor) != "",
+		OpenMergeRequests: OpenMergeRequests(e.Get(OpenMergeRequestsVar)),
+		ProjectPath:       strings.TrimSpace(e.Get(ProjectPath)),
+		Branch:            e.Get(CommitBranch),
+		EventType:         e.Get(MergeRequestEventType),
+	}
+}
 
 // SplitLabels splits CI_MERGE_REQUEST_LABELS. GitLab label names cannot
 // contain commas, so no quoting is needed; blanks are dropped.

@@ -59,3 +59,20 @@ func FuzzSplitLabels(f *testing.F) {
 		}
 	})
 }
+
+func TestEmptyMeansUnset(t *testing.T) {
+	env := Map(map[string]string{CI: "", GitLabCI: " ", NoColor: "", JobToken: " tok ", ProjectPath: "g/p"})
+	job := env.Job()
+	if job.InCI || job.InGitLab || job.NoColor {
+		t.Errorf("empty CI, GITLAB_CI or NO_COLOR counted as set: %+v", job)
+	}
+	if job.JobToken != "tok" || job.ProjectPath != "g/p" {
+		t.Errorf("job = %+v", job)
+	}
+	if !env.Empty(CI) || env.Empty(ProjectPath) || env.Empty("UNDEFINED") {
+		t.Error("Empty should be true only for a defined variable without a value")
+	}
+	if got := (Env{}).Get(CI); got != "" {
+		t.Errorf("zero Env read %q", got)
+	}
+}

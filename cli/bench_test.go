@@ -1,10 +1,12 @@
 package cli_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"testing"
 
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/cli"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
@@ -14,8 +16,8 @@ import (
 func BenchmarkMainOffline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main([]string{"--labels", "backend,echoes/intent/feature,echoes/effort/M"}, cli.Deps{
-			Stdout: io.Discard, Stderr: io.Discard, Env: cli.Env{InCI: true}, Version: "bench",
+		if code := cli.Main(context.Background(), []string{"--labels", "backend,echoes/intent/feature,echoes/effort/M"}, cli.Deps{
+			Stdout: io.Discard, Stderr: io.Discard, Env: cienv.Map(map[string]string{"CI": "true"}), Version: "bench",
 		}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
@@ -31,7 +33,7 @@ func BenchmarkMainAPI(b *testing.B) {
 	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main(args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cli.Env{InCI: true}, Version: "bench"}); code != 0 {
+		if code := cli.Main(context.Background(), args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cienv.Map(map[string]string{"CI": "true"}), Version: "bench"}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}
@@ -50,7 +52,7 @@ func BenchmarkMainAPI5000(b *testing.B) {
 	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main(args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Version: "bench"}); code != 0 {
+		if code := cli.Main(context.Background(), args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Version: "bench"}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}

@@ -2,98 +2,83 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
-	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
 )
 
-// noteMarker finds our note among the merge request's; it is an HTML
-// comment, invisible in the rendered note.
-const noteMarker = "<!-- echoes-labels:sticky-note -->"
+// noteMarker finds our note among the merge request's. It is an HTML
+// comment, invisible in the rendered note, and names the job (key) so that
+// two jobs on one merge request keep a note each.
+func noteMarker(key string) string {
+	if key == "" {
+		return "<!-- echoes-labels:sticky-note -->"
+	}
+	var b strings.Builder
+	for _, ch := range []byte(key) {
+		// Percent-encoded unless it can neither end the comment nor the line.
+		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || strings.IndexByte("_.:/", ch) >= 0 {
+			b.WriteByte(ch)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return "<!-- echoes-labels:sticky-note job=" + b.String() + " -->"
+}
 
 // comment keeps one note on the merge request in step with the verdict: on
 // failure it is written or updated; on a pass an existing note is updated to
 // say all is well (kept rather than deleted, so reviewers see the thread
 // resolve), and none is created. A failure to write is a warning: the
 // verdict must not depend on the comment.
-func (c *command) comment(res report.Result) {
-	src := c.src
-	if src.client == nil || src.tokenKind != gitlabapi.PrivateToken {
+func (c *command) comment(ctx context.Context, res report.Result) {
+	if c.client == nil || c.plan.tokenKind != gitlabapi.PrivateToken || res.Source != report.FromAPI {
 		c.noticef("--comment skipped: writing a comment needs a token with the api scope in ECHOES_GITLAB_TOKEN.")
 		return
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
-	defer cancel()
-	me, err := src.client.CurrentUserID(ctx)
+	project, iid := res.MergeRequest.Project, res.MergeRequest.IID
+	me, err := c.client.CurrentUserID(ctx)
 	if err != nil {
-		c.noticef("warning: could not tell which user the token belongs to (%s); no comment written.", printable.Truncate(err.Error(), 200))
+		c.noticef("warning: could not tell which user the token belongs to, so no comment was written: %s", c.noteProblem(err))
 		return
 	}
-	note, err := src.client.FindNote(ctx, src.project, src.iid, me, noteMarker)
+	marker := noteMarker(c.cfg.commentKey)
+	note, err := c.client.FindNote(ctx, project, iid, me, marker)
 	if err != nil {
-		c.noticef("warning: could not read the merge request's comments (%s); no comment written.", printable.Truncate(err.Error(), 200))
+		c.noticef("warning: could not read the merge request's comments, so no comment was written: %s", c.noteProblem(err))
 		return
 	}
-	body := noteBody(res)
+	body := report.Note(res, marker)
 	done := "updated the comment on the merge request"
 	switch {
 	case note == nil && res.Verdict.Pass():
 		return
 	case note == nil:
 		done = "commented on the merge request"
-		_, err = src.client.CreateNote(ctx, src.project, src.iid, body)
+		_, err = c.client.CreateNote(ctx, project, iid, body)
 	case note.Body == body:
 		return
 	default:
-		_, err = src.client.UpdateNote(ctx, src.project, src.iid, note.ID, body)
-	}
-	if err == nil {
-		c.noticef("%s.", done)
+		_, err = c.client.UpdateNote(ctx, project, iid, note.ID, body)
 	}
 	if err != nil {
-		c.noticef("warning: could not write the comment (%s); the token needs the api scope. The check result stands.", printable.Truncate(err.Error(), 200))
+		c.noticef("warning: could not write the comment; the check result stands: %s", c.noteProblem(err))
+		return
 	}
+	c.noticef("%s.", done)
 }
 
-// noteBody is the Markdown of our note. Label names and messages are
-// untrusted: markdownText escapes them, so they cannot inject Markdown,
-// HTML, links or mentions.
-func noteBody(res report.Result) string {
-	var b strings.Builder
-	b.WriteString(noteMarker + "\n")
-	v := res.Verdict
-	if v.Pass() {
-		b.WriteString("✅ **Echoes labels are complete.** Thank you!\n")
-		return b.String()
+// noteProblem names the real cause of a failed note call and its fix.
+func (c *command) noteProblem(err error) string {
+	var e *gitlabapi.Error
+	if errors.As(err, &e) && e.Kind == gitlabapi.Status && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
+		return printable.Truncate(e.Error(), 200) + ".\n  fix: the token needs the api scope (not only read_api) and at least the Reporter role in the project"
 	}
-	b.WriteString("❌ **This merge request needs an Echoes label.**\n\n")
-	for _, rule := range v.Rules {
-		if rule.Outcome == check.Passed {
-			continue
-		}
-		mark := "❌"
-		if rule.Outcome == check.Warned {
-			mark = "⚠️"
-		}
-		fmt.Fprintf(&b, "- %s %s\n", mark, markdownText(rule.Message))
-		if fix := report.Fix(rule, v, res.EffectivePrefixes()); fix != "" {
-			fmt.Fprintf(&b, "  - Fix: %s\n", markdownText(fix))
-		}
-		fmt.Fprintf(&b, "  - Details: %s\n", res.Docs.For(rule.Rule))
-	}
-	fmt.Fprintf(&b, "\n%s\n", report.NextStep(res.Source))
-	return b.String()
-}
-
-// markdownText makes untrusted text inert in GitLab Markdown: no HTML, no
-// mentions or references, no links.
-func markdownText(s string) string {
-	s = printable.Truncate(s, 2*printable.MaxRunes)
-	r := strings.NewReplacer("\\", "\\\\", "`", "'", "<", "&lt;", ">", "&gt;", "@", "@\u200b", "[", "\\[", "]", "\\]",
-		"!", "\\!", "#", "\\#", "*", "\\*", "_", "\\_", "~", "\\~", "|", "\\|", "$", "\\$", "&", "&amp;", "://", ":/\u200b/")
-	return r.Replace(s)
+	ae := asError(apiError(err, c.plan, c.cfg.timeout))
+	return ae.Cause + ".\n  fix: " + ae.Fix
 }

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"net/http"
@@ -12,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/cli"
-	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 	"gitlab.com/echoeshq/echoes-labels/report"
 )
@@ -27,7 +28,7 @@ type fakeClock struct {
 }
 
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Sleep(d time.Duration) {
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.slept = append(c.slept, d)
@@ -36,32 +37,17 @@ func (c *fakeClock) Sleep(d time.Duration) {
 	if tick != nil {
 		tick()
 	}
+	return nil
 }
 
-// envVars are every variable echoes-labels reads; in-process tests clear
-// them so that the machine's own CI environment cannot leak in.
-var envVars = []string{"CI_API_V4_URL", "ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN", "CI_MERGE_REQUEST_PROJECT_ID", "CI_PROJECT_ID",
-	"CI_MERGE_REQUEST_IID", "ECHOES_REQUIRE_EFFORT", "ECHOES_TIMEOUT", "CI_SERVER_TLS_CA_FILE", "ECHOES_FORMAT", "ECHOES_JUNIT",
-	"ECHOES_WAIT", "ECHOES_POLL_INTERVAL", "ECHOES_COMMENT", "ECHOES_DOCS_URL", "ECHOES_INTENT_PREFIX", "ECHOES_INITIATIVE_PREFIX",
-	"ECHOES_EFFORT_PREFIX"}
-
-// runIn runs the command in this process with env, a fake clock and no
-// retry waits.
-func runIn(t *testing.T, env cli.Env, clock cli.Clock, args ...string) result {
+// runIn runs the command in this process with exactly env, a fake clock
+// and retry waits of a millisecond.
+func runIn(t *testing.T, env map[string]string, clock cli.Clock, args ...string) result {
 	t.Helper()
-	for _, k := range envVars {
-		if _, ok := os.LookupEnv(k); ok {
-			t.Setenv(k, "") // restores the value after the test
-			os.Unsetenv(k)
-		}
-	}
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(args, cli.Deps{
-		Stdout: &stdout, Stderr: &stderr, Env: env, Version: "test", Clock: clock,
-		NewClient: func(c gitlabapi.Config) (cli.GitLab, error) {
-			c.Delay = func(time.Duration) time.Duration { return 0 }
-			return gitlabapi.New(c)
-		},
+	code := cli.Main(context.Background(), args, cli.Deps{
+		Stdout: &stdout, Stderr: &stderr, Env: cienv.Map(env), Version: "test", Clock: clock,
+		MaxRetryWait: time.Millisecond,
 	})
 	r := result{stdout.String(), stderr.String(), code}
 	for _, s := range []string{secret, jobSecret} {
@@ -112,7 +98,7 @@ func TestJUnitReport(t *testing.T) {
 	}
 
 	pass := filepath.Join(dir, "reports", "pass.xml")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", pass)...); r.code != 0 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--junit", pass)...); r.code != 0 {
 		t.Fatal(r)
 	}
 	if j := read(pass); j.Tests != 1 || j.Failures != 0 || j.Suites[0].Cases[0].Failure != nil {
@@ -120,7 +106,7 @@ func TestJUnitReport(t *testing.T) {
 	}
 
 	fail := filepath.Join(dir, "fail.xml")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--junit", fail, "--require-effort")...); r.code != 1 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8", "--junit", fail, "--require-effort")...); r.code != 1 {
 		t.Fatal(r)
 	}
 	j := read(fail)
@@ -137,7 +123,7 @@ func TestJUnitReport(t *testing.T) {
 
 	// A pipeline without a merge request leaves a report with a skipped case.
 	skipped := filepath.Join(dir, "skipped.xml")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, "--junit", skipped); r.code != 0 {
+	if r := runIn(t, nil, &fakeClock{}, "--junit", skipped); r.code != 0 {
 		t.Fatal(r)
 	}
 	if b, _ := os.ReadFile(skipped); !bytes.Contains(b, []byte("<skipped")) || !bytes.Contains(b, []byte(`skipped="1"`)) {
@@ -147,7 +133,7 @@ func TestJUnitReport(t *testing.T) {
 	// An API error still leaves a report, with an error case.
 	srv.SetToken("another")
 	apiErr := filepath.Join(dir, "error.xml")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", apiErr)...); r.code != 3 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--junit", apiErr)...); r.code != 3 {
 		t.Fatal(r)
 	}
 	if b, _ := os.ReadFile(apiErr); !bytes.Contains(b, []byte("<error")) || !bytes.Contains(b, []byte("read_api")) {
@@ -158,7 +144,7 @@ func TestJUnitReport(t *testing.T) {
 func TestJSONReport(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 8, "echoes/intnet/feature", "echoes/effort/M", "backend")
-	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--format", "json")...)
+	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8", "--format", "json")...)
 	if r.code != 1 {
 		t.Fatal(r)
 	}
@@ -177,15 +163,15 @@ func TestJSONReport(t *testing.T) {
 		t.Errorf("near misses = %+v", doc.NearMisses)
 	}
 
-	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "json")
+	r = runIn(t, nil, &fakeClock{}, "--format", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"verdict": "skipped"`) {
 		t.Errorf("nothing to check in JSON: %s", r)
 	}
-	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "json", "--mr", "x", "--token", secret, "--project", "1")
+	r = runIn(t, nil, &fakeClock{}, "--format", "json", "--mr", "x", "--token", secret, "--project", "1")
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 2 || doc.Verdict != "error" || doc.Error.ExitCode != 2 {
 		t.Errorf("config error in JSON: %v %s", err, r)
 	}
-	r = runIn(t, cli.Env{}, &fakeClock{}, "--format", "yaml")
+	r = runIn(t, nil, &fakeClock{}, "--format", "yaml")
 	if r.code != 2 {
 		t.Errorf("unknown format: %s", r)
 	}
@@ -200,7 +186,7 @@ func TestWaitPassesWhenTheLabelArrives(t *testing.T) {
 			srv.SetLabels(42, "group/project", 7, "backend", "echoes/intent/feature")
 		}
 	}
-	r := runIn(t, cli.Env{}, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
+	r := runIn(t, nil, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
 	if r.code != 0 {
 		t.Fatalf("want a pass once the label is added:\n%s", r)
 	}
@@ -221,7 +207,7 @@ func TestWaitGivesUpAtTheDeadline(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 7, "backend")
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	r := runIn(t, cli.Env{}, clock, apiArgs(srv, "7", "--wait", "25s", "--poll-interval", "10s")...)
+	r := runIn(t, nil, clock, apiArgs(srv, "7", "--wait", "25s", "--poll-interval", "10s")...)
 	if r.code != 1 {
 		t.Fatalf("want a failure after the wait:\n%s", r)
 	}
@@ -244,18 +230,19 @@ func TestWaitIsBoundedWhenGitLabHangs(t *testing.T) {
 		return true
 	})
 	start := time.Now()
-	r := runIn(t, cli.Env{}, cli.RealClock(), apiArgs(srv, "7", "--wait", "300ms", "--poll-interval", "100ms")...)
+	// Each re-read is bounded by --timeout, and the run by --timeout plus --wait.
+	r := runIn(t, nil, nil, apiArgs(srv, "7", "--wait", "2s", "--poll-interval", "1s", "--timeout", "500ms")...)
 	if r.code != 1 || !strings.Contains(r.stdout, "gave up waiting") {
 		t.Fatalf("want a failure after the wait:\n%s", r)
 	}
-	if el := time.Since(start); el > 3*time.Second {
-		t.Errorf("a hanging GitLab stretched a 300ms wait to %v", el)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("a hanging GitLab stretched a 2s wait to %v", el)
 	}
 }
 
 func TestWaitIsPointlessOnFrozenLabels(t *testing.T) {
 	clock := &fakeClock{}
-	r := runIn(t, cli.Env{InMRPipeline: true, PipelineLabels: "backend"}, clock, "--mr", "7", "--project", "1", "--wait", "5m")
+	r := runIn(t, map[string]string{"CI_MERGE_REQUEST_IID": "7", "CI_MERGE_REQUEST_LABELS": "backend"}, clock, "--mr", "7", "--project", "1", "--wait", "5m")
 	if r.code != 1 || !strings.Contains(r.stdout, "--wait is ignored") || len(clock.slept) != 0 {
 		t.Fatalf("want no waiting on CI_MERGE_REQUEST_LABELS:\n%s", r)
 	}
@@ -267,7 +254,7 @@ func TestStickyComment(t *testing.T) {
 	srv.AddNote("group/project", 7, "LGTM, but please label it")
 	args := apiArgs(srv, "7", "--comment")
 
-	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 1 {
+	if r := runIn(t, nil, &fakeClock{}, args...); r.code != 1 {
 		t.Fatal(r)
 	}
 	notes := srv.Notes("group/project", 7)
@@ -277,7 +264,7 @@ func TestStickyComment(t *testing.T) {
 	first := notes[1].ID
 
 	srv.SetLabels(42, "group/project", 7, "backend", "echoes/effort/XXL")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 1 {
+	if r := runIn(t, nil, &fakeClock{}, args...); r.code != 1 {
 		t.Fatal(r)
 	}
 	notes = srv.Notes("group/project", 7)
@@ -286,7 +273,7 @@ func TestStickyComment(t *testing.T) {
 	}
 
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, args...); r.code != 0 {
+	if r := runIn(t, nil, &fakeClock{}, args...); r.code != 0 {
 		t.Fatal(r)
 	}
 	notes = srv.Notes("group/project", 7)
@@ -307,7 +294,7 @@ func TestStickyComment(t *testing.T) {
 func TestNoCommentOnAPassWithoutANote(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
 		t.Fatal(r)
 	}
 	if n := len(srv.Notes("group/project", 7)); n != 0 {
@@ -320,11 +307,11 @@ func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
 	srv.SetLabels(42, "group/project", 8, "backend")
 	srv.RefuseNotes(true)
-	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "8", "--comment")...)
+	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8", "--comment")...)
 	if r.code != 1 || !strings.Contains(r.stdout, "could not write the comment") || !strings.Contains(r.stdout, "api scope") {
 		t.Fatalf("want the label verdict and a warning:\n%s", r)
 	}
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
 		t.Fatalf("a refused comment must not fail a pass:\n%s", r)
 	}
 }
@@ -332,7 +319,7 @@ func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
 func TestCommentMarkdownIsInert(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 7, "echoes/effort/<img src=x>@all[x](http://evil)`")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
 		t.Fatal(r)
 	}
 	body := srv.Notes("group/project", 7)[0].Body
@@ -352,7 +339,7 @@ func TestBranchPipelines(t *testing.T) {
 	base := []string{"--gitlab-url", srv.APIURL(), "--token", secret, "--project", "42"}
 
 	// CI_OPEN_MERGE_REQUESTS names a fork's merge request first; ours is the one in this project.
-	env := cli.Env{OpenMergeRequests: "someone/fork!3,group/project!9", ProjectPath: "group/project", Branch: "unlabelled"}
+	env := map[string]string{"CI_OPEN_MERGE_REQUESTS": "someone/fork!3,group/project!9", "CI_PROJECT_PATH": "group/project", "CI_COMMIT_BRANCH": "unlabelled"}
 	r := runIn(t, env, &fakeClock{}, base...)
 	if r.code != 1 || !strings.Contains(r.stdout, "group/project!9") {
 		t.Fatalf("want MR !9 from CI_OPEN_MERGE_REQUESTS checked:\n%s", r)
@@ -360,13 +347,13 @@ func TestBranchPipelines(t *testing.T) {
 
 	// No variable: found by source branch, with the labels of the list answer (one request).
 	before := srv.Count()
-	r = runIn(t, cli.Env{ProjectPath: "group/project", Branch: "topic"}, &fakeClock{}, base...)
+	r = runIn(t, map[string]string{"CI_PROJECT_PATH": "group/project", "CI_COMMIT_BRANCH": "topic"}, &fakeClock{}, base...)
 	if r.code != 0 || !strings.Contains(r.stdout, "!7") || srv.Count()-before != 1 {
 		t.Fatalf("want MR !7 found by branch with one request (%d made):\n%s", srv.Count()-before, r)
 	}
 
 	// A branch with no merge request: nothing to check.
-	r = runIn(t, cli.Env{ProjectPath: "group/project", Branch: "lonely"}, &fakeClock{}, base...)
+	r = runIn(t, map[string]string{"CI_PROJECT_PATH": "group/project", "CI_COMMIT_BRANCH": "lonely"}, &fakeClock{}, base...)
 	if r.code != 0 || !strings.Contains(r.stdout, "nothing to check") {
 		t.Fatalf("branch without MR:\n%s", r)
 	}
@@ -375,7 +362,7 @@ func TestBranchPipelines(t *testing.T) {
 func TestMergeTrainChecksAsUsual(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 7, "echoes/initiative/q3")
-	env := cli.Env{InMRPipeline: true, EventType: "merge_train", InGitLab: true, InCI: true}
+	env := map[string]string{"CI_MERGE_REQUEST_IID": "7", "CI_MERGE_REQUEST_EVENT_TYPE": "merge_train", "GITLAB_CI": "true", "CI": "true"}
 	r := runIn(t, env, &fakeClock{now: time.Unix(1_800_000_000, 0)}, apiArgs(srv, "7")...)
 	if r.code != 0 {
 		t.Fatal(r)
@@ -386,7 +373,7 @@ func TestMergeTrainChecksAsUsual(t *testing.T) {
 func TestGitLabLogSections(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 8, "backend", "echoes/intnet/x")
-	env := cli.Env{InMRPipeline: true, InGitLab: true, InCI: true}
+	env := map[string]string{"CI_MERGE_REQUEST_IID": "7", "GITLAB_CI": "true", "CI": "true"}
 	r := runIn(t, env, &fakeClock{now: time.Unix(1_800_000_000, 0)}, apiArgs(srv, "8")...)
 	if r.code != 1 {
 		t.Fatal(r)
@@ -415,7 +402,7 @@ func TestJUnitReportIsMaskedToo(t *testing.T) {
 		return true
 	})
 	path := filepath.Join(t.TempDir(), "junit.xml")
-	if r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--junit", path)...); r.code != 3 {
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--junit", path)...); r.code != 3 {
 		t.Fatal(r)
 	}
 	b, err := os.ReadFile(path)
@@ -430,7 +417,7 @@ func TestJUnitReportIsMaskedToo(t *testing.T) {
 func TestBranchPipelineWithARefusedJobToken(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 9, "backend")
-	env := cli.Env{JobToken: jobSecret, OpenMergeRequests: "group/project!9", ProjectPath: "group/project", Branch: "topic"}
+	env := map[string]string{"CI_JOB_TOKEN": jobSecret, "CI_OPEN_MERGE_REQUESTS": "group/project!9", "CI_PROJECT_PATH": "group/project", "CI_COMMIT_BRANCH": "topic"}
 	r := runIn(t, env, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42")
 	if r.code != 0 || !strings.Contains(r.stdout, "refused the job token") || !strings.Contains(r.stdout, "ECHOES_GITLAB_TOKEN") {
 		t.Fatalf("want a notice and nothing to check, as there is no label variable to fall back on:\n%s", r)
@@ -442,7 +429,7 @@ func TestRefusedJobTokenFixNamesTheVariable(t *testing.T) {
 	srv.SetLabels(42, "group/project", 7, "backend")
 	// Outside a merge request pipeline there is no fallback: the error must
 	// say what to do, and not ask for scopes a job token cannot have.
-	r := runIn(t, cli.Env{JobToken: jobSecret}, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42", "--mr", "7")
+	r := runIn(t, map[string]string{"CI_JOB_TOKEN": jobSecret}, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42", "--mr", "7")
 	if r.code != 3 || !strings.Contains(r.stderr, "job token") || !strings.Contains(r.stderr, "ECHOES_GITLAB_TOKEN") || strings.Contains(r.stderr, "Reporter") {
 		t.Fatalf("%s", r)
 	}
@@ -452,7 +439,7 @@ func TestCommentIgnoresAReviewerQuotingIt(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 7, "backend")
 	srv.AddNote("group/project", 7, "> <!-- echoes-labels:sticky-note -->\n> quoting the bot: why is this red?")
-	r := runIn(t, cli.Env{}, &fakeClock{}, apiArgs(srv, "7", "--comment")...)
+	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...)
 	if r.code != 1 || !strings.Contains(r.stdout, "commented on the merge request") {
 		t.Fatal(r)
 	}

@@ -2,7 +2,11 @@ package cli
 
 import (
 	"io"
+	"net/url"
+	"slices"
 	"strings"
+
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 )
 
 // minSecret is the shortest value redacted: replacing every "a" because
@@ -10,16 +14,53 @@ import (
 const minSecret = 4
 
 // secrets are the values that must never reach the log. Nothing prints them
-// on purpose; redaction is the second line of defence, for a value echoed
-// back inside an error from a library or a server.
-func secrets(f *Flags, env Env) []string {
+// on purpose; masking is the second line of defence, for a value echoed
+// back inside an error from a library or a server. They are the tokens, from
+// the environment or the command line, and whatever credentials a GitLab
+// URL carries (user info, query values).
+func secrets(env cienv.Env, args []string) []string {
+	candidates := []string{env.Get("ECHOES_GITLAB_TOKEN"), env.Get("GITLAB_TOKEN"), env.Get(cienv.JobToken)}
+	urls := []string{env.Get("CI_API_V4_URL")}
+	for i, a := range args {
+		for _, flag := range []string{"--token", "--gitlab-url"} {
+			v, ok := strings.CutPrefix(a, flag+"=")
+			if !ok && a == flag && i+1 < len(args) {
+				v, ok = args[i+1], true
+			}
+			if ok && flag == "--token" {
+				candidates = append(candidates, v)
+			} else if ok {
+				urls = append(urls, v)
+			}
+		}
+	}
+	for _, raw := range urls {
+		if u, err := url.Parse(strings.TrimSpace(raw)); err == nil {
+			if u.User != nil {
+				pw, _ := u.User.Password()
+				candidates = append(candidates, u.User.Username(), pw)
+			}
+			for _, vs := range u.Query() {
+				candidates = append(candidates, vs...)
+			}
+		}
+	}
 	var out []string
-	for _, s := range []string{f.Token, strings.TrimSpace(f.Token), env.Token, env.JobToken} {
-		if len(s) >= minSecret {
-			out = append(out, s)
+	for _, s := range candidates {
+		for _, v := range []string{s, strings.TrimSpace(s)} {
+			if len(v) >= minSecret && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
 		}
 	}
 	return out
+}
+
+// MaskedWriter masks the secrets of this environment and command line in
+// what passes through w; main gives it to the standard logger, which writes
+// one entry a call.
+func MaskedWriter(w io.Writer, env cienv.Env, args []string) io.Writer {
+	return &redactingWriter{w: w, secrets: secrets(env, args)}
 }
 
 // maskAll masks every secret in s.

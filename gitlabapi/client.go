@@ -63,6 +63,9 @@ type Config struct {
 	// Retry-After on 429 and 503, and otherwise doubles from 500ms) and
 	// returns the wait to use instead. Tests record the waits and skip them.
 	Delay func(wait time.Duration) time.Duration
+	// MaxRetryWait caps each wait before a retry; zero keeps Retry-After
+	// and the backoff as they are.
+	MaxRetryWait time.Duration
 	// Transport replaces the default transport (tests only).
 	Transport http.RoundTripper
 }
@@ -98,6 +101,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Delay != nil {
 		backoff = func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 			return cfg.Delay(retryablehttp.DefaultBackoff(min, max, attempt, resp))
+		}
+	}
+	if cfg.MaxRetryWait > 0 {
+		inner := backoff
+		backoff = func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+			return func(a, b time.Duration) time.Duration {
+				if a < b {
+					return a
+				}
+				return b
+			}(inner(min, max, attempt, resp), cfg.MaxRetryWait)
 		}
 	}
 	transport := cfg.Transport

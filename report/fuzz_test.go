@@ -88,8 +88,7 @@ func FuzzText(f *testing.F) {
 		if fromAPI {
 			r.Source, r.MergeRequest = FromAPI, MergeRequest{Project: project, IID: 7}
 		}
-		// As the command does: one details line per label, and the URL.
-		r.Details = append([]string{"merge request: " + project}, labels...)
+		r.MergeRequest.WebURL, r.EventType = project, project
 		var plain, coloured, sectioned strings.Builder
 		if err := Text(&plain, r, Options{}); err != nil {
 			t.Fatal(err)
@@ -107,7 +106,7 @@ func FuzzText(f *testing.F) {
 		}
 		// In a GitLab job the details go first, in a collapsed section:
 		// its markers are the only escapes, and the report follows intact.
-		if err := Text(&sectioned, r, Options{Sections: true, Now: time.Unix(1764115200, 0)}); err != nil {
+		if err := Text(&sectioned, r, Options{Sections: true, Start: time.Unix(1764115200, 0), End: time.Unix(1764115260, 0)}); err != nil {
 			t.Fatal(err)
 		}
 		m := section.FindStringSubmatchIndex(sectioned.String())
@@ -116,7 +115,7 @@ func FuzzText(f *testing.F) {
 		}
 		details, rest := sectioned.String()[m[2]:m[3]], sectioned.String()[m[1]:]
 		noControls(t, details)
-		if got, want := strings.Count(details, "\n"), len(r.Details)+1; got != want {
+		if got, want := strings.Count(details, "\n"), len(r.DetailLines())+1; got != want {
 			t.Fatalf("%d lines in the details section, want %d (header and one a detail):\n%s", got, want, details)
 		}
 		if rest != plain.String() {

@@ -85,13 +85,9 @@ func JSON(w io.Writer, r Result) error {
 	for _, nm := range v.NearMisses {
 		doc.NearMisses = append(doc.NearMisses, JSONNearMiss{Label: nm.Label, Suggestion: nm.Suggestion})
 	}
-	for _, rule := range v.Rules {
-		jr := JSONRule{Rule: rule.Rule, Result: rule.Outcome.String(), Problem: string(rule.Problem),
-			Message: rule.Message, Details: r.Docs.For(rule.Rule), Labels: nonNil(rule.Labels)}
-		if rule.Outcome != check.Passed {
-			jr.Fix = Fix(rule, v, r.EffectivePrefixes())
-		}
-		doc.Rules = append(doc.Rules, jr)
+	for _, f := range r.Findings() {
+		doc.Rules = append(doc.Rules, JSONRule{Rule: f.Rule, Result: f.Outcome.String(), Problem: string(f.Problem),
+			Message: f.Message, Fix: f.Fix, Details: f.Details, Labels: nonNil(f.Labels)})
 	}
 	return WriteJSON(w, doc)
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/xml"
-	"fmt"
 	"io"
 	"strings"
 
@@ -62,23 +61,22 @@ func JUnitSkipped(w io.Writer, reason string) error {
 
 // JUnit writes the rules of r as JUnit XML.
 func JUnit(w io.Writer, r Result) error {
-	v := r.Verdict
 	suite := junitSuite{Name: suiteName(r.MergeRequest)}
-	for _, rule := range v.Rules {
-		c := junitCase{Classname: junitClass, Name: caseName(rule.Rule, r.EffectivePrefixes())}
-		body := []string{xmlSafe(rule.Message)}
-		if fix := Fix(rule, v, r.EffectivePrefixes()); fix != "" && rule.Outcome != check.Passed {
-			body = append(body, "fix: "+xmlSafe(fix))
+	for _, f := range r.Findings() {
+		c := junitCase{Classname: junitClass, Name: f.CaseName}
+		body := []string{xmlSafe(f.Message)}
+		if f.Fix != "" {
+			body = append(body, "fix: "+xmlSafe(f.Fix))
 		}
-		body = append(body, "details: "+r.Docs.For(rule.Rule), NextStep(r.Source))
-		switch rule.Outcome {
+		body = append(body, "details: "+xmlSafe(f.Details), NextStep(r.Source))
+		switch f.Outcome {
 		case check.Failed:
-			c.Failure = &junitProblem{Message: xmlSafe(rule.Message), Type: string(rule.Problem), Text: strings.Join(body, "\n")}
+			c.Failure = &junitProblem{Message: xmlSafe(f.Message), Type: string(f.Problem), Text: strings.Join(body, "\n")}
 			suite.Failures++
 		case check.Warned:
 			c.SystemOut = "warning: " + strings.Join(body[:len(body)-1], "\n")
 		default:
-			c.SystemOut = "labels: " + xmlSafe(strings.Join(rule.Labels, ", "))
+			c.SystemOut = "labels: " + xmlSafe(strings.Join(f.Labels, ", "))
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
@@ -115,13 +113,6 @@ func suiteName(mr MergeRequest) string {
 		return "Echoes labels of merge request " + s
 	}
 	return "Echoes labels"
-}
-
-func caseName(rule string, p check.Prefixes) string {
-	if rule == check.RuleEffort {
-		return fmt.Sprintf("one %s label sized XS, S, M, L or XL", p.Effort)
-	}
-	return fmt.Sprintf("an %s or %s label", p.Intent, p.Initiative)
 }
 
 // xmlSafe keeps untrusted text readable in the widget: encoding/xml already

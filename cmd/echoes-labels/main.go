@@ -2,11 +2,16 @@
 package main
 
 import (
+	"context"
+	"log"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
 
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/cli"
 )
 
@@ -14,13 +19,21 @@ import (
 var version = ""
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], cli.Deps{
+	env := cienv.New(os.LookupEnv)
+	// net/http logs every request header, the token's too, through the
+	// standard logger under GODEBUG=http2debug=2.
+	log.SetOutput(cli.MaskedWriter(os.Stderr, env, os.Args[1:]))
+	// GitLab cancels a job with SIGTERM (SIGKILL follows), a person with Ctrl-C.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], cli.Deps{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
-		Env:        cli.EnvFrom(os.LookupEnv),
+		Env:        env,
 		IsTerminal: isatty.IsTerminal(os.Stdout.Fd()),
 		Version:    buildVersion(),
-	}))
+	})
+	stop()
+	os.Exit(code)
 }
 
 func buildVersion() string {

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/printable"
+)
+
+// Exit codes, stable and documented in the README.
+const (
+	ExitPass      = 0   // labels pass, or nothing to check
+	ExitLabels    = 1   // labels missing or invalid
+	ExitConfig    = 2   // configuration or usage error
+	ExitAPI       = 3   // GitLab API error
+	ExitCancelled = 130 // stopped by SIGTERM or Ctrl-C, as shells number it
+)
+
+// Error carries an exit code and the one or two lines that explain it.
+type Error struct {
+	Code  int
+	Cause string
+	Fix   string
+}
+
+func (e *Error) Error() string { return e.Cause }
+
+// ExitCode lets main and tests read the code without knowing the type.
+func (e *Error) ExitCode() int { return e.Code }
+
+func configError(cause, fix string) error { return &Error{Code: ExitConfig, Cause: cause, Fix: fix} }
+
+// errLabels is returned when the report has already told the whole story.
+var errLabels = &Error{Code: ExitLabels}
+
+// errCancelled is what a run stopped by a signal ends with.
+var errCancelled = &Error{Code: ExitCancelled, Cause: "cancelled before the check finished (SIGTERM or Ctrl-C)",
+	Fix: "nothing to mend: run the job again for a verdict"}
+
+// asError gives every error an exit code; one that is not ours is a bug
+// or an I/O failure, reported as a configuration problem.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: ExitConfig, Cause: err.Error(), Fix: "check the flags and variables above; if they are right, report this as a bug"}
+}
+
+// Fixes shared by several causes.
+const (
+	fixRateLimited = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
+	fixServerError = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
+	fixJobToken    = "GitLab does not let the job token read merge requests here: store an access token with the read_api scope in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
+	fixAPIRoot     = "check that --gitlab-url/CI_API_V4_URL is your GitLab's API root (…/api/v4), not a proxy or web page"
+)
+
+// refused is true when GitLab said no to the token itself rather than
+// failing, which for the job token means it may not read this project.
+func refused(err error) bool {
+	var e *gitlabapi.Error
+	return errors.As(err, &e) && e.Kind == gitlabapi.Status &&
+		(e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound)
+}
+
+// apiError turns a failed call into exit 3 with the fix for its cause.
+func apiError(err error, p plan, timeout time.Duration) error {
+	var e *gitlabapi.Error
+	if !errors.As(err, &e) {
+		return &Error{Code: ExitAPI, Cause: "GitLab API call failed: " + printable.String(err.Error()),
+			Fix: "retry the job; if it persists, check the GitLab instance's status"}
+	}
+	cause := printable.Truncate(e.Error(), 400)
+	tokenName := "the token (ECHOES_GITLAB_TOKEN or --token)"
+	if p.tokenKind == gitlabapi.JobToken {
+		tokenName = "the job token"
+	}
+	where := projectName(p.project)
+	var fix string
+	switch e.Kind {
+	case gitlabapi.Status:
+		switch {
+		case p.tokenKind == gitlabapi.JobToken && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden):
+			fix = fixJobToken
+		case e.Status == http.StatusUnauthorized:
+			fix = tokenName + " is wrong, expired or revoked: create an access token with the read_api scope and store it in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
+		case e.Status == http.StatusForbidden:
+			fix = tokenName + " may not read this merge request: it needs the read_api scope and at least the Reporter role in " + where
+		case e.Status == http.StatusNotFound && strings.Contains(strings.ToLower(e.Message), "project"):
+			fix = fmt.Sprintf("%s does not exist or %s cannot see it: check --project/CI_MERGE_REQUEST_PROJECT_ID and that the token's user is a member", where, tokenName)
+		case e.Status == http.StatusNotFound && p.iid != 0:
+			fix = fmt.Sprintf("merge request !%d does not exist in %s (or %s cannot see it): check --mr/CI_MERGE_REQUEST_IID and --project", p.iid, where, tokenName)
+		case e.Status == http.StatusNotFound:
+			fix = fmt.Sprintf("%s does not exist or %s cannot see it: check --project and --gitlab-url", where, tokenName)
+		case e.Status == http.StatusTooManyRequests:
+			fix = fixRateLimited
+		case e.Status >= 500:
+			fix = fixServerError
+		default:
+			fix = "check --gitlab-url/CI_API_V4_URL points at the API root (…/api/v4)"
+		}
+	case gitlabapi.Timeout:
+		cause = fmt.Sprintf("%s (--timeout %s)", cause, timeout)
+		// The deadline often passes while waiting to retry: the fix is
+		// then the one for what the last attempt met, not a slow GitLab.
+		switch {
+		case e.LastStatus == http.StatusTooManyRequests:
+			fix = fixRateLimited
+		case e.LastStatus >= 500:
+			fix = fixServerError
+		case e.LastStatus == 0 && e.Message != "":
+			fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY); or raise --timeout/ECHOES_TIMEOUT"
+		default:
+			fix = "retry the job, or raise --timeout/ECHOES_TIMEOUT if your GitLab is slow"
+		}
+	case gitlabapi.TLS:
+		fix = "if your GitLab uses a private CA, point CI_SERVER_TLS_CA_FILE or --ca-file at its PEM certificate"
+	case gitlabapi.Redirected:
+		fix = "set --gitlab-url/CI_API_V4_URL to the address GitLab redirects to, so the token goes straight there"
+	case gitlabapi.Malformed:
+		fix = fixAPIRoot
+	default:
+		fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY)"
+	}
+	return &Error{Code: ExitAPI, Cause: cause, Fix: fix}
+}
+
+// projectName reads well after "in": "project 42" or "project group/project".
+func projectName(p string) string {
+	if _, err := strconv.ParseInt(p, 10, 64); err == nil {
+		return "project " + p
+	}
+	return "project " + printable.String(p)
+}

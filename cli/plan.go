@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+)
+
+// source is where the plan reads the labels, in the README's order.
+type source int
+
+const (
+	fromLabelsFlag source = iota // 1. --labels: no GitLab call
+	fromAPI                      // 2./3. a token or the job token: GET the merge request
+	fromBranch                   // a branch pipeline: list the branch's open merge requests
+	fromVariable                 // 4. CI_MERGE_REQUEST_LABELS, frozen at pipeline creation
+	nothingToCheck               // 5. no merge request
+)
+
+// plan is what the check will read, decided from the flags and the CI
+// environment alone, before any request.
+type plan struct {
+	source    source
+	labels    []string // fromLabelsFlag, fromVariable
+	token     string
+	tokenKind gitlabapi.TokenKind
+	project   string
+	iid       int64  // fromAPI
+	found     string // fromAPI: the CI_OPEN_MERGE_REQUESTS entry it came from
+	branch    string // fromBranch
+	// onRefused is what a refused job token falls back to: fromVariable
+	// in a merge request pipeline, nothingToCheck in a branch pipeline;
+	// fromAPI means no fallback: GitLab's refusal is the error.
+	onRefused source
+	pipeline  []string // the pipeline's labels, for that fallback
+	notices   []string
+	skip      string // nothingToCheck: why
+}
+
+// makePlan chooses where the labels come from. It is pure: the flags and
+// the CI variables in, the plan or a configuration error out.
+func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
+	if c.labels != nil {
+		return plan{source: fromLabelsFlag, labels: cienv.SplitLabels(*c.labels)}, nil
+	}
+	p := plan{token: c.token, tokenKind: gitlabapi.PrivateToken, project: c.project, pipeline: job.PipelineLabels}
+	if p.token == "" && job.JobToken != "" {
+		p.token, p.tokenKind = job.JobToken, gitlabapi.JobToken
+		if tokenSetEmpty != "" {
+			p.notices = append(p.notices, tokenSetEmpty+" is set but empty; trying the job token instead.")
+		}
+	}
+	if strings.ContainsFunc(p.token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return p, configError("the token contains spaces or control characters, so it cannot be sent",
+			"check the value of ECHOES_GITLAB_TOKEN (or --token): paste the token alone, without quotes or line breaks")
+	}
+	if c.mr == "" {
+		return branchPlan(p, c, job)
+	}
+	iid, err := parseIID(c.mr)
+	if err != nil {
+		return p, err
+	}
+	p.iid = iid
+	switch {
+	case p.token == "" && job.InMRPipeline:
+		p.source, p.labels = fromVariable, job.PipelineLabels
+		return p, nil
+	case p.token == "":
+		return p, configError("--mr is set but there is no token to read the merge request with",
+			"set ECHOES_GITLAB_TOKEN (an access token with read_api) or pass --token; or check labels offline with --labels")
+	case p.project == "":
+		return p, configError("no project to look the merge request up in",
+			"set CI_MERGE_REQUEST_PROJECT_ID (GitLab does in merge request pipelines) or pass --project group/project")
+	}
+	p.source, p.onRefused = fromAPI, fromAPI
+	if job.InMRPipeline {
+		p.onRefused = fromVariable
+	}
+	return p, apiSettings(c, p.project)
+}
+
+// branchPlan finds the merge request of a pipeline without
+// CI_MERGE_REQUEST_IID: from CI_OPEN_MERGE_REQUESTS, or with a token of
+// one's own by source branch. With neither there is nothing to check.
+func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
+	p.source, p.skip = nothingToCheck, "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"
+	if p.token == "" {
+		return p, nil
+	}
+	if ref, ok := cienv.InProject(job.OpenMergeRequests, job.ProjectPath); ok {
+		p.source, p.project, p.iid, p.found, p.onRefused = fromAPI, ref.Project, ref.IID, ref.String(), nothingToCheck
+		return p, apiSettings(c, p.project)
+	}
+	if p.tokenKind != gitlabapi.PrivateToken || p.project == "" {
+		return p, nil
+	}
+	if job.Branch == "" {
+		if !job.InCI {
+			return p, configError("--project and a token are set but no merge request: --mr is missing",
+				"pass the merge request's IID, the number after ! in its title, e.g. --mr 42")
+		}
+		return p, nil
+	}
+	p.source, p.branch = fromBranch, job.Branch
+	return p, apiSettings(c, p.project)
+}
+
+// apiSettings checks what only a plan that calls GitLab needs.
+func apiSettings(c config, project string) error {
+	if err := validateProject(project); err != nil {
+		return err
+	}
+	if _, err := gitlabapi.ParseBaseURL(c.gitlabURL); err != nil {
+		return configError(err.Error(), "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
+	}
+	return nil
+}
+
+// parseIID reads a merge request IID, which GitLab numbers from 1.
+func parseIID(s string) (int64, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %q, not a positive number", truncateRunes(s, 40)),
+			"pass the number after ! in the merge request's title, e.g. --mr 42")
+	}
+	return n, nil
+}
+
+// validateProject accepts a numeric id or a namespace/project path.
+func validateProject(p string) error {
+	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
+		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
+		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %q is neither a numeric id nor a group/project path", truncateRunes(p, 60)),
+			"pass the project's numeric id or its full path, e.g. --project my-group/my-project")
+	}
+	return nil
+}

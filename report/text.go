@@ -1,0 +1,159 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/printable"
+)
+
+// Options say how the text report is written.
+type Options struct {
+	// Colour is decided by the caller, since fatih/color would switch it
+	// off in a GitLab job, where stdout is a pipe.
+	Colour bool
+	// Sections puts the details (every label, each API call) first, in a
+	// collapsed GitLab log section; without it they are not printed.
+	Sections bool
+	// Start and End stamp the section, so GitLab shows how long the check
+	// took (a --wait of minutes included).
+	Start, End time.Time
+}
+
+// maxDetailLabels bounds the labels listed in the details section.
+const maxDetailLabels = 200
+
+// Text writes the human report: what was found, the verdict, and for each
+// failed rule what to do and where to read more.
+func Text(w io.Writer, r Result, o Options) error {
+	s := newStyles(o.Colour)
+	var b strings.Builder
+	v := r.Verdict
+	if o.Sections {
+		writeSection(&b, o.Start, o.End, "echoes_labels_details", "Details: labels seen, API calls", r.DetailLines())
+	}
+
+	if mr := r.MergeRequest.String(); mr != "" {
+		fmt.Fprintf(&b, "%s merge request %s (%s)\n", s.bold("Echoes labels of"), mr, Describe(r.Source))
+	} else {
+		fmt.Fprintf(&b, "%s (%s)\n", s.bold("Echoes labels"), Describe(r.Source))
+	}
+	kinds := []struct {
+		name   string
+		labels []check.Label
+	}{{"intent", v.Intents}, {"initiative", v.Initiatives}, {"effort", v.Efforts}}
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  %-11s %s\n", k.name+":", labelList(s, k.labels))
+	}
+	for _, nm := range v.NearMisses {
+		fmt.Fprintf(&b, "  %-11s %s %s\n", "misspelt?", printable.String(nm.Label),
+			s.yellow(fmt.Sprintf("did you mean %s?", printable.String(nm.Suggestion))))
+	}
+	b.WriteString("\n")
+
+	if v.Pass() {
+		fmt.Fprintf(&b, "%s %s\n", s.green("✔ PASS"), r.Headline())
+	} else {
+		fmt.Fprintf(&b, "%s %s\n", s.red("✖ FAIL"), r.Headline())
+	}
+	for _, f := range r.Findings() {
+		if f.Outcome == check.Passed {
+			continue
+		}
+		mark := s.red("  ✖ " + f.Title)
+		if f.Outcome == check.Warned {
+			mark = s.yellow("  ⚠ " + f.Title + " (warning only)")
+		}
+		fmt.Fprintf(&b, "%s: %s\n", mark, printable.Truncate(f.Message, 4*printable.MaxRunes))
+		if f.Fix != "" {
+			fmt.Fprintf(&b, "    fix: %s\n", f.Fix)
+		}
+		fmt.Fprintf(&b, "    details: %s\n", s.cyan(printable.String(f.Details)))
+	}
+	if !v.Pass() {
+		fmt.Fprintf(&b, "\n%s\n", s.bold(NextStep(r.Source)))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// DetailLines are the lines for the curious: where the labels came from,
+// every label and its kind, and each API call with its timing.
+func (r Result) DetailLines() []string {
+	out := []string{fmt.Sprintf("labels: %d, %s", len(r.Labels), Describe(r.Source))}
+	if r.EventType != "" {
+		out = append(out, "pipeline: merge request pipeline of type "+printable.String(r.EventType))
+	}
+	if r.MergeRequest.WebURL != "" {
+		out = append(out, "merge request: "+printable.String(r.MergeRequest.WebURL))
+	}
+	p := r.Prefixes.WithDefaults()
+	for i, l := range r.Labels {
+		if i == maxDetailLabels {
+			out = append(out, fmt.Sprintf("  … and %d more", len(r.Labels)-maxDetailLabels))
+			break
+		}
+		out = append(out, fmt.Sprintf("  %-10s %s", check.Classify(l, p).Kind, printable.String(l)))
+	}
+	for _, c := range r.Calls {
+		status := fmt.Sprint(c.Status)
+		if c.Status == 0 {
+			status = "no answer"
+		}
+		out = append(out, fmt.Sprintf("GitLab: %s %s → %s in %dms", c.Method, printable.String(c.Path), status, c.Duration.Milliseconds()))
+	}
+	return out
+}
+
+// writeSection writes a collapsed GitLab job log section. Its lines are
+// untrusted and pass through printable, so none can end the section early.
+func writeSection(b *strings.Builder, start, end time.Time, name, header string, lines []string) {
+	if end.Before(start) {
+		end = start
+	}
+	fmt.Fprintf(b, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", start.Unix(), name, header)
+	for _, l := range lines {
+		fmt.Fprintf(b, "  %s\n", printable.Truncate(l, 8*printable.MaxRunes))
+	}
+	fmt.Fprintf(b, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", end.Unix(), name)
+}
+
+func labelList(s styles, labels []check.Label) string {
+	if len(labels) == 0 {
+		return s.faint("none")
+	}
+	names := make([]string, len(labels))
+	for i, l := range labels {
+		names[i] = printable.String(l.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+type styles struct {
+	bold, green, red, yellow, cyan, faint func(a ...any) string
+}
+
+func newStyles(on bool) styles {
+	mk := func(attrs ...color.Attribute) func(a ...any) string {
+		c := color.New(attrs...)
+		if on {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c.Sprint
+	}
+	return styles{
+		bold:   mk(color.Bold),
+		green:  mk(color.FgGreen, color.Bold),
+		red:    mk(color.FgRed, color.Bold),
+		yellow: mk(color.FgYellow),
+		cyan:   mk(color.FgCyan),
+		faint:  mk(color.Faint),
+	}
+}
