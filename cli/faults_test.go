@@ -9,14 +9,19 @@ package cli_test
 // in e2e_test.go are not repeated here.
 
 import (
+	"bytes"
 	"encoding/pem"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -434,6 +439,55 @@ func TestBranchPipelineListAnswerWithoutLabels(t *testing.T) {
 			causeAndFix(t, r, "without a list of", "/api/v4")
 			if srv.Count() != 1 {
 				t.Errorf("%d requests, want 1", srv.Count())
+			}
+		})
+	}
+}
+
+// GitLab cancels a job with SIGTERM and kills it a few seconds later; a
+// person presses Ctrl-C. Either way the check stops within a second, says
+// so in one line and its fix, and leaves a complete JUnit file.
+func TestCancelledJobStopsAndLeavesAReport(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			addr := hangingServer(t)
+			junit := filepath.Join(t.TempDir(), "report.xml")
+			cmd := exec.Command(binary)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ECHOES_GITLAB_TOKEN=" + secret, "CI_API_V4_URL=http://" + addr + "/api/v4",
+				"CI_MERGE_REQUEST_PROJECT_ID=42", "CI_MERGE_REQUEST_IID=7", "ECHOES_TIMEOUT=1m", "ECHOES_JUNIT=" + junit}
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // the request is in flight
+			sent := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if el := time.Since(sent); el > time.Second {
+				t.Errorf("stopped %v after the signal, want within a second", el)
+			}
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) || exitErr.ExitCode() != 130 {
+				t.Fatalf("exit %v, want 130\n%s%s", err, &stdout, &stderr)
+			}
+			causeAndFix(t, result{stdout.String(), stderr.String(), 130}, "cancelled", "run the job again")
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Errors int `xml:"errors,attr"`
+				Case   struct {
+					Error struct {
+						Message string `xml:"message,attr"`
+					} `xml:"error"`
+				} `xml:"testsuite>testcase"`
+			}
+			if err := xml.Unmarshal(b, &doc); err != nil || doc.Errors != 1 || !strings.Contains(doc.Case.Error.Message, "cancelled") {
+				t.Errorf("JUnit report after the signal (%v):\n%s", err, b)
 			}
 		})
 	}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+)
+
+// The README's "Where the labels come from", one row a case, as makePlan
+// decides it from the settings and the CI variables alone.
+func TestPlanFollowsTheREADMEOrder(t *testing.T) {
+	labels := "a,echoes/intent/x"
+	mrJob := map[string]string{"CI": "true", "CI_MERGE_REQUEST_IID": "7", "CI_MERGE_REQUEST_LABELS": "backend"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range base {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	api := config{gitlabURL: "https://gitlab.example.com/api/v4", project: "42", mr: "7"}
+	for _, tt := range []struct {
+		name string
+		cfg  config
+		env  map[string]string
+		want plan
+		err  string // a configuration error naming this
+	}{
+		{"1. --labels, even with a token and a merge request", config{labels: &labels, token: "tok", mr: "7"}, mrJob,
+			plan{source: fromLabelsFlag, labels: []string{"a", "echoes/intent/x"}}, ""},
+		{"2. a token", withToken(api, "tok"), mrJob,
+			plan{source: fromAPI, token: "tok", tokenKind: gitlabapi.PrivateToken, project: "42", iid: 7, onRefused: fromVariable, pipeline: []string{"backend"}}, ""},
+		{"3. no token, the job token", api, with(mrJob, "CI_JOB_TOKEN", "job"),
+			plan{source: fromAPI, token: "job", tokenKind: gitlabapi.JobToken, project: "42", iid: 7, onRefused: fromVariable, pipeline: []string{"backend"}}, ""},
+		{"3. the job token outside a merge request pipeline: its refusal is the error", api, map[string]string{"CI_JOB_TOKEN": "job"},
+			plan{source: fromAPI, token: "job", tokenKind: gitlabapi.JobToken, project: "42", iid: 7, onRefused: fromAPI}, ""},
+		{"4. no token at all: the pipeline's labels", api, mrJob,
+			plan{source: fromVariable, tokenKind: gitlabapi.PrivateToken, project: "42", iid: 7, labels: []string{"backend"}, pipeline: []string{"backend"}}, ""},
+		{"5. no merge request and no token", config{}, map[string]string{"CI": "true"},
+			plan{source: nothingToCheck, tokenKind: gitlabapi.PrivateToken, skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
+		{"5. a branch pipeline found in CI_OPEN_MERGE_REQUESTS", withToken(config{gitlabURL: api.gitlabURL}, "tok"),
+			map[string]string{"CI": "true", "CI_OPEN_MERGE_REQUESTS": "fork/p!3,g/p!9", "CI_PROJECT_PATH": "G/P"},
+			plan{source: fromAPI, token: "tok", project: "g/p", iid: 9, found: "g/p!9", onRefused: nothingToCheck,
+				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
+		{"5. a branch pipeline looked up by its branch", withToken(config{gitlabURL: api.gitlabURL, project: "42"}, "tok"),
+			map[string]string{"CI": "true", "CI_COMMIT_BRANCH": "topic"},
+			plan{source: fromBranch, token: "tok", project: "42", branch: "topic",
+				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
+		{"5. the job token cannot look a branch up", config{gitlabURL: api.gitlabURL, project: "42"},
+			map[string]string{"CI": "true", "CI_JOB_TOKEN": "job", "CI_COMMIT_BRANCH": "topic"},
+			plan{source: nothingToCheck, token: "job", tokenKind: gitlabapi.JobToken, project: "42",
+				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
+		{"outside CI, a token and a project but no --mr", withToken(config{gitlabURL: api.gitlabURL, project: "42"}, "tok"), nil, plan{}, "--mr"},
+		{"--mr without any token outside a merge request pipeline", api, nil, plan{}, "ECHOES_GITLAB_TOKEN"},
+		{"--mr without a project", withToken(config{gitlabURL: api.gitlabURL, mr: "7"}, "tok"), nil, plan{}, "--project"},
+		{"a token with a line break", withToken(api, "to\nk"), nil, plan{}, "ECHOES_GITLAB_TOKEN"},
+		{"an IID that is not a number", withToken(config{gitlabURL: api.gitlabURL, project: "42", mr: "x"}, "tok"), nil, plan{}, "--mr 42"},
+		{"an API URL that is not one", withToken(config{gitlabURL: "gitlab", project: "42", mr: "7"}, "tok"), nil, plan{}, "CI_API_V4_URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := makePlan(tt.cfg, cienv.Map(tt.env).Job(), "")
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error()+" "+asError(err).Fix, tt.err) {
+					t.Fatalf("error = %v, want one naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("plan =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func withToken(c config, token string) config { c.token = token; return c }
+
+func TestPlanSaysWhenAnEmptyTokenVariableWasSkipped(t *testing.T) {
+	job := cienv.Map(map[string]string{"CI_JOB_TOKEN": "job", "CI_MERGE_REQUEST_IID": "7"}).Job()
+	p, err := makePlan(config{gitlabURL: "https://gitlab.example.com", project: "1", mr: "7"}, job, "ECHOES_GITLAB_TOKEN")
+	if err != nil || p.tokenKind != gitlabapi.JobToken || len(p.notices) != 1 || !strings.Contains(p.notices[0], "ECHOES_GITLAB_TOKEN is set but empty") {
+		t.Fatalf("plan %+v, %v", p, err)
+	}
+}
