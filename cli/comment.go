@@ -77,8 +77,8 @@ func (c *command) comment(ctx context.Context, res report.Result) {
 func (c *command) noteProblem(err error) string {
 	var e *gitlabapi.Error
 	if errors.As(err, &e) && e.Kind == gitlabapi.Status && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
-		return printable.Truncate(e.Error(), 200) + ".\n  fix: the token needs the api scope (not only read_api) and at least the Reporter role in the project"
+		return printable.Truncate(c.cfg.mask.mask(e.Error()), 200) + ".\n  fix: the token needs the api scope (not only read_api) and at least the Reporter role in the project"
 	}
-	ae := asError(apiError(err, c.plan, c.cfg.timeout))
+	ae := asError(c.apiError(err))
 	return ae.Cause + ".\n  fix: " + ae.Fix
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/printable"
@@ -69,13 +68,14 @@ func refused(err error) bool {
 }
 
 // apiError turns a failed call into exit 3 with the fix for its cause.
-func apiError(err error, p plan, timeout time.Duration) error {
+func (c *command) apiError(err error) error {
+	p, timeout, m := c.plan, c.cfg.timeout, c.cfg.mask
 	var e *gitlabapi.Error
 	if !errors.As(err, &e) {
-		return &Error{Code: ExitAPI, Cause: "GitLab API call failed: " + printable.String(err.Error()),
+		return &Error{Code: ExitAPI, Cause: "GitLab API call failed: " + printable.String(m.mask(err.Error())),
 			Fix: "retry the job; if it persists, check the GitLab instance's status"}
 	}
-	cause := printable.Truncate(e.Error(), 400)
+	cause := printable.Truncate(m.mask(e.Error()), 400)
 	tokenName := "the token (ECHOES_GITLAB_TOKEN or --token)"
 	if p.tokenKind == gitlabapi.JobToken {
 		tokenName = "the job token"

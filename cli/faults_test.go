@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -491,4 +492,69 @@ func TestCancelledJobStopsAndLeavesAReport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A secret is masked where it comes in, before it is encoded or cut: one
+// that looks like the markup around it leaves the JUnit XML and the log's
+// section markers whole, and a long one cut short leaks nothing.
+func TestMaskingNeverBreaksWhatItMasks(t *testing.T) {
+	for _, token := range []string{"<testsuites", "collapsed=true", "section_end", `"&amp;'`} {
+		t.Run(token, func(t *testing.T) {
+			srv := gitlabtest.New(t)
+			srv.SetToken(token)
+			srv.SetLabels(42, "group/project", 7, "echoes/intent/feature", "echoes/intent/"+token, "about "+token+" here", token)
+			junit := filepath.Join(t.TempDir(), "report.xml")
+			r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", token, "NO_COLOR", "<unset>", "ECHOES_JUNIT", junit))
+			if r.code != 0 {
+				t.Fatalf("%s", r)
+			}
+			markers := regexp.MustCompile(`\x1b\[0Ksection_(start|end):\d+:echoes_labels_details(\[collapsed=true\])?\r\x1b\[0K`)
+			if got := markers.FindAllString(r.stdout, -1); len(got) != 2 {
+				t.Errorf("the details section's markers are broken:\n%q", r.stdout)
+			}
+			if strings.Contains(markers.ReplaceAllString(r.stdout, "")+r.stderr, token) {
+				t.Errorf("the token was printed:\n%s", r)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Tests int    `xml:"tests,attr"`
+				Out   string `xml:"testsuite>testcase>system-out"`
+			}
+			if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 1 || doc.Out != "labels: echoes/intent/feature, echoes/intent/[MASKED]" {
+				t.Errorf("JUnit report (%v):\n%s", err, b)
+			}
+		})
+	}
+	t.Run("a long token echoed by GitLab and cut short", func(t *testing.T) {
+		token := "glpat-" + strings.Repeat("0123456789abcdef", 40)
+		srv := gitlabtest.New(t)
+		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+			gitlabtest.Error(w, http.StatusUnauthorized, "401 Unauthorized: token "+r.Header.Get("PRIVATE-TOKEN")+" is not valid")
+			return true
+		})
+		r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", token))
+		if r.code != 3 || strings.Contains(r.stdout+r.stderr, token[:12]) || !strings.Contains(r.stderr, "[MASKED]") {
+			t.Fatalf("want exit 3 with the token masked, not cut:\n%s", r)
+		}
+	})
+	t.Run("a token pasted as an argument", func(t *testing.T) {
+		r := run(t, nil, "glpat-pasted-by-mistake-0123456789")
+		if r.code != 2 || strings.Contains(r.stdout+r.stderr, "pasted-by-mistake") {
+			t.Fatalf("want exit 2 without the argument:\n%s", r)
+		}
+	})
+	t.Run("credentials in CI_API_V4_URL", func(t *testing.T) {
+		srv := gitlabtest.New(t)
+		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+			gitlabtest.Error(w, http.StatusBadRequest, "bad request for "+r.URL.String()+" hunter2secret")
+			return true
+		})
+		r := run(t, with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret, "CI_API_V4_URL", srv.APIURL()+"?private_token=hunter2secret"))
+		if strings.Contains(r.stdout+r.stderr, "hunter2secret") {
+			t.Fatalf("a credential from the URL was printed:\n%s", r)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -446,5 +447,87 @@ func TestCommentIgnoresAReviewerQuotingIt(t *testing.T) {
 	notes := srv.Notes("group/project", 7)
 	if len(notes) != 2 || notes[0].Author != gitlabtest.Reviewer || !strings.Contains(notes[0].Body, "quoting the bot") || notes[1].Author != gitlabtest.Bot {
 		t.Fatalf("the reviewer's note must stay as it was and the bot write its own: %+v", notes)
+	}
+}
+
+// Every exit 2 leaves its errored case in the JUnit file, and a JSON
+// document with --format json, errors found while reading flags and
+// variables included.
+func TestConfigErrorsReachTheReports(t *testing.T) {
+	for _, tt := range []struct {
+		name, variable, value, mention string
+	}{
+		{"a bool that is neither", "ECHOES_REQUIRE_EFFORT", "maybe", "ECHOES_REQUIRE_EFFORT"},
+		{"a duration that is none", "ECHOES_POLL_INTERVAL", "abc", "ECHOES_POLL_INTERVAL"},
+		{"a duration without its unit", "ECHOES_TIMEOUT", "30", "30s"},
+		{"a poll interval below the floor", "ECHOES_POLL_INTERVAL", "100ms", "1s"},
+		{"an unknown format", "ECHOES_FORMAT", "xml", "--format json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			junit := filepath.Join(t.TempDir(), "r.xml")
+			env := map[string]string{"ECHOES_JUNIT": junit, "ECHOES_WAIT": "1m", tt.variable: tt.value}
+			r := runIn(t, env, &fakeClock{}, "--labels", "echoes/intent/x")
+			if r.code != 2 || !strings.Contains(r.stderr, tt.mention) {
+				t.Fatalf("want exit 2 naming %s:\n%s", tt.mention, r)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil || !bytes.Contains(b, []byte(`errors="1"`)) || !bytes.Contains(b, []byte("<error")) {
+				t.Errorf("JUnit report (%v):\n%s", err, b)
+			}
+			if tt.variable == "ECHOES_FORMAT" {
+				return
+			}
+			env["ECHOES_FORMAT"] = "json"
+			r = runIn(t, env, &fakeClock{}, "--labels", "echoes/intent/x")
+			var doc report.JSONReport
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Verdict != report.VerdictError || doc.Error == nil || doc.Error.ExitCode != 2 {
+				t.Errorf("JSON (%v):\n%s", err, r)
+			}
+		})
+	}
+	t.Run("an unknown flag, with the report paths from the variables", func(t *testing.T) {
+		junit := filepath.Join(t.TempDir(), "r.xml")
+		r := runIn(t, map[string]string{"ECHOES_JUNIT": junit, "ECHOES_FORMAT": "json"}, &fakeClock{}, "--labls", "x")
+		var doc report.JSONReport
+		if err := json.Unmarshal([]byte(r.stdout), &doc); r.code != 2 || err != nil || doc.Error == nil {
+			t.Errorf("JSON (%v):\n%s", err, r)
+		}
+		if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte("<error")) {
+			t.Errorf("JUnit report (%v):\n%s", err, b)
+		}
+	})
+}
+
+// --junit writes a regular file or creates one; it never replaces a
+// device, a FIFO or a directory, even as root.
+func TestJUnitWritesOnlyARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{os.DevNull, fifo, dir} {
+		before, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := runIn(t, nil, &fakeClock{}, "--labels", "echoes/intent/x", "--junit", path)
+		if r.code != 2 || !strings.Contains(r.stderr, "not a regular file") || !strings.Contains(r.stderr, "--junit") {
+			t.Errorf("--junit %s: %s", path, r)
+		}
+		if after, err := os.Stat(path); err != nil || after.Mode() != before.Mode() {
+			t.Errorf("%s changed from %v to %v (%v)", path, before.Mode(), after.Mode(), err)
+		}
+	}
+	r := runIn(t, nil, &fakeClock{}, "--labels", "echoes/intent/x", "--junit", dir+"/")
+	if r.code != 2 || !strings.Contains(r.stderr, "names a directory") {
+		t.Errorf("--junit ending in /: %s", r)
+	}
+	path := filepath.Join(dir, "new", "r.xml")
+	if r := runIn(t, nil, &fakeClock{}, "--labels", "echoes/intent/x", "--junit", path); r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the report was not created: %v", err)
 	}
 }

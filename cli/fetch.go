@@ -21,7 +21,8 @@ type fetched struct {
 
 // fetch carries out the plan: at most one read of the labels (one request),
 // or none at all. A refused job token falls back as the plan says.
-func (c *command) fetch(ctx context.Context, p plan) (*fetched, error) {
+func (c *command) fetch(ctx context.Context) (*fetched, error) {
+	p := c.plan
 	switch p.source {
 	case fromLabelsFlag:
 		return &fetched{source: report.FromCommandLine, labels: p.labels}, nil
@@ -49,7 +50,7 @@ func (c *command) fetch(ctx context.Context, p plan) (*fetched, error) {
 	if p.source == fromBranch {
 		mrs, err := client.OpenMergeRequestsFrom(read, p.project, p.branch)
 		if err != nil {
-			return nil, apiError(err, p, c.cfg.timeout)
+			return nil, c.apiError(err)
 		}
 		if len(mrs) == 0 {
 			c.skipReason = "no merge request here (CI_MERGE_REQUEST_IID is not set and no open merge request was found for branch " +
@@ -83,7 +84,7 @@ func (c *command) fetch(ctx context.Context, p plan) (*fetched, error) {
 		c.skipReason = "GitLab refused the job token, and a branch pipeline has no label variable, so there is nothing to check"
 		return nil, nil
 	}
-	return nil, apiError(err, p, c.cfg.timeout)
+	return nil, c.apiError(err)
 }
 
 func (c *command) fromAPI(project string, mr *gitlabapi.MergeRequest) *fetched {
@@ -117,18 +118,18 @@ func (c *command) wait(ctx context.Context, got *fetched, v check.Verdict) (*fet
 			return c.stopWaiting(got, v, err)
 		}
 		read, cancel := context.WithTimeout(ctx, cfg.timeout)
-		mr, err := c.client.MergeRequest(read, got.mr.Project, got.mr.IID)
+		mr, err := c.client.MergeRequest(read, c.plan.project, c.plan.iid)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return c.stopWaiting(got, v, ctx.Err())
 		case err != nil && refused(err):
-			return got, v, apiError(err, c.plan, cfg.timeout)
+			return got, v, c.apiError(err)
 		case err != nil:
-			c.noticef("re-reading the labels failed (%s); trying again.", printable.Truncate(err.Error(), 200))
+			c.noticef("re-reading the labels failed (%s); trying again.", printable.Truncate(c.cfg.mask.mask(err.Error()), 200))
 			continue
 		}
-		got = c.fromAPI(got.mr.Project, mr)
+		got = c.masked(c.fromAPI(c.plan.project, mr))
 		if v = check.Evaluate(got.labels, cfg.rules); v.Pass() {
 			c.noticef("the labels are there now.")
 			return got, v, nil

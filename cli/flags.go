@@ -55,11 +55,13 @@ type config struct {
 	commentKey                    string
 	caFile, format, junit         string
 	docs                          report.Docs
+	mask                          masker // the run's secrets
 }
 
 // validate checks every flag in one pass and returns the settings.
-func (f *Flags) validate() (config, error) {
-	c := config{
+// Values quoted in errors are masked first (m), then cut.
+func (f *Flags) validate(m masker) (config, error) {
+	c := config{mask: m,
 		gitlabURL: f.GitLabURL, token: strings.TrimSpace(f.Token), project: strings.TrimSpace(f.Project),
 		mr: strings.TrimSpace(f.MR), labels: f.Labels, caFile: f.CAFile, junit: f.JUnit,
 		format: strings.ToLower(strings.TrimSpace(f.Format)), commentKey: strings.TrimSpace(f.CommentKey),
@@ -70,12 +72,12 @@ func (f *Flags) validate() (config, error) {
 	// --junit and --format first: the errors after them are reported there.
 	if strings.HasSuffix(c.junit, "/") {
 		c.junit = ""
-		return c, configError(fmt.Sprintf("--junit/ECHOES_JUNIT %q names a directory", truncateRunes(f.JUnit, 80)),
+		return c, configError(fmt.Sprintf("--junit/ECHOES_JUNIT %q names a directory", m.clip(f.JUnit, 80)),
 			"give the path of the report file, e.g. --junit echoes-labels.junit.xml")
 	}
 	if c.format != "text" && c.format != "json" {
 		c.format = "text"
-		return c, configError(fmt.Sprintf("--format/ECHOES_FORMAT is %q", truncateRunes(f.Format, 40)), "use --format text or --format json")
+		return c, configError(fmt.Sprintf("--format/ECHOES_FORMAT is %q", m.clip(f.Format, 40)), "use --format text or --format json")
 	}
 	var err error
 	for _, s := range []struct {
@@ -84,7 +86,7 @@ func (f *Flags) validate() (config, error) {
 		to   *bool
 	}{{"--require-effort/ECHOES_REQUIRE_EFFORT", f.RequireEffort, &c.rules.RequireEffort},
 		{"--no-color", f.NoColor, &c.noColor}, {"--comment/ECHOES_COMMENT", f.Comment, &c.comment}} {
-		if *s.to, err = s.v.value(s.name); err != nil {
+		if *s.to, err = s.v.value(s.name, m); err != nil {
 			return c, err
 		}
 	}
@@ -94,7 +96,7 @@ func (f *Flags) validate() (config, error) {
 		to   *time.Duration
 	}{{"--timeout/ECHOES_TIMEOUT", f.Timeout, &c.timeout}, {"--wait/ECHOES_WAIT", f.Wait, &c.wait},
 		{"--poll-interval/ECHOES_POLL_INTERVAL", f.PollInterval, &c.pollInterval}} {
-		if *d.to, err = d.v.value(d.name); err != nil {
+		if *d.to, err = d.v.value(d.name, m); err != nil {
 			return c, err
 		}
 	}
@@ -155,9 +157,9 @@ func (s *switchValue) Decode(ctx *kong.DecodeContext) error {
 // IsBool lets the flag stand alone: --comment.
 func (s *switchValue) IsBool() bool { return true }
 
-func (s switchValue) value(name string) (bool, error) {
+func (s switchValue) value(name string, m masker) (bool, error) {
 	if s.bad != nil {
-		return false, configError(fmt.Sprintf("%s is %q, not true or false", name, truncateRunes(*s.bad, 40)), "give true or false (or leave it unset)")
+		return false, configError(fmt.Sprintf("%s is %q, not true or false", name, m.clip(*s.bad, 40)), "give true or false (or leave it unset)")
 	}
 	return s.on, nil
 }
@@ -179,15 +181,16 @@ func (d *durationValue) Decode(ctx *kong.DecodeContext) error {
 	return nil
 }
 
-func (d durationValue) value(name string) (time.Duration, error) {
+func (d durationValue) value(name string, m masker) (time.Duration, error) {
 	if d.bad == nil {
 		return d.d, nil
 	}
 	fix := "give a Go duration with its unit, such as 30s or 2m"
-	if _, err := time.ParseDuration(strings.TrimSpace(*d.bad) + "s"); err == nil {
-		fix = fmt.Sprintf("add a unit: %ss for seconds, or %sm for minutes", strings.TrimSpace(*d.bad), strings.TrimSpace(*d.bad))
+	bad := m.clip(strings.TrimSpace(*d.bad), 40)
+	if _, err := time.ParseDuration(bad + "s"); err == nil {
+		fix = fmt.Sprintf("add a unit: %ss for seconds, or %sm for minutes", bad, bad)
 	}
-	return 0, configError(fmt.Sprintf("%s is %q, not a duration", name, truncateRunes(*d.bad, 40)), fix)
+	return 0, configError(fmt.Sprintf("%s is %q, not a duration", name, bad), fix)
 }
 
 // envBinding moves the env tags out of kong's reach and reads them through

@@ -60,7 +60,7 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 	if c.mr == "" {
 		return branchPlan(p, c, job)
 	}
-	iid, err := parseIID(c.mr)
+	iid, err := parseIID(c.mr, c.mask)
 	if err != nil {
 		return p, err
 	}
@@ -111,31 +111,31 @@ func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
 
 // apiSettings checks what only a plan that calls GitLab needs.
 func apiSettings(c config, project string) error {
-	if err := validateProject(project); err != nil {
+	if err := validateProject(project, c.mask); err != nil {
 		return err
 	}
 	if _, err := gitlabapi.ParseBaseURL(c.gitlabURL); err != nil {
-		return configError(err.Error(), "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
+		return configError(c.mask.clip(err.Error(), 300), "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
 	}
 	return nil
 }
 
 // parseIID reads a merge request IID, which GitLab numbers from 1.
-func parseIID(s string) (int64, error) {
+func parseIID(s string, m masker) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %q, not a positive number", truncateRunes(s, 40)),
+		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %q, not a positive number", m.clip(s, 40)),
 			"pass the number after ! in the merge request's title, e.g. --mr 42")
 	}
 	return n, nil
 }
 
 // validateProject accepts a numeric id or a namespace/project path.
-func validateProject(p string) error {
+func validateProject(p string, m masker) error {
 	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
 		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
-		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %q is neither a numeric id nor a group/project path", truncateRunes(p, 60)),
+		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %q is neither a numeric id nor a group/project path", m.clip(p, 60)),
 			"pass the project's numeric id or its full path, e.g. --project my-group/my-project")
 	}
 	return nil

@@ -9,18 +9,23 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/cienv"
 )
 
-// minSecret is the shortest value redacted: replacing every "a" because
+// minSecret is the shortest value masked: replacing every "a" because
 // someone set a one-letter token would garble the log and reveal it anyway.
 const minSecret = 4
 
-// secrets are the values that must never reach the log. Nothing prints them
-// on purpose; masking is the second line of defence, for a value echoed
-// back inside an error from a library or a server. They are the tokens, from
-// the environment or the command line, and whatever credentials a GitLab
-// URL carries (user info, query values).
-func secrets(env cienv.Env, args []string) []string {
+// masker holds the values that must never be shown. Nothing prints them on
+// purpose; masking is the second line of defence, for a value echoed back
+// by a library or a server, or pasted where it does not belong. Untrusted
+// text is masked where it comes in, before it is encoded (XML, JSON, the
+// log's section markers) or cut short, so that masking cannot break the
+// markup around it, and a cut cannot leave a secret's first characters.
+type masker []string
+
+// secrets are the tokens, from the environment or the command line, and
+// whatever credentials a GitLab URL carries (user info, query values).
+func secrets(env cienv.Env, args []string) masker {
 	candidates := []string{env.Get("ECHOES_GITLAB_TOKEN"), env.Get("GITLAB_TOKEN"), env.Get(cienv.JobToken)}
-	urls := []string{env.Get("CI_API_V4_URL")}
+	urls := []string{env.Get("CI_API_V4_URL"), env.Get("ECHOES_GITLAB_URL")}
 	for i, a := range args {
 		for _, flag := range []string{"--token", "--gitlab-url"} {
 			v, ok := strings.CutPrefix(a, flag+"=")
@@ -35,41 +40,72 @@ func secrets(env cienv.Env, args []string) []string {
 		}
 	}
 	for _, raw := range urls {
-		if u, err := url.Parse(strings.TrimSpace(raw)); err == nil {
-			if u.User != nil {
-				pw, _ := u.User.Password()
-				candidates = append(candidates, u.User.Username(), pw)
-			}
-			for _, vs := range u.Query() {
-				candidates = append(candidates, vs...)
-			}
-		}
+		candidates = append(candidates, urlSecrets(raw)...)
+	}
+	var m masker
+	return m.with(candidates...)
+}
+
+// urlSecrets are a URL's password, or its user name when it stands alone
+// (https://TOKEN@host), and its query values.
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil
 	}
 	var out []string
-	for _, s := range candidates {
-		for _, v := range []string{s, strings.TrimSpace(s)} {
-			if len(v) >= minSecret && !slices.Contains(out, v) {
-				out = append(out, v)
-			}
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		} else {
+			out = append(out, u.User.Username())
 		}
+	}
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
 	}
 	return out
 }
 
-// MaskedWriter masks the secrets of this environment and command line in
-// what passes through w; main gives it to the standard logger, which writes
-// one entry a call.
-func MaskedWriter(w io.Writer, env cienv.Env, args []string) io.Writer {
-	return &redactingWriter{w: w, secrets: secrets(env, args)}
+// with adds values worth masking.
+func (m masker) with(values ...string) masker {
+	for _, s := range values {
+		for _, v := range []string{s, strings.TrimSpace(s)} {
+			if len(v) >= minSecret && !slices.Contains(m, v) {
+				m = append(m, v)
+			}
+		}
+	}
+	return m
 }
 
-// maskAll masks every secret in s.
-func maskAll(s string, secrets []string) string {
-	for _, secret := range secrets {
+// mask masks every secret in s.
+func (m masker) mask(s string) string {
+	for _, secret := range m {
 		s = mask(s, secret)
 	}
 	return s
 }
+
+// masks masks every string of a list, reusing it when nothing changes.
+func (m masker) masks(list []string) []string {
+	var out []string
+	for i, s := range list {
+		if masked := m.mask(s); masked != s {
+			if out == nil {
+				out = slices.Clone(list)
+			}
+			out[i] = masked
+		}
+	}
+	if out == nil {
+		return list
+	}
+	return out
+}
+
+// clip is an untrusted value for a message: masked, then cut to n runes.
+func (m masker) clip(s string, n int) string { return truncateRunes(m.mask(s), n) }
 
 // mask replaces secret in s in any ASCII case: kong lowercases a bad bool
 // value before quoting it, so a token pasted into ECHOES_REQUIRE_EFFORT
@@ -107,18 +143,21 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// redactingWriter masks secrets in what passes through it. Each report and
-// error is written whole, so a secret is never split across two writes.
-type redactingWriter struct {
-	w       io.Writer
-	secrets []string
+// MaskedWriter masks the secrets of this environment and command line in
+// what passes through w. main gives it to the standard logger, which
+// writes one plain-text entry a call, so no secret is split across writes
+// and there is no markup to break.
+func MaskedWriter(w io.Writer, env cienv.Env, args []string) io.Writer {
+	return &maskedWriter{w: w, m: secrets(env, args)}
 }
 
-func (r *redactingWriter) Write(p []byte) (int, error) {
-	if len(r.secrets) == 0 {
-		return r.w.Write(p)
-	}
-	if _, err := io.WriteString(r.w, maskAll(string(p), r.secrets)); err != nil {
+type maskedWriter struct {
+	w io.Writer
+	m masker
+}
+
+func (r *maskedWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.m.mask(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -74,9 +74,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		d.Clock = realClock{}
 	}
 	c := &command{d: d, job: d.Env.Job()}
-	c.secrets = secrets(d.Env, args)
-	c.d.Stdout = &redactingWriter{w: d.Stdout, secrets: c.secrets}
-	c.d.Stderr = &redactingWriter{w: d.Stderr, secrets: c.secrets}
+	c.cfg.mask = secrets(d.Env, args)
 
 	var cli app
 	var env *envBinding
@@ -84,7 +82,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	parser, err := kong.New(&cli,
 		kong.Name("echoes-labels"),
 		kong.Description(description+"\n\nCommands: check (the default; echoes-labels --help shows its flags)."),
-		kong.Writers(c.d.Stdout, c.d.Stderr),
+		kong.Writers(d.Stdout, d.Stderr), // help and version only: errors come back to us
 		kong.Vars{"version": d.Version, "docs_url": report.DefaultDocsBase, "description": description},
 		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
 		kong.Resolvers(kong.ResolverFunc(func(ctx *kong.Context, p *kong.Path, f *kong.Flag) (any, error) { return env.resolve(ctx, p, f) })),
@@ -105,11 +103,13 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		}
 	}()
 	if _, err := parser.Parse(checkHelp(args)); err != nil {
-		// What the report goes to comes from the variables alone here.
-		c.cfg = config{junit: env.get("junit"), format: strings.ToLower(strings.TrimSpace(env.get("format")))}
+		// What the report goes to comes from the variables alone here,
+		// and any argument may be a secret pasted in the wrong place.
+		c.cfg.junit, c.cfg.format = env.get("junit"), strings.ToLower(strings.TrimSpace(env.get("format")))
+		c.cfg.mask = c.cfg.mask.with(positional(args)...)
 		return c.exit(&Error{Code: ExitConfig, Cause: err.Error(), Fix: "see echoes-labels --help for the flags and their environment variables"})
 	}
-	c.cfg, err = cli.Check.validate()
+	c.cfg, err = cli.Check.validate(c.cfg.mask)
 	if err != nil {
 		return c.exit(err)
 	}
@@ -142,7 +142,6 @@ type command struct {
 	cfg     config
 	plan    plan
 	client  *gitlabapi.Client // nil until a plan needs GitLab
-	secrets []string          // masked in the log and the JUnit file
 	// skipReason says why there is nothing to check.
 	skipReason string
 	mr         report.MergeRequest // for the error report, once known
@@ -168,13 +167,14 @@ func (c *command) run(ctx context.Context) error {
 		return err
 	}
 	c.plan = p
-	got, err := c.fetch(budget, p)
+	got, err := c.fetch(budget)
 	if err != nil {
 		return c.orCancelled(ctx, err)
 	}
 	if got == nil {
 		return c.skip()
 	}
+	got = c.masked(got)
 	c.mr = got.mr
 	v := check.Evaluate(got.labels, c.cfg.rules)
 	if !v.Pass() && c.cfg.wait > 0 {
@@ -182,16 +182,17 @@ func (c *command) run(ctx context.Context) error {
 			return c.orCancelled(ctx, err)
 		}
 	}
+	m := c.cfg.mask
 	res := report.Result{
 		Source: got.source, Labels: got.labels, MergeRequest: got.mr, Verdict: v,
-		Prefixes: c.cfg.rules.Prefixes, Docs: c.cfg.docs, EventType: c.job.EventType,
+		Prefixes: c.cfg.rules.Prefixes, Docs: report.Docs{Base: m.mask(c.cfg.docs.Base)}, EventType: m.mask(c.job.EventType),
 	}
 	if c.cfg.comment {
 		c.comment(budget, res)
 	}
 	if c.client != nil {
 		for _, a := range c.client.Attempts() {
-			res.Calls = append(res.Calls, report.Call{Method: a.Method, Path: a.Path, Status: a.Status, Duration: a.Duration})
+			res.Calls = append(res.Calls, report.Call{Method: a.Method, Path: m.mask(a.Path), Status: a.Status, Duration: a.Duration})
 		}
 	}
 	if err := c.write(res, start); err != nil {
@@ -226,7 +227,28 @@ func (c *command) notice() io.Writer {
 }
 
 func (c *command) noticef(format string, a ...any) {
-	fmt.Fprintf(c.notice(), "echoes-labels: "+format+"\n", a...)
+	fmt.Fprint(c.notice(), c.cfg.mask.mask(fmt.Sprintf("echoes-labels: "+format+"\n", a...)))
+}
+
+// masked masks the secrets in what GitLab or the pipeline sent, before any
+// rule, cut or encoding sees it.
+func (c *command) masked(got *fetched) *fetched {
+	m := c.cfg.mask
+	out := *got
+	out.labels = m.masks(got.labels)
+	out.mr.Project, out.mr.WebURL = m.mask(got.mr.Project), m.mask(got.mr.WebURL)
+	return &out
+}
+
+// positional are the arguments that are not flags, for masking.
+func positional(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // write prints the report in the chosen format and the JUnit file if asked.
@@ -277,7 +299,8 @@ func (c *command) exit(err error) int {
 	if e.Code == ExitLabels {
 		return e.Code
 	}
-	e.Cause = printable.Truncate(maskAll(e.Cause, c.secrets), 600)
+	e.Cause = printable.Truncate(c.cfg.mask.mask(e.Cause), 600)
+	e.Fix = c.cfg.mask.mask(e.Fix)
 	// Best effort: the error itself is printed below.
 	_ = c.writeJUnit(func(w io.Writer) error { return report.JUnitError(w, c.mr, e.Cause, e.Fix) })
 	if c.cfg.format == "json" {
@@ -294,8 +317,6 @@ func (c *command) exit(err error) int {
 // writeJUnit writes the JUnit report, when asked for one, atomically (a
 // half-written file never reaches GitLab) and only as a regular file: a
 // path naming a device, a FIFO or a directory is refused, never replaced.
-// It is masked like the log: GitLab shows it in the merge request, where no
-// variable masking applies.
 func (c *command) writeJUnit(write func(io.Writer) error) error {
 	path := c.cfg.junit
 	if path == "" {
@@ -321,7 +342,7 @@ func (c *command) writeJUnit(write func(io.Writer) error) error {
 		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := write(&redactingWriter{w: tmp, secrets: c.secrets}); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return fail(err)
 	}

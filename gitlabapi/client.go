@@ -357,7 +357,7 @@ func (c *Client) statusError(method, path string, resp *http.Response) error {
 	}
 	// GitLab repeats the status in its message ("404 Not found"); keep
 	// only what it adds.
-	e.Message = strings.TrimPrefix(errorMessage(resp.Body), strconv.Itoa(resp.StatusCode)+" ")
+	e.Message = strings.TrimPrefix(errorMessage(resp.Body, c.cfg.Token), strconv.Itoa(resp.StatusCode)+" ")
 	if strings.EqualFold(e.Message, http.StatusText(resp.StatusCode)) {
 		e.Message = ""
 	}
@@ -418,7 +418,7 @@ func truncate(s string, n int) string {
 // errorMessage reads GitLab's error body: {"message": "..."}, {"message":
 // {"field": ["..."]}} or {"error": "...", "error_description": "..."}. A body
 // that is none of these (a proxy's HTML page) gives no message.
-func errorMessage(body io.Reader) string {
+func errorMessage(body io.Reader, token string) string {
 	var e struct {
 		Message          json.RawMessage `json:"message"`
 		Error            string          `json:"error"`
@@ -433,6 +433,11 @@ func errorMessage(body io.Reader) string {
 	}
 	if msg == "" {
 		msg = strings.TrimSpace(e.Error + " " + e.ErrorDescription)
+	}
+	// A server that echoes the token: masked before the cut, which would
+	// otherwise leave its first characters.
+	if len(token) >= 4 {
+		msg = strings.ReplaceAll(msg, token, "[MASKED]")
 	}
 	return truncate(msg, 200)
 }
