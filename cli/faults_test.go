@@ -339,7 +339,7 @@ func TestMalformedVariablesNameTheFix(t *testing.T) {
 		{"iid negative", with(base, "CI_MERGE_REQUEST_IID", "-3"), `"-3", not a positive number`, "--mr 42", nil},
 		{"iid zero", with(base, "CI_MERGE_REQUEST_IID", "0"), `"0", not a positive number`, "--mr 42", nil},
 		{"iid huge", with(base, "CI_MERGE_REQUEST_IID", "99999999999999999999999"), "not a positive number", "--mr 42", nil},
-		{"iid with a line break", with(base, "CI_MERGE_REQUEST_IID", "7\nfix: lies"), `\n`, "--mr 42", nil},
+		{"iid with a line break", with(base, "CI_MERGE_REQUEST_IID", "7\nfix: lies"), `"7\x0afix: lies"`, "--mr 42", nil},
 		{"api url not a url", with(base, "CI_API_V4_URL", "not a url"), "is not an http(s) URL", "CI_API_V4_URL", nil},
 		{"api url without a scheme", with(base, "CI_API_V4_URL", "gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},
 		{"api url of another scheme", with(base, "CI_API_V4_URL", "ftp://gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},

@@ -72,12 +72,12 @@ func (f *Flags) validate(m masker) (config, error) {
 	// --junit and --format first: the errors after them are reported there.
 	if strings.HasSuffix(c.junit, "/") {
 		c.junit = ""
-		return c, configError(fmt.Sprintf("--junit/ECHOES_JUNIT %q names a directory", m.clip(f.JUnit, 80)),
+		return c, configError(fmt.Sprintf("--junit/ECHOES_JUNIT %s names a directory", m.quote(f.JUnit, 80)),
 			"give the path of the report file, e.g. --junit echoes-labels.junit.xml")
 	}
 	if c.format != "text" && c.format != "json" {
 		c.format = "text"
-		return c, configError(fmt.Sprintf("--format/ECHOES_FORMAT is %q", m.clip(f.Format, 40)), "use --format text or --format json")
+		return c, configError(fmt.Sprintf("--format/ECHOES_FORMAT is %s", m.quote(f.Format, 40)), "use --format text or --format json")
 	}
 	var err error
 	for _, s := range []struct {
@@ -159,7 +159,7 @@ func (s *switchValue) IsBool() bool { return true }
 
 func (s switchValue) value(name string, m masker) (bool, error) {
 	if s.bad != nil {
-		return false, configError(fmt.Sprintf("%s is %q, not true or false", name, m.clip(*s.bad, 40)), "give true or false (or leave it unset)")
+		return false, configError(fmt.Sprintf("%s is %s, not true or false", name, m.quote(*s.bad, 40)), "give true or false (or leave it unset)")
 	}
 	return s.on, nil
 }
@@ -190,7 +190,7 @@ func (d durationValue) value(name string, m masker) (time.Duration, error) {
 	if _, err := time.ParseDuration(bad + "s"); err == nil {
 		fix = fmt.Sprintf("add a unit: %ss for seconds, or %sm for minutes", bad, bad)
 	}
-	return 0, configError(fmt.Sprintf("%s is %q, not a duration", name, bad), fix)
+	return 0, configError(fmt.Sprintf("%s is %s, not a duration", name, m.quote(*d.bad, 40)), fix)
 }
 
 // envBinding moves the env tags out of kong's reach and reads them through
@@ -248,12 +248,4 @@ func (b *envBinding) help(v *kong.Value) string {
 		return v.Help[:len(v.Help)-1] + " " + vars + "."
 	}
 	return v.Help + " " + vars
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

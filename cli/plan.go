@@ -125,7 +125,7 @@ func parseIID(s string, m masker) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %q, not a positive number", m.clip(s, 40)),
+		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.quote(s, 40)),
 			"pass the number after ! in the merge request's title, e.g. --mr 42")
 	}
 	return n, nil
@@ -135,7 +135,7 @@ func parseIID(s string, m masker) (int64, error) {
 func validateProject(p string, m masker) error {
 	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
 		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
-		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %q is neither a numeric id nor a group/project path", m.clip(p, 60)),
+		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is neither a numeric id nor a group/project path", m.quote(p, 60)),
 			"pass the project's numeric id or its full path, e.g. --project my-group/my-project")
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/printable"
 )
 
 // minSecret is the shortest value masked: replacing every "a" because
@@ -104,8 +105,12 @@ func (m masker) masks(list []string) []string {
 	return out
 }
 
-// clip is an untrusted value for a message: masked, then cut to n runes.
-func (m masker) clip(s string, n int) string { return truncateRunes(m.mask(s), n) }
+// clip is an untrusted value for a message: masked, then made printable
+// and cut to n runes.
+func (m masker) clip(s string, n int) string { return printable.Truncate(m.mask(s), n) }
+
+// quote is clip in quotes.
+func (m masker) quote(s string, n int) string { return `"` + m.clip(s, n) + `"` }
 
 // mask replaces secret in s in any ASCII case: kong lowercases a bad bool
 // value before quoting it, so a token pasted into ECHOES_REQUIRE_EFFORT
