@@ -137,11 +137,11 @@ func checkHelp(args []string) []string {
 
 // command is one run of the check.
 type command struct {
-	d       Deps
-	job     cienv.Job
-	cfg     config
-	plan    plan
-	client  *gitlabapi.Client // nil until a plan needs GitLab
+	d      Deps
+	job    cienv.Job
+	cfg    config
+	plan   plan
+	client *gitlabapi.Client // nil until a plan needs GitLab
 	// skipReason says why there is nothing to check.
 	skipReason string
 	mr         report.MergeRequest // for the error report, once known
