@@ -81,7 +81,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	exited := false
 	parser, err := kong.New(&cli,
 		kong.Name("echoes-labels"),
-		kong.Description(description+"\n\nCommands: check (the default; echoes-labels --help shows its flags)."),
+		kong.Description(description),
 		kong.Writers(d.Stdout, d.Stderr), // help and version only: errors come back to us
 		kong.Vars{"version": d.Version, "docs_url": report.DefaultDocsBase, "description": description},
 		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
