@@ -59,7 +59,7 @@ func runIn(t *testing.T, env cli.Env, clock cli.Clock, args ...string) result {
 	code := cli.Main(args, cli.Deps{
 		Stdout: &stdout, Stderr: &stderr, Env: env, Version: "test", Clock: clock,
 		NewClient: func(c gitlabapi.Config) (cli.GitLab, error) {
-			c.Delay = func(time.Duration) time.Duration { return 0 }
+			c.MaxRetryWait = time.Millisecond
 			return gitlabapi.New(c)
 		},
 	})
