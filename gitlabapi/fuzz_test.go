@@ -32,6 +32,9 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 		``,
 		`null`,
 		"\xef\xbb\xbf{\"labels\":[\"a\"]}",
+		`{"labels":[{"name":"a"}]}`, // GitLab's with_labels_details shape, which client-go turns into names
+		`{"labels":[{"name":"a"},"b"]}`,
+		`{"labels":[{"id":1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -89,6 +92,7 @@ func FuzzOpenMergeRequestsAnswer(f *testing.F) {
 		`[{"iid":7,"labels":["a"]},1]`,
 		`[null]`, // client-go's toBasic panics on it
 		`[{"iid":7,"labels":["a"]},null]`,
+		`[{"iid":7,"labels":[{"name":"a"}]}]`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -18,7 +18,9 @@ type MergeRequest struct {
 // for (a proxy's page, another API): checking an empty list would wrongly
 // blame the developer. client-go's Labels is a plain []string, so a missing
 // or null field decodes to nil, [] to an empty list, and anything else
-// fails to decode.
+// fails to decode. Label objects (GitLab's with_labels_details shape, which
+// we never ask for) are not names either, though client-go would turn them
+// into names, and anything else in such a list into "".
 const noLabels = "answered without a list of labels"
 
 // MergeRequest fetches one merge request with one GET (plus retries).
@@ -29,7 +31,7 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*
 	if err != nil {
 		return nil, err
 	}
-	if mr == nil || mr.Labels == nil {
+	if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
 		return nil, c.malformed(rec, noLabels)
 	}
 	return &MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels}, nil
@@ -59,7 +61,7 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 	}
 	mrs := make([]MergeRequest, len(list))
 	for i, mr := range list {
-		if mr == nil || mr.Labels == nil {
+		if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
 			return nil, c.malformed(rec, noLabels)
 		}
 		mrs[i] = MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels}
