@@ -26,6 +26,15 @@ func Call[T any](ctx context.Context, c *Client, f func(...gitlab.RequestOptionF
 	return v, err
 }
 
+// Exec is Call for a client-go call that returns no value (a delete).
+func Exec(ctx context.Context, c *Client, f func(...gitlab.RequestOptionFunc) (*gitlab.Response, error)) error {
+	_, _, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (struct{}, *gitlab.Response, error) {
+		resp, err := f(o...)
+		return struct{}{}, resp, err
+	})
+	return err
+}
+
 func do[T any](ctx context.Context, c *Client, f func(...gitlab.RequestOptionFunc) (T, *gitlab.Response, error)) (v T, rec *call, err error) {
 	ctx, rec = withCall(ctx)
 	defer func() {
@@ -110,8 +119,8 @@ func (c *Client) where(rec *call) (method, path string) {
 }
 
 func (c *Client) malformed(rec *call, msg string) *Error {
-	last, _ := rec.last()
-	e := &Error{Kind: Malformed, Status: last.Status, Message: msg}
+	last, n := rec.last()
+	e := &Error{Kind: Malformed, Status: last.Status, Message: msg, Attempts: n}
 	e.Method, e.Path = c.where(rec)
 	return e
 }
@@ -121,8 +130,8 @@ func (c *Client) malformed(rec *call, msg string) *Error {
 // that answered, since the likely cause is a --gitlab-url that is not
 // GitLab's API root, not a missing merge request.
 func (c *Client) statusError(rec *call, resp *http.Response) error {
-	last, _ := rec.last()
-	e := &Error{Kind: Status, Status: resp.StatusCode}
+	last, n := rec.last()
+	e := &Error{Kind: Status, Status: resp.StatusCode, Attempts: n}
 	e.Method, e.Path = c.where(rec)
 	if resp.StatusCode < 400 {
 		e.Message = fmt.Sprintf("answered %s with no usable redirect", resp.Status)

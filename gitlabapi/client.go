@@ -168,7 +168,7 @@ func (noLimit) Wait(ctx context.Context) error { return ctx.Err() }
 
 // GitLab is the configured client-go client: every call made through it
 // follows this package's policy (redirects, retries, body cap, tracing).
-// Make calls with Call to get errors as *Error.
+// Make calls with Call or Exec to get their errors as *Error.
 func (c *Client) GitLab() *gitlab.Client { return c.gl }
 
 // ParseBaseURL accepts the API v4 root, or the instance's root URL to which
@@ -272,7 +272,8 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Attempts returns every HTTP attempt made so far.
+// Attempts returns the HTTP attempts made so far, oldest first (at most the
+// last 1000).
 func (c *Client) Attempts() []Attempt {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -326,3 +326,28 @@ func TestConcurrentCallsKeepTheirOwnErrors(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Exec serves the calls that return no value, with the same errors.
+func TestExecExplainsItsError(t *testing.T) {
+	srv := gitlabtest.New(t)
+	c, _ := newClient(t, srv.APIURL())
+	err := Exec(ctx(t), c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
+		return c.GitLab().Projects.DeleteProject("g/p", nil, o...)
+	})
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != Status || e.Status != 404 || e.Method != "DELETE" || e.Attempts != 1 {
+		t.Fatalf("err = %#v, want the stand-in's 404 to DELETE", err)
+	}
+}
+
+// The trace of a long-lived client (serve's) stays bounded.
+func TestTraceIsBounded(t *testing.T) {
+	c, _ := newClient(t, "https://gitlab.example.com")
+	for i := range 2500 {
+		c.trace(Attempt{Method: "GET", Path: fmt.Sprint(i)})
+	}
+	a := c.Attempts()
+	if len(a) > maxTraced || a[len(a)-1].Path != "2499" {
+		t.Fatalf("%d attempts, last %+v", len(a), a[len(a)-1])
+	}
+}

@@ -47,9 +47,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body = a.sniff
 		}
 	}
-	r.client.mu.Lock()
-	r.client.traced = append(r.client.traced, a)
-	r.client.mu.Unlock()
+	r.client.trace(a)
 	if rec, ok := req.Context().Value(callKey{}).(*call); ok {
 		rec.mu.Lock()
 		rec.attempts = append(rec.attempts, a)
@@ -81,6 +79,22 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 		return n, errTooLarge
 	}
 	return n, err
+}
+
+// maxTraced bounds the client's trace: a check makes a few calls, but the
+// serve command's client lives for days.
+const maxTraced = 1000
+
+// trace keeps what Attempts reports of a: not the body, which only the
+// call's own record needs.
+func (c *Client) trace(a Attempt) {
+	a.body, a.sniff = nil, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.traced) == maxTraced {
+		c.traced = append(c.traced[:0], c.traced[maxTraced/2:]...)
+	}
+	c.traced = append(c.traced, a)
 }
 
 type callKey struct{}
