@@ -3,6 +3,7 @@ package gitlabapi
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -349,5 +350,30 @@ func TestTraceIsBounded(t *testing.T) {
 	a := c.Attempts()
 	if len(a) > maxTraced || a[len(a)-1].Path != "2499" {
 		t.Fatalf("%d attempts, last %+v", len(a), a[len(a)-1])
+	}
+}
+
+// A redirect from https to http on the same host would send the token in
+// clear: refused, and not retried.
+func TestRedirectToHTTPIsRefused(t *testing.T) {
+	srv := gitlabtest.NewUnstarted()
+	srv.StartTLS()
+	defer srv.Close()
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		http.Redirect(w, r, "http://"+r.Host+r.URL.Path, http.StatusFound)
+		return true
+	})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, waits := newClient(t, srv.APIURL(), func(c *Config) { c.CAFile = caFile })
+	_, err := c.MergeRequest(ctx(t), "1", 2)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != Redirected {
+		t.Fatalf("err = %#v, want Redirected", err)
+	}
+	if srv.Count() != 1 || len(*waits) != 0 || len(c.Attempts()) != 1 {
+		t.Errorf("%d requests, %d attempts, waits %v: the refused redirect was followed or retried", srv.Count(), len(c.Attempts()), *waits)
 	}
 }
