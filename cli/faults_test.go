@@ -111,6 +111,13 @@ func TestFaults(t *testing.T) {
 			code: 3, requests: 1, cause: "JSON that cannot be read", fix: "/api/v4"},
 		{name: "200 that is not JSON", answers: []func(http.ResponseWriter){body("text/html", "")},
 			code: 3, requests: 1, cause: "instead of JSON", fix: "/api/v4"},
+		// a wrong --gitlab-url: not "merge request !7 does not exist", and
+		// the URL that answered is named (issue 9)
+		{name: "404 that is not GitLab's JSON", answers: []func(http.ResponseWriter){func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(404)
+			fmt.Fprint(w, "<html><body>Page not found</body></html>")
+		}}, code: 3, requests: 1, cause: `/api/v4/projects/42/merge_requests/7 answered 404 Not Found with "text/html", not GitLab's JSON error`, fix: "is your GitLab's API root"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,7 @@ const token = "glpat-s3cr3t-t0k3n-value"
 func newClient(t *testing.T, baseURL string, mod ...func(*Config)) (*Client, *[]time.Duration) {
 	t.Helper()
 	var waits []time.Duration
-	cfg := Config{BaseURL: baseURL, Token: token, Delay: func(d time.Duration) time.Duration {
+	cfg := Config{BaseURL: baseURL, Token: token, delay: func(d time.Duration) time.Duration {
 		waits = append(waits, d)
 		return 0
 	}}
@@ -411,4 +411,10 @@ func TestRetryAfterPastTheDeadlineIsReportedAtOnce(t *testing.T) {
 	if srv.Count() != 1 || len(*waits) != 0 {
 		t.Errorf("%d requests and waits %v: an hour's wait against a 30s deadline should not be tried", srv.Count(), *waits)
 	}
+}
+
+func (c *Client) resetTrace() {
+	c.mu.Lock()
+	c.traced = nil
+	c.mu.Unlock()
 }

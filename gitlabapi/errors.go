@@ -40,8 +40,12 @@ type Error struct {
 	Message    string // GitLab's message, or what went wrong
 	RetryAfter string // a 429 or 503 answer's Retry-After, if any
 	LastStatus int    // for Timeout: the last status seen, 0 if none
-	Attempts   int
-	Err        error
+	// URL is set when the answer was not GitLab's (a 404 page that is not
+	// GitLab's JSON): the URL that answered, scheme://host/path, without
+	// user info or query, so the user can see where --gitlab-url led.
+	URL      string
+	Attempts int
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -64,6 +68,9 @@ func (e *Error) Error() string {
 		}
 		return msg
 	case Malformed:
+		if e.URL != "" {
+			return fmt.Sprintf("%s %s %s", e.Method, e.URL, e.Message)
+		}
 		return fmt.Sprintf("GitLab %s to %s %s", e.Message, e.Method, e.Path)
 	default:
 		return fmt.Sprintf("cannot reach GitLab for %s %s: %s", e.Method, e.Path, e.Message)

@@ -32,6 +32,9 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 		``,
 		`null`,
 		"\xef\xbb\xbf{\"labels\":[\"a\"]}",
+		`{"labels":[{"name":"a"}]}`, // GitLab's with_labels_details shape, which client-go turns into names
+		`{"labels":[{"name":"a"},"b"]}`,
+		`{"labels":[{"id":1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -42,7 +45,7 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 	c, body := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, answer []byte) {
 		*body = answer
-		c.traced = nil
+		c.resetTrace()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		mr, err := c.MergeRequest(ctx, "g/p", 7)
@@ -87,13 +90,16 @@ func FuzzOpenMergeRequestsAnswer(f *testing.F) {
 		`null`,
 		`{"iid":7,"labels":["a"]}`,
 		`[{"iid":7,"labels":["a"]},1]`,
+		`[null]`, // client-go's toBasic panics on it
+		`[{"iid":7,"labels":["a"]},null]`,
+		`[{"iid":7,"labels":[{"name":"a"}]}]`,
 	} {
 		f.Add([]byte(s))
 	}
 	c, body := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, answer []byte) {
 		*body = answer
-		c.traced = nil
+		c.resetTrace()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		mrs, err := c.OpenMergeRequestsFrom(ctx, "g/p", "feature")
@@ -134,8 +140,8 @@ func fuzzClient(f *testing.F) (*Client, *[]byte) {
 			Body:    io.NopCloser(bytes.NewReader(*body)),
 			Request: r, ContentLength: int64(len(*body))}, nil
 	})
-	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", Transport: transport,
-		Delay: func(time.Duration) time.Duration { return 0 }})
+	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", transport: transport,
+		delay: func(time.Duration) time.Duration { return 0 }})
 	if err != nil {
 		f.Fatal(err)
 	}

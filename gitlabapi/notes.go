@@ -2,32 +2,40 @@ package gitlabapi
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
+
+	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
 // Note is a comment on a merge request.
 type Note struct {
-	ID     int64  `json:"id"`
-	Body   string `json:"body"`
-	System bool   `json:"system"`
+	ID     int64
+	Body   string
+	System bool
 	Author struct {
-		ID int64 `json:"id"`
-	} `json:"author"`
+		ID int64
+	}
+}
+
+func noteOf(n *gitlab.Note) *Note {
+	if n == nil {
+		return nil
+	}
+	note := &Note{ID: n.ID, Body: n.Body, System: n.System}
+	note.Author.ID = n.Author.ID
+	return note
 }
 
 // CurrentUserID is the id of the token's user (GET /user).
 func (c *Client) CurrentUserID(ctx context.Context) (int64, error) {
-	var u struct {
-		ID int64 `json:"id"`
-	}
-	if err := c.do(ctx, "GET", "/user", nil, nil, &u); err != nil {
+	u, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.User, *gitlab.Response, error) {
+		return c.gl.Users.CurrentUser(o...)
+	})
+	if err != nil {
 		return 0, err
 	}
-	if u.ID <= 0 {
-		return 0, &Error{Kind: Malformed, Method: "GET", Path: "/user", Status: 200, Message: "answered without a user id"}
+	if u == nil || u.ID <= 0 {
+		return 0, c.malformed(rec, "answered without a user id")
 	}
 	return u.ID, nil
 }
@@ -42,16 +50,21 @@ const maxNotePages = 20
 // Notes are read oldest first, where a note written by the first failing
 // pipeline sits.
 func (c *Client) FindNote(ctx context.Context, project string, iid, author int64, marker string) (*Note, error) {
-	path := notesPath(project, iid)
-	for page := 1; page <= maxNotePages; page++ {
-		q := url.Values{"per_page": {"100"}, "page": {strconv.Itoa(page)}, "sort": {"asc"}, "order_by": {"created_at"}}
-		var notes []Note
-		if err := c.do(ctx, "GET", path, q, nil, &notes); err != nil {
+	for page := int64(1); page <= maxNotePages; page++ {
+		opt := &gitlab.ListMergeRequestNotesOptions{
+			ListOptions: gitlab.ListOptions{PerPage: 100, Page: page},
+			OrderBy:     gitlab.Ptr("created_at"),
+			Sort:        gitlab.Ptr("asc"),
+		}
+		notes, err := Call(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Note, *gitlab.Response, error) {
+			return c.gl.Notes.ListMergeRequestNotes(project, iid, opt, o...)
+		})
+		if err != nil {
 			return nil, err
 		}
-		for i := range notes {
-			if !notes[i].System && notes[i].Author.ID == author && strings.Contains(notes[i].Body, marker) {
-				return &notes[i], nil
+		for _, n := range notes {
+			if n != nil && !n.System && n.Author.ID == author && strings.Contains(n.Body, marker) {
+				return noteOf(n), nil
 			}
 		}
 		if len(notes) < 100 {
@@ -63,18 +76,16 @@ func (c *Client) FindNote(ctx context.Context, project string, iid, author int64
 
 // CreateNote adds a note to the merge request.
 func (c *Client) CreateNote(ctx context.Context, project string, iid int64, body string) (*Note, error) {
-	var n Note
-	err := c.do(ctx, "POST", notesPath(project, iid), nil, map[string]string{"body": body}, &n)
-	return &n, err
+	n, err := Call(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Note, *gitlab.Response, error) {
+		return c.gl.Notes.CreateMergeRequestNote(project, iid, &gitlab.CreateMergeRequestNoteOptions{Body: gitlab.Ptr(body)}, o...)
+	})
+	return noteOf(n), err
 }
 
 // UpdateNote replaces a note's body.
 func (c *Client) UpdateNote(ctx context.Context, project string, iid, noteID int64, body string) (*Note, error) {
-	var n Note
-	err := c.do(ctx, "PUT", fmt.Sprintf("%s/%d", notesPath(project, iid), noteID), nil, map[string]string{"body": body}, &n)
-	return &n, err
-}
-
-func notesPath(project string, iid int64) string {
-	return fmt.Sprintf("/projects/%s/merge_requests/%d/notes", ProjectPath(project), iid)
+	n, err := Call(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Note, *gitlab.Response, error) {
+		return c.gl.Notes.UpdateMergeRequestNote(project, iid, noteID, &gitlab.UpdateMergeRequestNoteOptions{Body: gitlab.Ptr(body)}, o...)
+	})
+	return noteOf(n), err
 }

@@ -1,0 +1,114 @@
+package gitlabapi
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
+)
+
+// retryPolicy is client-go's CheckRetry, ours: transient failures (5xx,
+// 429, connection errors) are retried, what a retry cannot mend is not, and
+// a write is retried only when it cannot have reached GitLab.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if isWrite(resp, err) {
+		var op *net.OpError
+		return err != nil && errors.As(err, &op) && op.Op == "dial", nil
+	}
+	var redirect *RedirectError
+	if errors.As(err, &redirect) || isUntrustedCert(err) {
+		return false, nil
+	}
+	if waitsPastDeadline(ctx, resp) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// isWrite tells a request that changes something from a read. The method
+// is on the answer's request, or, when no answer came, in the *url.Error
+// (whose Op is the method as "Post", "Put").
+func isWrite(resp *http.Response, err error) bool {
+	method := ""
+	var ue *url.Error
+	switch {
+	case resp != nil && resp.Request != nil:
+		method = resp.Request.Method
+	case errors.As(err, &ue):
+		method = ue.Op
+	default:
+		return true // unknown: the safe answer is not to retry
+	}
+	method = strings.ToUpper(method)
+	return method != http.MethodGet && method != http.MethodHead
+}
+
+// isUntrustedCert is true when TLS failed on the server's certificate:
+// retrying cannot help, and the fix is a CA file.
+func isUntrustedCert(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr)
+}
+
+// retryAfter is the wait a 429 or 503 answer asks for, in seconds or as an
+// HTTP date; ok is false when it asks for none.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	ra := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
+		return time.Duration(min(secs, 1<<31)) * time.Second, true
+	}
+	if at, err := http.ParseTime(ra); err == nil {
+		return max(time.Until(at), 0), true
+	}
+	return 0, false
+}
+
+// waitsPastDeadline is true when GitLab asks (Retry-After on a 429 or 503)
+// for a wait that ends after the deadline: waiting it out would only end in
+// a timeout, so the answer is reported at once, naming the real cause.
+func waitsPastDeadline(ctx context.Context, resp *http.Response) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return false
+	}
+	wait, asked := retryAfter(resp)
+	return asked && wait > 0 && time.Now().Add(wait).After(deadline)
+}
+
+// backoff is client-go's Backoff, ours: Retry-After when GitLab sends it
+// (client-go's own backoff reads only RateLimit-Reset), else doubling from
+// min, capped at max; then capped by MaxRetryWait.
+func backoff(cfg Config) retryablehttp.Backoff {
+	return func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+		wait, asked := retryAfter(resp)
+		if !asked {
+			wait = lo << min(attempt, 20)
+			if wait > hi || wait <= 0 {
+				wait = hi
+			}
+		}
+		if cfg.MaxRetryWait > 0 && wait > cfg.MaxRetryWait {
+			wait = cfg.MaxRetryWait
+		}
+		if cfg.delay != nil {
+			wait = cfg.delay(wait)
+		}
+		return wait
+	}
+}
