@@ -24,12 +24,23 @@ import (
 func Note(r Result, marker string) string {
 	var b strings.Builder
 	b.WriteString(marker + "\n")
-	if r.Verdict.Pass() {
+	findings := r.Findings()
+	pass, warned := r.Verdict.Pass(), false
+	for _, f := range findings {
+		warned = warned || f.Outcome == check.Warned
+	}
+	switch {
+	case pass && !warned:
 		b.WriteString("✅ **Echoes labels are complete.** Thank you!\n")
 		return b.String()
+	case pass:
+		// The job passes, but a note that was red must not hide what
+		// is still off.
+		b.WriteString("✅ **Echoes labels are complete**, with a warning.\n\n")
+	default:
+		b.WriteString("❌ **This merge request needs an Echoes label.**\n\n")
 	}
-	b.WriteString("❌ **This merge request needs an Echoes label.**\n\n")
-	for _, f := range r.Findings() {
+	for _, f := range findings {
 		if f.Outcome == check.Passed {
 			continue
 		}
@@ -43,7 +54,9 @@ func Note(r Result, marker string) string {
 		}
 		fmt.Fprintf(&b, "  - Details: %s\n", docsLink(f.Details))
 	}
-	fmt.Fprintf(&b, "\n%s\n", NextStep(r.Source))
+	if !pass {
+		fmt.Fprintf(&b, "\n%s\n", NextStep(r.Source))
+	}
 	return b.String()
 }
 

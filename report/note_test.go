@@ -52,9 +52,12 @@ func hostileResults(name string) []Result {
 	for _, labels := range [][]string{
 		{"echoes/intnet/" + name, "echoes/effort/" + name},
 		{"echoes/intent/x", "echoes/effort/" + name, "echoes/effort/M"},
+		{"echoes/intent/x", "echoes/effort/" + name},
 	} {
-		out = append(out, Result{Labels: labels, Source: FromAPI,
-			Verdict: check.Evaluate(labels, check.Options{RequireEffort: true})})
+		for _, required := range []bool{true, false} { // a failure, or a pass with a warning
+			out = append(out, Result{Labels: labels, Source: FromAPI,
+				Verdict: check.Evaluate(labels, check.Options{RequireEffort: required})})
+		}
 	}
 	return out
 }

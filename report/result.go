@@ -122,7 +122,7 @@ func warningTopic(p check.Problem) string {
 	case check.SeveralEfforts:
 		return "more than one effort label"
 	case check.BadEffortSize:
-		return "the effort label is not a size"
+		return "the effort label is not a t-shirt size"
 	}
 	return string(p)
 }
