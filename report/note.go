@@ -31,7 +31,7 @@ func Note(r Result, marker string) string {
 	}
 	switch {
 	case pass && !warned:
-		b.WriteString("✅ **Echoes labels are complete.** Thank you!\n")
+		b.WriteString("✅ **Echoes labels are complete.** Thank you.\n")
 		return b.String()
 	case pass:
 		// The job passes, but a note that was red must not hide what
@@ -97,10 +97,13 @@ func codeSpan(s string) string {
 var plainURL = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9./-]*)?$`)
 
 // docsLink is the docs page as a link when it is a plain https URL, and as
-// inert text otherwise: the base comes from configuration.
+// inert text otherwise: the base comes from configuration. The link is a
+// CommonMark autolink in angle brackets, whose target is exactly the text
+// between them; a bare URL would be cut where the autolinker thinks a
+// domain ends ("https://0000.a0000000" links to https://0000.a).
 func docsLink(u string) string {
 	if len(u) <= noteRunes && plainURL.MatchString(u) {
-		return u
+		return "<" + u + ">"
 	}
 	return codeSpan(u)
 }

@@ -119,6 +119,9 @@ func assertNoteInert(t *testing.T, name, note string, want []string) {
 			}
 		}
 	}
+	if len(links) != strings.Count(note, "Details: <") {
+		t.Fatalf("%d links, want each docs link whole, once per rule shown, in the note for %q:\n%s\n%s", len(links), name, note, rendered)
+	}
 	text := anyTag.ReplaceAllString(outside, "")
 	for _, l := range want {
 		text = strings.ReplaceAll(text, l, "")
@@ -133,7 +136,7 @@ func assertNoteInert(t *testing.T, name, note string, want []string) {
 	// reference filters and quick actions read.
 	plain := strings.Replace(stripCodeSpans(note), testMarker, "", 1)
 	for _, l := range want {
-		plain = strings.ReplaceAll(plain, l, "")
+		plain = strings.ReplaceAll(plain, "<"+l+">", "")
 	}
 	if i := strings.IndexAny(plain, "@#!~%&$^[]{}<>`|_\\"); i >= 0 {
 		t.Fatalf("%q outside code spans in the note for %q:\n%s", plain[i:], name, note)
@@ -210,4 +213,23 @@ func TestCodeSpan(t *testing.T) {
 			t.Errorf("codeSpan(%q) = %q renders as %q, want %q", s, got, m[1], want)
 		}
 	}
+}
+
+func FuzzNote(f *testing.F) {
+	for _, s := range hostileNames[:20] {
+		f.Add(s, "https://docs.example.com")
+		f.Add("x", s)
+	}
+	f.Fuzz(func(t *testing.T, name, base string) {
+		for _, r := range hostileResults(name) {
+			r.Docs = Docs{Base: base}
+			var want []string
+			for _, rule := range []string{check.RuleIntentOrInitiative, check.RuleEffort} {
+				if u := r.Docs.For(rule); plainURL.MatchString(u) {
+					want = append(want, u)
+				}
+			}
+			assertNoteInert(t, name, Note(r, testMarker), want)
+		}
+	})
 }
