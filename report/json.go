@@ -3,8 +3,10 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"unicode/utf8"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/printable"
 )
 
 // Verdicts in JSON output.
@@ -23,10 +25,12 @@ type JSONReport struct {
 	Source       Source         `json:"source,omitempty"`
 	Labels       *JSONLabels    `json:"labels,omitempty"`
 	NearMisses   []JSONNearMiss `json:"near_misses,omitempty"`
-	Rules        []JSONRule     `json:"rules,omitempty"`
-	NextStep     string         `json:"next_step,omitempty"`
-	Reason       string         `json:"reason,omitempty"` // why a check was skipped
-	Error        *JSONError     `json:"error,omitempty"`
+	// NearMissesOmitted counts near misses beyond the first 200 (maxListed).
+	NearMissesOmitted int        `json:"near_misses_omitted,omitempty"`
+	Rules             []JSONRule `json:"rules,omitempty"`
+	NextStep          string     `json:"next_step,omitempty"`
+	Reason            string     `json:"reason,omitempty"` // why a check was skipped
+	Error             *JSONError `json:"error,omitempty"`
 }
 
 type JSONMR struct {
@@ -35,11 +39,17 @@ type JSONMR struct {
 	WebURL  string `json:"web_url,omitempty"`
 }
 
+// JSONLabels lists at most 200 labels (maxListed) in each array; each *_omitted
+// field counts those left out (absent when none were).
 type JSONLabels struct {
-	All        []string `json:"all"`
-	Intent     []string `json:"intent"`
-	Initiative []string `json:"initiative"`
-	Effort     []string `json:"effort"`
+	All               []string `json:"all"`
+	Intent            []string `json:"intent"`
+	Initiative        []string `json:"initiative"`
+	Effort            []string `json:"effort"`
+	AllOmitted        int      `json:"all_omitted,omitempty"`
+	IntentOmitted     int      `json:"intent_omitted,omitempty"`
+	InitiativeOmitted int      `json:"initiative_omitted,omitempty"`
+	EffortOmitted     int      `json:"effort_omitted,omitempty"`
 }
 
 type JSONNearMiss struct {
@@ -55,6 +65,8 @@ type JSONRule struct {
 	Fix     string   `json:"fix,omitempty"`
 	Details string   `json:"details"`
 	Labels  []string `json:"labels"`
+	// LabelsOmitted counts labels beyond the first 200 (maxListed).
+	LabelsOmitted int `json:"labels_omitted,omitempty"`
 }
 
 type JSONError struct {
@@ -67,14 +79,12 @@ type JSONError struct {
 // encoder, so untrusted label names cannot break the document.
 func JSON(w io.Writer, r Result) error {
 	v := r.Verdict
-	doc := JSONReport{
-		Verdict: VerdictPass,
-		Source:  r.Source,
-		Labels: &JSONLabels{
-			All: nonNil(r.Labels), Intent: labelNames(v.Intents),
-			Initiative: labelNames(v.Initiatives), Effort: labelNames(v.Efforts),
-		},
-	}
+	labels := &JSONLabels{}
+	labels.All, labels.AllOmitted = capped(nonNil(r.Labels), maxListed)
+	labels.Intent, labels.IntentOmitted = labelNames(v.Intents)
+	labels.Initiative, labels.InitiativeOmitted = labelNames(v.Initiatives)
+	labels.Effort, labels.EffortOmitted = labelNames(v.Efforts)
+	doc := JSONReport{Verdict: VerdictPass, Source: r.Source, Labels: labels}
 	if !v.Pass() {
 		doc.Verdict = VerdictFail
 		doc.NextStep = NextStep(r.Source)
@@ -82,14 +92,32 @@ func JSON(w io.Writer, r Result) error {
 	if r.MergeRequest.IID != 0 {
 		doc.MergeRequest = &JSONMR{Project: r.MergeRequest.Project, IID: r.MergeRequest.IID, WebURL: r.MergeRequest.WebURL}
 	}
-	for _, nm := range v.NearMisses {
+	misses, more := capped(v.NearMisses, maxListed)
+	for _, nm := range misses {
 		doc.NearMisses = append(doc.NearMisses, JSONNearMiss{Label: nm.Label, Suggestion: nm.Suggestion})
 	}
+	doc.NearMissesOmitted = more
 	for _, f := range r.Findings() {
-		doc.Rules = append(doc.Rules, JSONRule{Rule: f.Rule, Result: f.Outcome.String(), Problem: string(f.Problem),
-			Message: f.Message, Fix: f.Fix, Details: f.Details, Labels: nonNil(f.Labels)})
+		rule := JSONRule{Rule: f.Rule, Result: f.Outcome.String(), Problem: string(f.Problem),
+			Message: clip(f.Message), Fix: clip(f.Fix), Details: clip(f.Details)}
+		rule.Labels, rule.LabelsOmitted = capped(nonNil(f.Labels), maxListed)
+		doc.Rules = append(doc.Rules, rule)
 	}
 	return WriteJSON(w, doc)
+}
+
+// clip bounds a message, which may quote every label it is about, without
+// escaping anything: JSON's encoder does that.
+func clip(s string) string {
+	const maxBytes = 16 * printable.MaxRunes
+	if len(s) <= maxBytes {
+		return s
+	}
+	cut := maxBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // WriteJSON writes one document, indented, on its own lines.
@@ -99,12 +127,13 @@ func WriteJSON(w io.Writer, doc JSONReport) error {
 	return enc.Encode(doc)
 }
 
-func labelNames(ls []check.Label) []string {
-	out := make([]string, len(ls))
-	for i, l := range ls {
+func labelNames(ls []check.Label) ([]string, int) {
+	shown, more := capped(ls, maxListed)
+	out := make([]string, len(shown))
+	for i, l := range shown {
 		out[i] = l.Name
 	}
-	return out
+	return out, more
 }
 
 func nonNil(s []string) []string {

@@ -10,7 +10,14 @@ import (
 )
 
 // JUnit report for GitLab's merge request test widget: one test case per
-// rule, its failure carrying the message, the fix and the docs link.
+// rule. GitLab reads it with Gitlab::Ci::Parsers::Test::Junit, which turns
+// the XML into a Hash (ActiveSupport's Hash.from_xml rules) and shows, per
+// case, only its name and status, and the text of its failure, error or
+// skipped element (system-out only beside a failure or error). An element
+// with attributes but no text becomes a Hash there, not text, so every
+// message we mean to show is element text; attributes repeat it for other
+// readers. A warning, which must not fail anything, is a skipped case: the
+// one status besides failure and error whose text GitLab shows.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -18,6 +25,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -47,6 +55,7 @@ type junitProblem struct {
 
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
 }
 
 const junitClass = "echoes-labels"
@@ -54,8 +63,9 @@ const junitClass = "echoes-labels"
 // JUnitSkipped writes a report whose one case was skipped, for a pipeline
 // with no merge request: the job's artifacts then exist, and say why.
 func JUnitSkipped(w io.Writer, reason string) error {
+	reason = xmlSafe(reason)
 	return writeJUnit(w, junitSuite{Name: suiteName(MergeRequest{}), Skipped: 1, Cases: []junitCase{{
-		Classname: junitClass, Name: "labels of the merge request", Skipped: &junitSkipped{Message: xmlSafe(reason)},
+		Classname: junitClass, Name: "labels of the merge request", Skipped: &junitSkipped{Message: reason, Text: reason},
 	}}})
 }
 
@@ -68,19 +78,37 @@ func JUnit(w io.Writer, r Result) error {
 		if f.Fix != "" {
 			body = append(body, "fix: "+xmlSafe(f.Fix))
 		}
-		body = append(body, "details: "+xmlSafe(f.Details), NextStep(r.Source))
+		body = append(body, "details: "+xmlSafe(f.Details))
 		switch f.Outcome {
 		case check.Failed:
+			body = append(body, NextStep(r.Source))
 			c.Failure = &junitProblem{Message: xmlSafe(f.Message), Type: string(f.Problem), Text: strings.Join(body, "\n")}
 			suite.Failures++
 		case check.Warned:
-			c.SystemOut = "warning: " + strings.Join(body[:len(body)-1], "\n")
+			text := "warning only, the job passes: " + strings.Join(body, "\n")
+			c.Skipped = &junitSkipped{Message: "warning: " + xmlSafe(f.Message), Text: text}
+			suite.Skipped++
 		default:
-			c.SystemOut = "labels: " + xmlSafe(strings.Join(f.Labels, ", "))
+			// GitLab drops system-out beside a passing case; other
+			// JUnit readers show it.
+			c.SystemOut = "labels: " + labelsText(f.Labels)
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
 	return writeJUnit(w, suite)
+}
+
+// labelsText lists labels on one line, capped.
+func labelsText(labels []string) string {
+	shown, more := capped(labels, inlineListed)
+	parts := make([]string, len(shown), len(shown)+1)
+	for i, l := range shown {
+		parts[i] = printable.String(l)
+	}
+	if more > 0 {
+		parts = append(parts, andMore(more))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // JUnitError writes a report whose one test case errored, so that a GitLab
@@ -95,7 +123,7 @@ func JUnitError(w io.Writer, mr MergeRequest, cause, fix string) error {
 
 func writeJUnit(w io.Writer, suite junitSuite) error {
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: junitClass, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
+	doc := junitSuites{Name: junitClass, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

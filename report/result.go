@@ -105,10 +105,48 @@ func (r Result) Findings() []Finding {
 		if rule.Outcome != check.Passed {
 			f.Fix = fix(rule, r.Verdict, p)
 		}
+		if rule.Outcome == check.Warned {
+			// GitLab's test report shows a passing case by its name
+			// alone, so the name says what the warning is about.
+			f.CaseName += " (warning: " + warningTopic(rule.Problem) + ")"
+		}
 		out[i] = f
 	}
 	return out
 }
+
+// warningTopic names what a warning is about in our own words, for a
+// JUnit case name that must not vary with untrusted label names.
+func warningTopic(p check.Problem) string {
+	switch p {
+	case check.SeveralEfforts:
+		return "more than one effort label"
+	case check.BadEffortSize:
+		return "the effort label is not a t-shirt size"
+	}
+	return string(p)
+}
+
+// Every list a report prints is capped, so that a merge request with a
+// million labels, or thousands of near misses, gives a report of bounded
+// size and memory: inline lists (a log line, a JUnit text) show
+// inlineListed items, listings of their own (the details section, JSON
+// arrays) show maxListed.
+const (
+	inlineListed = 20
+	maxListed    = 200
+)
+
+// capped is s cut to n items, and how many were left out.
+func capped[T any](s []T, n int) ([]T, int) {
+	if len(s) <= n {
+		return s, 0
+	}
+	return s[:n], len(s) - n
+}
+
+// andMore says how many items a capped list left out.
+func andMore(n int) string { return fmt.Sprintf("and %d more", n) }
 
 // Headline is the one line under the verdict mark.
 func (r Result) Headline() string {

@@ -25,9 +25,6 @@ type Options struct {
 	Start, End time.Time
 }
 
-// maxDetailLabels bounds the labels listed in the details section.
-const maxDetailLabels = 200
-
 // Text writes the human report: what was found, the verdict, and for each
 // failed rule what to do and where to read more.
 func Text(w io.Writer, r Result, o Options) error {
@@ -50,9 +47,13 @@ func Text(w io.Writer, r Result, o Options) error {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "  %-11s %s\n", k.name+":", labelList(s, k.labels))
 	}
-	for _, nm := range v.NearMisses {
+	misses, more := capped(v.NearMisses, inlineListed)
+	for _, nm := range misses {
 		fmt.Fprintf(&b, "  %-11s %s %s\n", "misspelt?", printable.String(nm.Label),
 			s.yellow(fmt.Sprintf("did you mean %s?", printable.String(nm.Suggestion))))
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "  %-11s %s\n", "misspelt?", andMore(more))
 	}
 	b.WriteString("\n")
 
@@ -93,12 +94,12 @@ func (r Result) DetailLines() []string {
 		out = append(out, "merge request: "+printable.String(r.MergeRequest.WebURL))
 	}
 	p := r.Prefixes.WithDefaults()
-	for i, l := range r.Labels {
-		if i == maxDetailLabels {
-			out = append(out, fmt.Sprintf("  … and %d more", len(r.Labels)-maxDetailLabels))
-			break
-		}
+	labels, more := capped(r.Labels, maxListed)
+	for _, l := range labels {
 		out = append(out, fmt.Sprintf("  %-10s %s", check.Classify(l, p).Kind, printable.String(l)))
+	}
+	if more > 0 {
+		out = append(out, "  … "+andMore(more))
 	}
 	for _, c := range r.Calls {
 		status := fmt.Sprint(c.Status)
@@ -127,9 +128,13 @@ func labelList(s styles, labels []check.Label) string {
 	if len(labels) == 0 {
 		return s.faint("none")
 	}
-	names := make([]string, len(labels))
-	for i, l := range labels {
+	shown, more := capped(labels, inlineListed)
+	names := make([]string, len(shown), len(shown)+1)
+	for i, l := range shown {
 		names[i] = printable.String(l.Name)
+	}
+	if more > 0 {
+		names = append(names, andMore(more))
 	}
 	return strings.Join(names, ", ")
 }
