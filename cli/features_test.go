@@ -108,7 +108,8 @@ func TestJUnitReport(t *testing.T) {
 	}
 
 	fail := filepath.Join(dir, "fail.xml")
-	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8", "--junit", fail, "--require-effort")...); r.code != 1 {
+	inCI := map[string]string{"CI": "true"} // a job to retry
+	if r := runIn(t, inCI, &fakeClock{}, apiArgs(srv, "8", "--junit", fail, "--require-effort")...); r.code != 1 {
 		t.Fatal(r)
 	}
 	j := read(fail)
@@ -121,6 +122,10 @@ func TestJUnitReport(t *testing.T) {
 	}
 	if f := j.Suites[0].Cases[1].Failure; f == nil || !strings.Contains(f.Text, "weighing-efforts") {
 		t.Errorf("effort failure = %+v", f)
+	}
+	// By hand, there is no job to retry.
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8")...); r.code != 1 || strings.Contains(r.stdout, "retry") || !strings.Contains(r.stdout, "run echoes-labels again") {
+		t.Errorf("outside CI: %s", r)
 	}
 
 	// A pipeline without a merge request leaves a report with a skipped case.

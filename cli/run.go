@@ -186,6 +186,7 @@ func (c *command) run(ctx context.Context) error {
 	res := report.Result{
 		Source: got.source, Labels: got.labels, MergeRequest: got.mr, Verdict: v,
 		Prefixes: c.cfg.rules.Prefixes, Docs: report.Docs{Base: m.mask(c.cfg.docs.Base)}, EventType: m.mask(c.job.EventType),
+		OutsideCI: !c.job.InCI,
 	}
 	if c.cfg.comment {
 		c.comment(budget, res)

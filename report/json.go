@@ -87,7 +87,7 @@ func JSON(w io.Writer, r Result) error {
 	doc := JSONReport{Verdict: VerdictPass, Source: r.Source, Labels: labels}
 	if !v.Pass() {
 		doc.Verdict = VerdictFail
-		doc.NextStep = NextStep(r.Source)
+		doc.NextStep = r.NextStep()
 	}
 	if r.MergeRequest.IID != 0 {
 		doc.MergeRequest = &JSONMR{Project: r.MergeRequest.Project, IID: r.MergeRequest.IID, WebURL: r.MergeRequest.WebURL}

@@ -81,7 +81,7 @@ func JUnit(w io.Writer, r Result) error {
 		body = append(body, "details: "+xmlSafe(f.Details))
 		switch f.Outcome {
 		case check.Failed:
-			body = append(body, NextStep(r.Source))
+			body = append(body, r.NextStep())
 			c.Failure = &junitProblem{Message: xmlSafe(f.Message), Type: string(f.Problem), Text: strings.Join(body, "\n")}
 			suite.Failures++
 		case check.Warned:

@@ -55,7 +55,7 @@ func Note(r Result, marker string) string {
 		fmt.Fprintf(&b, "  - Details: %s\n", docsLink(f.Details))
 	}
 	if !pass {
-		fmt.Fprintf(&b, "\n%s\n", NextStep(r.Source))
+		fmt.Fprintf(&b, "\n%s\n", r.NextStep())
 	}
 	return b.String()
 }

@@ -79,6 +79,7 @@ type Result struct {
 	Prefixes     check.Prefixes
 	Docs         Docs
 	EventType    string // CI_MERGE_REQUEST_EVENT_TYPE, for the details
+	OutsideCI    bool   // run by hand: there is no job to retry
 	Calls        []Call // for the details
 }
 
@@ -171,10 +172,14 @@ func (r Result) Headline() string {
 }
 
 // NextStep tells the developer how to turn a failed job green, which
-// depends on whether a retry reads the labels afresh.
-func NextStep(src Source) string {
-	switch src {
+// depends on whether a retry reads the labels afresh, and on whether
+// there is a job to retry at all.
+func (r Result) NextStep() string {
+	switch r.Source {
 	case FromAPI:
+		if r.OutsideCI {
+			return "To pass: add the label to the merge request (Labels, in its right sidebar), then run echoes-labels again."
+		}
 		return "To pass: add the label to the merge request (Labels, in its right sidebar), then retry this job."
 	case FromVariable:
 		return "To pass: add the label to the merge request, then run a new pipeline for it (a retry sees the labels this pipeline started with)."

@@ -77,7 +77,7 @@ func Text(w io.Writer, r Result, o Options) error {
 		fmt.Fprintf(&b, "    details: %s\n", s.cyan(printable.String(f.Details)))
 	}
 	if !v.Pass() {
-		fmt.Fprintf(&b, "\n%s\n", s.bold(NextStep(r.Source)))
+		fmt.Fprintf(&b, "\n%s\n", s.bold(r.NextStep()))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
