@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -541,5 +542,96 @@ func TestJUnitWritesOnlyARegularFile(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("the report was not created: %v", err)
+	}
+}
+
+// The component included twice keeps a note a job: the strict job's
+// failure is not overwritten by the lenient job's pass.
+func TestTwoJobsKeepTwoNotes(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes-labels-strict"}
+	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes labels: lenient -->"}
+	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment", "--require-effort")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	srv.SetLabels(42, "group/project", 7, "backend")
+	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
+		t.Fatal(r)
+	}
+	notes := srv.Notes("group/project", 7)
+	if len(notes) != 2 {
+		t.Fatalf("want a note a job, got %+v", notes)
+	}
+	if !strings.Contains(notes[0].Body, "job=echoes-labels-strict") || !strings.Contains(notes[0].Body, "effort") || strings.Contains(notes[0].Body, "complete") {
+		t.Errorf("the strict job's failing note was changed: %q", notes[0].Body)
+	}
+	if !strings.Contains(notes[1].Body, "complete") || !strings.Contains(notes[1].Body, "job=echoes%20labels:%20lenient%20-%2D%3E -->") {
+		t.Errorf("the lenient job's note: %q", notes[1].Body)
+	}
+}
+
+// Runs of one job racing each other (a retry and a new pipeline) end with
+// one note: the oldest is kept, the others deleted.
+func TestRacingRunsLeaveOneNote(t *testing.T) {
+	const marker = "<!-- echoes-labels:sticky-note job=echoes-labels -->"
+	env := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes-labels"}
+	t.Run("duplicates an earlier race left", func(t *testing.T) {
+		srv := gitlabtest.New(t)
+		srv.SetLabels(42, "group/project", 7, "backend")
+		srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nold")
+		srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nolder race")
+		oldest := srv.Notes("group/project", 7)[0].ID
+		if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 || !strings.Contains(r.stdout, "removed 1 duplicate") {
+			t.Fatal(r)
+		}
+		if notes := srv.Notes("group/project", 7); len(notes) != 1 || notes[0].ID != oldest || !strings.Contains(notes[0].Body, "needs an Echoes label") {
+			t.Fatalf("notes = %+v", notes)
+		}
+	})
+	t.Run("another run writes while this one does", func(t *testing.T) {
+		srv := gitlabtest.New(t)
+		srv.SetLabels(42, "group/project", 7, "backend")
+		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+			if r.Method == http.MethodPost {
+				srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nthe other run's")
+			}
+			return false
+		})
+		if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+			t.Fatal(r)
+		}
+		notes := srv.Notes("group/project", 7)
+		if len(notes) != 1 || strings.Contains(notes[0].Body, "the other run's") || !strings.Contains(notes[0].Body, "needs an Echoes label") {
+			t.Fatalf("want the other run's note kept, with this verdict: %+v", notes)
+		}
+	})
+}
+
+// Thousands of comments: ours is found wherever the search reaches, and
+// past the bound none is written rather than a duplicate.
+func TestNoteAmongThousandsOfComments(t *testing.T) {
+	const marker = "<!-- echoes-labels:sticky-note -->"
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	for i := 0; i < 1500; i++ {
+		srv.AddNote("group/project", 7, fmt.Sprintf("comment %d", i))
+	}
+	srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nours, far down")
+	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 || !strings.Contains(r.stdout, "updated the comment") {
+		t.Fatal(r)
+	}
+	srv = gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	for i := 0; i < 2100; i++ {
+		srv.AddNote("group/project", 7, fmt.Sprintf("comment %d", i))
+	}
+	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "no comment was written") || len(srv.Notes("group/project", 7)) != 2100 {
+		t.Fatalf("past the bound: %s", r)
 	}
 }

@@ -2,6 +2,8 @@ package gitlabapi
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
@@ -40,16 +42,18 @@ func (c *Client) CurrentUserID(ctx context.Context) (int64, error) {
 	return u.ID, nil
 }
 
-// maxNotePages bounds the search for our note: 20 pages of 100 is more
+// MaxNotesRead bounds the search for our notes: 20 pages of 100 is more
 // discussion than any merge request we have seen, and the search must end.
+const MaxNotesRead = maxNotePages * 100
+
 const maxNotePages = 20
 
-// FindNote returns the first note on the merge request written by author
-// whose body contains marker, or nil. Only the author's own note counts: a
-// reviewer quoting it must not be taken for it (and could not be edited).
-// Notes are read oldest first, where a note written by the first failing
-// pipeline sits.
-func (c *Client) FindNote(ctx context.Context, project string, iid, author int64, marker string) (*Note, error) {
+// OurNotes returns the notes on the merge request written by author whose
+// body contains marker, oldest first. Only the author's own notes count: a
+// reviewer quoting one must not be taken for it (and could not be edited).
+// It reads at most MaxNotesRead notes; complete is false when the
+// merge request has more notes than that, so a note not found may exist.
+func (c *Client) OurNotes(ctx context.Context, project string, iid, author int64, marker string) (ours []Note, complete bool, err error) {
 	for page := int64(1); page <= maxNotePages; page++ {
 		opt := &gitlab.ListMergeRequestNotesOptions{
 			ListOptions: gitlab.ListOptions{PerPage: 100, Page: page},
@@ -60,18 +64,30 @@ func (c *Client) FindNote(ctx context.Context, project string, iid, author int64
 			return c.gl.Notes.ListMergeRequestNotes(project, iid, opt, o...)
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, n := range notes {
 			if n != nil && !n.System && n.Author.ID == author && strings.Contains(n.Body, marker) {
-				return noteOf(n), nil
+				ours = append(ours, *noteOf(n))
 			}
 		}
 		if len(notes) < 100 {
-			return nil, nil
+			return ours, true, nil
 		}
 	}
-	return nil, nil
+	return ours, false, nil
+}
+
+// DeleteNote deletes a note; one already gone is not an error.
+func (c *Client) DeleteNote(ctx context.Context, project string, iid, noteID int64) error {
+	err := Exec(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
+		return c.gl.Notes.DeleteMergeRequestNote(project, iid, noteID, o...)
+	})
+	var e *Error
+	if errors.As(err, &e) && e.Kind == Status && e.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
 }
 
 // CreateNote adds a note to the merge request.

@@ -169,12 +169,15 @@ func (s *Server) Notes(path string, iid int64) []Note {
 }
 
 // AddNote adds a note as a reviewer would.
-func (s *Server) AddNote(path string, iid int64, body string) {
+func (s *Server) AddNote(path string, iid int64, body string) { s.AddNoteAs(path, iid, Reviewer, body) }
+
+// AddNoteAs adds a note by author: Bot's stand for an earlier run's.
+func (s *Server) AddNoteAs(path string, iid int64, author User, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mr := s.projects[path][iid]
 	s.nextNoteID++
-	mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: body, Author: Reviewer})
+	mr.notes = append(mr.notes, Note{ID: s.nextNoteID, Body: body, Author: author})
 }
 
 // mr returns the merge request, creating it under both keys. s.mu is held.
@@ -346,6 +349,16 @@ func (s *Server) serveNotes(w http.ResponseWriter, r *http.Request, mr *mergeReq
 			if mr.notes[i].ID == noteID {
 				mr.notes[i].Body = in.Body
 				JSON(w, http.StatusOK, mr.notes[i])
+				return
+			}
+		}
+		Error(w, http.StatusNotFound, "404 Note Not Found")
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		noteID, _ := strconv.ParseInt(rest[0], 10, 64)
+		for i := range mr.notes {
+			if mr.notes[i].ID == noteID {
+				mr.notes = append(mr.notes[:i], mr.notes[i+1:]...)
+				w.WriteHeader(http.StatusNoContent)
 				return
 			}
 		}
