@@ -635,3 +635,44 @@ func TestNoteAmongThousandsOfComments(t *testing.T) {
 		t.Fatalf("past the bound: %s", r)
 	}
 }
+
+// The log's details section spans the whole check, a wait of minutes
+// included, so GitLab shows how long the job really spent.
+func TestDetailsSectionShowsTheRealDuration(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock.onTick = func() {
+		if len(clock.slept) == 12 {
+			srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+		}
+	}
+	env := map[string]string{"CI": "true", "GITLAB_CI": "true"}
+	r := runIn(t, env, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
+	m := regexp.MustCompile(`section_start:(\d+):echoes_labels_details.*section_end:(\d+):echoes_labels_details`).FindStringSubmatch(strings.ReplaceAll(r.stdout, "\n", " "))
+	if r.code != 0 || m == nil {
+		t.Fatalf("%s", r)
+	}
+	if m[1] != "1800000000" || m[2] != "1800000120" {
+		t.Errorf("section from %s to %s, want the two minutes waited", m[1], m[2])
+	}
+}
+
+// A refusal while waiting is not worth waiting out: the wait ends at once
+// with the refusal's own cause.
+func TestWaitEndsAtOnceWhenRefused(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n == 1 {
+			return false
+		}
+		gitlabtest.Error(w, http.StatusForbidden, "403 Forbidden")
+		return true
+	})
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	r := runIn(t, nil, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
+	if r.code != 3 || !strings.Contains(r.stderr, "403") || !strings.Contains(r.stderr, "Reporter role") || len(clock.slept) != 1 {
+		t.Fatalf("want exit 3 after one re-read (slept %v):\n%s", clock.slept, r)
+	}
+}
