@@ -21,14 +21,14 @@ type metrics struct {
 // Delivery outcomes: what the service answered and did with a request.
 const (
 	outcomeQueued       = "queued"
-	outcomeCoalesced    = "coalesced"     // merged into a task already waiting
-	outcomeDropped      = "dropped"       // queue full: answered, left to the reconcile
-	outcomeIgnored      = "ignored"       // another event kind
-	outcomeUnauthorized = "unauthorized"  // 401
-	outcomeBadRequest   = "bad_request"   // 400
-	outcomeTooLarge     = "too_large"     // 413
-	outcomeBadMethod    = "bad_method"    // 405
-	outcomeNotOpen      = "not_open"      // closed or merged: nothing to do
+	outcomeCoalesced    = "coalesced"    // merged into a task already waiting
+	outcomeDropped      = "dropped"      // queue full: answered, left to the reconcile
+	outcomeIgnored      = "ignored"      // another event kind
+	outcomeUnauthorized = "unauthorized" // 401
+	outcomeBadRequest   = "bad_request"  // 400
+	outcomeTooLarge     = "too_large"    // 413
+	outcomeBadMethod    = "bad_method"   // 405
+	outcomeNotOpen      = "not_open"     // closed or merged: nothing to do
 )
 
 func newMetrics(depth func() int) *metrics {

@@ -180,3 +180,10 @@ func (q *queue) abandon() []*task {
 	q.cond.Broadcast()
 	return out
 }
+
+// idle reports whether nothing is waiting or being worked on.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) == 0 && len(q.inFlight) == 0
+}
