@@ -9,7 +9,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -143,6 +142,3 @@ func validatePrefixes(p check.Prefixes) error {
 	}
 	return nil
 }
-
-// errStopped is what a worker sees when the service is stopping.
-var errStopped = errors.New("the service is stopping")
