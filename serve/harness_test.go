@@ -83,6 +83,7 @@ func testConfig(gl *gitlabtest.Server) config {
 	cfg.backoff = time.Millisecond
 	cfg.maxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
+	cfg.settle = 20 * time.Millisecond
 	return cfg
 }
 

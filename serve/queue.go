@@ -26,7 +26,8 @@ type task struct {
 	// checks maps external status check ids to the head commit they asked about.
 	checks     map[int64]string
 	deliveries []delivery
-	dropped    int // deliveries merged beyond the ones kept for the log
+	dropped    int  // deliveries merged beyond the ones kept for the log
+	ready      bool // in the queue's ready list
 }
 
 // maxDeliveriesPerTask bounds the memory a burst on one merge request takes.
@@ -58,19 +59,22 @@ func (t *task) merge(n *task) {
 // queue holds at most size merge requests' tasks, hands each to one worker
 // at a time and never runs two tasks for the same merge request at once:
 // a delivery arriving while its merge request is being worked on waits for
-// that work to end, then runs against GitLab's new state.
+// that work to end, then runs against GitLab's new state. A new task waits
+// settle before a worker may take it, so that a burst (labels edited five
+// times, a delivery sent twice) costs GitLab one look, not one per delivery.
 type queue struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	size     int
+	settle   time.Duration
 	pending  map[mrKey]*task
 	ready    []mrKey // pending and not in flight, oldest first
 	inFlight map[mrKey]bool
 	closed   bool
 }
 
-func newQueue(size int) *queue {
-	q := &queue{size: size, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{}}
+func newQueue(size int, settle time.Duration) *queue {
+	q := &queue{size: size, settle: settle, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -96,11 +100,23 @@ func (q *queue) pushLocked(t *task) (merged, ok bool) {
 		return false, false
 	}
 	q.pending[t.key] = t
-	if !q.inFlight[t.key] {
-		q.ready = append(q.ready, t.key)
-		q.cond.Signal()
+	if q.settle <= 0 {
+		q.makeReady(t.key)
+	} else {
+		k := t.key
+		time.AfterFunc(q.settle, func() { q.mu.Lock(); q.makeReady(k); q.mu.Unlock() })
 	}
 	return false, true
+}
+
+// makeReady lets a worker take k's pending task, unless a worker holds k
+// (done will) or it is already ready. q.mu is held.
+func (q *queue) makeReady(k mrKey) {
+	if t := q.pending[k]; t != nil && !t.ready && !q.inFlight[k] {
+		t.ready = true
+		q.ready = append(q.ready, k)
+		q.cond.Signal()
+	}
 }
 
 // pushWait is push for the reconcile, which may wait for room.
@@ -146,9 +162,8 @@ func (q *queue) done(k mrKey) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.inFlight, k)
-	if q.pending[k] != nil {
-		q.ready = append(q.ready, k)
-	}
+	// Work that came meanwhile has waited at least as long as this took.
+	q.makeReady(k)
 	q.cond.Broadcast() // also wakes idle workers to exit once closed and drained
 
 }
@@ -158,6 +173,9 @@ func (q *queue) close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
+	for k := range q.pending {
+		q.makeReady(k) // stopping: no more settling
+	}
 	q.cond.Broadcast()
 }
 

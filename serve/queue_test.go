@@ -11,7 +11,7 @@ func tk(project, iid int64, updated string, labels ...string) *task {
 }
 
 func TestQueueCoalescesPerMergeRequest(t *testing.T) {
-	q := newQueue(2)
+	q := newQueue(2, 0)
 	if merged, ok := q.push(tk(1, 1, "2026-01-01 10:00:01 UTC", "a")); merged || !ok {
 		t.Fatal("first push")
 	}
@@ -36,7 +36,7 @@ func TestQueueCoalescesPerMergeRequest(t *testing.T) {
 // A merge request in flight is not handed to a second worker; work that
 // arrives for it meanwhile waits, then runs.
 func TestQueueOneWorkerPerMergeRequest(t *testing.T) {
-	q := newQueue(10)
+	q := newQueue(10, 0)
 	q.push(tk(1, 1, "1"))
 	first := q.pop()
 	q.push(tk(1, 1, "2"))
@@ -58,7 +58,7 @@ func TestQueueOneWorkerPerMergeRequest(t *testing.T) {
 }
 
 func TestQueueCloseDrainsAndPushWait(t *testing.T) {
-	q := newQueue(1)
+	q := newQueue(1, 0)
 	q.push(tk(1, 1, "1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -81,5 +81,25 @@ func TestQueueCloseDrainsAndPushWait(t *testing.T) {
 	q.done(first.key)
 	if got := q.pop(); got != nil {
 		t.Errorf("pop after drain: %v, want nil", got)
+	}
+}
+
+// A new merge request's task waits settle, gathering its burst, before a
+// worker may take it; closing the queue ends the wait.
+func TestQueueSettles(t *testing.T) {
+	q := newQueue(10, 100*time.Millisecond)
+	began := time.Now()
+	q.push(tk(1, 1, "1"))
+	q.push(tk(1, 1, "2"))
+	got := q.pop()
+	if waited := time.Since(began); waited < 90*time.Millisecond || len(got.deliveries) != 2 {
+		t.Errorf("popped after %s with %d deliveries, want after the settle time with both", waited, len(got.deliveries))
+	}
+	q.done(got.key)
+	q.push(tk(1, 2, "3"))
+	q.close()
+	began = time.Now()
+	if got := q.pop(); got == nil || time.Since(began) > 50*time.Millisecond {
+		t.Errorf("close did not end the settling: %v after %s", got, time.Since(began))
 	}
 }

@@ -28,6 +28,7 @@ type config struct {
 
 	workers       int           // tasks worked on at once
 	queueSize     int           // merge requests waiting at most
+	settle        time.Duration // a merge request's first delivery waits this long for the rest of its burst
 	maxBody       int64         // bytes; past it, 413
 	attempts      int           // tries of one task when GitLab faults
 	clientRetries int           // the client's own retries of one read
@@ -42,6 +43,7 @@ func defaultConfig() config {
 	return config{
 		workers:       4,
 		queueSize:     4096,
+		settle:        time.Second,
 		maxBody:       8 << 20, // a merge request event carries the description, up to 1 MiB of text, maybe twice
 		attempts:      4,
 		clientRetries: 3,
@@ -76,7 +78,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, &ConfigError{Cause: "cannot set up the GitLab client: " + err.Error(), Fix: "check --gitlab-url/ECHOES_GITLAB_URL"}
 	}
-	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize), now: time.Now}
+	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle), now: time.Now}
 	s.metrics = newMetrics(s.queue.depth)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil
