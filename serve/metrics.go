@@ -28,7 +28,6 @@ const (
 	outcomeBadRequest   = "bad_request"  // 400
 	outcomeTooLarge     = "too_large"    // 413
 	outcomeBadMethod    = "bad_method"   // 405
-	outcomeNotOpen      = "not_open"     // closed or merged: nothing to do
 )
 
 func newMetrics(depth func() int) *metrics {
