@@ -179,7 +179,7 @@ func (h *harness) post(body []byte, headers ...string) (int, time.Duration) {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		h.t.Errorf("POST /webhook: %v", err)
 		return 0, time.Since(start)
@@ -188,6 +188,10 @@ func (h *harness) post(body []byte, headers ...string) (int, time.Duration) {
 	resp.Body.Close()
 	return resp.StatusCode, time.Since(start)
 }
+
+// testClient bounds every request, so that a service that hangs fails
+// the test instead of stalling it.
+var testClient = &http.Client{Timeout: 20 * time.Second}
 
 // hook are the headers of a project webhook delivery.
 func hook(uuid string) []string {

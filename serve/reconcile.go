@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
@@ -92,8 +93,14 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 			if !passes(labels, s.cfg.rules) {
 				continue // the job is red for the right reason
 			}
+			path := watch
+			if mr.References != nil {
+				if p, _, ok := strings.Cut(mr.References.Full, "!"); ok && p != "" {
+					path = p
+				}
+			}
 			t := &task{
-				key: mrKey{mr.ProjectID, mr.IID}, path: clip(watch), labels: labels, state: mr.State,
+				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path), labels: labels, state: mr.State,
 				deliveries: []delivery{{id: reconcileDelivery, received: s.now()}},
 			}
 			if mr.UpdatedAt != nil {

@@ -158,10 +158,14 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	}
 	deadline := time.Now().Add(s.cfg.drain)
 	s.log.Info("stopping", "drain", s.cfg.drain.String())
-	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	// Stop accepting; handlers only queue, so they end at once. Shutdown
+	// also waits up to 5 s for connections a client opened but sent
+	// nothing on: a short bound, then Close, keeps the drain for the work.
+	sctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.drain, 2*time.Second))
 	defer cancel()
-	// Stop accepting; handlers only queue, so they end at once.
-	_ = srv.Shutdown(sctx)
+	if srv.Shutdown(sctx) != nil {
+		_ = srv.Close()
+	}
 	stopReconcile()
 	s.stopWorkers(deadline)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
