@@ -16,6 +16,7 @@ type metrics struct {
 	actions    *prometheus.CounterVec   // by action
 	apiErrors  *prometheus.CounterVec   // by kind: 5xx, 429, 401, 403, 404, 4xx, network
 	processing *prometheus.HistogramVec // seconds per task, by source
+	answer     prometheus.Histogram     // seconds from a delivery's arrival to its answer
 }
 
 // Delivery outcomes: what the service answered and did with a request.
@@ -47,7 +48,11 @@ func newMetrics(depth func() int) *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"source"}),
 	}
-	m.reg.MustRegister(m.deliveries, m.actions, m.apiErrors, m.processing,
+	m.answer = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "echoes_serve_webhook_answer_seconds", Help: "Time from a webhook delivery's headers to the service's answer; GitLab wants it well under its timeout.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
+	m.reg.MustRegister(m.deliveries, m.actions, m.apiErrors, m.processing, m.answer,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "echoes_serve_queue_depth", Help: "Merge requests waiting to be worked on.",
 		}, func() float64 { return float64(depth()) }),

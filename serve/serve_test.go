@@ -531,6 +531,7 @@ func TestHealthzAndMetrics(t *testing.T) {
 		`echoes_serve_actions_total{action="job_retried"} 1`,
 		`echoes_serve_queue_depth 0`,
 		`echoes_serve_processing_seconds_count{source="webhook"} 1`,
+		`echoes_serve_webhook_answer_seconds_count 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(m, want) {

@@ -202,6 +202,10 @@ func load(o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	server, err := answerBuckets(o.metrics)
+	if err != nil {
+		return err
+	}
 	retries, err := fetchRetries(o.standin)
 	if err != nil {
 		return err
@@ -237,6 +241,7 @@ func load(o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "deliveries          %d in %s to %d merge requests (bursts of %d, every 10th a duplicate)\n", o.deliveries, sent.Round(time.Millisecond), o.mrs, o.burst)
 	fmt.Fprintf(stdout, "answer time         p50 %s  p99 %s  max %s  (target: every one < 1 s)\n", ms(pct(0.50)), ms(pct(0.99)), ms(sorted[len(sorted)-1]))
 	fmt.Fprintf(stdout, "answers not 202     %d;  answers ≥ 1 s: %d\n", not202, slow)
+	fmt.Fprintf(stdout, "in the service      %s (echoes_serve_webhook_answer_seconds: headers read to answer written)\n", server)
 	fmt.Fprintf(stdout, "work done           %s after the last delivery\n", settled.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "label jobs retried  %d of %d exactly once, %d more than once, %d that should not have been\n", once, want, twice, wrong)
 	if not202 > 0 || slow > 0 || once != want || twice > 0 || wrong > 0 {
@@ -313,4 +318,36 @@ func fetchRetries(root string) (map[string]int, error) {
 	defer resp.Body.Close()
 	out := map[string]int{}
 	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// answerBuckets summarises the service's own answer-time histogram: how
+// many answers fell under each bound, so that the client's view (which
+// includes the load generator's own scheduling) can be told from the
+// service's.
+func answerBuckets(u string) (string, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var total float64
+	var parts []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "echoes_serve_webhook_answer_seconds_bucket{le=") {
+			continue
+		}
+		le, rest, _ := strings.Cut(strings.TrimPrefix(line, "echoes_serve_webhook_answer_seconds_bucket{le=\""), "\"}")
+		n, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if le == "+Inf" {
+			total = n
+			continue
+		}
+		if le == "0.001" || le == "0.01" || le == "0.1" || le == "1" {
+			parts = append(parts, fmt.Sprintf("≤ %s s: %.0f", le, n))
+		}
+	}
+	return fmt.Sprintf("%s of %.0f", strings.Join(parts, ", "), total), sc.Err()
 }
