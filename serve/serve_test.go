@@ -539,3 +539,36 @@ func TestHealthzAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Two replicas behind one load balancer, both getting the burst: the job
+// is still retried once, and the replica that lost the race says so
+// instead of failing.
+func TestTwoReplicasRetryOnce(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 8, passing)
+	a, b := start(t, gl, nil), start(t, gl, nil)
+	sha := gl.HeadSHA(project, path, 8)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		for _, h := range []*harness{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.post(payload(t, project, path, 8, sha, 0, passing), hook(fmt.Sprint(i))...)
+			}()
+		}
+	}
+	wg.Wait()
+	a.waitIdle()
+	b.waitIdle()
+	if n := gl.Retries(project, 8); n != 1 {
+		t.Errorf("two replicas retried the job %d times, want 1", n)
+	}
+	for _, h := range []*harness{a, b} {
+		for _, l := range h.logs.lines("delivery") {
+			if l["action"] == "gave_up" {
+				t.Errorf("a replica gave up: %v", l)
+			}
+		}
+	}
+}
