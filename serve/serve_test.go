@@ -572,3 +572,17 @@ func TestTwoReplicasRetryOnce(t *testing.T) {
 		}
 	}
 }
+
+// A merge request from a fork whose pipeline runs in the fork: the jobs
+// are listed and retried in the pipeline's project.
+func TestForkPipeline(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 11, passing)
+	pipeline := gl.AddForkPipeline(77, "someone/project", project, path, 11, gitlabtest.Job{Name: jobName, Status: "failed"})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 11, "a", 0, passing), hook("fork")...)
+	h.waitIdle()
+	if status, attempts := newestLabelJob(gl, pipeline); gl.Retries(project, 11) != 1 || status != "pending" || attempts != 2 {
+		t.Errorf("fork pipeline: %d retries, newest attempt %s of %d; want one retry", gl.Retries(project, 11), status, attempts)
+	}
+}

@@ -159,7 +159,13 @@ func (s *service) retryLabelJob(ctx context.Context, t *task, o *outcome) error 
 		o.detail = "no pipeline"
 		return nil
 	}
-	job, err := s.newestAttempt(ctx, t.key.project, newest.ID)
+	// A fork's merge request may run its pipeline in the fork: its jobs
+	// live in the pipeline's project, not the merge request's.
+	pipelineProject := newest.ProjectID
+	if pipelineProject <= 0 {
+		pipelineProject = t.key.project
+	}
+	job, err := s.newestAttempt(ctx, pipelineProject, newest.ID)
 	if err != nil {
 		return err
 	}
@@ -171,7 +177,7 @@ func (s *service) retryLabelJob(ctx context.Context, t *task, o *outcome) error 
 		o.detail = fmt.Sprintf("job %d is %s", job.ID, job.Status)
 		return nil
 	}
-	_, _, err = s.gl.Jobs.RetryJob(t.key.project, job.ID, gitlab.WithContext(ctx))
+	_, _, err = s.gl.Jobs.RetryJob(pipelineProject, job.ID, gitlab.WithContext(ctx))
 	var er *gitlab.ErrorResponse
 	switch {
 	case errors.As(err, &er) && er.StatusCode == 403 && strings.Contains(strings.ToLower(er.Message), "not retryable"):

@@ -51,6 +51,7 @@ type mrKey struct{ project, iid int64 }
 
 type pipeline struct {
 	id, project, iid int64
+	mrProject        int64 // the merge request's project; project runs it (a fork may)
 	sha, ref         string
 	jobs             []int64 // every attempt, oldest first
 	created          time.Time
@@ -77,12 +78,24 @@ func headSHA(project, iid int64, n int) string {
 // if need be) on its head commit, with the given jobs (Name and Status), and
 // returns the pipeline's id. The newest pipeline is the merge request's.
 func (s *Server) AddPipeline(id int64, path string, iid int64, jobs ...Job) int64 {
+	return s.AddForkPipeline(id, path, id, path, iid, jobs...)
+}
+
+// AddForkPipeline is AddPipeline for a merge request of project id whose
+// pipeline runs in another project, its source fork (forkID, forkPath).
+func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path string, iid int64, jobs ...Job) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ci.init()
 	mr := s.mr(id, path, iid)
+	if _, ok := s.ids[forkPath]; !ok {
+		key := strconv.FormatInt(forkID, 10)
+		s.projects[key] = map[int64]*mergeRequest{}
+		s.projects[forkPath] = s.projects[key]
+		s.ids[key], s.ids[forkPath] = forkID, forkID
+	}
 	s.ci.nextID++
-	p := &pipeline{id: s.ci.nextID, project: id, iid: iid, sha: mr.sha, ref: fmt.Sprintf("refs/merge-requests/%d/head", iid), created: time.Now().UTC()}
+	p := &pipeline{id: s.ci.nextID, project: forkID, mrProject: id, iid: iid, sha: mr.sha, ref: fmt.Sprintf("refs/merge-requests/%d/head", iid), created: time.Now().UTC()}
 	s.ci.pipelines[p.id] = p
 	for _, j := range jobs {
 		s.ci.nextID++
@@ -253,7 +266,7 @@ func (s *Server) listMergeRequestPipelines(w http.ResponseWriter, r *http.Reques
 	s.ci.init()
 	var ps []*pipeline
 	for _, p := range s.ci.pipelines {
-		if p.project == id && p.iid == iid {
+		if p.mrProject == id && p.iid == iid {
 			ps = append(ps, p)
 		}
 	}
@@ -364,7 +377,7 @@ func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
 	n := &Job{ID: s.ci.nextID, Name: j.Name, Status: "pending", PipelineID: p.id}
 	s.ci.jobs[n.ID] = n
 	p.jobs = append(p.jobs, n.ID)
-	s.ci.retries[mrKey{p.project, p.iid}]++
+	s.ci.retries[mrKey{p.mrProject, p.iid}]++
 	JSON(w, http.StatusCreated, s.jobJSON(n, p))
 }
 
