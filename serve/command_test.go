@@ -137,7 +137,8 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Setenv("ECHOES_GITLAB_TOKEN", testToken)
 	t.Setenv("ECHOES_WEBHOOK_SECRET", testSecret)
 	t.Setenv("ECHOES_WATCH", path)
-	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL())
+	// A password in the URL's user info must not reach the log either.
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", strings.Replace(gl.APIURL(), "http://", "http://user:pa55word@", 1))
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -172,7 +173,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("%d retries, want 1", gl.Retries(project, 1))
 	}
 	out := logs.String()
-	if strings.Contains(out, testToken) || strings.Contains(out, testSecret) {
+	if strings.Contains(out, testToken) || strings.Contains(out, testSecret) || strings.Contains(out, "pa55word") {
 		t.Errorf("the log shows a secret:\n%s", out)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {

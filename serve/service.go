@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	stopReconcile := s.start(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "gitlab", s.cfg.gitlabURL, "job", s.cfg.jobName,
+	s.log.Info("listening", "addr", ln.Addr().String(), "gitlab", redacted(s.cfg.gitlabURL), "job", s.cfg.jobName,
 		"watch", s.cfg.watch, "reconcile_interval", s.cfg.interval.String())
 
 	var serveErr error
@@ -193,4 +194,13 @@ func (s *service) stopWorkers(deadline time.Time) {
 		s.log.Warn("stopped", "left", len(left))
 	}
 	s.cancelWork()
+}
+
+// redacted hides a password given in the URL's user info.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
