@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // mergeRequestFixture is GET /projects/:id/merge_requests/:iid as gitlab.com
@@ -51,6 +52,7 @@ type Server struct {
 	ids          map[string]int64
 	requests     []Request
 	nextNoteID   int64
+	ci           ciState // pipelines, jobs, groups and status checks (ci.go)
 }
 
 type mergeRequest struct {
@@ -58,6 +60,10 @@ type mergeRequest struct {
 	branch string
 	notes  []Note
 	status int // when set, the answer to every request for this merge request
+
+	state     string    // opened, closed, merged
+	sha       string    // head commit of the source branch
+	updatedAt time.Time // bumped by every change made through the setters
 }
 
 // Note is a merge request note as the stand-in keeps it.
@@ -136,7 +142,9 @@ func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 	if labels == nil {
 		labels = []string{}
 	}
-	s.mr(id, path, iid).labels = labels
+	mr := s.mr(id, path, iid)
+	mr.labels = labels
+	mr.updatedAt = time.Now().UTC()
 }
 
 // SetStatus makes every request for merge request iid of project (once
@@ -189,7 +197,10 @@ func (s *Server) mr(id int64, path string, iid int64) *mergeRequest {
 		s.ids[key], s.ids[path] = id, id
 	}
 	if s.projects[key][iid] == nil {
-		s.projects[key][iid] = &mergeRequest{labels: []string{}, branch: "feature-" + strconv.FormatInt(iid, 10)}
+		s.projects[key][iid] = &mergeRequest{
+			labels: []string{}, branch: "feature-" + strconv.FormatInt(iid, 10),
+			state: "opened", sha: headSHA(id, iid, 0), updatedAt: time.Now().UTC(),
+		}
 	}
 	return s.projects[key][iid]
 }
@@ -257,6 +268,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		JSON(w, http.StatusOK, Bot)
 		return
 	}
+	if s.serveCI(w, r) {
+		return
+	}
 	// /api/v4/projects/:id/merge_requests[/:iid[/notes[/:note_id]]]
 	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
 	if len(parts) < 3 || parts[0] != "projects" || parts[2] != "merge_requests" {
@@ -292,7 +306,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 4 && r.Method == http.MethodGet:
-		JSON(w, http.StatusOK, MergeRequest(id, iid, mr.labels, mr.branch))
+		JSON(w, http.StatusOK, mr.answer(id, iid))
+	case len(parts) == 5 && parts[4] == "pipelines" && r.Method == http.MethodGet:
+		s.listMergeRequestPipelines(w, r, id, iid)
+	case len(parts) == 5 && parts[4] == "status_check_responses" && r.Method == http.MethodPost:
+		s.setStatusCheck(w, r, id, iid, mr)
 	case len(parts) >= 5 && parts[4] == "notes":
 		s.serveNotes(w, r, mr, parts[5:])
 	default:
@@ -303,12 +321,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request, id int64, mrs map[int64]*mergeRequest) {
 	branch := r.URL.Query().Get("source_branch")
 	out := []map[string]any{}
-	for iid, mr := range mrs {
-		if branch == "" || mr.branch == branch {
-			out = append(out, MergeRequest(id, iid, mr.labels, mr.branch))
+	for _, iid := range sortedIIDs(mrs) {
+		mr := mrs[iid]
+		if (branch == "" || mr.branch == branch) && mr.matches(r.URL.Query()) {
+			out = append(out, mr.answer(id, iid))
 		}
 	}
-	JSON(w, http.StatusOK, out)
+	paginate(w, r, out)
 }
 
 // serveNotes answers the notes API, paginated as GitLab does (oldest first

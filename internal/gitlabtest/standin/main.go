@@ -12,6 +12,13 @@
 // request's method, path, the kind of credential (never its value) and the
 // status answered to stderr. GET /_count answers how many API requests it
 // has served since the last GET /_reset.
+//
+// For echoes-labels serve it also runs merge request pipelines:
+//
+//	standin -mr 7=echoes/intent/x -pipeline 7=build:success,echoes-labels:failed
+//
+// and GET /_retries answers, as JSON, how many job retries it accepted per
+// merge request IID.
 package main
 
 import (
@@ -56,10 +63,11 @@ type config struct {
 	noise          int
 	mrs            mrFlags
 	statuses       statusFlags
+	pipelines      pipelineFlags
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
-	c := &config{mrs: mrFlags{}, statuses: statusFlags{}}
+	c := &config{mrs: mrFlags{}, statuses: statusFlags{}, pipelines: pipelineFlags{}}
 	fs := flag.NewFlagSet("standin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "loopback address to listen on")
@@ -71,6 +79,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.path, "path", "group/project", "the project's path (it answers to both)")
 	fs.IntVar(&c.noise, "noise", 0, "put this many unrelated labels before each merge request's own")
 	fs.Var(c.mrs, "mr", "IID=label,label: a merge request and its labels, possibly none (repeat)")
+	fs.Var(c.pipelines, "pipeline", "IID=job:status,job:status: a pipeline of that merge request with these jobs, newest last (repeat)")
 	fs.Var(c.statuses, "status", "IID=code: answer requests for this merge request with an HTTP error 400-599 (repeat)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -117,6 +126,11 @@ func (c *config) server() *gitlabtest.Server {
 		}
 		srv.SetLabels(c.project, c.path, iid, append(ls, labels...)...)
 	}
+	for iid, pipelines := range c.pipelines {
+		for _, jobs := range pipelines {
+			srv.AddPipeline(c.project, c.path, iid, jobs...)
+		}
+	}
 	for iid, code := range c.statuses {
 		srv.SetStatus(c.project, c.path, iid, code)
 	}
@@ -139,7 +153,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_ = srv.Listener.Close()
 	srv.Listener = ln
 	var served atomic.Int64
-	srv.Config.Handler = logged(srv.Config.Handler, logger, &served)
+	srv.Config.Handler = logged(srv.Config.Handler, logger, &served, func() map[int64]int {
+		out := map[int64]int{}
+		for iid := range c.mrs {
+			out[iid] = srv.Retries(c.project, iid)
+		}
+		for iid := range c.pipelines {
+			out[iid] = srv.Retries(c.project, iid)
+		}
+		return out
+	})
 	srv.Config.ReadHeaderTimeout = 5 * time.Second
 	srv.Config.ErrorLog = logger
 	srv.Start()
@@ -171,12 +194,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // logged logs each request with the kind of credential it carries, never
-// its value, and answers GET /_count and /_reset itself.
-func logged(next http.Handler, logger *log.Logger, served *atomic.Int64) http.Handler {
+// its value, and answers GET /_count, /_reset and /_retries itself.
+func logged(next http.Handler, logger *log.Logger, served *atomic.Int64, retries func() map[int64]int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/_count":
 			fmt.Fprintln(w, served.Load())
+			return
+		case "/_retries":
+			gitlabtest.JSON(w, http.StatusOK, retries())
 			return
 		case "/_reset":
 			served.Store(0)
@@ -237,5 +263,28 @@ func (m statusFlags) Set(s string) error {
 		return fmt.Errorf("want IID=HTTP status 400-599, got %q", s)
 	}
 	m[n] = c
+	return nil
+}
+
+// pipelineFlags are the pipelines of each merge request, oldest first.
+type pipelineFlags map[int64][][]gitlabtest.Job
+
+func (m pipelineFlags) String() string { return fmt.Sprint(map[int64][][]gitlabtest.Job(m)) }
+
+func (m pipelineFlags) Set(s string) error {
+	iid, jobs, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(iid, 10, 64)
+	if !ok || err != nil || n <= 0 || jobs == "" {
+		return fmt.Errorf("want IID=job:status,job:status, got %q", s)
+	}
+	var p []gitlabtest.Job
+	for _, j := range strings.Split(jobs, ",") {
+		name, status, ok := strings.Cut(strings.TrimSpace(j), ":")
+		if !ok || name == "" || status == "" {
+			return fmt.Errorf("want job:status in %q, got %q", s, j)
+		}
+		p = append(p, gitlabtest.Job{Name: name, Status: status})
+	}
+	m[n] = append(m[n], p)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,52 @@ func TestFlagsRejectNonsense(t *testing.T) {
 	for _, args := range [][]string{{"-lifetime", "0s"}, {"-noise", "-1"}, {"stray"}} {
 		if _, err := parse(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+// -pipeline gives a merge request a pipeline; /_retries counts the job
+// retries the stand-in accepted, per IID.
+func TestPipelinesAndRetries(t *testing.T) {
+	api, _, _ := start(t, "-token", "tok", "-mr", "7=echoes/intent/x", "-pipeline", "7=build:success,echoes-labels:failed")
+	root := strings.TrimSuffix(api, "/api/v4")
+	call := func(method, url string) (int, []byte) {
+		req, _ := http.NewRequest(method, url, nil)
+		req.Header.Set("PRIVATE-TOKEN", "tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	code, body := call(http.MethodGet, api+"/projects/42/merge_requests/7/pipelines")
+	var pipelines []struct{ ID int64 }
+	if code != 200 || json.Unmarshal(body, &pipelines) != nil || len(pipelines) != 1 {
+		t.Fatalf("pipelines: %d %s", code, body)
+	}
+	code, body = call(http.MethodGet, api+"/projects/42/pipelines/"+strconv.FormatInt(pipelines[0].ID, 10)+"/jobs")
+	var jobs []struct {
+		ID     int64
+		Name   string
+		Status string
+	}
+	if code != 200 || json.Unmarshal(body, &jobs) != nil || len(jobs) != 2 || jobs[0].Name != "echoes-labels" || jobs[0].Status != "failed" {
+		t.Fatalf("jobs (newest first): %d %s", code, body)
+	}
+	if code, body := call(http.MethodPost, api+"/projects/42/jobs/"+strconv.FormatInt(jobs[0].ID, 10)+"/retry"); code != 201 {
+		t.Fatalf("retry: %d %s", code, body)
+	}
+	if code, _ := call(http.MethodPost, api+"/projects/42/jobs/"+strconv.FormatInt(jobs[0].ID, 10)+"/retry"); code != 403 {
+		t.Errorf("retrying the retried attempt: %d, want 403", code)
+	}
+	if code, body := call(http.MethodGet, root+"/_retries"); code != 200 || strings.TrimSpace(string(body)) != `{"7":1}` {
+		t.Errorf("/_retries: %d %s", code, body)
+	}
+	for _, bad := range []string{"7", "7=", "x=a:b", "7=build", "7=:failed"} {
+		if _, err := parse([]string{"-pipeline", bad}, io.Discard); err == nil {
+			t.Errorf("-pipeline %q accepted", bad)
 		}
 	}
 }

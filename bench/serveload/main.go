@@ -1,0 +1,353 @@
+// Command serveload is the load of bench/serve.sh: it sends merge request
+// webhook deliveries to a running `echoes-labels serve` at a steady rate,
+// times every answer, waits for the service to finish, and checks against
+// the stand-in GitLab that each failed label job whose labels now pass was
+// retried exactly once and no other job was.
+//
+//	serveload -standin-args -mrs 200          # the stand-in's flags, one a line
+//	serveload -webhook URL -metrics URL -standin ROOT -secret S -mrs 200 -deliveries 2000 -duration 10s
+//
+// The merge requests come in three kinds (iid mod 4): 0 and 1 have a failed
+// label job and get their labels late (a first burst without them, a second
+// with them): each must be retried once; 2 have a failed label job and
+// labels that never pass: never retried; 3 pass and their job passed:
+// never retried. Each merge request gets two bursts of deliveries, and
+// every tenth delivery repeats the one before it (GitLab sending twice).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	jobName = "echoes-labels"
+	passing = "echoes/intent/feature"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "serveload:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	standinArgs                      bool
+	webhook, metrics, standin        string
+	secret, payload, path            string
+	project                          int64
+	mrs, deliveries, burst, inFlight int
+	duration, settle                 time.Duration
+}
+
+func run(args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("serveload", flag.ContinueOnError)
+	fs.BoolVar(&o.standinArgs, "standin-args", false, "print the stand-in's -mr and -pipeline flags for -mrs merge requests, one a line, and exit")
+	fs.StringVar(&o.webhook, "webhook", "", "the service's POST /webhook URL (loopback)")
+	fs.StringVar(&o.metrics, "metrics", "", "the service's GET /metrics URL (loopback)")
+	fs.StringVar(&o.standin, "standin", "", "the stand-in's root URL, for GET /_retries (loopback)")
+	fs.StringVar(&o.secret, "secret", "", "the webhook secret")
+	fs.StringVar(&o.payload, "payload", "serve/testdata/merge_request_event.json", "a real merge request event to send, edited per merge request")
+	fs.StringVar(&o.path, "path", "group/project", "the project's path")
+	fs.Int64Var(&o.project, "project", 42, "the project's id")
+	fs.IntVar(&o.mrs, "mrs", 200, "merge requests")
+	fs.IntVar(&o.deliveries, "deliveries", 2000, "deliveries in all (at most 100,000)")
+	fs.IntVar(&o.burst, "burst", 5, "consecutive deliveries for one merge request")
+	fs.IntVar(&o.inFlight, "in-flight", 256, "requests open at once at most")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "spread the deliveries over this long (at most 5m)")
+	fs.DurationVar(&o.settle, "settle", 60*time.Second, "wait at most this long for the service to finish its work")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.mrs <= 0 || o.deliveries <= 0 || o.deliveries > 100_000 || o.burst <= 0 || o.duration <= 0 || o.duration > 5*time.Minute {
+		return fmt.Errorf("want -mrs > 0, 0 < -deliveries ≤ 100000, -burst > 0, 0 < -duration ≤ 5m")
+	}
+	if o.standinArgs {
+		for iid := 1; iid <= o.mrs; iid++ {
+			labels := ""
+			if kind(iid) != 2 {
+				labels = passing
+			}
+			status := "failed"
+			if kind(iid) == 3 {
+				status = "success"
+			}
+			fmt.Fprintf(stdout, "-mr\n%d=%s\n-pipeline\n%d=build:success,%s:%s\n", iid, labels, iid, jobName, status)
+		}
+		return nil
+	}
+	for _, u := range []string{o.webhook, o.metrics, o.standin} {
+		if err := loopback(u); err != nil {
+			return err
+		}
+	}
+	return load(o, stdout)
+}
+
+// kind is the merge request's kind, see the package comment.
+func kind(iid int) int {
+	if iid%4 == 1 {
+		return 0
+	}
+	return iid % 4
+}
+
+// loopback refuses any URL whose host is not on this machine.
+func loopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q is not on the loopback interface", raw)
+	}
+	return nil
+}
+
+// delivery k: bursts of o.burst deliveries for one merge request, the
+// merge requests visited in a scrambled order, twice; every tenth delivery
+// repeats the previous one's id and body.
+func (o options) target(k int) (iid int, second bool) {
+	b := k / o.burst
+	iid = (b*37)%o.mrs + 1
+	second = b >= (o.deliveries/o.burst+1)/2
+	return iid, second
+}
+
+func load(o options, stdout io.Writer) error {
+	raw, err := os.ReadFile(o.payload)
+	if err != nil {
+		return err
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		return err
+	}
+	body := func(iid int, second bool, k int) []byte {
+		ev := clone(tmpl)
+		labels := []any{map[string]any{"id": 1, "title": "backend", "color": "#fff", "project_id": o.project, "type": "ProjectLabel"}}
+		if kind(iid) == 3 || (kind(iid) <= 1 && second) {
+			labels = append(labels, map[string]any{"id": 2, "title": passing, "color": "#fff", "project_id": o.project, "type": "ProjectLabel"})
+		}
+		ev["labels"] = labels
+		p := ev["project"].(map[string]any)
+		p["id"], p["path_with_namespace"] = o.project, o.path
+		a := ev["object_attributes"].(map[string]any)
+		a["iid"], a["labels"], a["target_project_id"] = iid, labels, o.project
+		a["updated_at"] = fmt.Sprintf("2026-11-27 10:00:%02d.%06d UTC", k/10000%60, k%10000)
+		b, _ := json.Marshal(ev)
+		return b
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.inFlight, MaxConnsPerHost: o.inFlight}}
+	lat := make([]time.Duration, o.deliveries)
+	codes := make([]int, o.deliveries)
+	sem := make(chan struct{}, o.inFlight)
+	var wg sync.WaitGroup
+	interval := o.duration / time.Duration(o.deliveries)
+	began := time.Now()
+	var prev []byte
+	var prevID string
+	for k := range o.deliveries {
+		if wait := time.Until(began.Add(time.Duration(k) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		iid, second := o.target(k)
+		b, id := body(iid, second, k), fmt.Sprintf("bench-%d", k)
+		if k%10 == 9 && prev != nil {
+			b, id = prev, prevID
+		}
+		prev, prevID = b, id
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			req, _ := http.NewRequest(http.MethodPost, o.webhook, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Gitlab-Event", "Merge Request Hook")
+			req.Header.Set("X-Gitlab-Token", o.secret)
+			req.Header.Set("X-Gitlab-Event-UUID", id)
+			start := time.Now()
+			resp, err := client.Do(req)
+			lat[k] = time.Since(start)
+			if err != nil {
+				codes[k] = -1
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[k] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	sent := time.Since(began)
+
+	settled, err := settle(o.metrics, o.settle)
+	if err != nil {
+		return err
+	}
+	server, err := answerBuckets(o.metrics)
+	if err != nil {
+		return err
+	}
+	retries, err := fetchRetries(o.standin)
+	if err != nil {
+		return err
+	}
+
+	sorted := slices.Clone(lat)
+	slices.Sort(sorted)
+	pct := func(p float64) time.Duration { return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))] }
+	not202, slow := 0, 0
+	for k := range codes {
+		if codes[k] != http.StatusAccepted {
+			not202++
+		}
+		if lat[k] >= time.Second {
+			slow++
+		}
+	}
+	var want, once, twice, wrong int
+	for iid := 1; iid <= o.mrs; iid++ {
+		n := retries[strconv.Itoa(iid)]
+		if kind(iid) <= 1 {
+			want++
+			switch {
+			case n == 1:
+				once++
+			case n > 1:
+				twice++
+			}
+		} else if n != 0 {
+			wrong++
+		}
+	}
+	fmt.Fprintf(stdout, "deliveries          %d in %s to %d merge requests (bursts of %d, every 10th a duplicate)\n", o.deliveries, sent.Round(time.Millisecond), o.mrs, o.burst)
+	fmt.Fprintf(stdout, "answer time         p50 %s  p99 %s  max %s  (target: every one < 1 s)\n", ms(pct(0.50)), ms(pct(0.99)), ms(sorted[len(sorted)-1]))
+	fmt.Fprintf(stdout, "answers not 202     %d;  answers ≥ 1 s: %d\n", not202, slow)
+	fmt.Fprintf(stdout, "in the service      %s (echoes_serve_webhook_answer_seconds: headers read to answer written)\n", server)
+	fmt.Fprintf(stdout, "work done           %s after the last delivery\n", settled.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "label jobs retried  %d of %d exactly once, %d more than once, %d that should not have been\n", once, want, twice, wrong)
+	if not202 > 0 || slow > 0 || once != want || twice > 0 || wrong > 0 {
+		return fmt.Errorf("FAIL: targets missed")
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func clone(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// settle waits until the queue is empty and the count of tasks handled
+// stops moving, and returns how long that took.
+func settle(metrics string, limit time.Duration) (time.Duration, error) {
+	began := time.Now()
+	last, stable := -1.0, 0
+	for time.Since(began) < limit {
+		depth, handled, err := scrape(metrics)
+		if err != nil {
+			return 0, err
+		}
+		if depth == 0 && handled == last {
+			stable++
+			if stable >= 5 {
+				return time.Since(began) - 5*50*time.Millisecond, nil
+			}
+		} else {
+			stable = 0
+		}
+		last = handled
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("the service was still busy %s after the last delivery", limit)
+}
+
+func scrape(u string) (depth, handled float64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		switch {
+		case name == "echoes_serve_queue_depth":
+			depth = v
+		case strings.HasPrefix(name, "echoes_serve_processing_seconds_count"):
+			handled += v
+		}
+	}
+	return depth, handled, sc.Err()
+}
+
+func fetchRetries(root string) (map[string]int, error) {
+	resp, err := http.Get(strings.TrimRight(root, "/") + "/_retries")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]int{}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// answerBuckets summarises the service's own answer-time histogram: how
+// many answers fell under each bound, so that the client's view (which
+// includes the load generator's own scheduling) can be told from the
+// service's.
+func answerBuckets(u string) (string, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var total float64
+	var parts []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "echoes_serve_webhook_answer_seconds_bucket{le=") {
+			continue
+		}
+		le, rest, _ := strings.Cut(strings.TrimPrefix(line, "echoes_serve_webhook_answer_seconds_bucket{le=\""), "\"}")
+		n, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if le == "+Inf" {
+			total = n
+			continue
+		}
+		if le == "0.001" || le == "0.01" || le == "0.1" || le == "1" {
+			parts = append(parts, fmt.Sprintf("≤ %s s: %.0f", le, n))
+		}
+	}
+	return fmt.Sprintf("%s of %.0f", strings.Join(parts, ", "), total), sc.Err()
+}

@@ -1,0 +1,475 @@
+package gitlabtest
+
+// The CI side of the stand-in, for echoes-labels serve: merge request
+// pipelines, their jobs, job retry, lists of open merge requests by project
+// and group with updated_after, and external status check responses. Each
+// answer has the shape GitLab's API documentation gives (docs.gitlab.com
+// api/jobs, api/merge_requests "List merge request pipelines",
+// api/status_checks; see testdata/SOURCE.md), reduced to documented fields.
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Job is a CI job as the stand-in keeps it. Only Name and Status are read
+// by AddPipeline; the stand-in numbers jobs itself.
+type Job struct {
+	ID         int64
+	Name       string
+	Status     string // created, pending, running, failed, success, canceled, ...
+	PipelineID int64
+	Retried    bool // a newer attempt of it exists
+}
+
+// StatusCheckResponse is one accepted POST to
+// /projects/:id/merge_requests/:iid/status_check_responses.
+type StatusCheckResponse struct {
+	SHA                   string
+	ExternalStatusCheckID int64
+	Status                string
+}
+
+type ciState struct {
+	nextID    int64
+	pipelines map[int64]*pipeline
+	jobs      map[int64]*Job
+	groups    map[string][]int64 // group id or path → project ids
+	retries   map[mrKey]int
+	checks    map[mrKey][]StatusCheckResponse
+}
+
+type mrKey struct{ project, iid int64 }
+
+type pipeline struct {
+	id, project, iid int64
+	mrProject        int64 // the merge request's project; project runs it (a fork may)
+	sha, ref         string
+	jobs             []int64 // every attempt, oldest first
+	created          time.Time
+}
+
+func (c *ciState) init() {
+	if c.pipelines == nil {
+		c.nextID = 100
+		c.pipelines = map[int64]*pipeline{}
+		c.jobs = map[int64]*Job{}
+		c.groups = map[string][]int64{}
+		c.retries = map[mrKey]int{}
+		c.checks = map[mrKey][]StatusCheckResponse{}
+	}
+}
+
+// headSHA is a stable, made-up 40-hex commit id for a merge request head.
+func headSHA(project, iid int64, n int) string {
+	sum := sha1.Sum([]byte(fmt.Sprintf("%d/%d/%d", project, iid, n)))
+	return hex.EncodeToString(sum[:])
+}
+
+// AddPipeline runs a new pipeline for merge request iid of project (created
+// if need be) on its head commit, with the given jobs (Name and Status), and
+// returns the pipeline's id. The newest pipeline is the merge request's.
+func (s *Server) AddPipeline(id int64, path string, iid int64, jobs ...Job) int64 {
+	return s.AddForkPipeline(id, path, id, path, iid, jobs...)
+}
+
+// AddForkPipeline is AddPipeline for a merge request of project id whose
+// pipeline runs in another project, its source fork (forkID, forkPath).
+func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path string, iid int64, jobs ...Job) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	mr := s.mr(id, path, iid)
+	if _, ok := s.ids[forkPath]; !ok {
+		key := strconv.FormatInt(forkID, 10)
+		s.projects[key] = map[int64]*mergeRequest{}
+		s.projects[forkPath] = s.projects[key]
+		s.ids[key], s.ids[forkPath] = forkID, forkID
+	}
+	s.ci.nextID++
+	p := &pipeline{id: s.ci.nextID, project: forkID, mrProject: id, iid: iid, sha: mr.sha, ref: fmt.Sprintf("refs/merge-requests/%d/head", iid), created: time.Now().UTC()}
+	s.ci.pipelines[p.id] = p
+	for _, j := range jobs {
+		s.ci.nextID++
+		s.ci.jobs[s.ci.nextID] = &Job{ID: s.ci.nextID, Name: j.Name, Status: j.Status, PipelineID: p.id}
+		p.jobs = append(p.jobs, s.ci.nextID)
+	}
+	return p.id
+}
+
+// Jobs returns every job of a pipeline, retried attempts included, oldest first.
+func (s *Server) Jobs(pipelineID int64) []Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	var out []Job
+	if p := s.ci.pipelines[pipelineID]; p != nil {
+		for _, id := range p.jobs {
+			out = append(out, *s.ci.jobs[id])
+		}
+	}
+	return out
+}
+
+// SetJobStatus sets a job's status, as a runner finishing it would.
+func (s *Server) SetJobStatus(jobID int64, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	if j := s.ci.jobs[jobID]; j != nil {
+		j.Status = status
+	}
+}
+
+// Retries is how many job retries the stand-in accepted for the pipelines
+// of merge request iid of project id.
+func (s *Server) Retries(id, iid int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	return s.ci.retries[mrKey{id, iid}]
+}
+
+// StatusChecks returns the status check responses set on a merge request.
+func (s *Server) StatusChecks(id, iid int64) []StatusCheckResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	return slices.Clone(s.ci.checks[mrKey{id, iid}])
+}
+
+// HeadSHA is the head commit of merge request iid's source branch.
+func (s *Server) HeadSHA(id int64, path string, iid int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mr(id, path, iid).sha
+}
+
+// SetState sets a merge request's state (opened, closed, merged).
+func (s *Server) SetState(id int64, path string, iid int64, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.mr(id, path, iid)
+	mr.state = state
+	mr.updatedAt = time.Now().UTC()
+}
+
+// SetUpdatedAt sets when a merge request was last updated, as
+// updated_after filters see it.
+func (s *Server) SetUpdatedAt(id int64, path string, iid int64, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).updatedAt = at.UTC()
+}
+
+// AddGroup makes a group (reachable by id and path) holding the projects,
+// for GET /groups/:id/merge_requests.
+func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	for _, key := range []string{strconv.FormatInt(id, 10), path} {
+		s.ci.groups[key] = append(s.ci.groups[key], projectIDs...)
+	}
+}
+
+// answer is the merge request as the API shows it. s.mu is held.
+func (mr *mergeRequest) answer(id, iid int64) map[string]any {
+	out := MergeRequest(id, iid, mr.labels, mr.branch)
+	out["state"] = mr.state
+	out["sha"] = mr.sha
+	out["updated_at"] = mr.updatedAt.Format(time.RFC3339Nano)
+	return out
+}
+
+// matches applies the state and updated_after filters of the list APIs.
+func (mr *mergeRequest) matches(q url.Values) bool {
+	if st := q.Get("state"); st != "" && st != "all" && st != mr.state {
+		return false
+	}
+	if after := q.Get("updated_after"); after != "" {
+		t, err := time.Parse(time.RFC3339, after)
+		if err == nil && mr.updatedAt.Before(t) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedIIDs(mrs map[int64]*mergeRequest) []int64 {
+	iids := make([]int64, 0, len(mrs))
+	for iid := range mrs {
+		iids = append(iids, iid)
+	}
+	// Newest first, as GitLab's default order (created_at desc) would have it.
+	slices.SortFunc(iids, func(a, b int64) int { return int(b - a) })
+	return iids
+}
+
+// serveCI answers the routes this file adds and says whether it did.
+func (s *Server) serveCI(w http.ResponseWriter, r *http.Request) bool {
+	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
+	if len(parts) < 3 {
+		return false
+	}
+	key, err := url.PathUnescape(parts[1])
+	if err != nil {
+		return false
+	}
+	switch {
+	case parts[0] == "groups" && len(parts) == 3 && parts[2] == "merge_requests" && r.Method == http.MethodGet:
+		s.listGroupMergeRequests(w, r, key)
+	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "pipelines" && parts[4] == "jobs" && r.Method == http.MethodGet:
+		s.listPipelineJobs(w, r, key, parts[3])
+	case parts[0] == "projects" && len(parts) == 4 && parts[2] == "jobs" && r.Method == http.MethodGet:
+		s.getJob(w, key, parts[3])
+	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "jobs" && parts[4] == "retry" && r.Method == http.MethodPost:
+		s.retryJob(w, key, parts[3])
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) listGroupMergeRequests(w http.ResponseWriter, r *http.Request, group string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	projects, ok := s.ci.groups[group]
+	if !ok {
+		Error(w, http.StatusNotFound, "404 Group Not Found")
+		return
+	}
+	out := []map[string]any{}
+	for _, id := range projects {
+		mrs := s.projects[strconv.FormatInt(id, 10)]
+		for _, iid := range sortedIIDs(mrs) {
+			if mrs[iid].matches(r.URL.Query()) {
+				out = append(out, mrs[iid].answer(id, iid))
+			}
+		}
+	}
+	paginate(w, r, out)
+}
+
+// listMergeRequestPipelines answers GET
+// /projects/:id/merge_requests/:iid/pipelines, newest first. s.mu is held.
+func (s *Server) listMergeRequestPipelines(w http.ResponseWriter, r *http.Request, id, iid int64) {
+	s.ci.init()
+	var ps []*pipeline
+	for _, p := range s.ci.pipelines {
+		if p.mrProject == id && p.iid == iid {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b *pipeline) int { return int(b.id - a.id) })
+	out := []map[string]any{}
+	for _, p := range ps {
+		out = append(out, map[string]any{
+			"id": p.id, "iid": p.id - 100, "project_id": p.project, "sha": p.sha, "ref": p.ref,
+			"status": s.pipelineStatus(p), "source": "merge_request_event",
+			"created_at": p.created.Format(time.RFC3339Nano), "updated_at": p.created.Format(time.RFC3339Nano),
+			"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/pipelines/%d", p.id),
+		})
+	}
+	paginate(w, r, out)
+}
+
+// pipelineStatus derives a pipeline's status from its newest job attempts.
+func (s *Server) pipelineStatus(p *pipeline) string {
+	status := "success"
+	for _, id := range p.jobs {
+		switch j := s.ci.jobs[id]; {
+		case j.Retried:
+		case j.Status == "failed":
+			return "failed"
+		case j.Status == "pending" || j.Status == "running" || j.Status == "created":
+			status = "running"
+		}
+	}
+	return status
+}
+
+// project resolves a project id or path to its numeric id. s.mu is held.
+func (s *Server) projectID(key string) (int64, bool) {
+	id, ok := s.ids[key]
+	return id, ok
+}
+
+func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	id, ok := s.projectID(project)
+	if !ok {
+		Error(w, http.StatusNotFound, "404 Project Not Found")
+		return
+	}
+	pid, _ := strconv.ParseInt(pipelineID, 10, 64)
+	p := s.ci.pipelines[pid]
+	if p == nil || p.project != id {
+		Error(w, http.StatusNotFound, "404 Not found")
+		return
+	}
+	q := r.URL.Query()
+	retried := q.Get("include_retried") == "true"
+	scopes := q["scope[]"]
+	out := []map[string]any{}
+	// Newest first; retried attempts only when asked (GitLab 13.5 and later).
+	for _, jid := range slices.Backward(p.jobs) {
+		j := s.ci.jobs[jid]
+		if (j.Retried && !retried) || (len(scopes) > 0 && !slices.Contains(scopes, j.Status)) {
+			continue
+		}
+		out = append(out, s.jobJSON(j, p))
+	}
+	paginate(w, r, out)
+}
+
+func (s *Server) findJob(w http.ResponseWriter, project, jobID string) (*Job, *pipeline) {
+	s.ci.init()
+	id, ok := s.projectID(project)
+	if !ok {
+		Error(w, http.StatusNotFound, "404 Project Not Found")
+		return nil, nil
+	}
+	jid, _ := strconv.ParseInt(jobID, 10, 64)
+	j := s.ci.jobs[jid]
+	if j == nil || s.ci.pipelines[j.PipelineID].project != id {
+		Error(w, http.StatusNotFound, "404 Not found")
+		return nil, nil
+	}
+	return j, s.ci.pipelines[j.PipelineID]
+}
+
+func (s *Server) getJob(w http.ResponseWriter, project, jobID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, p := s.findJob(w, project, jobID); j != nil {
+		JSON(w, http.StatusOK, s.jobJSON(j, p))
+	}
+}
+
+// retryJob answers POST /projects/:id/jobs/:job_id/retry: 201 and the new
+// attempt, or 403 "Job is not retryable" for an attempt already retried or
+// still running, as GitLab's API does.
+func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, p := s.findJob(w, project, jobID)
+	if j == nil {
+		return
+	}
+	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled"}, j.Status) {
+		Error(w, http.StatusForbidden, "403 Forbidden - Job is not retryable")
+		return
+	}
+	j.Retried = true
+	s.ci.nextID++
+	n := &Job{ID: s.ci.nextID, Name: j.Name, Status: "pending", PipelineID: p.id}
+	s.ci.jobs[n.ID] = n
+	p.jobs = append(p.jobs, n.ID)
+	s.ci.retries[mrKey{p.mrProject, p.iid}]++
+	JSON(w, http.StatusCreated, s.jobJSON(n, p))
+}
+
+// jobJSON is a job as GET /projects/:id/jobs/:job_id documents it.
+func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
+	created := p.created.Format(time.RFC3339Nano)
+	out := map[string]any{
+		"id": j.ID, "name": j.Name, "stage": "test", "status": j.Status, "ref": p.ref, "tag": false,
+		"allow_failure": false, "coverage": nil, "created_at": created, "started_at": nil, "finished_at": nil,
+		"duration": nil, "queued_duration": 0.01, "artifacts": []any{}, "runner": nil, "user": nil,
+		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/jobs/%d", j.ID),
+		"project": map[string]any{"ci_job_token_scope_enabled": false},
+		"commit": map[string]any{
+			"id": p.sha, "short_id": p.sha[:8], "title": "Update README.md", "message": "Update README.md",
+			"author_name": "Administrator", "author_email": "admin@example.com", "created_at": created,
+		},
+		"pipeline": map[string]any{"id": p.id, "project_id": p.project, "ref": p.ref, "sha": p.sha, "status": s.pipelineStatus(p)},
+	}
+	if j.Status == "failed" {
+		out["failure_reason"] = "script_failure"
+	}
+	return out
+}
+
+// setStatusCheck answers POST
+// /projects/:id/merge_requests/:iid/status_check_responses. s.mu is held.
+func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
+	s.ci.init()
+	var in struct {
+		SHA                   string `json:"sha"`
+		ExternalStatusCheckID int64  `json:"external_status_check_id"`
+		Status                string `json:"status"`
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			Error(w, http.StatusBadRequest, "400 Bad request")
+			return
+		}
+	} else {
+		_ = r.ParseForm()
+		in.SHA, in.Status = r.Form.Get("sha"), r.Form.Get("status")
+		in.ExternalStatusCheckID, _ = strconv.ParseInt(r.Form.Get("external_status_check_id"), 10, 64)
+	}
+	switch {
+	case in.SHA == "":
+		Error(w, http.StatusBadRequest, "400 Bad request - sha is missing")
+		return
+	case in.ExternalStatusCheckID == 0:
+		Error(w, http.StatusBadRequest, "400 Bad request - external_status_check_id is missing")
+		return
+	case in.Status != "" && in.Status != "passed" && in.Status != "failed" && in.Status != "pending":
+		Error(w, http.StatusBadRequest, "400 Bad request - status does not have a valid value")
+		return
+	case in.SHA != mr.sha:
+		Error(w, http.StatusConflict, "SHA does not match HEAD of source branch")
+		return
+	}
+	if in.Status == "" {
+		in.Status = "passed"
+	}
+	k := mrKey{id, iid}
+	s.ci.checks[k] = append(s.ci.checks[k], StatusCheckResponse{SHA: in.SHA, ExternalStatusCheckID: in.ExternalStatusCheckID, Status: in.Status})
+	s.ci.nextID++
+	JSON(w, http.StatusCreated, map[string]any{
+		"id":                    s.ci.nextID,
+		"merge_request":         map[string]any{"id": id*1000 + iid, "iid": iid, "project_id": id, "title": "Update README.md"},
+		"external_status_check": map[string]any{"id": in.ExternalStatusCheckID, "name": "echoes-labels", "project_id": id},
+	})
+}
+
+// paginate writes one page of items with GitLab's pagination headers
+// (per_page 20 by default, 100 at most).
+func paginate(w http.ResponseWriter, r *http.Request, items []map[string]any) {
+	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if perPage <= 0 {
+		perPage = 20
+	}
+	perPage = min(perPage, 100)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	pages := max((len(items)+perPage-1)/perPage, 1)
+	from := min((page-1)*perPage, len(items))
+	to := min(from+perPage, len(items))
+	h := w.Header()
+	h.Set("X-Page", strconv.Itoa(page))
+	h.Set("X-Per-Page", strconv.Itoa(perPage))
+	h.Set("X-Total", strconv.Itoa(len(items)))
+	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	if page < pages {
+		h.Set("X-Next-Page", strconv.Itoa(page+1))
+	} else {
+		h.Set("X-Next-Page", "")
+	}
+	JSON(w, http.StatusOK, items[from:to])
+}

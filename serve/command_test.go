@@ -1,0 +1,184 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"gitlab.com/echoeshq/echoes-labels/report"
+)
+
+// parse reads a Command from args and the environment as the binary will.
+func parse(t *testing.T, args ...string) *Command {
+	t.Helper()
+	var cli struct {
+		Serve Command `cmd:"" help:"Serve GitLab's merge request events."`
+	}
+	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(append([]string{"serve"}, args...)); err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	return &cli.Serve
+}
+
+// clearEnv unsets every variable the command reads, for the test.
+func clearEnv(t *testing.T) {
+	for _, name := range envNames(t) {
+		t.Setenv(name, "") // restored when the test ends
+		os.Unsetenv(name)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	clearEnv(t)
+	c := parse(t)
+	if c.Listen != ":8080" || c.JobName != "echoes-labels" || c.ReconcileInterval != 5*time.Minute ||
+		c.GitLabURL != "https://gitlab.com/api/v4" || c.DocsURL != report.DefaultDocsBase || len(c.Watch) != 0 ||
+		c.IntentPrefix != "echoes/intent" || c.InitiativePrefix != "echoes/initiative" || c.EffortPrefix != "echoes/effort" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ECHOES_LISTEN", "127.0.0.1:9000")
+	t.Setenv("CI_API_V4_URL", "https://ci.example.com/api/v4")
+	t.Setenv("ECHOES_GITLAB_URL", "https://gitlab.example.com/api/v4")
+	t.Setenv("GITLAB_TOKEN", "second")
+	t.Setenv("ECHOES_GITLAB_TOKEN", "first")
+	t.Setenv("ECHOES_WEBHOOK_SECRET", "s3cret")
+	t.Setenv("ECHOES_JOB_NAME", "labels")
+	t.Setenv("ECHOES_WATCH", "acme/backend, 42,acme")
+	t.Setenv("ECHOES_RECONCILE_INTERVAL", "0")
+	t.Setenv("ECHOES_REQUIRE_EFFORT", "true")
+	t.Setenv("ECHOES_INTENT_PREFIX", "why")
+	c := parse(t)
+	if c.Listen != "127.0.0.1:9000" || c.GitLabURL != "https://gitlab.example.com/api/v4" || c.Token != "first" ||
+		c.WebhookSecret != "s3cret" || c.JobName != "labels" || c.ReconcileInterval != 0 || !c.RequireEffort || c.IntentPrefix != "why" {
+		t.Errorf("from the environment: %+v", c)
+	}
+	cfg, err := c.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.watch, "|") != "acme/backend|42|acme" {
+		t.Errorf("watch = %q", cfg.watch)
+	}
+
+	clearEnv(t)
+	t.Setenv("CI_API_V4_URL", "https://ci.example.com/api/v4")
+	t.Setenv("GITLAB_TOKEN", "second")
+	if c := parse(t); c.GitLabURL != "https://ci.example.com/api/v4" || c.Token != "second" {
+		t.Errorf("fallbacks: gitlab-url %q, token %q", c.GitLabURL, c.Token)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no secret", []string{"--token", "t"}, "--webhook-secret"},
+		{"blank secret", []string{"--token", "t", "--webhook-secret", "  "}, "--webhook-secret"},
+		{"no token", []string{"--webhook-secret", "s"}, "--token"},
+		{"not a URL", []string{"--token", "t", "--webhook-secret", "s", "--gitlab-url", "gitlab.example.com"}, "--gitlab-url"},
+		{"listen without port", []string{"--token", "t", "--webhook-secret", "s", "--listen", "8080"}, "--listen"},
+		{"empty job name", []string{"--token", "t", "--webhook-secret", "s", "--job-name", ""}, "--job-name"},
+		{"interval too short", []string{"--token", "t", "--webhook-secret", "s", "--reconcile-interval", "10ms"}, "--reconcile-interval"},
+		{"negative interval", []string{"--token", "t", "--webhook-secret", "s", "--reconcile-interval=-1m"}, "--reconcile-interval"},
+		{"same prefixes", []string{"--token", "t", "--webhook-secret", "s", "--intent-prefix", "x", "--effort-prefix", "X"}, "same prefix"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clearEnv(t)
+			err := parse(t, c.args...).Run(context.Background(), &logBuffer{})
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Run: %v, want a *ConfigError", err)
+			}
+			if ce.ExitCode() != 2 || !strings.Contains(ce.Cause, c.want) || ce.Fix == "" || strings.Contains(ce.Cause+ce.Fix, "\n") {
+				t.Errorf("cause %q fix %q code %d: want one line naming %s, a fix, code 2", ce.Cause, ce.Fix, ce.ExitCode(), c.want)
+			}
+		})
+	}
+	t.Run("address in use", func(t *testing.T) {
+		clearEnv(t)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") {
+			t.Errorf("Run on a busy port: %v", err)
+		}
+	})
+}
+
+// Run serves until its context ends (main's signal.NotifyContext), then
+// returns nil; the log never shows the token or the secret.
+func TestRunEndToEnd(t *testing.T) {
+	clearEnv(t)
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 1, passing)
+	t.Setenv("ECHOES_GITLAB_TOKEN", testToken)
+	t.Setenv("ECHOES_WEBHOOK_SECRET", testSecret)
+	t.Setenv("ECHOES_WATCH", path)
+	// A password in the URL's user info must not reach the log either.
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", strings.Replace(gl.APIURL(), "http://", "http://user:pa55word@", 1))
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, logs) }()
+	var addr string
+	waitFor(t, "the listening line", func() bool {
+		if l := logs.lines("listening"); len(l) > 0 {
+			addr = fmt.Sprint(l[0]["addr"])
+		}
+		return addr != ""
+	})
+	// The reconcile's first sweep retries the job; a webhook changes nothing.
+	waitFor(t, "the reconcile's retry", func() bool { return gl.Retries(project, 1) == 1 })
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhook", strings.NewReader(string(payload(t, project, path, 1, "a", 0, passing))))
+	req.Header.Set("X-Gitlab-Token", testSecret)
+	req.Header.Set("X-Gitlab-Event", "Merge Request Hook")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("webhook: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v, want nil", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("Run did not return within the drain time")
+	}
+	if gl.Retries(project, 1) != 1 {
+		t.Errorf("%d retries, want 1", gl.Retries(project, 1))
+	}
+	out := logs.String()
+	if strings.Contains(out, testToken) || strings.Contains(out, testSecret) || strings.Contains(out, "pa55word") {
+		t.Errorf("the log shows a secret:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("not a JSON line: %s", l)
+		}
+	}
+}

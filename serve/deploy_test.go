@@ -1,0 +1,209 @@
+package serve
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// envNames are the variables Command reads, from its kong tags.
+func envNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	typ := reflect.TypeFor[Command]()
+	for i := range typ.NumField() {
+		if env := typ.Field(i).Tag.Get("env"); env != "" {
+			names = append(names, strings.Split(env, ",")...)
+		}
+	}
+	return names
+}
+
+// tagDefault is the default a Command field's kong tag gives.
+func tagDefault(t *testing.T, field string) string {
+	f, ok := reflect.TypeFor[Command]().FieldByName(field)
+	if !ok {
+		t.Fatalf("Command has no field %s", field)
+	}
+	return f.Tag.Get("default")
+}
+
+type manifest struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Replicas int            `yaml:"replicas"`
+		Selector map[string]any `yaml:"selector"`
+		Ports    []servicePort  `yaml:"ports"`
+		Template struct {
+			Spec struct {
+				TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+				SecurityContext               struct {
+					RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+					RunAsUser    int   `yaml:"runAsUser"`
+				} `yaml:"securityContext"`
+				Containers []container `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type servicePort struct {
+	Port       int    `yaml:"port"`
+	TargetPort string `yaml:"targetPort"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type container struct {
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Ports   []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	Env []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			SecretKeyRef *struct {
+				Name string `yaml:"name"`
+				Key  string `yaml:"key"`
+			} `yaml:"secretKeyRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	Resources      struct {
+		Limits   map[string]string `yaml:"limits"`
+		Requests map[string]string `yaml:"requests"`
+	} `yaml:"resources"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+	} `yaml:"securityContext"`
+}
+
+// The example manifest under deploy/ runs what this package serves: the
+// serve command, on the default port, non-root, its secrets from a Secret,
+// every variable one the command reads, probes on a path the service answers.
+func TestDeployManifest(t *testing.T) {
+	f, err := os.Open("../deploy/echoes-labels-serve.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	docs := map[string]manifest{}
+	for {
+		var m manifest
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("deploy/echoes-labels-serve.yaml: %v", err)
+		}
+		docs[m.Kind] = m
+	}
+	dep, ok := docs["Deployment"]
+	svcDoc, ok2 := docs["Service"]
+	if !ok || !ok2 || len(docs) != 2 {
+		t.Fatalf("kinds %v, want a Deployment and a Service", slices.Collect(func(yield func(string) bool) {
+			for k := range docs {
+				if !yield(k) {
+					return
+				}
+			}
+		}))
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.RunAsUser == 0 {
+		t.Error("the pod must run as non-root (runAsNonRoot: true, a non-zero runAsUser)")
+	}
+	// Kubernetes sends SIGTERM, then SIGKILL after the grace period: it
+	// must exceed the 20 s drain.
+	if pod.TerminationGracePeriodSeconds <= int(defaultConfig().drain.Seconds()) {
+		t.Errorf("terminationGracePeriodSeconds %d, want more than the %s drain", pod.TerminationGracePeriodSeconds, defaultConfig().drain)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if !slices.Equal(c.Command, []string{"echoes-labels", "serve"}) || !strings.HasPrefix(c.Image, "registry.gitlab.com/echoeshq/echoes-labels:") {
+		t.Errorf("container runs %q %q, want echoes-labels serve from the project's image", c.Image, c.Command)
+	}
+	_, port, _ := net.SplitHostPort(tagDefault(t, "Listen"))
+	if len(c.Ports) != 1 || strconv.Itoa(c.Ports[0].ContainerPort) != port {
+		t.Errorf("container ports %+v, want %s (the --listen default)", c.Ports, port)
+	}
+	known := envNames(t)
+	secrets := map[string]bool{}
+	for _, e := range c.Env {
+		if !slices.Contains(known, e.Name) {
+			t.Errorf("env %s is not a variable echoes-labels serve reads (%v)", e.Name, known)
+		}
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			secrets[e.Name] = true
+		}
+		if e.Name == "ECHOES_LISTEN" && e.Value != tagDefault(t, "Listen") {
+			t.Errorf("ECHOES_LISTEN %q, want %q", e.Value, tagDefault(t, "Listen"))
+		}
+	}
+	if !secrets["ECHOES_GITLAB_TOKEN"] || !secrets["ECHOES_WEBHOOK_SECRET"] {
+		t.Errorf("the token and the webhook secret must come from a Secret; from Secrets: %v", secrets)
+	}
+	if c.Resources.Limits["memory"] == "" || c.Resources.Limits["cpu"] == "" {
+		t.Errorf("resource limits %v, want cpu and memory", c.Resources.Limits)
+	}
+	if c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
+		t.Error("allowPrivilegeEscalation must be false")
+	}
+
+	// The probes hit a path the service answers 200 without GitLab.
+	gl := newStandIn(t)
+	s, err := newService(testConfig(gl), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+		if p == nil {
+			t.Errorf("no %s probe", name)
+			continue
+		}
+		rec := httptest.NewRecorder()
+		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p.HTTPGet.Path, nil))
+		if rec.Code != http.StatusOK || p.HTTPGet.Path != pathHealthz {
+			t.Errorf("%s probe GET %s: %d, want 200 on %s", name, p.HTTPGet.Path, rec.Code, pathHealthz)
+		}
+		if p.HTTPGet.Port != c.Ports[0].Name {
+			t.Errorf("%s probe port %q, want the container port %q", name, p.HTTPGet.Port, c.Ports[0].Name)
+		}
+	}
+	if gl.Count() != 0 {
+		t.Error("/healthz called GitLab")
+	}
+
+	if len(svcDoc.Spec.Ports) != 1 || svcDoc.Spec.Ports[0].TargetPort != c.Ports[0].Name {
+		t.Errorf("Service ports %+v, want one targeting %q", svcDoc.Spec.Ports, c.Ports[0].Name)
+	}
+	if svcDoc.Metadata.Name == "" || dep.Spec.Replicas < 1 {
+		t.Error("the Service needs a name and the Deployment a replica")
+	}
+}

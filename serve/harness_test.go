@@ -1,0 +1,248 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+const (
+	testSecret = "webhook-secret-0123456789"
+	testToken  = "glpat-serve-test-token-abcdef"
+	project    = int64(42)
+	path       = "group/project"
+	jobName    = "echoes-labels"
+	passing    = "echoes/intent/feature"
+)
+
+// logBuffer collects the service's JSON log lines; the workers write from
+// their own goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the log lines whose msg is msg, decoded.
+func (b *logBuffer) lines(msg string) []map[string]any {
+	var out []map[string]any
+	for _, l := range strings.Split(b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// harness is a running service against a stand-in GitLab.
+type harness struct {
+	t    *testing.T
+	gl   *gitlabtest.Server
+	svc  *service
+	url  string // the service's root
+	logs *logBuffer
+	stop func() error
+}
+
+func testConfig(gl *gitlabtest.Server) config {
+	cfg := defaultConfig()
+	cfg.gitlabURL = gl.APIURL()
+	cfg.token = testToken
+	cfg.secret = []byte(testSecret)
+	cfg.jobName = jobName
+	cfg.rules = check.Options{}
+	cfg.docsURL = "https://docs.echoeshq.com"
+	// No real waiting in tests: faults are retried at once.
+	cfg.backoff = time.Millisecond
+	cfg.maxWait = 20 * time.Millisecond
+	cfg.drain = 5 * time.Second
+	cfg.settle = 20 * time.Millisecond
+	return cfg
+}
+
+// start runs the service as Run does, on a loopback listener.
+func start(t *testing.T, gl *gitlabtest.Server, tune func(*config)) *harness {
+	t.Helper()
+	cfg := testConfig(gl)
+	if tune != nil {
+		tune(&cfg)
+	}
+	logs := &logBuffer{}
+	svc, err := newService(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.serve(ctx, ln) }()
+	var once sync.Once
+	var stopErr error
+	h := &harness{t: t, gl: gl, svc: svc, url: "http://" + ln.Addr().String(), logs: logs}
+	h.stop = func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() {
+		_ = h.stop()
+		if t.Failed() {
+			t.Logf("service log:\n%s", logs.String())
+		}
+	})
+	return h
+}
+
+// newStandIn is a stand-in GitLab that wants the test token.
+func newStandIn(t *testing.T) *gitlabtest.Server {
+	gl := gitlabtest.New(t)
+	gl.SetToken(testToken)
+	gl.RequireToken(true)
+	return gl
+}
+
+// payload is the real merge request event (testdata) for this merge
+// request and labels; statusCheck > 0 makes it a status check request.
+func payload(t testing.TB, projectID int64, projectPath string, iid int64, sha string, statusCheck int64, labels ...string) []byte {
+	t.Helper()
+	file := "testdata/merge_request_event.json"
+	if statusCheck > 0 {
+		file = "testdata/status_check_request.json"
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ls := []map[string]any{}
+	for i, l := range labels {
+		ls = append(ls, map[string]any{"id": 200 + i, "title": l, "color": "#ffffff", "project_id": projectID, "type": "ProjectLabel"})
+	}
+	ev["labels"] = ls
+	p := ev["project"].(map[string]any)
+	p["id"], p["path_with_namespace"] = projectID, projectPath
+	attrs := ev["object_attributes"].(map[string]any)
+	attrs["iid"], attrs["labels"], attrs["target_project_id"] = iid, ls, projectID
+	attrs["updated_at"] = time.Now().UTC().Format("2006-01-02 15:04:05.000000 UTC")
+	attrs["last_commit"].(map[string]any)["id"] = sha
+	if statusCheck > 0 {
+		ev["external_approval_rule"].(map[string]any)["id"] = statusCheck
+	}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// post sends a delivery and returns the status and how long the answer took.
+func (h *harness) post(body []byte, headers ...string) (int, time.Duration) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.url+"/webhook", bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	start := time.Now()
+	resp, err := testClient.Do(req)
+	if err != nil {
+		h.t.Errorf("POST /webhook: %v", err)
+		return 0, time.Since(start)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start)
+}
+
+// testClient bounds every request, so that a service that hangs fails
+// the test instead of stalling it.
+var testClient = &http.Client{Timeout: 20 * time.Second}
+
+// hook are the headers of a project webhook delivery.
+func hook(uuid string) []string {
+	return []string{"X-Gitlab-Event", "Merge Request Hook", "X-Gitlab-Token", testSecret, "X-Gitlab-Event-UUID", uuid}
+}
+
+func sign(body []byte, secret string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// waitIdle waits until the service has nothing queued or in flight.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.svc.queue.idle() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the service is still busy after 10 s; queue depth %d", h.svc.queue.depth())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// failedLabelJob gives merge request iid a pipeline whose label job failed.
+func failedLabelJob(gl *gitlabtest.Server, projectID int64, projectPath string, iid int64, labels ...string) int64 {
+	gl.SetLabels(projectID, projectPath, iid, labels...)
+	return gl.AddPipeline(projectID, projectPath, iid,
+		gitlabtest.Job{Name: "build", Status: "success"},
+		gitlabtest.Job{Name: jobName, Status: "failed"},
+		gitlabtest.Job{Name: "test", Status: "success"})
+}
+
+// newestLabelJob is the status of the newest attempt of the label job.
+func newestLabelJob(gl *gitlabtest.Server, pipeline int64) (status string, attempts int) {
+	for _, j := range gl.Jobs(pipeline) {
+		if j.Name == jobName {
+			status, attempts = j.Status, attempts+1
+		}
+	}
+	return status, attempts
+}

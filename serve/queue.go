@@ -1,0 +1,207 @@
+package serve
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// mrKey names one merge request: the unit of coalescing.
+type mrKey struct{ project, iid int64 }
+
+// delivery is one webhook request as the log line reports it.
+type delivery struct {
+	id       string // X-Gitlab-Event-UUID; "reconcile" for a sweep
+	received time.Time
+}
+
+// task is the work pending for one merge request. Deliveries for the same
+// merge request merge into one task, so a burst costs one look at GitLab.
+type task struct {
+	key     mrKey
+	path    string   // project path, for the log
+	labels  []string // newest known labels
+	updated string   // object_attributes.updated_at of the payload the labels come from
+	state   string   // opened, closed, merged
+	// checks maps external status check ids to the head commit they asked about.
+	checks     map[int64]string
+	deliveries []delivery
+	dropped    int  // deliveries merged beyond the ones kept for the log
+	ready      bool // in the queue's ready list
+}
+
+// maxDeliveriesPerTask bounds the memory a burst on one merge request takes.
+const maxDeliveriesPerTask = 64
+
+// merge folds a newer delivery's task into t.
+func (t *task) merge(n *task) {
+	// Deliveries can arrive out of order; keep the labels of the newest
+	// update GitLab describes (its timestamps sort as text within a format).
+	if n.updated == "" || t.updated == "" || n.updated >= t.updated {
+		t.labels, t.updated, t.state, t.path = n.labels, n.updated, n.state, n.path
+	}
+	for id, sha := range n.checks {
+		if t.checks == nil {
+			t.checks = map[int64]string{}
+		}
+		t.checks[id] = sha
+	}
+	for _, d := range n.deliveries {
+		if len(t.deliveries) < maxDeliveriesPerTask {
+			t.deliveries = append(t.deliveries, d)
+		} else {
+			t.dropped++
+		}
+	}
+	t.dropped += n.dropped
+}
+
+// queue holds at most size merge requests' tasks, hands each to one worker
+// at a time and never runs two tasks for the same merge request at once:
+// a delivery arriving while its merge request is being worked on waits for
+// that work to end, then runs against GitLab's new state. A new task waits
+// settle before a worker may take it, so that a burst (labels edited five
+// times, a delivery sent twice) costs GitLab one look, not one per delivery.
+type queue struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	size     int
+	settle   time.Duration
+	pending  map[mrKey]*task
+	ready    []mrKey // pending and not in flight, oldest first
+	inFlight map[mrKey]bool
+	closed   bool
+}
+
+func newQueue(size int, settle time.Duration) *queue {
+	q := &queue{size: size, settle: settle, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{}}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// push adds t, merging it into the pending task of its merge request. It
+// returns false when the queue is full or closed: the caller answers GitLab
+// anyway and the reconcile catches up.
+func (q *queue) push(t *task) (merged, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pushLocked(t)
+}
+
+func (q *queue) pushLocked(t *task) (merged, ok bool) {
+	if q.closed {
+		return false, false
+	}
+	if p := q.pending[t.key]; p != nil {
+		p.merge(t)
+		return true, true
+	}
+	if len(q.pending) >= q.size {
+		return false, false
+	}
+	q.pending[t.key] = t
+	if q.settle <= 0 {
+		q.makeReady(t.key)
+	} else {
+		k := t.key
+		time.AfterFunc(q.settle, func() { q.mu.Lock(); q.makeReady(k); q.mu.Unlock() })
+	}
+	return false, true
+}
+
+// makeReady lets a worker take k's pending task, unless a worker holds k
+// (done will) or it is already ready. q.mu is held.
+func (q *queue) makeReady(k mrKey) {
+	if t := q.pending[k]; t != nil && !t.ready && !q.inFlight[k] {
+		t.ready = true
+		q.ready = append(q.ready, k)
+		q.cond.Signal()
+	}
+}
+
+// pushWait is push for the reconcile, which may wait for room.
+func (q *queue) pushWait(ctx context.Context, t *task) bool {
+	stop := context.AfterFunc(ctx, func() { q.mu.Lock(); q.cond.Broadcast(); q.mu.Unlock() })
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		if _, ok := q.pushLocked(t); ok || q.closed {
+			return ok
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		q.cond.Wait()
+	}
+}
+
+// pop waits for a task whose merge request no worker holds. It returns
+// nil once the queue is closed and drained.
+func (q *queue) pop() *task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 {
+		// Work held back behind a merge request in flight still counts.
+		if q.closed && len(q.pending) == 0 {
+			return nil
+		}
+		q.cond.Wait()
+	}
+	k := q.ready[0]
+	q.ready = q.ready[1:]
+	t := q.pending[k]
+	delete(q.pending, k)
+	q.inFlight[k] = true
+	q.cond.Broadcast() // room for pushWait
+	return t
+}
+
+// done releases a merge request; work that arrived meanwhile becomes ready.
+func (q *queue) done(k mrKey) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.inFlight, k)
+	// Work that came meanwhile has waited at least as long as this took.
+	q.makeReady(k)
+	q.cond.Broadcast() // also wakes idle workers to exit once closed and drained
+
+}
+
+// close refuses new work; pop drains what is left.
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	for k := range q.pending {
+		q.makeReady(k) // stopping: no more settling
+	}
+	q.cond.Broadcast()
+}
+
+// depth is the number of merge requests waiting.
+func (q *queue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// abandon empties the queue and returns what was waiting.
+func (q *queue) abandon() []*task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*task
+	for _, t := range q.pending {
+		out = append(out, t)
+	}
+	q.pending, q.ready = map[mrKey]*task{}, nil
+	q.cond.Broadcast()
+	return out
+}
+
+// idle reports whether nothing is waiting or being worked on.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) == 0 && len(q.inFlight) == 0
+}

@@ -1,0 +1,121 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+)
+
+// reconcileDelivery stands for the delivery id of work a sweep found.
+const reconcileDelivery = "reconcile"
+
+// reconcileLoop sweeps at start, then every interval. The first sweep
+// reads every open merge request: the service may have been down for
+// days. Later sweeps read those updated since the previous one began
+// (less an overlap for clock skew); a failed sweep keeps its start, so
+// nothing is skipped. Everything lives in memory: a restart sweeps all.
+func (s *service) reconcileLoop(ctx context.Context) {
+	since := map[string]time.Time{} // watch entry → last successful sweep's start
+	ticker := time.NewTicker(s.cfg.interval)
+	defer ticker.Stop()
+	for {
+		for _, w := range s.cfg.watch {
+			started := s.now()
+			var after *time.Time
+			if t, ok := since[w]; ok {
+				t = t.Add(-s.cfg.overlap)
+				after = &t
+			}
+			n, queued, err := s.sweep(ctx, w, after)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				kind, _, _ := apiFault(err)
+				s.metrics.apiErrors.WithLabelValues(kind).Inc()
+				s.log.Warn("reconcile", "watch", w, "error", err.Error(), "next_ms", ms(s.cfg.interval))
+				continue
+			}
+			since[w] = started
+			s.log.Info("reconcile", "watch", w, "open_mrs", n, "queued", queued, "full", after == nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// sweep lists the open merge requests of one watch entry (a group or a
+// project) updated after after (all when nil) and queues those whose
+// labels pass; the worker does the rest, as for a webhook.
+func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n, queued int, err error) {
+	kind, _ := s.groups.Load(watch)
+	for page := int64(1); page > 0; {
+		var mrs []*gitlab.BasicMergeRequest
+		var resp *gitlab.Response
+		list := gitlab.ListOptions{PerPage: 100, Page: page}
+		if kind != "project" {
+			mrs, resp, err = s.gl.MergeRequests.ListGroupMergeRequests(watch, &gitlab.ListGroupMergeRequestsOptions{
+				ListOptions: list, State: gitlab.Ptr("opened"), UpdatedAfter: after,
+			}, gitlab.WithContext(ctx))
+			if kind == nil && errors.Is(err, gitlab.ErrNotFound) {
+				// Not a group (or not one the token sees): try it as a project.
+				kind = "project"
+				continue
+			}
+			if err == nil {
+				kind = "group"
+			}
+		} else {
+			mrs, resp, err = s.gl.MergeRequests.ListProjectMergeRequests(watch, &gitlab.ListProjectMergeRequestsOptions{
+				ListOptions: list, State: gitlab.Ptr("opened"), UpdatedAfter: after,
+			}, gitlab.WithContext(ctx))
+			if errors.Is(err, gitlab.ErrNotFound) {
+				return n, queued, fmt.Errorf("%q is neither a group nor a project the token can read: fix --watch/ECHOES_WATCH or the token's access: %w", watch, err)
+			}
+		}
+		if err != nil {
+			return n, queued, err
+		}
+		s.groups.Store(watch, kind)
+		for _, mr := range mrs {
+			if mr == nil || mr.IID <= 0 || mr.ProjectID <= 0 {
+				continue
+			}
+			n++
+			labels := []string(mr.Labels)
+			if !passes(labels, s.cfg.rules) {
+				continue // the job is red for the right reason
+			}
+			path := watch
+			if mr.References != nil {
+				if p, _, ok := strings.Cut(mr.References.Full, "!"); ok && p != "" {
+					path = p
+				}
+			}
+			t := &task{
+				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path), labels: labels, state: mr.State,
+				deliveries: []delivery{{id: reconcileDelivery, received: s.now()}},
+			}
+			if mr.UpdatedAt != nil {
+				// The webhook's format, so that merge() compares like with like.
+				t.updated = mr.UpdatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+			if !s.queue.pushWait(ctx, t) {
+				return n, queued, ctx.Err()
+			}
+			queued++
+		}
+		page = 0
+		if resp != nil {
+			page = resp.NextPage
+		}
+	}
+	return n, queued, nil
+}
