@@ -22,6 +22,7 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
+	"gitlab.com/echoeshq/echoes-labels/serve"
 )
 
 // Deps are what differs between a real run and a test.
@@ -58,9 +59,11 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// app is the command line: the check, which is the default command.
+// app is the command line: the check, which is the default command, and
+// the service that keeps the check's verdict in step with the labels.
 type app struct {
 	Check   Flags            `cmd:"" default:"withargs" help:"${description}"`
+	Serve   serve.Command    `cmd:"" help:"Receive GitLab's merge request webhooks and status check requests, and retry the label job when its labels pass (see the README, Turn green without a retry)."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -102,12 +105,16 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 			code = ExitPass // kong exits only after --help or --version
 		}
 	}()
-	if _, err := parser.Parse(checkHelp(args)); err != nil {
+	kctx, err := parser.Parse(checkHelp(args))
+	if err != nil {
 		// What the report goes to comes from the variables alone here,
 		// and any argument may be a secret pasted in the wrong place.
 		c.cfg.junit, c.cfg.format = env.get("junit"), strings.ToLower(strings.TrimSpace(env.get("format")))
 		c.cfg.mask = c.cfg.mask.with(positional(args)...)
 		return c.exit(&Error{Code: ExitConfig, Cause: err.Error(), Fix: "see echoes-labels --help for the flags and their environment variables"})
+	}
+	if kctx.Command() == "serve" {
+		return c.exit(serveError(cli.Serve.Run(ctx, d.Stderr)))
 	}
 	c.cfg, err = cli.Check.validate(c.cfg.mask)
 	if err != nil {
@@ -117,6 +124,21 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 }
 
 type exitSignal struct{}
+
+// serveError gives the service's errors the check's exit codes: a
+// configuration error is 2; the server failing after it started is too,
+// its cause in the log above.
+func serveError(err error) error {
+	var ce *serve.ConfigError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return configError(ce.Cause, ce.Fix)
+	default:
+		return &Error{Code: ExitConfig, Cause: "the service stopped: " + err.Error(), Fix: "see the log lines above; restart it once the cause is mended"}
+	}
+}
 
 // checkHelp makes "echoes-labels --help" the check's help, with its flags:
 // the check is the default command, and the one people ask about.

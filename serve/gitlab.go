@@ -2,7 +2,6 @@ package serve
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -11,44 +10,24 @@ import (
 	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
-// newGitLab builds the client-go client the service calls GitLab with.
-// MERGE: this is the one function gitlabapi.New replaces (same-host
-// redirects, Retry-After, writes never retried, mapped errors).
+// newGitLab builds the client-go client the service calls GitLab with,
+// configured as the check's (gitlabapi): the token never follows a
+// redirect to another host, Retry-After is honoured up to maxWait, and a
+// write is never repeated by the client (the worker re-reads and decides
+// again instead).
 func newGitLab(cfg config) (*gitlab.Client, error) {
-	base, err := url.Parse(cfg.gitlabURL)
+	c, err := gitlabapi.New(gitlabapi.Config{
+		BaseURL: cfg.gitlabURL, Token: cfg.token, TokenKind: gitlabapi.PrivateToken,
+		UserAgent: "echoes-labels-serve", RetryMax: cfg.clientRetries, MaxRetryWait: cfg.maxWait,
+	})
 	if err != nil {
 		return nil, err
 	}
-	httpClient := &http.Client{
-		Timeout: cfg.callTimeout,
-		// A token must never follow a redirect to another host.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Host != base.Host || len(via) >= 5 {
-				return fmt.Errorf("refusing a redirect to %s: only %s is called", req.URL.Host, base.Host)
-			}
-			return nil
-		},
-	}
-	return gitlab.NewClient(cfg.token,
-		gitlab.WithBaseURL(cfg.gitlabURL),
-		gitlab.WithHTTPClient(httpClient),
-		gitlab.WithUserAgent("echoes-labels-serve"),
-		// A POST that failed may have acted: the worker re-reads and
-		// decides again instead of the client repeating it blindly.
-		gitlab.WithOnlyIdempotentRetries(),
-		gitlab.WithCustomRetryMax(cfg.clientRetries),
-		gitlab.WithCustomRetryWaitMinMax(cfg.backoff, cfg.maxWait),
-		gitlab.WithCustomBackoff(func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-			if resp != nil {
-				if d, ok := retryAfter(resp.Header, time.Now()); ok {
-					return min(d, hi)
-				}
-			}
-			return expBackoff(lo, hi, attempt)
-		}),
-	)
+	return c.GitLab(), nil
 }
 
 // expBackoff doubles lo per attempt, up to hi.

@@ -74,7 +74,11 @@ func (s *service) handle(t *task) {
 				break
 			}
 		}
-		err = s.apply(s.workCtx, t, verdict.Pass(), &o)
+		// One bound for the calls of one attempt: a GitLab that hangs
+		// must not hold a worker until the service stops.
+		actx, cancel := context.WithTimeout(s.workCtx, s.cfg.callTimeout)
+		err = s.apply(actx, t, verdict.Pass(), &o)
+		cancel()
 		if err == nil {
 			break
 		}
