@@ -1,6 +1,23 @@
 #!/usr/bin/env bash
-# build-image.sh OUT.tar: build ./Dockerfile with buildah, daemonless and
-# without any registry, and write the image as an OCI archive.
+# build-image.sh OUTDIR: build ./Dockerfile with buildah, daemonless and
+# without any registry, and write the image twice, the way the release job
+# pushes it, in containers/image's dir: layout (manifest.json + one file per
+# blob; `skopeo copy --preserve-digests dir:OUTDIR/gzip docker://…` pushes
+# exactly these bytes):
+#   OUTDIR/gzip  Docker v2 schema 2 manifest, gzip layers (buildah's own
+#                compressor at level 9): the default tags, pullable by every
+#                Docker engine and containerd a runner may have (an OCI
+#                manifest or zstd layers are refused by Docker before 20.10
+#                and 23 respectively)
+#   OUTDIR/zstd  OCI manifest, zstd layers (buildah's, level 19): the
+#                -zstd tags, smaller, for Docker >= 23 / containerd >= 1.5
+# Only standard tools: buildah compresses, scripts/image-check.sh (jq)
+# checks. No program of ours is needed: buildah's gzip at level 9 keeps the
+# default tags within their 6 MiB budget for a binary up to about 14 MiB
+# (measured: 4.48 MiB with the 8.1 MiB binary, 5.59 MiB with a 13.3 MiB one
+# linking client-go). Should that stop holding, zopfli-grade gzip (`pigz -11`,
+# Debian's pigz; still plain gzip, pullable everywhere) measured about 5%
+# smaller than buildah's gzip -9, at the price of rewriting the manifest.
 #
 # The Dockerfile's public bases (golang, busybox) cannot be pulled here, so
 # this script first makes local stand-ins from what the machine has and
@@ -9,20 +26,19 @@
 #            Go at /usr/local/go + a file:// GOPROXY made of the host's
 #            module cache + the host's CA bundle
 #   base:    scratch + static busybox + /tmp
+# Debian's busybox-static (1.9 MiB) is larger than the release's
+# busybox:musl base, so sizes measured here are an upper bound.
 #
-# Needs: buildah, busybox-static, zstd, go (apt-get install -y buildah busybox-static zstd).
-# Environment: VERSION (default: git describe, else dev); IMAGE_COMPRESSION
-# zstd|gzip (default zstd: the layers are recompressed with the zstd CLI at
-# level 19 by scripts/ocitool; pulling zstd layers needs Docker >= 23 or
-# containerd >= 1.5; gzip is buildah's, level 9); BUILD_TIMEOUT seconds (default 900); KEEP_STORAGE=1 keeps the
-# buildah storage for a look.
+# Needs: buildah, busybox-static, go (apt-get install -y buildah busybox-static).
+# Environment: VERSION (default: git describe, else dev); BUILD_TIMEOUT
+# seconds per buildah call (default 900); KEEP_STORAGE=1 keeps the buildah
+# storage for a look.
 set -euo pipefail
 
-OUT=${1:?usage: scripts/build-image.sh OUT.tar}
+OUT=${1:?usage: scripts/build-image.sh OUTDIR}
 case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=${VERSION:-$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)}
-COMPRESSION=${IMAGE_COMPRESSION:-zstd}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-900}
 IMAGE=localhost/echoes-labels:$VERSION
 
@@ -86,12 +102,8 @@ bh bud --isolation chroot --pull-never --layers=false \
 	--volume "$STATE/gocache:/root/.cache/go-build" \
 	-f "$ROOT/Dockerfile" -t "$IMAGE" "$ROOT"
 
-rm -f "$OUT"
-if [[ $COMPRESSION == zstd ]]; then
-	command -v zstd >/dev/null || { echo "build-image: zstd is not installed: apt-get install -y zstd (or IMAGE_COMPRESSION=gzip)" >&2; exit 2; }
-	bh push --quiet --compression-format zstd "$IMAGE" "oci-archive:$STATE/image.tar:echoes-labels:$VERSION"
-	(cd "$ROOT" && go run ./scripts/ocitool zstd19 "$STATE/image.tar" "$OUT")
-else
-	bh push --quiet --compression-format "$COMPRESSION" --compression-level 9 "$IMAGE" "oci-archive:$OUT:echoes-labels:$VERSION"
-fi
-echo "build-image: wrote $OUT ($IMAGE, $COMPRESSION layers)"
+rm -rf "$OUT/gzip" "$OUT/zstd"
+mkdir -p "$OUT"
+bh push --quiet --format v2s2 --compression-format gzip --compression-level 9 "$IMAGE" "dir:$OUT/gzip"
+bh push --quiet --format oci --compression-format zstd --compression-level 19 "$IMAGE" "dir:$OUT/zstd"
+echo "build-image: wrote $OUT/gzip (Docker v2s2, gzip) and $OUT/zstd (OCI, zstd) from $IMAGE"
