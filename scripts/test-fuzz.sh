@@ -4,6 +4,8 @@
 # fails at once, a fuzzing engine failure is retried once, anything else
 # fails at once. Runs in a throwaway copy with one fake target; takes a
 # second. Prints "N passed, N failed".
+# The expect conditions are eval'd later, in single quotes on purpose.
+# shellcheck disable=SC2016,SC2034,SC2097,SC2098
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
