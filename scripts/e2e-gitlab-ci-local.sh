@@ -186,6 +186,21 @@ expect_not "$WORK/push.log" "no echoes-labels job in a push pipeline" "echoes-la
 gcl "$WORK/mr-list.log" --list $(mr 1)
 expect "$WORK/mr-list.log" "the job is listed in a merge request pipeline" "echoes-labels"
 
+# --- 6a. inputs the template's regexes refuse at include time (gitlab-ci-local
+# applies spec:inputs:regex with JavaScript's RegExp, GitLab with RE2: the
+# regexes use only what both read alike)
+project "      timeout: 0s"
+gcl "$WORK/timeout-zero.log" --list $(mr 1)
+expect "$WORK/timeout-zero.log" "timeout: 0s refused at include" 'input: `0s` does not match required regex'
+project "      job_name: variables"
+gcl "$WORK/job-name-keyword.log" --list $(mr 1)
+expect "$WORK/job-name-keyword.log" "job_name: a GitLab keyword refused at include" 'input: `variables` does not match required regex'
+project "      job_name: labels strict
+      timeout: 1m30s"
+gcl "$WORK/job-name-ok.log" --list $(mr 1)
+expect_not "$WORK/job-name-ok.log" "job_name and timeout that are fine pass the regexes" "does not match required regex"
+expect "$WORK/job-name-ok.log" "the job takes the name given" "labels strict"
+
 # --- 6. this project's own .gitlab-ci.yml: the dogfood include
 # (component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/echoes-labels@$CI_COMMIT_SHA,
 # which gitlab-ci-local resolves locally at the same commit) adds the job to

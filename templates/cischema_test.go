@@ -17,16 +17,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// schemaRel is where GitLab's CI JSON schema sits in the shared/ folder that
-// lies beside the repository (in CI and on the developers' machines). A
-// user's clone has no shared/, and the schema tests skip there.
-var schemaRel = filepath.Join("shared", "gitlab", "ci-schema.json")
+// schemaRel is where scripts/ci-ship.sh writes GitLab's CI schema, taken
+// from the gitlab-ci-local it installs (scripts/ci-schema-from-gcl.mjs), so
+// a fresh clone needs nothing beside it: `bash scripts/ci-ship.sh schema`.
+var schemaRel = filepath.Join(".cache", "tools", "gitlab-ci-schema.json")
 
-// findSchema returns the path of GitLab's CI schema, looking for a shared/
-// folder beside the repository root or beside any of its parents.
-// ECHOES_CI_SCHEMA names the file directly. With ECHOES_REQUIRE_SCHEMA=1 (as
+// findSchema returns the path of GitLab's CI schema: ECHOES_CI_SCHEMA, else
+// schemaRel under the repository. With ECHOES_REQUIRE_SCHEMA=1 (as
 // scripts/ci-ship.sh sets) a missing schema fails instead of skipping, so CI
-// cannot go green by validating nothing.
+// cannot go green by validating nothing; a plain `go test ./...` skips.
 func findSchema(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("ECHOES_CI_SCHEMA"); p != "" {
@@ -35,22 +34,14 @@ func findSchema(t *testing.T) string {
 		}
 		return p
 	}
-	root := repoRoot(t)
-	for dir := root; ; {
-		parent := filepath.Dir(dir)
-		p := filepath.Join(parent, schemaRel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		if parent == dir {
-			break
-		}
-		dir = parent
+	p := filepath.Join(repoRoot(t), schemaRel)
+	if _, err := os.Stat(p); err == nil {
+		return p
 	}
 	if os.Getenv("ECHOES_REQUIRE_SCHEMA") == "1" {
-		t.Fatalf("GitLab's CI schema (%s) is not beside %s or any parent, and ECHOES_REQUIRE_SCHEMA=1: put shared/ beside the clone or set ECHOES_CI_SCHEMA", schemaRel, root)
+		t.Fatalf("GitLab's CI schema is not at %s and ECHOES_REQUIRE_SCHEMA=1: run `bash scripts/ci-ship.sh schema` (it installs gitlab-ci-local and takes the schema from it) or set ECHOES_CI_SCHEMA", p)
 	}
-	t.Skipf("GitLab's CI schema (%s) is not beside %s or any parent: skipping the schema check (set ECHOES_CI_SCHEMA to run it)", schemaRel, root)
+	t.Skipf("GitLab's CI schema is not at %s: skipping the schema check (`bash scripts/ci-ship.sh schema` runs it)", p)
 	return ""
 }
 
@@ -109,6 +100,10 @@ func loadSchema(t *testing.T, path string) ciSchema {
 type configFile struct {
 	header map[string]any // nil without a header
 	body   any
+	// inputErr is what GitLab would refuse in the inputs' values (regex:,
+	// options:); the body is still built with those values so the schema
+	// checks it too.
+	inputErr error
 }
 
 // inputSpec is one entry of spec:inputs.
@@ -195,14 +190,18 @@ func parseConfig(src []byte, given map[string]string) (configFile, error) {
 			subErr = errors.Join(subErr, fmt.Errorf("$[[ inputs.%s ]] is used but spec:inputs does not declare %q", name, name))
 			return m
 		}
-		if v, ok := given[name]; ok {
-			return []byte(v)
+		v, ok := given[name]
+		if !ok {
+			if s.Default == nil {
+				subErr = errors.Join(subErr, fmt.Errorf("input %q has no default and no value was given", name))
+				return m
+			}
+			v = fmt.Sprint(s.Default)
 		}
-		if s.Default == nil {
-			subErr = errors.Join(subErr, fmt.Errorf("input %q has no default and no value was given", name))
-			return m
+		if err := checkInput(name, s, v); err != nil {
+			cf.inputErr = errors.Join(cf.inputErr, err)
 		}
-		return []byte(fmt.Sprint(s.Default))
+		return []byte(v)
 	})
 	bodyText = componentRef.ReplaceAllFunc(bodyText, func(m []byte) []byte {
 		if v, ok := componentValues[string(componentRef.FindSubmatch(m)[1])]; ok {
@@ -219,7 +218,7 @@ func parseConfig(src []byte, given map[string]string) (configFile, error) {
 	}
 	var body yaml.Node
 	if err := yaml.Unmarshal(bodyText, &body); err != nil {
-		return cf, fmt.Errorf("configuration after interpolation: %w", err)
+		return cf, errors.Join(cf.inputErr, fmt.Errorf("configuration after interpolation: %w", err))
 	}
 	v, err := jsonValue(&body)
 	if err != nil {
@@ -227,6 +226,32 @@ func parseConfig(src []byte, given map[string]string) (configFile, error) {
 	}
 	cf.body = v
 	return cf, nil
+}
+
+// checkInput applies an input's regex: and options: to its value the way
+// GitLab does when the file is included, default values included. GitLab
+// compiles regex: with RE2 (Gitlab::UntrustedRegexp) and looks for a match
+// anywhere in the value, as Go's regexp (RE2 syntax) does: without (?m), ^
+// and $ anchor at the ends of the whole value, like \A and \z.
+func checkInput(name string, s inputSpec, v string) error {
+	if s.Regex != "" {
+		re, err := regexp.Compile(s.Regex)
+		if err != nil {
+			return fmt.Errorf("input %q: regex %q is not RE2: %v", name, s.Regex, err)
+		}
+		if !re.MatchString(v) {
+			return fmt.Errorf("input %q: %q does not match required regex", name, v)
+		}
+	}
+	if len(s.Options) > 0 {
+		for _, o := range s.Options {
+			if fmt.Sprint(o) == v {
+				return nil
+			}
+		}
+		return fmt.Errorf("input %q: %q is not in the list of allowed options %v", name, v, s.Options)
+	}
+	return nil
 }
 
 // jsonValue turns a YAML node into what encoding/json would have produced
@@ -285,7 +310,7 @@ func normalise(v any) (any, error) {
 // validate checks a parsed file against the schema: the header against the
 // schema's spec part, the body as a whole CI configuration.
 func (s ciSchema) validate(cf configFile) error {
-	var errs []error
+	errs := []error{cf.inputErr}
 	if cf.header != nil {
 		for k := range cf.header {
 			if k != "spec" {

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# image-check.sh DIR gzip|zstd [MAX]: check an image written by
+# `buildah push … dir:DIR` (scripts/build-image.sh, the release job) before
+# it is pushed, and print what a runner pulls:
+#   - gzip: a Docker v2 schema 2 manifest with gzip layers (every Docker
+#     engine and containerd pulls it); zstd: an OCI manifest, zstd layers
+#   - each layer's bytes start with that compressor's magic number, and each
+#     blob's sha256 is the digest the manifest names
+#   - the compressed layers add up to at most MAX (1234, 6MiB, 512KiB)
+# Exit 0 when all hold, 1 when one does not (a line says which), 2 on misuse.
+# Needs jq, sha256sum, od.
+set -euo pipefail
+
+dir=${1:-} kind=${2:-} max=${3:-}
+usage() { echo "usage: scripts/image-check.sh DIR gzip|zstd [MAX, e.g. 6MiB]" >&2; exit 2; }
+[[ -n $dir && -n $kind ]] || usage
+for tool in jq sha256sum od; do
+	command -v "$tool" >/dev/null || { echo "image-check: $tool is not installed: apt-get install -y jq coreutils" >&2; exit 2; }
+done
+[[ -f $dir/manifest.json ]] || { echo "image-check: $dir/manifest.json is missing: write the image with buildah push … dir:$dir" >&2; exit 2; }
+
+case $kind in
+gzip)
+	want_manifest=application/vnd.docker.distribution.manifest.v2+json
+	want_layer=application/vnd.docker.image.rootfs.diff.tar.gzip
+	magic=1f8b08
+	;;
+zstd)
+	want_manifest=application/vnd.oci.image.manifest.v1+json
+	want_layer=application/vnd.oci.image.layer.v1.tar+zstd
+	magic=28b52ffd
+	;;
+*) usage ;;
+esac
+
+max_bytes=""
+if [[ -n $max ]]; then
+	if [[ $max =~ ^([0-9]+)(MiB|KiB|B)?$ ]]; then
+		case ${BASH_REMATCH[2]} in
+		MiB) max_bytes=$((BASH_REMATCH[1] * 1048576)) ;;
+		KiB) max_bytes=$((BASH_REMATCH[1] * 1024)) ;;
+		*) max_bytes=${BASH_REMATCH[1]} ;;
+		esac
+	else
+		echo "image-check: MAX \"$max\" is not a size: give bytes or a number with MiB or KiB, such as 6MiB" >&2
+		exit 2
+	fi
+fi
+
+bad=0
+fail() { echo "image-check: FAIL $*"; bad=1; }
+
+m=$dir/manifest.json
+got=$(jq -r '.mediaType // "none"' "$m")
+[[ $got == "$want_manifest" ]] || fail "$kind image: manifest type is $got, want $want_manifest"
+
+total=0 n=0
+while read -r digest mediatype size; do
+	n=$((n + 1))
+	blob=$dir/${digest#sha256:}
+	[[ $mediatype == "$want_layer" ]] || fail "layer $n: type $mediatype, want $want_layer"
+	if [[ ! -f $blob ]]; then fail "layer $n: blob $digest is not in $dir"; continue; fi
+	[[ $(stat -c %s "$blob") == "$size" ]] || fail "layer $n: blob is $(stat -c %s "$blob") bytes, the manifest says $size"
+	[[ $(sha256sum <"$blob" | cut -d' ' -f1) == "${digest#sha256:}" ]] || fail "layer $n: blob does not hash to $digest"
+	[[ $(od -An -tx1 -N${#magic} "$blob" | tr -d ' \n' | cut -c1-${#magic}) == "$magic" ]] || fail "layer $n: not $kind data (no $magic magic number)"
+	printf 'image-check: layer %d: %9d bytes %s\n' "$n" "$size" "$mediatype"
+	total=$((total + size))
+done < <(jq -r '.layers[] | "\(.digest) \(.mediaType) \(.size)"' "$m")
+[[ $n -gt 0 ]] || fail "$m lists no layers"
+
+mib=$(awk -v b="$total" 'BEGIN { printf "%.2f", b / 1048576 }')
+echo "image-check: $kind: $n layers, $total bytes ($mib MiB) compressed"
+if [[ -n $max_bytes ]] && ((total > max_bytes)); then
+	fail "$kind layers are $total bytes, over the $max ($max_bytes-byte) budget by $((total - max_bytes)) bytes"
+fi
+exit $bad

@@ -1,0 +1,296 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// reservedJobNames are the keys a GitLab CI file reserves at its top level,
+// which no job can be named: the "Job names" list of GitLab's docs (image,
+// services, stages, types, before_script, after_script, variables, cache,
+// include, and pages:deploy in a deploy stage) and the other keys of its
+// root entry (default, workflow, spec). A job_name among them would turn
+// the job into that keyword and break the including pipeline with a
+// confusing error; the input's regex refuses it at include time instead.
+var reservedJobNames = []string{
+	"after_script", "before_script", "cache", "default", "image", "include",
+	"pages:deploy", "services", "spec", "stages", "types", "variables", "workflow",
+}
+
+// The characters a job_name may have: letters and digits first (so not a
+// hidden .job), then also space and _./:- (nothing that needs quoting in the
+// template's "$[[ inputs.job_name ]]": key).
+const (
+	jobNameFirst = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	jobNameRest  = jobNameFirst + " _./:-"
+)
+
+// jobNameOK is what the job_name regex must mean, written plainly.
+func jobNameOK(s string) bool {
+	if s == "" || !strings.ContainsRune(jobNameFirst, rune(s[0])) || slices.Contains(reservedJobNames, s) {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune(jobNameRest, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// exceptWords returns an anchored regex matching the strings whose first
+// character is in first and whose others are in rest, except words. GitLab
+// runs input regexes with RE2, which has no look-ahead, so the exclusion is
+// spelled out over a trie of the words: a string is allowed when it leaves
+// the trie at some character (D, then anything) or stops at a node that ends
+// no word (N).
+func exceptWords(first, rest string, words []string) string {
+	type node struct {
+		kids map[byte]*node
+		end  bool
+	}
+	root := &node{kids: map[byte]*node{}}
+	for _, w := range words {
+		n := root
+		for i := 0; i < len(w); i++ {
+			k, ok := n.kids[w[i]]
+			if !ok {
+				k = &node{kids: map[byte]*node{}}
+				n.kids[w[i]] = k
+			}
+			n = k
+		}
+		n.end = true
+	}
+	keys := func(n *node) []byte {
+		var ks []byte
+		for k := range n.kids {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	var d func(n *node, allowed string) string
+	d = func(n *node, allowed string) string {
+		alts := []string{charClass(allowed, keys(n))}
+		for _, k := range keys(n) {
+			alts = append(alts, regexp.QuoteMeta(string(k))+d(n.kids[k], rest))
+		}
+		return "(" + strings.Join(alts, "|") + ")"
+	}
+	var nonEnd func(n *node, isRoot bool) (string, bool)
+	nonEnd = func(n *node, isRoot bool) (string, bool) {
+		var alts []string
+		for _, k := range keys(n) {
+			if sub, ok := nonEnd(n.kids[k], false); ok {
+				alts = append(alts, regexp.QuoteMeta(string(k))+sub)
+			}
+		}
+		stop := !isRoot && !n.end
+		switch {
+		case len(alts) == 0 && stop:
+			return "", true
+		case len(alts) == 0:
+			return "", false
+		case stop:
+			return "(" + strings.Join(alts, "|") + ")?", true
+		default:
+			return "(" + strings.Join(alts, "|") + ")", true
+		}
+	}
+	n, _ := nonEnd(root, true)
+	return "^(" + d(root, first) + charClass(rest, nil) + "*|" + n + ")$"
+}
+
+// charClass is a bracket expression for the characters of set not in
+// minus, with runs of letters and digits as ranges and '-' last.
+func charClass(set string, minus []byte) string {
+	in := func(c byte) bool { return strings.IndexByte(set, c) >= 0 && !slices.Contains(minus, c) }
+	var b strings.Builder
+	b.WriteByte('[')
+	for _, r := range []string{"AZ", "az", "09"} {
+		for c := r[0]; c <= r[1]; c++ {
+			if !in(c) {
+				continue
+			}
+			e := c
+			for e < r[1] && in(e+1) {
+				e++
+			}
+			switch {
+			case e-c >= 2:
+				fmt.Fprintf(&b, "%c-%c", c, e)
+			case e > c:
+				fmt.Fprintf(&b, "%c%c", c, e)
+			default:
+				b.WriteByte(c)
+			}
+			c = e
+		}
+	}
+	for _, c := range []byte(" _./:-") {
+		if in(c) {
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// componentInputs is spec:inputs of the template.
+func componentInputs(t *testing.T) map[string]inputSpec {
+	t.Helper()
+	var h struct {
+		Spec struct {
+			Inputs map[string]inputSpec `yaml:"inputs"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.NewDecoder(bytes.NewReader(Component)).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Spec.Inputs
+}
+
+func TestJobNameRegexIsGenerated(t *testing.T) {
+	got := componentInputs(t)["job_name"].Regex
+	want := exceptWords(jobNameFirst, jobNameRest, reservedJobNames)
+	if got != want {
+		t.Fatalf("job_name's regex is not the one exceptWords makes for reservedJobNames; put this in templates/echoes-labels.yml:\n      regex: %s", want)
+	}
+}
+
+// TestJobNameRegexMeansJobNameOK checks the regex (as RE2, GitLab's engine)
+// against the plain rule: every reserved word, every string one edit away
+// from one, and random strings made mostly of their letters.
+func TestJobNameRegexMeansJobNameOK(t *testing.T) {
+	re := regexp.MustCompile(componentInputs(t)["job_name"].Regex)
+	var cases []string
+	alphabet := jobNameRest + "\n\"$[]é"
+	for _, w := range reservedJobNames {
+		cases = append(cases, w, strings.ToUpper(w), " "+w, w+" ", w+"\n", "."+w)
+		for i := 0; i <= len(w); i++ {
+			cases = append(cases, w[:i], w[i:])
+			for _, c := range alphabet {
+				cases = append(cases, w[:i]+string(c)+w[i:]) // insertion
+				if i < len(w) {
+					cases = append(cases, w[:i]+string(c)+w[i+1:]) // substitution
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	letters := strings.Join(reservedJobNames, "") + "-. 9X"
+	for range 20000 {
+		b := make([]byte, 1+rng.IntN(14))
+		for i := range b {
+			b[i] = letters[rng.IntN(len(letters))]
+		}
+		cases = append(cases, string(b))
+	}
+	bad := 0
+	for _, s := range cases {
+		if got, want := re.MatchString(s), jobNameOK(s); got != want && bad < 20 {
+			bad++
+			t.Errorf("job_name %q: regex says %v, the rule says %v", s, got, want)
+		}
+	}
+	for _, s := range []string{"echoes-labels", "labels", "pages", "images", "Image", "cache-check", "spec2", "lint: labels", "deploy/labels"} {
+		if !re.MatchString(s) {
+			t.Errorf("job_name %q is refused", s)
+		}
+	}
+}
+
+// TestTimeoutRegexRefusesZero checks the timeout input's regex against the
+// binary's rule (a positive Go duration) for every duration spelled from
+// the units and a few numbers, and for malformed values.
+func TestTimeoutRegexRefusesZero(t *testing.T) {
+	in := componentInputs(t)
+	re := regexp.MustCompile(in["timeout"].Regex)
+	wait := regexp.MustCompile(in["wait"].Regex)
+	units := []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"}
+	numbers := []string{"0", "00", "0.0", "0.000", "1", "01", "0.5", "10", "1.0", "30"}
+	var parts []string
+	for _, n := range numbers {
+		for _, u := range units {
+			parts = append(parts, n+u)
+		}
+	}
+	checked := 0
+	for _, a := range parts {
+		for _, b := range append([]string{""}, parts...) {
+			v := a + b
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("test bug: %q is not a Go duration: %v", v, err)
+			}
+			want := d > 0
+			if d == 0 && strings.ContainsAny(v, "123456789") {
+				// Below a nanosecond, which Go rounds to 0: the regex
+				// cannot see that, and the binary refuses it (exit 2).
+				want = true
+			}
+			if got := re.MatchString(v); got != want {
+				t.Errorf("timeout %q (%v): regex says %v, want %v", v, d, got, want)
+			}
+			if !wait.MatchString(v) {
+				t.Errorf("wait %q is refused, but any non-negative duration is a wait", v)
+			}
+			checked++
+		}
+	}
+	for _, v := range []string{"", "0", "30", " 30s", "30s ", "30s\n", "\n30s", "-1s", "+1s", "1d", "1.s", ".5s", "1e3s", "s", "1 s"} {
+		if re.MatchString(v) {
+			t.Errorf("timeout %q passes the regex", v)
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("checked only %d durations", checked)
+	}
+}
+
+// TestComponentRefusesBadInputs includes the component as GitLab would,
+// with values the inputs' regexes must refuse and values they must take.
+func TestComponentRefusesBadInputs(t *testing.T) {
+	refused := map[string][]string{
+		"timeout":  {"0s", "0.0s", "0m0s", "0h0m0.000s", "0ms", "00ns", "30", "30s\n", "1d"},
+		"wait":     {"-1s", "2 m", "2m\n"},
+		"job_name": append(slices.Clone(reservedJobNames), ".hidden", "", "a\"b", "job\n"),
+	}
+	for input, values := range refused {
+		for _, v := range values {
+			_, err := parseConfig(Component, map[string]string{input: v})
+			if err == nil {
+				cf, _ := parseConfig(Component, map[string]string{input: v})
+				err = cf.inputErr
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("input %q", input)) {
+				t.Errorf("%s: %q was not refused by its regex (error: %v)", input, v, err)
+			}
+		}
+	}
+	taken := map[string][]string{
+		"timeout":  {"30s", "1m30s", "0m1s", "0.5s", "100ms", "1h"},
+		"wait":     {"0s", "2m", "1m30s"},
+		"job_name": {"echoes-labels", "labels", "images", "Image", "pages", "check: labels"},
+	}
+	for input, values := range taken {
+		for _, v := range values {
+			cf, err := parseConfig(Component, map[string]string{input: v})
+			if err == nil {
+				err = cf.inputErr
+			}
+			if err != nil {
+				t.Errorf("%s: %q was refused: %v", input, v, err)
+			}
+		}
+	}
+}
