@@ -7,8 +7,8 @@
 #
 # and prints: median wall time of each and their ratio (target: echoes-labels
 # at most half of curl|jq), API requests per check (target: 1), peak RSS
-# (target: ≤ 20 MiB) and the stripped static binary's size (target: ≤ 14 MiB:
-# GitLab's client-go v2 costs about 5 MiB, issue 8). It fails on a missed
+# (target: ≤ 20 MiB) and the stripped static binary's size (target: ≤ 17 MiB:
+# client-go v2 about 5 MiB, issue 8; serve with prometheus/client_golang about 3.3 MiB, issue 10). It fails on a missed
 # budget: requests, size, RSS, and the wall-time ratio.
 #
 #   bench/run.sh              # RUNS=200 timed runs of each
@@ -110,12 +110,12 @@ wall time, median of $runs:
   echoes-labels --labels     $offline_ms ms (no GitLab)
 API requests per check       $requests   (target 1)
 peak RSS                     echoes-labels $(awk "BEGIN { printf \"%.1f\", $ours_rss / 1024 }") MiB (target ≤ 20); curl $((curl_rss / 1024)) MiB, jq $((jq_rss / 1024)) MiB
-binary, static and stripped  $(awk "BEGIN { printf \"%.2f\", $size / 1048576 }") MiB = $size bytes (target ≤ 14 MiB)
+binary, static and stripped  $(awk "BEGIN { printf \"%.2f\", $size / 1048576 }") MiB = $size bytes (target ≤ 17 MiB)
 REPORT
 
 fail=0
 [ "$requests" = 1 ] || { echo "FAIL: $requests requests for one check, want 1"; fail=1; }
-[ "$size" -le $((14 * 1048576)) ] || { echo "FAIL: binary over 14 MiB"; fail=1; }
+[ "$size" -le $((17 * 1048576)) ] || { echo "FAIL: binary over 17 MiB"; fail=1; }
 [ "$ours_rss" -le $((20 * 1024)) ] || { echo "FAIL: peak RSS over 20 MiB"; fail=1; }
 [ "$(jq -n "$ratio <= 0.5")" = true ] || { echo "FAIL: wall-time ratio $ratio, target ≤ 0.5"; fail=1; }
 exit $fail
