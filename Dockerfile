@@ -29,4 +29,6 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build /out/echoes-labels /usr/local/bin/echoes-labels
 ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
 USER 65532:65532
+# `echoes-labels serve` listens here (ECHOES_LISTEN); the CI job listens nowhere.
+EXPOSE 8080
 CMD ["echoes-labels"]
