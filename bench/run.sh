@@ -9,7 +9,9 @@
 # at most half of curl|jq), API requests per check (target: 1), peak RSS
 # (target: ≤ 20 MiB) and the stripped static binary's size (target: ≤ 14 MiB:
 # GitLab's client-go v2 costs about 5 MiB, issue 8). It fails on a missed
-# budget: requests, size, RSS, and the wall-time ratio.
+# budget: requests, size, RSS, and the wall-time ratio. Then bench/memory.sh
+# checks peak RSS on the largest answers within the body cap (≤ 100 MiB in
+# every format); MEMORY=0 skips it.
 #
 #   bench/run.sh              # RUNS=200 timed runs of each
 #   RUNS=50 bench/run.sh      # quicker
@@ -118,4 +120,10 @@ fail=0
 [ "$size" -le $((14 * 1048576)) ] || { echo "FAIL: binary over 14 MiB"; fail=1; }
 [ "$ours_rss" -le $((20 * 1024)) ] || { echo "FAIL: peak RSS over 20 MiB"; fail=1; }
 [ "$(jq -n "$ratio <= 0.5")" = true ] || { echo "FAIL: wall-time ratio $ratio, target ≤ 0.5"; fail=1; }
+
+if [ "${MEMORY:-1}" != 0 ]; then
+	echo
+	echo "== memory on huge answers (bench/memory.sh)"
+	bench/memory.sh || fail=1
+fi
 exit $fail
