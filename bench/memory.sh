@@ -5,17 +5,17 @@
 # 100 MiB in every format). Each shape is run in every format: the log
 # (text), --format json, --junit FILE and --comment (the note, written to
 # the stand-in, which every failing shape exercises). Peak RSS is
-# /usr/bin/time's %M, the worst of RUNS runs. It fails on any run over
+# /usr/bin/time's %M, the worst of MEMORY_RUNS runs. It fails on any run over
 # 100 MiB, on a wrong exit code, and when the stand-in's answer is not
 # within 12 KiB of the cap (so the largest answer really is what is run).
 #
-#   bench/memory.sh           # RUNS=3
-#   RUNS=1 bench/memory.sh    # quicker
+#   bench/memory.sh                  # MEMORY_RUNS=3
+#   MEMORY_RUNS=1 bench/memory.sh    # quicker
 #
 # bench/run.sh calls it at its end; it needs only /usr/bin/time and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs="${RUNS:-3}"
+runs="${MEMORY_RUNS:-3}"
 budget_kib=$((100 * 1024))
 cap=$((4 << 20)) # gitlabapi's maxBody
 
@@ -66,20 +66,22 @@ start_standin() {
 
 fail=0
 results=()
-# measure NAME WANT_EXIT ENV... -- ARGS...: the worst peak RSS of RUNS runs.
+# measure NAME WANT_EXIT ENV... -- ARGS...: the worst peak RSS of RUNS runs,
+# with ENV alone (bench/run.sh exports the API variables, which would
+# otherwise turn the CI_MERGE_REQUEST_LABELS runs into API reads).
 measure() {
-	local name=$1 want=$2 worst=0 code
+	local name=$1 want=$2 worst=0 code told=""
 	shift 2
 	local envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	for _ in $(seq "$runs"); do
 		code=0
-		env "${envs[@]}" /usr/bin/time -f %M -o "$work/rss" "$ours" "$@" >"$work/out" 2>"$work/err" || code=$?
+		env -i PATH="$PATH" HOME="$HOME" "${envs[@]}" /usr/bin/time -f %M -o "$work/rss" "$ours" "$@" >"$work/out" 2>"$work/err" || code=$?
 		rss=$(tail -n1 "$work/rss")
 		[ "$rss" -gt "$worst" ] && worst=$rss
-		if [ "$code" != "$want" ]; then
-			echo "FAIL: $name exited $code, want $want:"; head -c 600 "$work/out" "$work/err"; fail=1
+		if [ "$code" != "$want" ] && [ -z "$told" ]; then
+			echo "FAIL: $name exited $code, want $want:"; head -c 600 "$work/out" "$work/err"; fail=1; told=1
 		fi
 	done
 	local mib
@@ -152,7 +154,7 @@ n=$(tr -cd , <<<"$vars" | wc -c)
 n=$((n + 1))
 echo "== CI_MERGE_REQUEST_LABELS: $n near misses, ${#vars} bytes"
 ci_env=(CI_MERGE_REQUEST_PROJECT_ID=42 CI_MERGE_REQUEST_IID=7 CI_PIPELINE_SOURCE=merge_request_event
-	CI_MERGE_REQUEST_EVENT_TYPE=detached "CI_MERGE_REQUEST_LABELS=$vars" NO_COLOR=1 GITLAB_CI=true CI=true)
+	CI_MERGE_REQUEST_EVENT_TYPE=detached "CI_MERGE_REQUEST_LABELS=$vars" GITLAB_CI=true CI=true) # in colour, with the details section
 measure "CI_MERGE_REQUEST_LABELS, $n near misses, text" 1 "${ci_env[@]}" --
 expect "misspelt\?   and $((n - 20)) more" "$work/out" "the log"
 expect "… and $((n - 200)) more" "$work/out" "the log's details section"
