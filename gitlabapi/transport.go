@@ -14,13 +14,13 @@ import (
 // which must stay under 100 MiB whatever the answer (issue 9). client-go
 // decodes a merge request twice, into a map[string]any and then into its
 // struct, after encoding/json has buffered the whole answer: a label costs
-// about 50 bytes of heap however short it is, so the densest answer (a
-// million one-character labels in 4 MiB) holds some 60 MiB live and peaks
-// at about 70 MiB RSS (bench/memory.sh), with cmd/echoes-labels' soft
-// memory limit keeping the garbage down. 8 MiB of such labels would peak
-// past 120 MiB. A real merge request stays far below 4 MiB: 5,000 labels of
-// GitLab's longest, 255 characters, are 1.3 MB, and a description of GitLab's
-// longest in plain text 1 MB more.
+// about 50 bytes of heap however short it is, so the densest answer (1.4
+// million empty labels in 4 MiB) holds some 60 MiB live and peaks at 81 MiB
+// RSS (bench/memory.sh, bench/RESULTS.md), with cmd/echoes-labels' soft
+// memory limit keeping the garbage down; 8 MiB of them peaked at 179 MiB.
+// A real merge request stays far below 4 MiB: 5,000 labels of GitLab's
+// longest, 255 characters, are 1.3 MB, and GitLab's longest description
+// about 1 MB more.
 const maxBody = 4 << 20
 
 // maxBodyText is maxBody as the error names it.
