@@ -8,8 +8,11 @@
 # and prints: median wall time of each and their ratio (target: echoes-labels
 # at most half of curl|jq), API requests per check (target: 1), peak RSS
 # (target: ≤ 20 MiB) and the stripped static binary's size (target: ≤ 17 MiB:
-# client-go v2 about 5 MiB, issue 8; serve with prometheus/client_golang about 3.3 MiB, issue 10). It fails on a missed
-# budget: requests, size, RSS, and the wall-time ratio.
+# client-go v2 about 5 MiB, issue 8; serve with prometheus/client_golang
+# about 3.3 MiB, issue 10). It fails on a missed budget: requests, size, RSS,
+# and the wall-time ratio. Then bench/memory.sh checks peak RSS on the
+# largest answers within the body cap (≤ 100 MiB in every format); MEMORY=0
+# skips it.
 #
 #   bench/run.sh              # RUNS=200 timed runs of each
 #   RUNS=50 bench/run.sh      # quicker
@@ -118,4 +121,10 @@ fail=0
 [ "$size" -le $((17 * 1048576)) ] || { echo "FAIL: binary over 17 MiB"; fail=1; }
 [ "$ours_rss" -le $((20 * 1024)) ] || { echo "FAIL: peak RSS over 20 MiB"; fail=1; }
 [ "$(jq -n "$ratio <= 0.5")" = true ] || { echo "FAIL: wall-time ratio $ratio, target ≤ 0.5"; fail=1; }
+
+if [ "${MEMORY:-1}" != 0 ]; then
+	echo
+	echo "== memory on huge answers (bench/memory.sh)"
+	bench/memory.sh || fail=1
+fi
 exit $fail

@@ -69,6 +69,17 @@ func (p Prefixes) byKind() [3]struct {
 	}{{Intent, p.Intent}, {Initiative, p.Initiative}, {Effort, p.Effort}}
 }
 
+// of is the prefix of kind k.
+func (p Prefixes) of(k Kind) string {
+	switch k {
+	case Intent:
+		return p.Intent
+	case Initiative:
+		return p.Initiative
+	}
+	return p.Effort
+}
+
 // Sizes are the effort values Echoes accepts, smallest first.
 var Sizes = []string{"XS", "S", "M", "L", "XL"}
 
@@ -162,6 +173,9 @@ type RuleResult struct {
 	Problem Problem // empty when passed
 	Message string  // one sentence naming what is wrong; empty when passed
 	Labels  []string
+	// LabelsOmitted counts the rule's labels beyond Labels, which holds
+	// at most MaxKept.
+	LabelsOmitted int
 }
 
 // NearMiss is a label that looks like a misspelt Echoes label.
@@ -171,12 +185,32 @@ type NearMiss struct {
 	Suggestion string // the label with its prefix spelt right
 }
 
-// Verdict is the result of checking one set of labels.
+// MaxKept bounds the records a Verdict keeps of each kind of Echoes label,
+// of the near misses of each kind, and of a rule's labels. A merge request
+// can carry a million labels (GitLab does not stop it, and
+// CI_MERGE_REQUEST_LABELS is as long as a variable can be): the rules decide
+// on exact counts, and no report prints more names than this, so keeping
+// every record would only cost memory (about 100 MiB per million).
+const MaxKept = 200
+
+// Counts are the exact totals behind a Verdict's capped lists.
+type Counts struct {
+	Intents     int
+	Initiatives int
+	Efforts     int
+	NearMisses  int
+}
+
+// Verdict is the result of checking one set of labels. Its lists hold the
+// first MaxKept of each kind, in the order given (NearMisses the first
+// MaxKept of each kind they are near, so that a misspelt intent is named
+// however many misspelt efforts precede it); Counts has the totals.
 type Verdict struct {
 	Intents     []Label
 	Initiatives []Label
 	Efforts     []Label
 	NearMisses  []NearMiss
+	Counts      Counts
 	Rules       []RuleResult
 }
 
@@ -190,35 +224,51 @@ func (v Verdict) Pass() bool {
 	return true
 }
 
-// Evaluate checks labels against the rules.
+// Evaluate checks labels against the rules. What it keeps is bounded by
+// MaxKept whatever the number of labels.
 func Evaluate(labels []string, opt Options) Verdict {
 	p := opt.Prefixes.WithDefaults()
 	var v Verdict
+	var missesOf [4]int // near misses kept, by Kind
 	for _, name := range labels {
 		l := Classify(name, p)
 		switch l.Kind {
 		case Intent:
-			v.Intents = append(v.Intents, l)
+			v.Intents = keep(v.Intents, l, &v.Counts.Intents)
 		case Initiative:
-			v.Initiatives = append(v.Initiatives, l)
+			v.Initiatives = keep(v.Initiatives, l, &v.Counts.Initiatives)
 		case Effort:
-			v.Efforts = append(v.Efforts, l)
+			v.Efforts = keep(v.Efforts, l, &v.Counts.Efforts)
 		default:
-			if nm, ok := nearMiss(name, p); ok {
-				v.NearMisses = append(v.NearMisses, nm)
+			if kind, rest, ok := nearMiss(name, p); ok {
+				v.Counts.NearMisses++
+				if missesOf[kind] < MaxKept {
+					missesOf[kind]++
+					v.NearMisses = append(v.NearMisses, NearMiss{Label: name, Kind: kind, Suggestion: p.of(kind) + rest})
+				}
 			}
 		}
 	}
 	v.Rules = append(v.Rules, intentRule(v, p))
-	if r, ok := effortRule(v.Efforts, p, opt.RequireEffort); ok {
+	if r, ok := effortRule(v, p, opt.RequireEffort); ok {
 		v.Rules = append(v.Rules, r)
 	}
 	return v
 }
 
+// keep appends l to kept while it holds fewer than MaxKept, and counts it.
+func keep(kept []Label, l Label, count *int) []Label {
+	*count++
+	if len(kept) < MaxKept {
+		kept = append(kept, l)
+	}
+	return kept
+}
+
 func intentRule(v Verdict, p Prefixes) RuleResult {
-	r := RuleResult{Rule: RuleIntentOrInitiative, Labels: names(v.Intents, v.Initiatives)}
-	if len(r.Labels) == 0 {
+	r := RuleResult{Rule: RuleIntentOrInitiative}
+	r.Labels, r.LabelsOmitted = names(v.Counts.Intents+v.Counts.Initiatives, v.Intents, v.Initiatives)
+	if v.Counts.Intents+v.Counts.Initiatives == 0 {
 		r.Outcome = Failed
 		r.Problem = NoIntentOrInitiative
 		r.Message = fmt.Sprintf("no %s… or %s… label: Echoes needs at least one to know why this change exists", p.Intent, p.Initiative)
@@ -226,28 +276,39 @@ func intentRule(v Verdict, p Prefixes) RuleResult {
 	return r
 }
 
+// namedInMessage is how many labels a rule's message names: a sentence
+// stays a sentence with a million effort labels.
+const namedInMessage = 3
+
 // effortRule returns false when effort is optional and nothing is wrong with
 // it, so that a team that does not weigh efforts hears nothing about them.
-func effortRule(efforts []Label, p Prefixes, required bool) (RuleResult, bool) {
-	r := RuleResult{Rule: RuleEffort, Labels: names(efforts)}
+func effortRule(v Verdict, p Prefixes, required bool) (RuleResult, bool) {
+	n := v.Counts.Efforts
+	r := RuleResult{Rule: RuleEffort}
+	r.Labels, r.LabelsOmitted = names(n, v.Efforts)
 	bad := Failed
 	if !required {
 		bad = Warned
 	}
 	switch {
-	case len(efforts) == 0:
+	case n == 0:
 		if !required {
 			return r, false
 		}
 		r.Outcome, r.Problem = Failed, NoEffort
 		r.Message = fmt.Sprintf("no %s… label: this project requires one effort label, sized %s", p.Effort, SizeList())
-	case len(efforts) > 1:
+	case n > 1:
+		named := r.Labels[:min(len(r.Labels), namedInMessage)]
+		list := strings.Join(named, ", ")
+		if more := n - len(named); more > 0 {
+			list += fmt.Sprintf(", and %d more", more)
+		}
 		r.Outcome, r.Problem = bad, SeveralEfforts
-		r.Message = fmt.Sprintf("%d effort labels (%s): keep exactly one", len(efforts), strings.Join(r.Labels, ", "))
+		r.Message = fmt.Sprintf("%d effort labels (%s): keep exactly one", n, list)
 	default:
-		if _, ok := Size(efforts[0].Value); !ok {
+		if _, ok := Size(v.Efforts[0].Value); !ok {
 			r.Outcome, r.Problem = bad, BadEffortSize
-			r.Message = fmt.Sprintf("%q is not a t-shirt size: use %s/ followed by one of %s", efforts[0].Name, p.Effort, SizeList())
+			r.Message = fmt.Sprintf("%q is not a t-shirt size: use %s/ followed by one of %s", v.Efforts[0].Name, p.Effort, SizeList())
 		}
 	}
 	return r, true
@@ -268,12 +329,17 @@ func SizeList() string {
 	return strings.Join(Sizes[:len(Sizes)-1], ", ") + " or " + Sizes[len(Sizes)-1]
 }
 
-func names(groups ...[]Label) []string {
+// names lists the names of up to MaxKept of the labels in groups, and how
+// many of total it left out.
+func names(total int, groups ...[]Label) ([]string, int) {
 	var out []string
 	for _, g := range groups {
 		for _, l := range g {
+			if len(out) == MaxKept {
+				return out, total - len(out)
+			}
 			out = append(out, l.Name)
 		}
 	}
-	return out
+	return out, total - len(out)
 }

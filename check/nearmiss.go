@@ -8,21 +8,21 @@ import "strings"
 const maxTypos = 2
 
 // nearMiss reports whether name looks like a misspelt Echoes label, such as
-// "echoes/intnet/feature", and suggests the label spelt right.
-func nearMiss(name string, p Prefixes) (NearMiss, bool) {
-	best := NearMiss{}
+// "echoes/intnet/feature", which kind it is near, and what follows its
+// misspelt prefix. The suggestion is left to the caller, which builds it
+// only for the near misses it keeps: a million of them allocate nothing.
+func nearMiss(name string, p Prefixes) (kind Kind, rest string, ok bool) {
 	bestDist := maxTypos + 1
 	for _, k := range p.byKind() {
-		head, rest := splitHead(name, strings.Count(k.prefix, "/"))
+		head, tail := splitHead(name, strings.Count(k.prefix, "/"))
 		if len(head) < len(k.prefix)-maxTypos || len(head) > len(k.prefix)+maxTypos {
 			continue
 		}
 		if d := editDistance(strings.ToLower(head), strings.ToLower(k.prefix), bestDist); d > 0 && d < bestDist {
-			bestDist = d
-			best = NearMiss{Label: name, Kind: k.kind, Suggestion: k.prefix + rest}
+			bestDist, kind, rest = d, k.kind, tail
 		}
 	}
-	return best, bestDist <= maxTypos
+	return kind, rest, bestDist <= maxTypos
 }
 
 // splitHead cuts name where a prefix with the given number of slashes would

@@ -73,7 +73,7 @@ func (c *Client) explain(ctx context.Context, rec *call, resp *gitlab.Response, 
 	var redirect *RedirectError
 	switch {
 	case errors.Is(err, errTooLarge):
-		return c.malformed(rec, "answered with more than 32 MiB")
+		return c.malformed(rec, "answered with more than "+maxBodyText+", which no merge request needs (reading stopped there)")
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		e.Kind = Timeout
 		if n > 0 {

@@ -16,7 +16,7 @@
 //     body, so our transport keeps each error answer's body: "404 Project Not
 //     Found" and "404 Not found" stay two causes, and a 404 that is not
 //     GitLab's JSON (a wrong --gitlab-url) is told from both;
-//   - answers are capped at 32 MiB, and an answer that is not the JSON asked
+//   - answers are capped at 4 MiB (see maxBody: memory), and an answer that is not the JSON asked
 //     for is Malformed, never an empty list of labels;
 //   - client-go's loggers are silenced, so nothing prints URLs or headers.
 package gitlabapi

@@ -182,22 +182,39 @@ func TestMaxRetryWaitCapsEveryWait(t *testing.T) {
 	}
 }
 
-// The body cap: an answer past 32 MiB is Malformed, not read to the end.
+// The body cap: an answer past 4 MiB is Malformed, not read to the end,
+// and one just within it is read.
 func TestAnswerPastTheBodyCapIsMalformed(t *testing.T) {
+	const head, tail = `{"iid":2,"labels":["`, `"]}`
+	answer := func(sent *int64, pad int64) *Client {
+		transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+			body := io.MultiReader(strings.NewReader(head), &countingZeros{n: sent, left: pad}, strings.NewReader(tail))
+			return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(body), Request: r}, nil
+		})
+		c, _ := newClient(t, "https://gitlab.example.com", func(c *Config) { c.transport = transport })
+		return c
+	}
+
 	var sent int64
-	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
-		body := io.MultiReader(strings.NewReader(`{"iid":2,"labels":["`), &countingZeros{n: &sent, left: maxBody + 1<<20}, strings.NewReader(`"]}`))
-		return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(body), Request: r}, nil
-	})
-	c, _ := newClient(t, "https://gitlab.example.com", func(c *Config) { c.transport = transport })
-	_, err := c.MergeRequest(ctx(t), "1", 2)
+	_, err := answer(&sent, maxBody+1<<20).MergeRequest(ctx(t), "1", 2)
 	var e *Error
-	if !errors.As(err, &e) || e.Kind != Malformed || !strings.Contains(e.Message, "32 MiB") {
-		t.Fatalf("err = %#v, want Malformed past 32 MiB", err)
+	if !errors.As(err, &e) || e.Kind != Malformed || !strings.Contains(e.Error(), "answered with more than 4 MiB") {
+		t.Fatalf("err = %#v, want Malformed past 4 MiB", err)
 	}
 	if sent > maxBody+64<<10 {
 		t.Errorf("read %d bytes of the answer, want the reading stopped at the cap", sent)
+	}
+
+	within := int64(maxBody - len(head) - len(tail))
+	mr, err := answer(&sent, within).MergeRequest(ctx(t), "1", 2)
+	if err != nil || len(mr.Labels) != 1 || int64(len(mr.Labels[0])) != within {
+		t.Fatalf("an answer of exactly 4 MiB: err = %v, want it read", err)
+	}
+	// The cap bounds what is read (at most one byte past it), not what
+	// encoding/json accepts: a value completed by that byte is decoded.
+	if _, err := answer(&sent, within+64).MergeRequest(ctx(t), "1", 2); !errors.As(err, &e) || e.Kind != Malformed {
+		t.Fatalf("an answer 64 bytes past 4 MiB: err = %v, want Malformed", err)
 	}
 }
 

@@ -10,16 +10,28 @@ import (
 	"time"
 )
 
-// maxBody bounds what is read from GitLab: 5,000 labels of 255 characters
-// are 1.3 MB, so 32 MiB is far beyond any real answer.
-const maxBody = 32 << 20
+// maxBody bounds what is read from GitLab, and with it the check's memory,
+// which must stay under 100 MiB whatever the answer (issue 9). client-go
+// decodes a merge request twice, into a map[string]any and then into its
+// struct, after encoding/json has buffered the whole answer: a label costs
+// about 50 bytes of heap however short it is, so the densest answer (1.4
+// million empty labels in 4 MiB) holds some 60 MiB live and peaks at 81 MiB
+// RSS (bench/memory.sh, bench/RESULTS.md), with cmd/echoes-labels' soft
+// memory limit keeping the garbage down; 8 MiB of them peaked at 179 MiB.
+// A real merge request stays far below 4 MiB: 5,000 labels of GitLab's
+// longest, 255 characters, are 1.3 MB, and GitLab's longest description
+// about 1 MB more.
+const maxBody = 4 << 20
+
+// maxBodyText is maxBody as the error names it.
+const maxBodyText = "4 MiB"
 
 // maxErrorBody bounds what is kept of an error answer to read its message.
 const maxErrorBody = 64 << 10
 
 // errTooLarge ends the reading of an answer beyond maxBody: client-go would
 // otherwise decode whatever it is sent.
-var errTooLarge = errors.New("answer larger than 32 MiB")
+var errTooLarge = errors.New("answer larger than " + maxBodyText)
 
 // recorder is the transport under client-go. It traces every attempt, keeps
 // the body of an error answer (client-go reads none for a 404, and GitLab's

@@ -81,9 +81,9 @@ func JSON(w io.Writer, r Result) error {
 	v := r.Verdict
 	labels := &JSONLabels{}
 	labels.All, labels.AllOmitted = capped(nonNil(r.Labels), maxListed)
-	labels.Intent, labels.IntentOmitted = labelNames(v.Intents)
-	labels.Initiative, labels.InitiativeOmitted = labelNames(v.Initiatives)
-	labels.Effort, labels.EffortOmitted = labelNames(v.Efforts)
+	labels.Intent, labels.IntentOmitted = labelNames(v.Intents, v.Counts.Intents)
+	labels.Initiative, labels.InitiativeOmitted = labelNames(v.Initiatives, v.Counts.Initiatives)
+	labels.Effort, labels.EffortOmitted = labelNames(v.Efforts, v.Counts.Efforts)
 	doc := JSONReport{Verdict: VerdictPass, Source: r.Source, Labels: labels}
 	if !v.Pass() {
 		doc.Verdict = VerdictFail
@@ -92,7 +92,7 @@ func JSON(w io.Writer, r Result) error {
 	if r.MergeRequest.IID != 0 {
 		doc.MergeRequest = &JSONMR{Project: r.MergeRequest.Project, IID: r.MergeRequest.IID, WebURL: r.MergeRequest.WebURL}
 	}
-	misses, more := capped(v.NearMisses, maxListed)
+	misses, more := cappedOf(v.NearMisses, v.Counts.NearMisses, maxListed)
 	for _, nm := range misses {
 		doc.NearMisses = append(doc.NearMisses, JSONNearMiss{Label: nm.Label, Suggestion: nm.Suggestion})
 	}
@@ -100,7 +100,7 @@ func JSON(w io.Writer, r Result) error {
 	for _, f := range r.Findings() {
 		rule := JSONRule{Rule: f.Rule, Result: f.Outcome.String(), Problem: string(f.Problem),
 			Message: clip(f.Message), Fix: clip(f.Fix), Details: clip(f.Details)}
-		rule.Labels, rule.LabelsOmitted = capped(nonNil(f.Labels), maxListed)
+		rule.Labels, rule.LabelsOmitted = cappedOf(nonNil(f.Labels), len(f.Labels)+f.LabelsOmitted, maxListed)
 		doc.Rules = append(doc.Rules, rule)
 	}
 	return WriteJSON(w, doc)
@@ -127,8 +127,9 @@ func WriteJSON(w io.Writer, doc JSONReport) error {
 	return enc.Encode(doc)
 }
 
-func labelNames(ls []check.Label) ([]string, int) {
-	shown, more := capped(ls, maxListed)
+// labelNames names labels, the first of total, capped.
+func labelNames(ls []check.Label, total int) ([]string, int) {
+	shown, more := cappedOf(ls, total, maxListed)
 	out := make([]string, len(shown))
 	for i, l := range shown {
 		out[i] = l.Name

@@ -91,16 +91,17 @@ func JUnit(w io.Writer, r Result) error {
 		default:
 			// GitLab drops system-out beside a passing case; other
 			// JUnit readers show it.
-			c.SystemOut = "labels: " + labelsText(f.Labels)
+			c.SystemOut = "labels: " + labelsText(f.Labels, f.LabelsOmitted)
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
 	return writeJUnit(w, suite)
 }
 
-// labelsText lists labels on one line, capped.
-func labelsText(labels []string) string {
-	shown, more := capped(labels, inlineListed)
+// labelsText lists labels on one line, capped, and counts omitted as left
+// out too (check keeps a bounded number of them).
+func labelsText(labels []string, omitted int) string {
+	shown, more := cappedOf(labels, len(labels)+omitted, inlineListed)
 	parts := make([]string, len(shown), len(shown)+1)
 	for i, l := range shown {
 		parts[i] = printable.String(l)

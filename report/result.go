@@ -146,6 +146,13 @@ func capped[T any](s []T, n int) ([]T, int) {
 	return s[:n], len(s) - n
 }
 
+// cappedOf is s, which holds the first of total items (check keeps a
+// bounded number of each), cut to n, and how many of total were left out.
+func cappedOf[T any](s []T, total, n int) ([]T, int) {
+	shown, _ := capped(s, n)
+	return shown, max(total, len(s)) - len(shown)
+}
+
 // andMore says how many items a capped list left out.
 func andMore(n int) string { return fmt.Sprintf("and %d more", n) }
 

@@ -43,11 +43,12 @@ func Text(w io.Writer, r Result, o Options) error {
 	kinds := []struct {
 		name   string
 		labels []check.Label
-	}{{"intent", v.Intents}, {"initiative", v.Initiatives}, {"effort", v.Efforts}}
+		total  int
+	}{{"intent", v.Intents, v.Counts.Intents}, {"initiative", v.Initiatives, v.Counts.Initiatives}, {"effort", v.Efforts, v.Counts.Efforts}}
 	for _, k := range kinds {
-		fmt.Fprintf(&b, "  %-11s %s\n", k.name+":", labelList(s, k.labels))
+		fmt.Fprintf(&b, "  %-11s %s\n", k.name+":", labelList(s, k.labels, k.total))
 	}
-	misses, more := capped(v.NearMisses, inlineListed)
+	misses, more := cappedOf(v.NearMisses, v.Counts.NearMisses, inlineListed)
 	for _, nm := range misses {
 		fmt.Fprintf(&b, "  %-11s %s %s\n", "misspelt?", printable.String(nm.Label),
 			s.yellow(fmt.Sprintf("did you mean %s?", printable.String(nm.Suggestion))))
@@ -124,11 +125,12 @@ func writeSection(b *strings.Builder, start, end time.Time, name, header string,
 	fmt.Fprintf(b, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", end.Unix(), name)
 }
 
-func labelList(s styles, labels []check.Label) string {
+// labelList lists labels, the first of total, on one line, capped.
+func labelList(s styles, labels []check.Label, total int) string {
 	if len(labels) == 0 {
 		return s.faint("none")
 	}
-	shown, more := capped(labels, inlineListed)
+	shown, more := cappedOf(labels, total, inlineListed)
 	names := make([]string, len(shown), len(shown)+1)
 	for i, l := range shown {
 		names[i] = printable.String(l.Name)

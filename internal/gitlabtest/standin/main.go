@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -61,6 +62,8 @@ type config struct {
 	project        int64
 	path           string
 	noise          int
+	noiseFormat    string
+	noiseBytes     int
 	mrs            mrFlags
 	statuses       statusFlags
 	pipelines      pipelineFlags
@@ -78,6 +81,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&c.project, "project", 42, "the project's numeric id")
 	fs.StringVar(&c.path, "path", "group/project", "the project's path (it answers to both)")
 	fs.IntVar(&c.noise, "noise", 0, "put this many unrelated labels before each merge request's own")
+	fs.IntVar(&c.noiseBytes, "noise-bytes", 0, "instead of -noise, add noise labels until their JSON would pass this many bytes (the largest answer within a body cap)")
+	fs.StringVar(&c.noiseFormat, "noise-format", "team/backend/component-%d", "the noise labels, with %d or %x for their number (echoes/intnet/%x: near misses); without either, every one is this label (a proxy's answer need not be GitLab's: \"\" makes the densest list)")
 	fs.Var(c.mrs, "mr", "IID=label,label: a merge request and its labels, possibly none (repeat)")
 	fs.Var(c.pipelines, "pipeline", "IID=job:status,job:status: a pipeline of that merge request with these jobs, newest last (repeat)")
 	fs.Var(c.statuses, "status", "IID=code: answer requests for this merge request with an HTTP error 400-599 (repeat)")
@@ -93,8 +98,14 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if c.lifetime <= 0 {
 		return nil, fmt.Errorf("-lifetime %s: want a positive duration", c.lifetime)
 	}
+	if c.noiseBytes < 0 || c.noiseBytes > 0 && c.noise > 0 {
+		return nil, fmt.Errorf("-noise-bytes %d: want 0 or more, and not with -noise", c.noiseBytes)
+	}
 	if c.noise < 0 {
 		return nil, fmt.Errorf("-noise %d: want 0 or more", c.noise)
+	}
+	if n := strings.Count(c.noiseFormat, "%"); n > 1 || n == 1 && !strings.Contains(c.noiseFormat, "%d") && !strings.Contains(c.noiseFormat, "%x") {
+		return nil, fmt.Errorf("-noise-format %q: want one %%d or %%x, or no %% at all", c.noiseFormat)
 	}
 	return c, nil
 }
@@ -121,8 +132,18 @@ func (c *config) server() *gitlabtest.Server {
 	srv.SetJobTokenRefusal(http.StatusUnauthorized)
 	for iid, labels := range c.mrs {
 		ls := make([]string, 0, c.noise+len(labels))
-		for i := range c.noise {
-			ls = append(ls, fmt.Sprintf("team/backend/component-%d", i))
+		for i, size := 0, 0; i < c.noise || c.noiseBytes > 0; i++ {
+			l := c.noiseFormat
+			if strings.Contains(l, "%") {
+				l = fmt.Sprintf(l, i)
+			}
+			if c.noiseBytes > 0 {
+				quoted, _ := json.Marshal(l)
+				if size += len(quoted) + 1; size > c.noiseBytes {
+					break
+				}
+			}
+			ls = append(ls, l)
 		}
 		srv.SetLabels(c.project, c.path, iid, append(ls, labels...)...)
 	}

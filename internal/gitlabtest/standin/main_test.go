@@ -173,6 +173,24 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+func TestNoiseFormat(t *testing.T) {
+	api, _, _ := start(t, "-noise", "2", "-noise-format", "echoes/intnet/%x", "-mr", "7=")
+	code, mr := get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 2 || got[0] != "echoes/intnet/0" || got[1] != "echoes/intnet/1" {
+		t.Errorf("%d labels=%v, want 200 and echoes/intnet/0, echoes/intnet/1", code, mr["labels"])
+	}
+	api, _, _ = start(t, "-noise-bytes", "100", "-noise-format", "echoes/intnet/%d", "-mr", "7=")
+	code, mr = get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 5 || got[4] != "echoes/intnet/4" {
+		t.Errorf("-noise-bytes 100: %d labels=%v, want 200 and 5 labels of 18 bytes in JSON with their comma", code, mr["labels"])
+	}
+	api, _, _ = start(t, "-noise", "2", "-noise-format", "", "-mr", "7=b")
+	code, mr = get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 3 || got[0] != "" || got[1] != "" || got[2] != "b" {
+		t.Errorf("%d labels=%v, want 200 and two empty labels before b", code, mr["labels"])
+	}
+}
+
 func TestStopsAfterLifetime(t *testing.T) {
 	_, logs, done := start(t, "-lifetime", "200ms", "-mr", "1=")
 	select {
@@ -212,7 +230,7 @@ func TestFlagsRejectNonsense(t *testing.T) {
 			t.Errorf("-status %q accepted", s)
 		}
 	}
-	for _, args := range [][]string{{"-lifetime", "0s"}, {"-noise", "-1"}, {"stray"}} {
+	for _, args := range [][]string{{"-lifetime", "0s"}, {"-noise", "-1"}, {"stray"}, {"-noise-format", "%s"}, {"-noise-format", "%d%d"}, {"-noise", "1", "-noise-bytes", "9"}, {"-noise-bytes", "-1"}} {
 		if _, err := parse(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
