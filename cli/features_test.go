@@ -676,3 +676,32 @@ func TestWaitEndsAtOnceWhenRefused(t *testing.T) {
 		t.Fatalf("want exit 3 after one re-read (slept %v):\n%s", clock.slept, r)
 	}
 }
+
+// A token pasted into a label prefix or the comment key, which every report
+// prints (messages, fixes, the note's marker), is masked like any other
+// value that comes in.
+func TestTokenInPrefixesAndCommentKeyIsMasked(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	env := map[string]string{"ECHOES_INTENT_PREFIX": secret, "ECHOES_EFFORT_PREFIX": "x" + secret, "ECHOES_COMMENT_KEY": secret}
+	for _, format := range []string{"text", "json"} {
+		// runIn fails the test when the token reaches stdout or stderr.
+		r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment", "--require-effort", "--junit", path, "--format", format)...)
+		if r.code != 1 {
+			t.Fatal(r)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the JUnit report shows the token:\n%s", b)
+		}
+	}
+	for _, n := range srv.Notes("group/project", 7) {
+		if strings.Contains(n.Body, secret) {
+			t.Errorf("the note shows the token:\n%s", n.Body)
+		}
+	}
+}
