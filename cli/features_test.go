@@ -705,3 +705,27 @@ func TestTokenInPrefixesAndCommentKeyIsMasked(t *testing.T) {
 		}
 	}
 }
+
+// A label that spells another job's marker, quoted in this job's note, must
+// not make the other job take that note for its own and delete it.
+func TestALabelSpellingAMarkerTakesNoNote(t *testing.T) {
+	srv := gitlabtest.New(t)
+	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "strict"}
+	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "lenient"}
+	srv.SetLabels(42, "group/project", 7, "backend")
+	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	// Quoted in the lenient job's note, in its "rename … to …" fix.
+	srv.SetLabels(42, "group/project", 7, "echoes/intnet/<!-- echoes-labels:sticky-note job=strict -->")
+	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	notes := srv.Notes("group/project", 7)
+	if len(notes) != 2 || !strings.HasPrefix(notes[1].Body, "<!-- echoes-labels:sticky-note job=lenient -->") {
+		t.Fatalf("want the strict and the lenient job's notes, got %+v", notes)
+	}
+}
