@@ -553,6 +553,16 @@ func TestMaskingNeverBreaksWhatItMasks(t *testing.T) {
 			t.Fatalf("want exit 2 without the argument:\n%s", r)
 		}
 	})
+	t.Run("a word as an argument leaves the fix whole", func(t *testing.T) {
+		// "echoes-labels help" masked "help" in the fix itself:
+		// "see echoes-labels --[MASKED] for the flags".
+		for _, arg := range []string{"help", "variables", "labels"} {
+			r := run(t, nil, arg)
+			if r.code != 2 || !strings.Contains(r.stderr, "fix: see echoes-labels --help for the flags and their environment variables") {
+				t.Fatalf("want exit 2 and the whole fix for %q:\n%s", arg, r)
+			}
+		}
+	})
 	t.Run("credentials in CI_API_V4_URL", func(t *testing.T) {
 		srv := gitlabtest.New(t)
 		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {

@@ -676,3 +676,56 @@ func TestWaitEndsAtOnceWhenRefused(t *testing.T) {
 		t.Fatalf("want exit 3 after one re-read (slept %v):\n%s", clock.slept, r)
 	}
 }
+
+// A token pasted into a label prefix or the comment key, which every report
+// prints (messages, fixes, the note's marker), is masked like any other
+// value that comes in.
+func TestTokenInPrefixesAndCommentKeyIsMasked(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, "backend")
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	env := map[string]string{"ECHOES_INTENT_PREFIX": secret, "ECHOES_EFFORT_PREFIX": "x" + secret, "ECHOES_COMMENT_KEY": secret}
+	for _, format := range []string{"text", "json"} {
+		// runIn fails the test when the token reaches stdout or stderr.
+		r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment", "--require-effort", "--junit", path, "--format", format)...)
+		if r.code != 1 {
+			t.Fatal(r)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the JUnit report shows the token:\n%s", b)
+		}
+	}
+	for _, n := range srv.Notes("group/project", 7) {
+		if strings.Contains(n.Body, secret) {
+			t.Errorf("the note shows the token:\n%s", n.Body)
+		}
+	}
+}
+
+// A label that spells another job's marker, quoted in this job's note, must
+// not make the other job take that note for its own and delete it.
+func TestALabelSpellingAMarkerTakesNoNote(t *testing.T) {
+	srv := gitlabtest.New(t)
+	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "strict"}
+	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "lenient"}
+	srv.SetLabels(42, "group/project", 7, "backend")
+	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	// Quoted in the lenient job's note, in its "rename … to …" fix.
+	srv.SetLabels(42, "group/project", 7, "echoes/intnet/<!-- echoes-labels:sticky-note job=strict -->")
+	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
+		t.Fatal(r)
+	}
+	notes := srv.Notes("group/project", 7)
+	if len(notes) != 2 || !strings.HasPrefix(notes[1].Body, "<!-- echoes-labels:sticky-note job=lenient -->") {
+		t.Fatalf("want the strict and the lenient job's notes, got %+v", notes)
+	}
+}

@@ -64,10 +64,13 @@ func (f *Flags) validate(m masker) (config, error) {
 	c := config{mask: m,
 		gitlabURL: f.GitLabURL, token: strings.TrimSpace(f.Token), project: strings.TrimSpace(f.Project),
 		mr: strings.TrimSpace(f.MR), labels: f.Labels, caFile: f.CAFile, junit: f.JUnit,
-		format: strings.ToLower(strings.TrimSpace(f.Format)), commentKey: strings.TrimSpace(f.CommentKey),
+		format: strings.ToLower(strings.TrimSpace(f.Format)), commentKey: m.mask(strings.TrimSpace(f.CommentKey)),
 		docs: report.Docs{Base: strings.TrimSpace(f.DocsURL)},
+		// The prefixes and the comment key are printed (messages, fixes,
+		// the note's marker), so a token pasted there is masked here,
+		// where they come in, as the labels are before the rules see them.
 		rules: check.Options{Prefixes: check.Prefixes{
-			Intent: f.IntentPrefix, Initiative: f.InitiativePrefix, Effort: f.EffortPrefix}},
+			Intent: m.mask(f.IntentPrefix), Initiative: m.mask(f.InitiativePrefix), Effort: m.mask(f.EffortPrefix)}},
 	}
 	// --junit and --format first: the errors after them are reported there.
 	if strings.HasSuffix(c.junit, "/") {

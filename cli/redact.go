@@ -22,18 +22,20 @@ const minSecret = 4
 // markup around it, and a cut cannot leave a secret's first characters.
 type masker []string
 
-// secrets are the tokens, from the environment or the command line, and
-// whatever credentials a GitLab URL carries (user info, query values).
+// secrets are the tokens and serve's webhook secret, from the environment
+// or the command line, and whatever credentials a GitLab URL carries (user
+// info, query values).
 func secrets(env cienv.Env, args []string) masker {
-	candidates := []string{env.Get("ECHOES_GITLAB_TOKEN"), env.Get("GITLAB_TOKEN"), env.Get(cienv.JobToken)}
+	candidates := []string{env.Get("ECHOES_GITLAB_TOKEN"), env.Get("GITLAB_TOKEN"), env.Get(cienv.JobToken),
+		env.Get("ECHOES_WEBHOOK_SECRET")} // serve's
 	urls := []string{env.Get("CI_API_V4_URL"), env.Get("ECHOES_GITLAB_URL")}
 	for i, a := range args {
-		for _, flag := range []string{"--token", "--gitlab-url"} {
+		for _, flag := range []string{"--token", "--webhook-secret", "--gitlab-url"} {
 			v, ok := strings.CutPrefix(a, flag+"=")
 			if !ok && a == flag && i+1 < len(args) {
 				v, ok = args[i+1], true
 			}
-			if ok && flag == "--token" {
+			if ok && flag != "--gitlab-url" {
 				candidates = append(candidates, v)
 			} else if ok {
 				urls = append(urls, v)

@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 )
 
 func TestMask(t *testing.T) {
@@ -40,4 +42,20 @@ func FuzzMask(f *testing.F) {
 			t.Fatalf("mask(%q, %q) = %q changed a string without the secret", s, secret, got)
 		}
 	})
+}
+
+// serve's webhook secret is a secret too: pasted into another variable or
+// flag, the error quoting that value must not show it.
+func TestWebhookSecretIsMasked(t *testing.T) {
+	const webhookSecret = "whsec-0123456789abcdef"
+	env := cienv.Map(map[string]string{"ECHOES_WEBHOOK_SECRET": webhookSecret})
+	for _, m := range []masker{
+		secrets(env, []string{"serve"}),
+		secrets(cienv.Map(nil), []string{"serve", "--webhook-secret", webhookSecret}),
+		secrets(cienv.Map(nil), []string{"serve", "--webhook-secret=" + webhookSecret}),
+	} {
+		if got := m.mask(`--reconcile-interval: expected duration but got "` + webhookSecret + `"`); strings.Contains(got, webhookSecret) {
+			t.Errorf("the webhook secret was not masked: %s", got)
+		}
+	}
 }

@@ -108,10 +108,12 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	kctx, err := parser.Parse(checkHelp(args))
 	if err != nil {
 		// What the report goes to comes from the variables alone here,
-		// and any argument may be a secret pasted in the wrong place.
+		// and any argument may be a secret pasted in the wrong place: the
+		// parser's message, which quotes it, is masked with them all. Our
+		// own fix is not, or an argument such as "help" masks its words.
 		c.cfg.junit, c.cfg.format = env.get("junit"), strings.ToLower(strings.TrimSpace(env.get("format")))
-		c.cfg.mask = c.cfg.mask.with(positional(args)...)
-		return c.exit(&Error{Code: ExitConfig, Cause: err.Error(), Fix: "see echoes-labels --help for the flags and their environment variables"})
+		cause := c.cfg.mask.with(positional(args)...).mask(err.Error())
+		return c.exit(&Error{Code: ExitConfig, Cause: cause, Fix: "see echoes-labels --help for the flags and their environment variables"})
 	}
 	if kctx.Command() == "serve" {
 		return c.exit(serveError(cli.Serve.Run(ctx, d.Stderr)))

@@ -49,8 +49,11 @@ const MaxNotesRead = maxNotePages * 100
 const maxNotePages = 20
 
 // OurNotes returns the notes on the merge request written by author whose
-// body contains marker, oldest first. Only the author's own notes count: a
+// body starts with marker, oldest first. Only the author's own notes count: a
 // reviewer quoting one must not be taken for it (and could not be edited).
+// The marker must open the body: a note quotes label names, and a label
+// spelling another job's marker must not make that job take (and delete)
+// this note as a duplicate of its own.
 // It reads at most MaxNotesRead notes; complete is false when the
 // merge request has more notes than that, so a note not found may exist.
 func (c *Client) OurNotes(ctx context.Context, project string, iid, author int64, marker string) (ours []Note, complete bool, err error) {
@@ -67,7 +70,7 @@ func (c *Client) OurNotes(ctx context.Context, project string, iid, author int64
 			return nil, false, err
 		}
 		for _, n := range notes {
-			if n != nil && !n.System && n.Author.ID == author && strings.Contains(n.Body, marker) {
+			if n != nil && !n.System && n.Author.ID == author && strings.HasPrefix(n.Body, marker) {
 				ours = append(ours, *noteOf(n))
 			}
 		}

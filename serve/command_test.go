@@ -182,3 +182,17 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// A token in --gitlab-url's query (?private_token=…) must not reach the
+// listening line: the check masks query values too.
+func TestListeningLineHidesTheURLQuery(t *testing.T) {
+	for _, raw := range []string{
+		"https://gitlab.example.com/api/v4?private_token=glpat-INQUERY-0123",
+		"https://gitlab.example.com/api/v4#glpat-INQUERY-0123",
+		"https://u:glpat-INQUERY-0123@gitlab.example.com/api/v4",
+	} {
+		if got := redacted(raw); strings.Contains(got, "INQUERY") || !strings.HasPrefix(got, "https://") {
+			t.Errorf("redacted(%q) = %q", raw, got)
+		}
+	}
+}

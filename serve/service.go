@@ -196,11 +196,14 @@ func (s *service) stopWorkers(deadline time.Time) {
 	s.cancelWork()
 }
 
-// redacted hides a password given in the URL's user info.
+// redacted hides a password given in the URL's user info, and drops the
+// query and fragment, where a token can sit too (?private_token=…); the
+// client drops them as well, so the log shows the URL that is called.
 func redacted(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
 	return u.Redacted()
 }
