@@ -498,6 +498,17 @@ func TestConfigErrorsReachTheReports(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unknown flag, with the report paths on the command line", func(t *testing.T) {
+		junit := filepath.Join(t.TempDir(), "r.xml")
+		r := runIn(t, nil, &fakeClock{}, "--format=json", "--junit", junit, "--labls", "x")
+		var doc report.JSONReport
+		if err := json.Unmarshal([]byte(r.stdout), &doc); r.code != 2 || err != nil || doc.Error == nil {
+			t.Errorf("JSON (%v):\n%s", err, r)
+		}
+		if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte("<error")) {
+			t.Errorf("JUnit report (%v):\n%s", err, b)
+		}
+	})
 	t.Run("an unknown flag, with the report paths from the variables", func(t *testing.T) {
 		junit := filepath.Join(t.TempDir(), "r.xml")
 		r := runIn(t, map[string]string{"ECHOES_JUNIT": junit, "ECHOES_FORMAT": "json"}, &fakeClock{}, "--labls", "x")

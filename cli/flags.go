@@ -196,6 +196,33 @@ func (d durationValue) value(name string, m masker) (time.Duration, error) {
 	return 0, configError(fmt.Sprintf("%s is %s, not a duration", name, m.quote(*d.bad, 40)), fix)
 }
 
+// argValues are the values given to flag in args (--flag v or --flag=v),
+// read without the parser: to mask them before it runs, and to find the
+// report's path and format when it failed.
+func argValues(args []string, flag string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			out = append(out, v)
+		} else if a == flag && i+1 < len(args) {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
+}
+
+// lastArg is the value a repeated flag ends with, or "".
+func lastArg(args []string, flag string) string {
+	vs := argValues(args, flag)
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
+}
+
 // envBinding moves the env tags out of kong's reach and reads them through
 // cienv instead, so that an empty variable counts as unset (kong would take
 // it as an empty value) and tests need no process environment.

@@ -29,19 +29,9 @@ func secrets(env cienv.Env, args []string) masker {
 	candidates := []string{env.Get("ECHOES_GITLAB_TOKEN"), env.Get("GITLAB_TOKEN"), env.Get(cienv.JobToken),
 		env.Get("ECHOES_WEBHOOK_SECRET")} // serve's
 	urls := []string{env.Get("CI_API_V4_URL"), env.Get("ECHOES_GITLAB_URL")}
-	for i, a := range args {
-		for _, flag := range []string{"--token", "--webhook-secret", "--gitlab-url"} {
-			v, ok := strings.CutPrefix(a, flag+"=")
-			if !ok && a == flag && i+1 < len(args) {
-				v, ok = args[i+1], true
-			}
-			if ok && flag != "--gitlab-url" {
-				candidates = append(candidates, v)
-			} else if ok {
-				urls = append(urls, v)
-			}
-		}
-	}
+	candidates = append(candidates, argValues(args, "--token")...)
+	candidates = append(candidates, argValues(args, "--webhook-secret")...)
+	urls = append(urls, argValues(args, "--gitlab-url")...)
 	for _, raw := range urls {
 		candidates = append(candidates, urlSecrets(raw)...)
 	}

@@ -6,6 +6,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,8 @@ type app struct {
 }
 
 const description = "Checks that a GitLab merge request carries the labels Echoes needs: at least one echoes/intent… or echoes/initiative… label, and optionally one echoes/effort… label sized XS to XL.\n\n" +
-	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled."
+	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
+	"The service that retries the job when labels change: echoes-labels serve --help."
 
 // Main parses args, runs the check and returns the exit code. ctx ends when
 // the job is cancelled (SIGTERM, Ctrl-C).
@@ -107,11 +109,12 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	}()
 	kctx, err := parser.Parse(checkHelp(args))
 	if err != nil {
-		// What the report goes to comes from the variables alone here,
+		// Where the report goes is read from the arguments and variables as given,
 		// and any argument may be a secret pasted in the wrong place: the
 		// parser's message, which quotes it, is masked with them all. Our
 		// own fix is not, or an argument such as "help" masks its words.
-		c.cfg.junit, c.cfg.format = env.get("junit"), strings.ToLower(strings.TrimSpace(env.get("format")))
+		c.cfg.junit, c.cfg.format = cmp.Or(lastArg(args, "--junit"), env.get("junit")),
+			strings.ToLower(strings.TrimSpace(cmp.Or(lastArg(args, "--format"), env.get("format"))))
 		cause := c.cfg.mask.with(positional(args)...).mask(err.Error())
 		return c.exit(&Error{Code: ExitConfig, Cause: cause, Fix: "see echoes-labels --help for the flags and their environment variables"})
 	}
@@ -147,6 +150,9 @@ func serveError(err error) error {
 func checkHelp(args []string) []string {
 	if len(args) > 0 && (args[0] == "check" || args[0] == "serve") {
 		return args
+	}
+	if len(args) > 0 && args[0] == "help" {
+		return append([]string{"check", "--help"}, args[1:]...)
 	}
 	for _, a := range args {
 		if a == "--help" || a == "-h" {
