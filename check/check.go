@@ -45,6 +45,26 @@ var DefaultPrefixes = Prefixes{
 	Effort:     "echoes/effort",
 }
 
+// Validate reports a prefix that is empty, or two kinds sharing one (as
+// Classify compares them), either of which makes the rules ambiguous. The
+// error names the prefixes as the flags that set them, --intent-prefix and
+// so on, which every command shares.
+func (p Prefixes) Validate() error {
+	seen := map[string]string{}
+	for _, k := range p.byKind() {
+		flag := "--" + k.kind.String() + "-prefix"
+		v := strings.ToLower(strings.TrimSpace(k.prefix))
+		if v == "" {
+			return fmt.Errorf("%s is empty", flag)
+		}
+		if other, dup := seen[v]; dup {
+			return fmt.Errorf("%s and %s are the same prefix %q", other, flag, v)
+		}
+		seen[v] = flag
+	}
+	return nil
+}
+
 // WithDefaults fills in the Echoes default for each prefix left empty.
 func (p Prefixes) WithDefaults() Prefixes {
 	if p.Intent == "" {

@@ -175,3 +175,20 @@ func TestEditDistance(t *testing.T) {
 		t.Errorf("limited distance = %d, want the limit 2", got)
 	}
 }
+
+func TestPrefixesValidate(t *testing.T) {
+	for _, tt := range []struct {
+		p    Prefixes
+		want string // "" for valid
+	}{
+		{DefaultPrefixes, ""},
+		{Prefixes{Intent: "why", Initiative: "what", Effort: "size"}, ""},
+		{Prefixes{Intent: " ", Initiative: "what", Effort: "size"}, "--intent-prefix is empty"},
+		{Prefixes{Intent: "x", Initiative: "what", Effort: " X "}, `--intent-prefix and --effort-prefix are the same prefix "x"`},
+	} {
+		err := tt.p.Validate()
+		if (err == nil) != (tt.want == "") || err != nil && err.Error() != tt.want {
+			t.Errorf("%+v.Validate() = %v, want %q", tt.p, err, tt.want)
+		}
+	}
+}

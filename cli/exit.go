@@ -29,9 +29,6 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Cause }
 
-// ExitCode lets main and tests read the code without knowing the type.
-func (e *Error) ExitCode() int { return e.Code }
-
 func configError(cause, fix string) error { return &Error{Code: ExitConfig, Cause: cause, Fix: fix} }
 
 // errLabels is returned when the report has already told the whole story.

@@ -42,6 +42,9 @@ type Flags struct {
 	EffortPrefix     string `env:"ECHOES_EFFORT_PREFIX" default:"echoes/effort" help:"Label prefix of efforts." group:"Label names"`
 }
 
+// fixPrefixes mends an empty or shared label prefix, for both commands.
+const fixPrefixes = "leave a prefix unset for the Echoes default, or give each kind its own label prefix"
+
 // minPollInterval keeps --wait from hammering GitLab.
 const minPollInterval = time.Second
 
@@ -112,23 +115,12 @@ func (f *Flags) validate(m masker) (config, error) {
 		return c, configError(fmt.Sprintf("--poll-interval/ECHOES_POLL_INTERVAL is %s, below the floor of %s", c.pollInterval, minPollInterval),
 			"give 1s or more, such as 10s")
 	}
-	return c, validatePrefixes(c.rules.Prefixes)
+	if err := c.rules.Prefixes.Validate(); err != nil {
+		return c, configError(err.Error(), fixPrefixes)
+	}
+	return c, nil
 }
 
-func validatePrefixes(p check.Prefixes) error {
-	seen := map[string]string{}
-	for _, k := range []struct{ name, v string }{{"--intent-prefix", p.Intent}, {"--initiative-prefix", p.Initiative}, {"--effort-prefix", p.Effort}} {
-		v := strings.ToLower(strings.TrimSpace(k.v))
-		if v == "" {
-			return configError(k.name+" is empty", "leave it unset for the Echoes default, or give the label prefix your organisation uses")
-		}
-		if other, dup := seen[v]; dup {
-			return configError(fmt.Sprintf("%s and %s are the same prefix %q", other, k.name, v), "give each kind its own label prefix")
-		}
-		seen[v] = k.name
-	}
-	return nil
-}
 
 // switchValue is a bool flag that keeps a malformed value for validate.
 type switchValue struct {

@@ -63,9 +63,11 @@ func isUntrustedCert(err error) bool {
 	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr)
 }
 
-// retryAfter is the wait a 429 or 503 answer asks for, in seconds or as an
-// HTTP date; ok is false when it asks for none.
-func retryAfter(resp *http.Response) (time.Duration, bool) {
+// RetryAfter is the wait a 429 or 503 answer asks for: Retry-After, in
+// seconds or as an HTTP date, else GitLab's RateLimit-Reset (a Unix time)
+// on a 429; ok is false when it asks for none. serve paces its own
+// retries of a task by it too.
+func RetryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
 	}
@@ -75,6 +77,10 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	}
 	if at, err := http.ParseTime(ra); err == nil {
 		return max(time.Until(at), 0), true
+	}
+	reset, err := strconv.ParseInt(strings.TrimSpace(resp.Header.Get("RateLimit-Reset")), 10, 64)
+	if resp.StatusCode == http.StatusTooManyRequests && err == nil && reset > 0 {
+		return max(time.Until(time.Unix(reset, 0)), 0), true
 	}
 	return 0, false
 }
@@ -87,7 +93,7 @@ func waitsPastDeadline(ctx context.Context, resp *http.Response) bool {
 	if !ok {
 		return false
 	}
-	wait, asked := retryAfter(resp)
+	wait, asked := RetryAfter(resp)
 	return asked && wait > 0 && time.Now().Add(wait).After(deadline)
 }
 
@@ -96,7 +102,7 @@ func waitsPastDeadline(ctx context.Context, resp *http.Response) bool {
 // min, capped at max; then capped by MaxRetryWait.
 func backoff(cfg Config) retryablehttp.Backoff {
 	return func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-		wait, asked := retryAfter(resp)
+		wait, asked := RetryAfter(resp)
 		if !asked {
 			wait = lo << min(attempt, 20)
 			if wait > hi || wait <= 0 {

@@ -107,8 +107,8 @@ func (c *Command) config() (config, error) {
 		Prefixes:      check.Prefixes{Intent: c.IntentPrefix, Initiative: c.InitiativePrefix, Effort: c.EffortPrefix},
 		RequireEffort: c.RequireEffort,
 	}
-	if err := validatePrefixes(opts.Prefixes); err != nil {
-		return cfg, err
+	if err := opts.Prefixes.Validate(); err != nil {
+		return cfg, configError(err.Error(), "leave a prefix unset for the Echoes default, or give each kind its own label prefix")
 	}
 	var watch []string
 	for _, w := range c.Watch {
@@ -127,18 +127,3 @@ func (c *Command) config() (config, error) {
 	return cfg, nil
 }
 
-// validatePrefixes refuses empty and duplicate label prefixes, as the check does.
-func validatePrefixes(p check.Prefixes) error {
-	seen := map[string]string{}
-	for _, k := range []struct{ flag, v string }{{"--intent-prefix", p.Intent}, {"--initiative-prefix", p.Initiative}, {"--effort-prefix", p.Effort}} {
-		v := strings.ToLower(strings.TrimSpace(k.v))
-		if v == "" {
-			return configError(k.flag+" is empty", "leave it unset for the Echoes default, or give the label prefix your organisation uses")
-		}
-		if other, dup := seen[v]; dup {
-			return configError(fmt.Sprintf("%s and %s are the same prefix %q", k.flag, other, v), "give each kind its own label prefix")
-		}
-		seen[v] = k.flag
-	}
-	return nil
-}

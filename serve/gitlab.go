@@ -39,25 +39,6 @@ func expBackoff(lo, hi time.Duration, attempt int) time.Duration {
 	return time.Duration(d)
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date), then GitLab's
-// RateLimit-Reset (a Unix time).
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second, true
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0), true
-		}
-	}
-	if v := h.Get("RateLimit-Reset"); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
-			return max(time.Unix(s, 0).Sub(now), 0), true
-		}
-	}
-	return 0, false
-}
-
 // apiFault classifies a failed GitLab call for the metrics and for the
 // decision to try again: 429 and 5xx and network faults are transient;
 // other statuses will not change by waiting.
@@ -65,7 +46,7 @@ func apiFault(err error) (kind string, transient bool, wait time.Duration) {
 	var er *gitlab.ErrorResponse
 	if errors.As(err, &er) {
 		if er.Response != nil {
-			wait, _ = retryAfter(er.Response.Header, time.Now())
+			wait, _ = gitlabapi.RetryAfter(er.Response)
 		}
 		switch {
 		case er.StatusCode == http.StatusTooManyRequests:

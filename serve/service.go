@@ -88,12 +88,12 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 // handler routes the three endpoints.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/webhook", s.webhook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(pathWebhook, s.webhook)
+	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET "+pathMetrics, s.metrics.handler())
 	return mux
 }
 
