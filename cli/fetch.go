@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -38,8 +39,11 @@ func (c *command) fetch(ctx context.Context) (*fetched, error) {
 	})
 	if err != nil {
 		var ce *gitlabapi.ConfigError
+		if errors.As(err, &ce) && strings.Contains(ce.Msg, "CA bundle") {
+			return nil, configError(ce.Msg, "point --ca-file/CI_SERVER_TLS_CA_FILE at a readable PEM file of your GitLab's CA, or unset it to trust the system's")
+		}
 		if errors.As(err, &ce) {
-			return nil, configError(ce.Msg, "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4, and CI_SERVER_TLS_CA_FILE to a readable PEM file if you use one")
+			return nil, configError(ce.Msg, "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
 		}
 		return nil, err
 	}

@@ -121,7 +121,6 @@ func (f *Flags) validate(m masker) (config, error) {
 	return c, nil
 }
 
-
 // switchValue is a bool flag that keeps a malformed value for validate.
 type switchValue struct {
 	on  bool

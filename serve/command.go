@@ -26,6 +26,7 @@ type Command struct {
 	Listen            string        `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
 	GitLabURL         string        `name:"gitlab-url" env:"ECHOES_GITLAB_URL,CI_API_V4_URL" default:"https://gitlab.com/api/v4" help:"GitLab API v4 root: the only GitLab the service ever calls."`
 	Token             string        `name:"token" env:"ECHOES_GITLAB_TOKEN,GITLAB_TOKEN" placeholder:"TOKEN" help:"Access token with the api scope (retrying jobs and answering status checks write)."`
+	CAFile            string        `name:"ca-file" env:"CI_SERVER_TLS_CA_FILE" placeholder:"FILE" help:"PEM certificates to trust for GitLab, besides the system's."`
 	WebhookSecret     string        `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	JobName           string        `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
 	Watch             []string      `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects (ids or paths) to reconcile."`
@@ -118,6 +119,7 @@ func (c *Command) config() (config, error) {
 	}
 	cfg.gitlabURL = strings.TrimRight(c.GitLabURL, "/")
 	cfg.token = c.Token
+	cfg.caFile = c.CAFile
 	cfg.secret = []byte(c.WebhookSecret)
 	cfg.jobName = c.JobName
 	cfg.watch = watch
@@ -126,4 +128,3 @@ func (c *Command) config() (config, error) {
 	cfg.docsURL = c.DocsURL
 	return cfg, nil
 }
-

@@ -21,7 +21,7 @@ import (
 // again instead).
 func newGitLab(cfg config) (*gitlab.Client, error) {
 	c, err := gitlabapi.New(gitlabapi.Config{
-		BaseURL: cfg.gitlabURL, Token: cfg.token, TokenKind: gitlabapi.PrivateToken,
+		BaseURL: cfg.gitlabURL, Token: cfg.token, TokenKind: gitlabapi.PrivateToken, CAFile: cfg.caFile,
 		UserAgent: "echoes-labels-serve", RetryMax: cfg.clientRetries, MaxRetryWait: cfg.maxWait,
 	})
 	if err != nil {

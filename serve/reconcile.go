@@ -51,12 +51,20 @@ func (s *service) reconcileLoop(ctx context.Context) {
 	}
 }
 
+// maxSweepPages bounds one sweep of one watch entry: 100 pages of 100
+// open merge requests.
+const maxSweepPages = 100
+
 // sweep lists the open merge requests of one watch entry (a group or a
 // project) updated after after (all when nil) and queues those whose
 // labels pass; the worker does the rest, as for a webhook.
 func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n, queued int, err error) {
 	kind, _ := s.groups.Load(watch)
 	for page := int64(1); page > 0; {
+		if page > maxSweepPages {
+			// The sweep must end; the next one starts over from the top.
+			return n, queued, fmt.Errorf("%q has more than %d open merge requests updated in the window; the rest wait for the next sweep", watch, maxSweepPages*100)
+		}
 		var mrs []*gitlab.BasicMergeRequest
 		var resp *gitlab.Response
 		list := gitlab.ListOptions{PerPage: 100, Page: page}

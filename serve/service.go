@@ -36,6 +36,7 @@ type config struct {
 	backoff       time.Duration // first wait after a fault, doubled each time
 	maxWait       time.Duration // longest wait, Retry-After included
 	callTimeout   time.Duration // one HTTP call to GitLab
+	caFile        string        // --ca-file
 	drain         time.Duration // SIGTERM: time to finish the work in flight
 	overlap       time.Duration // each sweep re-reads this much before the last
 }
