@@ -118,6 +118,10 @@ func TestFaults(t *testing.T) {
 			w.WriteHeader(404)
 			fmt.Fprint(w, "<html><body>Page not found</body></html>")
 		}}, code: 3, requests: 1, cause: `/api/v4/projects/42/merge_requests/7 answered 404 Not Found with "text/html", not GitLab's JSON error`, fix: "is your GitLab's API root"},
+		// a path GitLab has no route for ({"error": …}, not {"message": …})
+		{name: "GitLab's 404 for no such route", answers: []func(http.ResponseWriter){func(w http.ResponseWriter) {
+			gitlabtest.JSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+		}}, code: 3, requests: 1, cause: "/api/v4/projects/42/merge_requests/7 answered GitLab's 404 for a path it has no API route for", fix: "is your GitLab's API root"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

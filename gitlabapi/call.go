@@ -148,6 +148,12 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 		e.Message = fmt.Sprintf("answered 404 Not Found with %s, not GitLab's JSON error", ct)
 		return e
 	}
+	if resp.StatusCode == http.StatusNotFound && noSuchRoute(last.body) {
+		e.Kind = Malformed
+		e.Method, e.URL = last.Method, last.url
+		e.Message = "answered GitLab's 404 for a path it has no API route for"
+		return e
+	}
 	// GitLab repeats the status in its message ("404 Not found"); keep
 	// only what it adds.
 	e.Message = strings.TrimPrefix(msg, strconv.Itoa(resp.StatusCode)+" ")
@@ -193,6 +199,18 @@ func errorMessage(body []byte, token string) (msg string, fromGitLab bool) {
 		msg = strings.ReplaceAll(msg, token, "[MASKED]")
 	}
 	return truncate(msg, 200), msg != ""
+}
+
+// noSuchRoute is true for GitLab's answer to a path that is no API route,
+// {"error":"404 Not Found"} (its catch-all route), as opposed to a missing
+// project or merge request, {"message":"404 Project Not Found"}: the URL
+// was built on a --gitlab-url that is not the API root.
+func noSuchRoute(body []byte) bool {
+	var e struct {
+		Message json.RawMessage `json:"message"`
+		Error   string          `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Message == nil && e.Error != ""
 }
 
 // rootCause drops the url.Error wrapper, whose text repeats the full URL.
