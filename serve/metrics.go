@@ -1,22 +1,45 @@
 package serve
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
-// metrics live on a registry of their own, so that two services in one
-// process (the tests) and libraries' global collectors never mix.
+// metrics are the service's series in Prometheus' text format, written by
+// github.com/VictoriaMetrics/metrics: it has no protobuf, so the check, which
+// shares the binary and never serves a metric, does not pay for it at start.
+// Each family keeps a set of its own so that its # HELP and # TYPE lines
+// (VictoriaMetrics writes a HELP without text) stand right above its samples;
+// every series of a known label value exists from the start, at zero, so a
+// dashboard or an alert finds it before the first delivery.
 type metrics struct {
-	reg        *prometheus.Registry
-	deliveries *prometheus.CounterVec   // by outcome
-	actions    *prometheus.CounterVec   // by action
-	apiErrors  *prometheus.CounterVec   // by kind: 5xx, 429, 401, 403, 404, 4xx, network
-	processing *prometheus.HistogramVec // seconds per task, by source
-	answer     prometheus.Histogram     // seconds from a delivery's arrival to its answer
+	families   []*family
+	deliveries labelled // by outcome
+	actions    labelled // by action
+	apiErrors  labelled // by kind: 5xx, 429, 401, 403, 404, 4xx, network, other
+	processing map[string]*vm.PrometheusHistogram
+	answer     *vm.PrometheusHistogram
+}
+
+// family is one metric name with its help text and type.
+type family struct {
+	name, help, kind string
+	set              *vm.Set
+}
+
+// labelled is a counter family with one label.
+type labelled struct {
+	f     *family
+	label string
+}
+
+// Inc adds one to the series of value, made on first use for a value not
+// listed up front.
+func (l labelled) Inc(value string) {
+	l.f.set.GetOrCreateCounter(fmt.Sprintf("%s{%s=%q}", l.f.name, l.label, value)).Inc()
 }
 
 // Delivery outcomes: what the service answered and did with a request.
@@ -31,37 +54,58 @@ const (
 	outcomeBadMethod    = "bad_method"   // 405
 )
 
+var (
+	outcomes     = []string{outcomeQueued, outcomeCoalesced, outcomeDropped, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeBadMethod}
+	actionNames  = []string{"job_retried", "status_passed", "status_failed"}
+	faultKinds   = []string{"5xx", "429", "401", "403", "404", "4xx", "network", "other"}
+	taskSources  = []string{"webhook", "reconcile"}
+	taskBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	answerBucket = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+)
+
 func newMetrics(depth func() int) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "echoes_serve_deliveries_total", Help: "Webhook deliveries received, by outcome.",
-		}, []string{"outcome"}),
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "echoes_serve_actions_total", Help: "Actions taken on GitLab: job_retried, status_passed, status_failed.",
-		}, []string{"action"}),
-		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "echoes_serve_gitlab_api_errors_total", Help: "GitLab API calls that failed, after the client's own retries, by kind.",
-		}, []string{"kind"}),
-		processing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "echoes_serve_processing_seconds", Help: "Time to handle one merge request's task, GitLab calls included.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"source"}),
+	m := &metrics{processing: map[string]*vm.PrometheusHistogram{}}
+	counters := func(name, help, label string, values []string) labelled {
+		l := labelled{f: m.family(name, help, "counter"), label: label}
+		for _, v := range values {
+			l.f.set.GetOrCreateCounter(fmt.Sprintf("%s{%s=%q}", name, label, v))
+		}
+		return l
 	}
-	m.answer = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "echoes_serve_webhook_answer_seconds", Help: "Time from a webhook delivery's headers to the service's answer; GitLab wants it well under its timeout.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	})
-	m.reg.MustRegister(m.deliveries, m.actions, m.apiErrors, m.processing, m.answer,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "echoes_serve_queue_depth", Help: "Merge requests waiting to be worked on.",
-		}, func() float64 { return float64(depth()) }),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	m.deliveries = counters("echoes_serve_deliveries_total", "Webhook deliveries received, by outcome.", "outcome", outcomes)
+	m.actions = counters("echoes_serve_actions_total", "Actions taken on GitLab: job_retried, status_passed, status_failed.", "action", actionNames)
+	m.apiErrors = counters("echoes_serve_gitlab_api_errors_total", "GitLab API calls that failed, after the client's own retries, by kind.", "kind", faultKinds)
+	proc := m.family("echoes_serve_processing_seconds", "Time to handle one merge request's task, GitLab calls included.", "histogram")
+	for _, s := range taskSources {
+		m.processing[s] = proc.set.NewPrometheusHistogramExt(fmt.Sprintf("echoes_serve_processing_seconds{source=%q}", s), taskBuckets)
+	}
+	m.answer = m.family("echoes_serve_webhook_answer_seconds",
+		"Time from a webhook delivery's headers to the service's answer; GitLab wants it well under its timeout.", "histogram").
+		set.NewPrometheusHistogramExt("echoes_serve_webhook_answer_seconds", answerBucket)
+	m.family("echoes_serve_queue_depth", "Merge requests waiting to be worked on.", "gauge").
+		set.NewGauge("echoes_serve_queue_depth", func() float64 { return float64(depth()) })
 	return m
 }
 
+func (m *metrics) family(name, help, kind string) *family {
+	f := &family{name: name, help: help, kind: kind, set: vm.NewSet()}
+	m.families = append(m.families, f)
+	return f
+}
+
+// write writes every family, then the Go runtime's and the process's
+// series (go_*, process_*).
+func (m *metrics) write(w io.Writer) {
+	for _, f := range m.families {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		f.set.WritePrometheus(w)
+	}
+	vm.WriteProcessMetrics(w)
+}
+
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		m.write(w)
+	})
 }

@@ -36,7 +36,7 @@ func (s *service) reconcileLoop(ctx context.Context) {
 			}
 			if err != nil {
 				kind, _, _ := apiFault(err)
-				s.metrics.apiErrors.WithLabelValues(kind).Inc()
+				s.metrics.apiErrors.Inc(kind)
 				s.log.Warn("reconcile", "watch", w, "error", err.Error(), "next_ms", ms(s.cfg.interval))
 				continue
 			}

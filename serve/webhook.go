@@ -36,8 +36,8 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	d := delivery{id: deliveryID(r), received: start}
 	answer := func(code int, outcome, msg string, attrs ...any) {
-		defer func() { s.metrics.answer.Observe(time.Since(start).Seconds()) }()
-		s.metrics.deliveries.WithLabelValues(outcome).Inc()
+		defer func() { s.metrics.answer.UpdateDuration(start) }()
+		s.metrics.deliveries.Inc(outcome)
 		if outcome != outcomeQueued && outcome != outcomeCoalesced {
 			s.log.Info("delivery", append([]any{"delivery", d.id, "outcome", outcome, "status", code,
 				"duration_ms", ms(time.Since(start))}, attrs...)...)

@@ -48,7 +48,7 @@ func (s *service) handle(t *task) {
 	if len(t.deliveries) > 0 && t.deliveries[0].id == reconcileDelivery {
 		source = "reconcile"
 	}
-	defer func() { s.metrics.processing.WithLabelValues(source).Observe(time.Since(start).Seconds()) }()
+	defer func() { s.metrics.processing[source].UpdateDuration(start) }()
 
 	verdict := check.Evaluate(t.labels, s.cfg.rules)
 	o := outcome{verdict: "fail"}
@@ -83,7 +83,7 @@ func (s *service) handle(t *task) {
 			break
 		}
 		kind, transient, _ := apiFault(err)
-		s.metrics.apiErrors.WithLabelValues(kind).Inc()
+		s.metrics.apiErrors.Inc(kind)
 		if !transient || s.workCtx.Err() != nil {
 			break
 		}
@@ -135,7 +135,7 @@ func (s *service) apply(ctx context.Context, t *task, pass bool, o *outcome) err
 		case err != nil:
 			return fmt.Errorf("status check %d: %w", id, err)
 		default:
-			s.metrics.actions.WithLabelValues("status_" + status).Inc()
+			s.metrics.actions.Inc("status_" + status)
 			o.act("status_" + status)
 		}
 		delete(t.checks, id)
@@ -191,7 +191,7 @@ func (s *service) retryLabelJob(ctx context.Context, t *task, o *outcome) error 
 	case err != nil:
 		return fmt.Errorf("retrying job %d: %w", job.ID, err)
 	}
-	s.metrics.actions.WithLabelValues("job_retried").Inc()
+	s.metrics.actions.Inc("job_retried")
 	o.act("retried")
 	o.detail = fmt.Sprintf("job %d of pipeline %d retried", job.ID, newest.ID)
 	return nil
