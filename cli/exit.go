@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"gitlab.com/echoeshq/echoes-labels/exit"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,6 +46,10 @@ func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var x *exit.Error
+	if errors.As(err, &x) {
+		return &Error{Code: x.Code, Cause: x.Cause, Fix: x.Fix}
 	}
 	return &Error{Code: ExitConfig, Cause: err.Error(), Fix: "check the flags and variables above; if they are right, report this as a bug"}
 }

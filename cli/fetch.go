@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -38,13 +37,6 @@ func (c *command) fetch(ctx context.Context) (*fetched, error) {
 		UserAgent: "echoes-labels/" + c.d.Version, MaxRetryWait: c.d.MaxRetryWait,
 	})
 	if err != nil {
-		var ce *gitlabapi.ConfigError
-		if errors.As(err, &ce) && strings.Contains(ce.Msg, "CA bundle") {
-			return nil, configError(ce.Msg, "point --ca-file/CI_SERVER_TLS_CA_FILE at a readable PEM file of your GitLab's CA, or unset it to trust the system's")
-		}
-		if errors.As(err, &ce) {
-			return nil, configError(ce.Msg, "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
-		}
 		return nil, err
 	}
 	c.client = client

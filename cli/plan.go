@@ -115,7 +115,7 @@ func apiSettings(c config, project string) error {
 		return err
 	}
 	if _, err := gitlabapi.ParseBaseURL(c.gitlabURL); err != nil {
-		return configError(c.mask.clip(err.Error(), 300), "set CI_API_V4_URL or --gitlab-url to your GitLab's API root, e.g. https://gitlab.example.com/api/v4")
+		return err
 	}
 	return nil
 }

@@ -38,6 +38,8 @@ import (
 	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+
+	"gitlab.com/echoeshq/echoes-labels/exit"
 )
 
 // TokenKind says which header carries the token.
@@ -97,6 +99,16 @@ type Client struct {
 	mu     sync.Mutex
 	traced []Attempt
 }
+
+// The settings a configuration error of this package names, and their fixes.
+const (
+	settingURL    = "--gitlab-url"
+	settingCAFile = "--ca-file"
+	// FixGitLabURL mends a GitLab URL that is not one.
+	FixGitLabURL = "set ECHOES_GITLAB_URL (or CI_API_V4_URL, or --gitlab-url) to your GitLab's API root, e.g. https://gitlab.example.com/api/v4"
+	// FixCAFile mends a CA bundle that cannot be used.
+	FixCAFile = "point --ca-file/CI_SERVER_TLS_CA_FILE at a readable PEM file of your GitLab's CA, or unset it to trust the system's"
+)
 
 // Retry pacing: doubling from retryWaitMin, capped at retryWaitMax.
 const (
@@ -158,7 +170,7 @@ func New(cfg Config) (*Client, error) {
 		c.gl, err = gitlab.NewClient(cfg.Token, opts...)
 	}
 	if err != nil {
-		return nil, &ConfigError{Msg: fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), truncate(err.Error(), 200))}
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), truncate(err.Error(), 200)), FixGitLabURL)
 	}
 	return c, nil
 }
@@ -177,10 +189,10 @@ func (c *Client) GitLab() *gitlab.Client { return c.gl }
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &ConfigError{Msg: fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw))}
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw)), FixGitLabURL)
 	}
 	if u.User != nil {
-		return nil, &ConfigError{Msg: "the GitLab API URL must not carry a user name or password: pass the token with --token or ECHOES_GITLAB_TOKEN"}
+		return nil, exit.BadSetting(settingURL, "the GitLab API URL carries a user name or password", "drop them from the URL and pass the token with ECHOES_GITLAB_TOKEN or --token")
 	}
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/")
@@ -217,29 +229,29 @@ func loadCA(path string) (*x509.CertPool, error) {
 	const where = "(--ca-file, CI_SERVER_TLS_CA_FILE)"
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, &ConfigError{Msg: fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err))}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err)), FixCAFile)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, &ConfigError{Msg: fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err))}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err)), FixCAFile)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, &ConfigError{Msg: fmt.Sprintf("the CA bundle %s %s is not a regular file (%s): point it at a PEM file", path, where, fileKind(info.Mode()))}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s is not a regular file (%s): point it at a PEM file", path, where, fileKind(info.Mode())), FixCAFile)
 	}
 	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
 	if err != nil {
-		return nil, &ConfigError{Msg: fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err))}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err)), FixCAFile)
 	}
 	if len(pem) > maxCAFile {
-		return nil, &ConfigError{Msg: fmt.Sprintf("the CA bundle %s %s is larger than 1 MiB: point it at the PEM certificates of your GitLab's CA", path, where)}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s is larger than 1 MiB: point it at the PEM certificates of your GitLab's CA", path, where), FixCAFile)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, &ConfigError{Msg: fmt.Sprintf("the CA bundle %s %s holds no PEM certificate", path, where)}
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s holds no PEM certificate", path, where), FixCAFile)
 	}
 	return pool, nil
 }

@@ -1,6 +1,8 @@
 package gitlabapi
 
 import (
+	"gitlab.com/echoeshq/echoes-labels/exit"
+
 	"context"
 	"encoding/pem"
 	"errors"
@@ -315,8 +317,8 @@ func TestBadCAFileIsAConfigError(t *testing.T) {
 		"not a cert": writeFile(t, "junk"),
 	} {
 		_, err := New(Config{BaseURL: "https://gitlab.example.com", CAFile: path})
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "CI_SERVER_TLS_CA_FILE") {
+		var ce *exit.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "CI_SERVER_TLS_CA_FILE") {
 			t.Errorf("%s: err = %v, want a ConfigError naming CI_SERVER_TLS_CA_FILE", name, err)
 		}
 	}
@@ -383,11 +385,11 @@ func TestParseBaseURL(t *testing.T) {
 	}
 	for _, bad := range []string{"", "gitlab.com", "not a url", "ftp://gitlab.com", "https://", "https://user:pw@gitlab.com/api/v4", "://x"} {
 		_, err := ParseBaseURL(bad)
-		var ce *ConfigError
+		var ce *exit.Error
 		if !errors.As(err, &ce) {
 			t.Errorf("ParseBaseURL(%q) = %v, want a ConfigError", bad, err)
-		} else if strings.Contains(ce.Msg, "pw") {
-			t.Errorf("error repeats a password: %s", ce.Msg)
+		} else if strings.Contains(ce.Cause, "pw") {
+			t.Errorf("error repeats a password: %s", ce.Cause)
 		}
 	}
 }

@@ -5,12 +5,6 @@ import (
 	"net/http"
 )
 
-// ConfigError is a problem with what the user configured, found before any
-// request was sent.
-type ConfigError struct{ Msg string }
-
-func (e *ConfigError) Error() string { return e.Msg }
-
 // ErrorKind sorts API failures by what the user can do about them.
 type ErrorKind int
 

@@ -1,6 +1,8 @@
 package gitlabapi
 
 import (
+	"gitlab.com/echoeshq/echoes-labels/exit"
+
 	"bytes"
 	"context"
 	"encoding/pem"
@@ -254,8 +256,8 @@ func TestCAFileMustBeARegularFileOfBoundedSize(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			var ce *ConfigError
-			if !errors.As(err, &ce) || !strings.Contains(ce.Msg, want) || !strings.Contains(ce.Msg, "--ca-file") {
+			var ce *exit.Error
+			if !errors.As(err, &ce) || !strings.Contains(ce.Cause, want) || !strings.Contains(ce.Cause, "--ca-file") {
 				t.Errorf("%s: err = %v, want a ConfigError saying %q", path, err, want)
 			}
 		case <-time.After(5 * time.Second):

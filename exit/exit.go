@@ -1,0 +1,75 @@
+// Package exit is the one error type of echoes-labels: an exit code, the
+// cause in one line and the fix in one line. Every command returns it (or
+// an error that is not one, which counts as a bug); the application turns
+// it into the two lines on stderr and the process's exit code, in one place.
+package exit
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, stable and documented in the README.
+const (
+	Pass      = 0   // labels pass, nothing to check, or the service stopped cleanly
+	Labels    = 1   // labels missing or invalid
+	Config    = 2   // configuration or usage error
+	API       = 3   // GitLab API error
+	Cancelled = 130 // stopped by SIGTERM or Ctrl-C, as shells number it
+)
+
+// Error carries an exit code and the one or two lines that explain it.
+type Error struct {
+	Code int
+	// Setting names the flag or variable at fault for a configuration
+	// error ("--ca-file"), so that callers choose a fix by field, never by
+	// the wording of the cause.
+	Setting string
+	Cause   string
+	Fix     string
+	Err     error // what it wraps, if anything
+}
+
+func (e *Error) Error() string { return e.Cause }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the process's exit code for e.
+func (e *Error) ExitCode() int { return e.Code }
+
+// BadSetting is a configuration error (exit 2) in setting.
+func BadSetting(setting, cause, fix string) *Error {
+	return &Error{Code: Config, Setting: setting, Cause: cause, Fix: fix}
+}
+
+// BadSettingf is BadSetting with a formatted cause.
+func BadSettingf(setting, fix, format string, a ...any) *Error {
+	return BadSetting(setting, fmt.Sprintf(format, a...), fix)
+}
+
+// APIError is a failed GitLab call (exit 3).
+func APIError(cause, fix string, err error) *Error {
+	return &Error{Code: API, Cause: cause, Fix: fix, Err: err}
+}
+
+// Silent is an exit code whose story the report has already told (a rule
+// failure, exit 1): nothing more is printed.
+func Silent(code int) *Error { return &Error{Code: code} }
+
+// ErrCancelled is what a run stopped by a signal ends with.
+var ErrCancelled = &Error{Code: Cancelled, Cause: "cancelled before the check finished (SIGTERM or Ctrl-C)",
+	Fix: "nothing to mend: run the job again for a verdict"}
+
+// From gives every error an exit code: nil is Pass; one that is not an
+// *Error is a bug or an I/O failure, reported as a configuration problem
+// with the fix to report it.
+func From(err error) *Error {
+	if err == nil {
+		return &Error{Code: Pass}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Config, Cause: err.Error(), Fix: "check the flags and variables above; if they are right, report this as a bug", Err: err}
+}

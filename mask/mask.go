@@ -1,0 +1,226 @@
+// Package mask keeps secrets out of everything echoes-labels prints: the
+// tokens and serve's webhook secret, from the environment or the command
+// line, and the credentials a GitLab URL carries. Nothing prints them on
+// purpose; masking is the second line of defence, for a value echoed back
+// by a library or a server, or pasted where it does not belong. Untrusted
+// text is masked where it comes in, before it is encoded (XML, JSON, the
+// log's section markers) or cut short, so that masking cannot break the
+// markup around it, and a cut cannot leave a secret's first characters.
+package mask
+
+import (
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/printable"
+)
+
+// MinSecret is the shortest value masked: replacing every "a" because
+// someone set a one-letter token would garble the log and reveal it anyway.
+const MinSecret = 4
+
+// Replacement stands where a secret was.
+const Replacement = "[MASKED]"
+
+// Secrets are the values that must never be shown.
+type Secrets []string
+
+// The variables and flags that hold secrets, for both commands.
+var (
+	secretVars = []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN", cienv.JobToken, "ECHOES_WEBHOOK_SECRET"}
+	urlVars    = []string{"CI_API_V4_URL", "ECHOES_GITLAB_URL"}
+	secretArgs = []string{"--token", "--webhook-secret"}
+	urlArgs    = []string{"--gitlab-url"}
+)
+
+// FromEnv gathers the secrets of a run: those of the environment and the
+// command line, and whatever credentials a GitLab URL given either way
+// carries (user info, query values), parsable or not.
+func FromEnv(env cienv.Env, args []string) Secrets {
+	var candidates, urls []string
+	for _, v := range secretVars {
+		candidates = append(candidates, env.Get(v))
+	}
+	for _, v := range urlVars {
+		urls = append(urls, env.Get(v))
+	}
+	for _, f := range secretArgs {
+		candidates = append(candidates, ArgValues(args, f)...)
+	}
+	for _, f := range urlArgs {
+		urls = append(urls, ArgValues(args, f)...)
+	}
+	for _, raw := range urls {
+		candidates = append(candidates, URLSecrets(raw)...)
+	}
+	var s Secrets
+	return s.With(candidates...)
+}
+
+// URLSecrets are a URL's password, or its user name when it stands alone
+// (https://TOKEN@host), and its query values. A URL that does not parse
+// (a bad port) is read by hand: its error message would quote it whole.
+func URLSecrets(raw string) []string {
+	raw = strings.TrimSpace(raw)
+	var out []string
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				out = append(out, pw)
+			} else {
+				out = append(out, u.User.Username())
+			}
+		}
+		for _, vs := range u.Query() {
+			out = append(out, vs...)
+		}
+		return out
+	}
+	rest := raw
+	if _, after, ok := strings.Cut(rest, "://"); ok {
+		rest = after
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.ContainsAny(rest[:at], "/?#") {
+		user, pw, hasPW := strings.Cut(rest[:at], ":")
+		if hasPW {
+			out = append(out, pw, unescape(pw))
+		} else {
+			out = append(out, user, unescape(user))
+		}
+	}
+	if _, query, ok := strings.Cut(raw, "?"); ok {
+		query, _, _ = strings.Cut(query, "#")
+		for _, kv := range strings.Split(query, "&") {
+			if _, v, ok := strings.Cut(kv, "="); ok {
+				out = append(out, v, unescape(v))
+			}
+		}
+	}
+	return out
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// ArgValues are the values given to flag in args (--flag v or --flag=v),
+// read without the parser: to mask them before it runs, and to find the
+// report's path and format when it failed.
+func ArgValues(args []string, flag string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			out = append(out, v)
+		} else if a == flag && i+1 < len(args) {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
+}
+
+// With adds values worth masking.
+func (m Secrets) With(values ...string) Secrets {
+	for _, s := range values {
+		for _, v := range []string{s, strings.TrimSpace(s)} {
+			if len(v) >= MinSecret && !slices.Contains(m, v) {
+				m = append(m, v)
+			}
+		}
+	}
+	return m
+}
+
+// Mask masks every secret in s.
+func (m Secrets) Mask(s string) string {
+	for _, secret := range m {
+		s = maskOne(s, secret)
+	}
+	return s
+}
+
+// Masks masks every string of a list, reusing it when nothing changes.
+func (m Secrets) Masks(list []string) []string {
+	var out []string
+	for i, s := range list {
+		if masked := m.Mask(s); masked != s {
+			if out == nil {
+				out = slices.Clone(list)
+			}
+			out[i] = masked
+		}
+	}
+	if out == nil {
+		return list
+	}
+	return out
+}
+
+// Clip is an untrusted value for a message: masked, then made printable
+// and cut to n runes. The order matters: a cut first could leave a
+// secret's first characters where the mask no longer finds it whole.
+func (m Secrets) Clip(s string, n int) string { return printable.Truncate(m.Mask(s), n) }
+
+// Quote is Clip in quotes.
+func (m Secrets) Quote(s string, n int) string { return `"` + m.Clip(s, n) + `"` }
+
+// maskOne replaces secret in s in any ASCII case: kong lowercases a bad
+// bool value before quoting it, so a token pasted into
+// ECHOES_REQUIRE_EFFORT would otherwise reach the log in lower case.
+func maskOne(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	folded, want := lowerASCII(s), lowerASCII(secret)
+	if !strings.Contains(folded, want) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(folded, want)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(Replacement)
+		s, folded = s[i+len(want):], folded[i+len(want):]
+	}
+}
+
+// lowerASCII lowercases ASCII letters only, byte by byte, so that byte
+// offsets in the result are offsets in s (even in invalid UTF-8).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Writer masks the secrets in what passes through w. It suits writers that
+// receive one whole entry a call (the standard logger, slog's handlers), so
+// that no secret is split across writes.
+func Writer(w io.Writer, m Secrets) io.Writer { return &writer{w: w, m: m} }
+
+type writer struct {
+	w io.Writer
+	m Secrets
+}
+
+func (r *writer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.m.Mask(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
