@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+
+	"gitlab.com/echoeshq/echoes-labels/mask"
 )
 
 // Call makes one client-go call through c and explains its failure as an
@@ -64,7 +66,7 @@ func (c *Client) explain(ctx context.Context, rec *call, resp *gitlab.Response, 
 	ok := status >= 200 && status <= 299
 	if err == nil {
 		if status != http.StatusNoContent && !isJSON(last.contentType) {
-			return c.malformed(rec, fmt.Sprintf("answered with %q instead of JSON", truncate(last.contentType, 60)))
+			return c.malformed(rec, fmt.Sprintf("answered with %q instead of JSON", c.cut(last.contentType, 60)))
 		}
 		return nil
 	}
@@ -79,25 +81,25 @@ func (c *Client) explain(ctx context.Context, rec *call, resp *gitlab.Response, 
 		if n > 0 {
 			e.LastStatus = last.Status
 			if last.Err != nil && !errors.Is(last.Err, context.DeadlineExceeded) && !errors.Is(last.Err, context.Canceled) {
-				e.Message = truncate(rootCause(last.Err).Error(), 160)
+				e.Message = c.cut(rootCause(last.Err).Error(), 160)
 			}
 		}
 	case status != 0 && !ok:
 		return c.statusError(rec, resp.Response)
 	case ok && !isJSON(last.contentType):
-		return c.malformed(rec, fmt.Sprintf("answered with %q instead of JSON", truncate(last.contentType, 60)))
+		return c.malformed(rec, fmt.Sprintf("answered with %q instead of JSON", c.cut(last.contentType, 60)))
 	case ok && isLabelsTypeError(err):
 		return c.malformed(rec, noLabels)
 	case ok:
-		return c.malformed(rec, "answered with JSON that cannot be read: "+truncate(err.Error(), 120))
+		return c.malformed(rec, "answered with JSON that cannot be read: "+c.cut(err.Error(), 120))
 	case errors.As(err, &redirect):
 		e.Kind = Redirected
 		e.Message = redirect.Error()
 	case isUntrustedCert(err):
 		e.Kind = TLS
-		e.Message = "its TLS certificate is not trusted: " + truncate(rootCause(err).Error(), 160)
+		e.Message = "its TLS certificate is not trusted: " + c.cut(rootCause(err).Error(), 160)
 	default:
-		e.Message = truncate(rootCause(err).Error(), 160)
+		e.Message = c.cut(rootCause(err).Error(), 160)
 	}
 	return e
 }
@@ -137,13 +139,13 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 		e.Message = fmt.Sprintf("answered %s with no usable redirect", resp.Status)
 		return e
 	}
-	msg, fromGitLab := errorMessage(last.body, c.token)
+	msg, fromGitLab := errorMessage(last.body, c.secrets)
 	if resp.StatusCode == http.StatusNotFound && !fromGitLab {
 		e.Kind = Malformed
 		e.Method, e.URL = last.Method, last.url
 		ct := "no content type"
 		if last.contentType != "" {
-			ct = strconv.Quote(truncate(last.contentType, 60))
+			ct = strconv.Quote(c.cut(last.contentType, 60))
 		}
 		e.Message = fmt.Sprintf("answered 404 Not Found with %s, not GitLab's JSON error", ct)
 		return e
@@ -161,7 +163,7 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 		e.Message = ""
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "" && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		e.RetryAfter = truncate(ra, 40)
+		e.RetryAfter = c.cut(ra, 40)
 	}
 	return e
 }
@@ -178,7 +180,7 @@ func isJSON(contentType string) bool { return strings.Contains(contentType, "jso
 // {"field": ["..."]}} or {"error": "...", "error_description": "..."}. A body
 // that is none of these (a proxy's HTML page) gives no message, and
 // fromGitLab false.
-func errorMessage(body []byte, token string) (msg string, fromGitLab bool) {
+func errorMessage(body []byte, secrets mask.Secrets) (msg string, fromGitLab bool) {
 	var e struct {
 		Message          json.RawMessage `json:"message"`
 		Error            string          `json:"error"`
@@ -195,10 +197,7 @@ func errorMessage(body []byte, token string) (msg string, fromGitLab bool) {
 	}
 	// A server that echoes the token: masked before the cut, which would
 	// otherwise leave its first characters.
-	if len(token) >= 4 {
-		msg = strings.ReplaceAll(msg, token, "[MASKED]")
-	}
-	return truncate(msg, 200), msg != ""
+	return truncate(secrets.Mask(msg), 200), msg != ""
 }
 
 // noSuchRoute is true for GitLab's answer to a path that is no API route,
@@ -221,6 +220,10 @@ func rootCause(err error) error {
 	}
 	return err
 }
+
+// cut bounds text from a server or a library after masking the secrets
+// in it: cut first, a secret's first characters would survive the mask.
+func (c *Client) cut(s string, n int) string { return truncate(c.secrets.Mask(s), n) }
 
 // truncate bounds text from a server or a library, at a rune boundary.
 func truncate(s string, n int) string {

@@ -40,6 +40,7 @@ import (
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/mask"
 )
 
 // TokenKind says which header carries the token.
@@ -59,6 +60,10 @@ type Config struct {
 	TokenKind TokenKind
 	CAFile    string // PEM bundle trusted in addition to the system's
 	UserAgent string
+	// Secrets are masked in whatever GitLab's answers carry into an error
+	// (bodies, headers, the network's own messages), before any cut; the
+	// token is always among them.
+	Secrets mask.Secrets
 
 	// RetryMax is how many times a transient failure (5xx, 429, connection
 	// error) is retried; the caller's context deadline bounds them all.
@@ -93,8 +98,8 @@ type Attempt struct {
 // Client talks to one GitLab instance with one token.
 type Client struct {
 	gl      *gitlab.Client
-	apiPath string // escaped path of the API root, e.g. /api/v4
-	token   string // masked in what a server echoes back
+	apiPath string       // escaped path of the API root, e.g. /api/v4
+	secrets mask.Secrets // masked in what a server echoes back
 
 	mu     sync.Mutex
 	traced []Attempt
@@ -137,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		transport = t
 	}
-	c := &Client{apiPath: base.EscapedPath(), token: cfg.Token}
+	c := &Client{apiPath: base.EscapedPath(), secrets: cfg.Secrets.With(cfg.Token)}
 	httpClient := &http.Client{
 		Transport:     &recorder{next: transport, client: c},
 		CheckRedirect: sameHostRedirects,
@@ -170,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 		c.gl, err = gitlab.NewClient(cfg.Token, opts...)
 	}
 	if err != nil {
-		return nil, exit.BadSetting(settingURL, fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), truncate(err.Error(), 200)), FixGitLabURL)
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), truncate(cfg.Secrets.With(cfg.Token).Mask(err.Error()), 200)), FixGitLabURL)
 	}
 	return c, nil
 }

@@ -11,8 +11,9 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"gitlab.com/echoeshq/echoes-labels/app"
 	"gitlab.com/echoeshq/echoes-labels/cienv"
-	"gitlab.com/echoeshq/echoes-labels/cli"
+	"gitlab.com/echoeshq/echoes-labels/mask"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -34,10 +35,10 @@ func main() {
 	env := cienv.New(os.LookupEnv)
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2.
-	log.SetOutput(cli.MaskedWriter(os.Stderr, env, os.Args[1:]))
+	log.SetOutput(mask.Writer(os.Stderr, mask.FromEnv(env, os.Args[1:])))
 	// GitLab cancels a job with SIGTERM (SIGKILL follows), a person with Ctrl-C.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.Deps{
+	code := app.Main(ctx, os.Args[1:], app.Deps{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		Env:        env,

@@ -1,4 +1,4 @@
-package cli
+package checkcmd
 
 import (
 	"fmt"
@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
 // source is where the plan reads the labels, in the README's order.
@@ -54,13 +57,12 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 		}
 	}
 	if strings.ContainsFunc(p.token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return p, configError("the token contains spaces or control characters, so it cannot be sent",
-			"check the value of ECHOES_GITLAB_TOKEN (or --token): paste the token alone, without quotes or line breaks")
+		return p, exit.BadSetting(settings.SettingToken, "the token contains spaces or control characters, so it cannot be sent", settings.FixToken)
 	}
 	if c.mr == "" {
 		return branchPlan(p, c, job)
 	}
-	iid, err := parseIID(c.mr, c.mask)
+	iid, err := parseIID(c.mr, c.secrets)
 	if err != nil {
 		return p, err
 	}
@@ -70,10 +72,10 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 		p.source, p.labels = fromVariable, job.PipelineLabels
 		return p, nil
 	case p.token == "":
-		return p, configError("--mr is set but there is no token to read the merge request with",
+		return p, exit.BadSetting("--token", "--mr is set but there is no token to read the merge request with",
 			"set ECHOES_GITLAB_TOKEN (an access token with read_api) or pass --token; or check labels offline with --labels")
 	case p.project == "":
-		return p, configError("no project to look the merge request up in",
+		return p, exit.BadSetting("--project", "no project to look the merge request up in",
 			"set CI_MERGE_REQUEST_PROJECT_ID (GitLab does in merge request pipelines) or pass --project group/project")
 	}
 	p.source, p.onRefused = fromAPI, fromAPI
@@ -100,7 +102,7 @@ func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
 	}
 	if job.Branch == "" {
 		if !job.InCI {
-			return p, configError("--project and a token are set but no merge request: --mr is missing",
+			return p, exit.BadSetting("--mr", "--project and a token are set but no merge request: --mr is missing",
 				"pass the merge request's IID, the number after ! in its title, e.g. --mr 42")
 		}
 		return p, nil
@@ -111,7 +113,7 @@ func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
 
 // apiSettings checks what only a plan that calls GitLab needs.
 func apiSettings(c config, project string) error {
-	if err := validateProject(project, c.mask); err != nil {
+	if err := validateProject(project, c.secrets); err != nil {
 		return err
 	}
 	if _, err := gitlabapi.ParseBaseURL(c.gitlabURL); err != nil {
@@ -121,21 +123,21 @@ func apiSettings(c config, project string) error {
 }
 
 // parseIID reads a merge request IID, which GitLab numbers from 1.
-func parseIID(s string, m masker) (int64, error) {
+func parseIID(s string, m mask.Secrets) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, configError(fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.quote(s, 40)),
+		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)),
 			"pass the number after ! in the merge request's title, e.g. --mr 42")
 	}
 	return n, nil
 }
 
 // validateProject accepts a numeric id or a namespace/project path.
-func validateProject(p string, m masker) error {
+func validateProject(p string, m mask.Secrets) error {
 	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
 		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
-		return configError(fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is neither a numeric id nor a group/project path", m.quote(p, 60)),
+		return exit.BadSetting("--project", fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is neither a numeric id nor a group/project path", m.Quote(p, 60)),
 			"pass the project's numeric id or its full path, e.g. --project my-group/my-project")
 	}
 	return nil

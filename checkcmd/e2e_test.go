@@ -1,4 +1,4 @@
-package cli_test
+package checkcmd_test
 
 import (
 	"bytes"
@@ -134,10 +134,10 @@ func golden(t *testing.T, name string, r result) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./cli -update to create it)", err)
+		t.Fatalf("%v (run go test ./checkcmd -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./cli -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
+		t.Errorf("output differs from %s (go test ./checkcmd -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

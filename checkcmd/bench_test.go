@@ -1,4 +1,4 @@
-package cli_test
+package checkcmd_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"io"
 	"testing"
 
+	"gitlab.com/echoeshq/echoes-labels/app"
 	"gitlab.com/echoeshq/echoes-labels/cienv"
-	"gitlab.com/echoeshq/echoes-labels/cli"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
 
@@ -16,7 +16,7 @@ import (
 func BenchmarkMainOffline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main(context.Background(), []string{"--labels", "backend,echoes/intent/feature,echoes/effort/M"}, cli.Deps{
+		if code := app.Main(context.Background(), []string{"--labels", "backend,echoes/intent/feature,echoes/effort/M"}, app.Deps{
 			Stdout: io.Discard, Stderr: io.Discard, Env: cienv.Map(map[string]string{"CI": "true"}), Version: "bench",
 		}); code != 0 {
 			b.Fatalf("exit %d", code)
@@ -33,7 +33,7 @@ func BenchmarkMainAPI(b *testing.B) {
 	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main(context.Background(), args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cienv.Map(map[string]string{"CI": "true"}), Version: "bench"}); code != 0 {
+		if code := app.Main(context.Background(), args, app.Deps{Stdout: io.Discard, Stderr: io.Discard, Env: cienv.Map(map[string]string{"CI": "true"}), Version: "bench"}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}
@@ -52,7 +52,7 @@ func BenchmarkMainAPI5000(b *testing.B) {
 	args := []string{"--gitlab-url", srv.APIURL(), "--token", "bench-token-value", "--project", "42", "--mr", "7"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := cli.Main(context.Background(), args, cli.Deps{Stdout: io.Discard, Stderr: io.Discard, Version: "bench"}); code != 0 {
+		if code := app.Main(context.Background(), args, app.Deps{Stdout: io.Discard, Stderr: io.Discard, Version: "bench"}); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}

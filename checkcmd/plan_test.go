@@ -1,4 +1,4 @@
-package cli
+package checkcmd
 
 import (
 	"reflect"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
@@ -66,7 +67,7 @@ func TestPlanFollowsTheREADMEOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := makePlan(tt.cfg, cienv.Map(tt.env).Job(), "")
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error()+" "+asError(err).Fix, tt.err) {
+				if err == nil || !strings.Contains(err.Error()+" "+exit.From(err).Fix, tt.err) {
 					t.Fatalf("error = %v, want one naming %s", err, tt.err)
 				}
 				return

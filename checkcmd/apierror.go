@@ -1,58 +1,16 @@
-package cli
+package checkcmd
 
 import (
-	"gitlab.com/echoeshq/echoes-labels/exit"
-
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/printable"
 )
-
-// Exit codes, stable and documented in the README.
-const (
-	ExitPass      = 0   // labels pass, or nothing to check
-	ExitLabels    = 1   // labels missing or invalid
-	ExitConfig    = 2   // configuration or usage error
-	ExitAPI       = 3   // GitLab API error
-	ExitCancelled = 130 // stopped by SIGTERM or Ctrl-C, as shells number it
-)
-
-// Error carries an exit code and the one or two lines that explain it.
-type Error struct {
-	Code  int
-	Cause string
-	Fix   string
-}
-
-func (e *Error) Error() string { return e.Cause }
-
-func configError(cause, fix string) error { return &Error{Code: ExitConfig, Cause: cause, Fix: fix} }
-
-// errLabels is returned when the report has already told the whole story.
-var errLabels = &Error{Code: ExitLabels}
-
-// errCancelled is what a run stopped by a signal ends with.
-var errCancelled = &Error{Code: ExitCancelled, Cause: "cancelled before the check finished (SIGTERM or Ctrl-C)",
-	Fix: "nothing to mend: run the job again for a verdict"}
-
-// asError gives every error an exit code; one that is not ours is a bug
-// or an I/O failure, reported as a configuration problem.
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var x *exit.Error
-	if errors.As(err, &x) {
-		return &Error{Code: x.Code, Cause: x.Cause, Fix: x.Fix}
-	}
-	return &Error{Code: ExitConfig, Cause: err.Error(), Fix: "check the flags and variables above; if they are right, report this as a bug"}
-}
 
 // Fixes shared by several causes.
 const (
@@ -60,6 +18,7 @@ const (
 	fixServerError = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
 	fixJobToken    = "GitLab does not let the job token read merge requests here: store an access token with the read_api scope in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
 	fixAPIRoot     = "check that --gitlab-url/CI_API_V4_URL is your GitLab's API root (…/api/v4), not a proxy or web page"
+	fixReach       = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY)"
 )
 
 // refused is true when GitLab said no to the token itself rather than
@@ -70,15 +29,21 @@ func refused(err error) bool {
 		(e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound)
 }
 
-// apiError turns a failed call into exit 3 with the fix for its cause.
-func (c *command) apiError(err error) error {
-	p, timeout, m := c.plan, c.cfg.timeout, c.cfg.mask
+// apiError turns a failed call about merge request iid (0: none known)
+// into exit 3 with the fix for its cause. An error that is not GitLab's
+// (a configuration error from the client) passes through.
+func (f fetcher) apiError(err error, iid int64) error {
+	p, timeout, m := f.plan, f.cfg.timeout, f.cfg.secrets
+	var x *exit.Error
+	if errors.As(err, &x) {
+		return x
+	}
 	var e *gitlabapi.Error
 	if !errors.As(err, &e) {
-		return &Error{Code: ExitAPI, Cause: "GitLab API call failed: " + printable.String(m.mask(err.Error())),
-			Fix: "retry the job; if it persists, check the GitLab instance's status"}
+		return exit.APIError("GitLab API call failed: "+m.Clip(err.Error(), printable.MaxRunes),
+			"retry the job; if it persists, check the GitLab instance's status", err)
 	}
-	cause := printable.Truncate(m.mask(e.Error()), 400)
+	cause := m.Clip(e.Error(), 400)
 	tokenName := "the token (ECHOES_GITLAB_TOKEN or --token)"
 	if p.tokenKind == gitlabapi.JobToken {
 		tokenName = "the job token"
@@ -96,8 +61,8 @@ func (c *command) apiError(err error) error {
 			fix = tokenName + " may not read this merge request: it needs the read_api scope and at least the Reporter role in " + where
 		case e.Status == http.StatusNotFound && strings.Contains(strings.ToLower(e.Message), "project"):
 			fix = fmt.Sprintf("%s does not exist or %s cannot see it: check --project/CI_MERGE_REQUEST_PROJECT_ID and that the token's user is a member", where, tokenName)
-		case e.Status == http.StatusNotFound && p.iid != 0:
-			fix = fmt.Sprintf("merge request !%d does not exist in %s (or %s cannot see it): check --mr/CI_MERGE_REQUEST_IID and --project", p.iid, where, tokenName)
+		case e.Status == http.StatusNotFound && iid != 0:
+			fix = fmt.Sprintf("merge request !%d does not exist in %s (or %s cannot see it): check --mr/CI_MERGE_REQUEST_IID and --project", iid, where, tokenName)
 		case e.Status == http.StatusNotFound:
 			fix = fmt.Sprintf("%s does not exist or %s cannot see it: check --project and --gitlab-url", where, tokenName)
 		case e.Status == http.StatusTooManyRequests:
@@ -117,7 +82,7 @@ func (c *command) apiError(err error) error {
 		case e.LastStatus >= 500:
 			fix = fixServerError
 		case e.LastStatus == 0 && e.Message != "":
-			fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY); or raise --timeout/ECHOES_TIMEOUT"
+			fix = fixReach + "; or raise --timeout/ECHOES_TIMEOUT"
 		default:
 			fix = "retry the job, or raise --timeout/ECHOES_TIMEOUT if your GitLab is slow"
 		}
@@ -128,9 +93,19 @@ func (c *command) apiError(err error) error {
 	case gitlabapi.Malformed:
 		fix = fixAPIRoot
 	default:
-		fix = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY)"
+		fix = fixReach
 	}
-	return &Error{Code: ExitAPI, Cause: cause, Fix: fix}
+	return exit.APIError(cause, fix, err)
+}
+
+// noteProblem names the real cause of a failed note call and its fix.
+func (f fetcher) noteProblem(err error) string {
+	var e *gitlabapi.Error
+	if errors.As(err, &e) && e.Kind == gitlabapi.Status && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
+		return f.cfg.secrets.Clip(e.Error(), 200) + ".\n  fix: the token needs the api scope (not only read_api) and at least the Reporter role in the project"
+	}
+	ae := exit.From(f.apiError(err, 0))
+	return ae.Cause + ".\n  fix: " + ae.Fix
 }
 
 // projectName reads well after "in": "project 42" or "project group/project".

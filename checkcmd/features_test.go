@@ -1,4 +1,4 @@
-package cli_test
+package checkcmd_test
 
 import (
 	"bytes"
@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"gitlab.com/echoeshq/echoes-labels/app"
 	"gitlab.com/echoeshq/echoes-labels/cienv"
-	"gitlab.com/echoeshq/echoes-labels/cli"
+	"gitlab.com/echoeshq/echoes-labels/internal/clock"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 	"gitlab.com/echoeshq/echoes-labels/report"
 )
@@ -45,11 +46,11 @@ func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 
 // runIn runs the command in this process with exactly env, a fake clock
 // and retry waits of a millisecond.
-func runIn(t *testing.T, env map[string]string, clock cli.Clock, args ...string) result {
+func runIn(t *testing.T, env map[string]string, clk clock.Clock, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(context.Background(), args, cli.Deps{
-		Stdout: &stdout, Stderr: &stderr, Env: cienv.Map(env), Version: "test", Clock: clock,
+	code := app.Main(context.Background(), args, app.Deps{
+		Stdout: &stdout, Stderr: &stderr, Env: cienv.Map(env), Version: "test", Clock: clk,
 		MaxRetryWait: time.Millisecond,
 	})
 	r := result{stdout.String(), stderr.String(), code}

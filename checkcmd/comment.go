@@ -1,14 +1,11 @@
-package cli
+package checkcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
-	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
 )
 
@@ -38,7 +35,7 @@ func noteMarker(key string) string {
 // say all is well (kept rather than deleted, so reviewers see the thread
 // resolve), and none is created. A failure to write is a warning: the
 // verdict must not depend on the comment.
-func (c *command) comment(ctx context.Context, res report.Result) {
+func (c fetcher) comment(ctx context.Context, res report.Result) {
 	if c.client == nil || c.plan.tokenKind != gitlabapi.PrivateToken || res.Source != report.FromAPI {
 		c.noticef("--comment skipped: writing a comment needs a token with the api scope in ECHOES_GITLAB_TOKEN.")
 		return
@@ -87,7 +84,7 @@ func (c *command) comment(ctx context.Context, res report.Result) {
 
 // noteWriter keeps the one note of a job.
 type noteWriter struct {
-	c           *command
+	c           fetcher
 	project     string
 	iid, author int64
 	marker      string
@@ -114,14 +111,4 @@ func (n noteWriter) keep(ctx context.Context, ours []gitlabapi.Note, body string
 	if len(ours) > 1 {
 		c.noticef("removed %d duplicate comment(s) of this job.", len(ours)-1)
 	}
-}
-
-// noteProblem names the real cause of a failed note call and its fix.
-func (c *command) noteProblem(err error) string {
-	var e *gitlabapi.Error
-	if errors.As(err, &e) && e.Kind == gitlabapi.Status && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
-		return printable.Truncate(c.cfg.mask.mask(e.Error()), 200) + ".\n  fix: the token needs the api scope (not only read_api) and at least the Reporter role in the project"
-	}
-	ae := asError(c.apiError(err))
-	return ae.Cause + ".\n  fix: " + ae.Fix
 }

@@ -1,4 +1,4 @@
-package cli_test
+package checkcmd_test
 
 // The faults of issue #5, end to end: the binary against a misbehaving
 // GitLab stand-in. Each case checks the documented exit code and that

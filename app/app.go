@@ -1,0 +1,190 @@
+// Package app is the echoes-labels command line: the kong application with
+// its two sibling commands, the check (package checkcmd, the default) and
+// the service (package serve); the binding of their flags to environment
+// variables; and the one place where an error becomes its cause line, its
+// fix line and the process's exit code.
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"gitlab.com/echoeshq/echoes-labels/checkcmd"
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/internal/clock"
+	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/serve"
+	"gitlab.com/echoeshq/echoes-labels/settings"
+)
+
+// Deps are what differs between a real run and a test.
+type Deps struct {
+	Stdout, Stderr io.Writer
+	Env            cienv.Env
+	IsTerminal     bool
+	Version        string
+	// Clock paces the check's --wait; nil is the wall clock.
+	Clock clock.Clock
+	// MaxRetryWait caps each wait before a retried GitLab call (tests set
+	// a millisecond); zero keeps GitLab's Retry-After and the backoff.
+	MaxRetryWait time.Duration
+}
+
+// commands is the command line: the check, which is the default command,
+// and the service that keeps the check's verdict in step with the labels.
+type commands struct {
+	Check   checkcmd.Command `cmd:"" default:"withargs" help:"${description}"`
+	Serve   serve.Command    `cmd:"" help:"Receive GitLab's merge request webhooks and status check requests, and retry the label job when its labels pass (see the README, Turn green without a retry)."`
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+const description = "Checks that a GitLab merge request carries the labels Echoes needs: at least one echoes/intent… or echoes/initiative… label, and optionally one echoes/effort… label sized XS to XL.\n\n" +
+	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
+	"The service that retries the job when labels change: echoes-labels serve --help."
+
+// maxCause bounds the cause line: it may quote what GitLab answered.
+const maxCause = 600
+
+// Main parses args, runs the chosen command and returns the exit code. ctx
+// ends when the job is cancelled (SIGTERM, Ctrl-C).
+func Main(ctx context.Context, args []string, d Deps) (code int) {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	secrets := mask.FromEnv(d.Env, args)
+	var cli commands
+	var env *envBinding
+	exited := false
+	parser, err := kong.New(&cli,
+		kong.Name("echoes-labels"),
+		kong.Description(description),
+		kong.Writers(d.Stdout, d.Stderr), // help and version only: errors come back to us
+		kong.Vars{"version": d.Version, "docs_url": settings.DefaultDocsURL, "description": description},
+		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
+		kong.Resolvers(kong.ResolverFunc(func(ctx *kong.Context, p *kong.Path, f *kong.Flag) (any, error) { return env.resolve(ctx, p, f) })),
+		kong.ValueFormatter(func(v *kong.Value) string { return env.help(v) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+	)
+	if err != nil {
+		return report(d.Stderr, secrets, fmt.Errorf("internal error: %w", err))
+	}
+	env = bindEnv(parser.Model, d.Env)
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitSignal); !ok || !exited {
+				panic(r)
+			}
+			code = exit.Pass // kong exits only after --help or --version
+		}
+	}()
+	kctx, err := parser.Parse(helpArgs(args))
+	if err != nil {
+		// Any argument may be a secret pasted in the wrong place: the
+		// parser's message, which quotes it, is masked with them all. Our
+		// own fix is not, or an argument such as "help" masks its words.
+		e := &exit.Error{Code: exit.Config, Cause: secrets.With(positional(args)...).Mask(usageMessage(err)),
+			Fix: "see echoes-labels --help for the flags and their environment variables"}
+		if len(args) == 0 || args[0] != "serve" {
+			// The check's reports say why there is no verdict; where they
+			// go is read from the arguments and variables as given.
+			checkcmd.ReportError(d.Stdout, cmp.Or(lastArg(args, "--junit"), env.get("junit")),
+				cmp.Or(lastArg(args, "--format"), env.get("format")), secrets.Clip(e.Cause, maxCause), e.Fix)
+		}
+		return report(d.Stderr, secrets, e)
+	}
+	if kctx.Command() == "serve" {
+		return report(d.Stderr, secrets, serveError(cli.Serve.Run(ctx, d.Stderr)))
+	}
+	return report(d.Stderr, secrets, cli.Check.Run(ctx, checkcmd.Deps{
+		Stdout: d.Stdout, Stderr: d.Stderr, Env: d.Env, IsTerminal: d.IsTerminal,
+		Version: d.Version, Clock: d.Clock, MaxRetryWait: d.MaxRetryWait,
+	}, secrets))
+}
+
+type exitSignal struct{}
+
+// report is the one place an error becomes two lines on stderr, its cause
+// and its fix, and an exit code. An error whose story was told already
+// (the check's report for exit 1) prints nothing.
+func report(stderr io.Writer, secrets mask.Secrets, err error) int {
+	e := exit.From(err)
+	if e.Cause == "" {
+		return e.Code
+	}
+	fmt.Fprintf(stderr, "echoes-labels: %s\n", secrets.Clip(e.Cause, maxCause))
+	if e.Fix != "" {
+		fmt.Fprintf(stderr, "  fix: %s\n", secrets.Mask(e.Fix))
+	}
+	return e.Code
+}
+
+// usageMessage is the parser's complaint, said the way a person reads it.
+func usageMessage(err error) string {
+	msg := err.Error()
+	// kong: `--labels: expected string value but got "EOL" (<EOL>)`.
+	if flag, _, ok := strings.Cut(msg, ": expected string value but got \"EOL\""); ok {
+		return flag + " needs a value"
+	}
+	return msg
+}
+
+// helpArgs makes "echoes-labels --help" the check's help, with its flags:
+// the check is the default command, and the one people ask about.
+func helpArgs(args []string) []string {
+	if len(args) > 0 && (args[0] == "check" || args[0] == "serve") {
+		return args
+	}
+	if len(args) > 0 && args[0] == "help" {
+		return append([]string{"check", "--help"}, args[1:]...)
+	}
+	for _, a := range args {
+		if a == "--help" || a == "-h" {
+			return append([]string{"check"}, args...)
+		}
+		if a == "--" {
+			break
+		}
+	}
+	return args
+}
+
+// positional are the arguments that are not flags, for masking.
+func positional(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// lastArg is the value a repeated flag ends with, or "".
+func lastArg(args []string, flag string) string {
+	vs := mask.ArgValues(args, flag)
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
+}
+
+// serveError is a shim until serve returns exit.Errors itself.
+func serveError(err error) error {
+	var ce *serve.ConfigError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return exit.BadSetting("", ce.Cause, ce.Fix)
+	default:
+		return &exit.Error{Code: exit.Config, Cause: "the service stopped: " + err.Error(), Fix: "see the log lines above; restart it once the cause is mended"}
+	}
+}

@@ -1,0 +1,166 @@
+package checkcmd
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/printable"
+	"gitlab.com/echoeshq/echoes-labels/report"
+)
+
+// fetched is what the fetch hands the rules: the labels, masked, and where
+// they came from; or, with skip set, why there is nothing to check.
+type fetched struct {
+	source report.Source
+	labels []string
+	mr     report.MergeRequest
+	skip   string
+}
+
+// fetcher reads the labels as the plan says, with client when the plan
+// calls GitLab (nil otherwise).
+type fetcher struct {
+	*run
+	plan   plan
+	client *gitlabapi.Client
+}
+
+// newFetcher makes the GitLab client when the plan needs one. It makes no
+// request.
+func (r *run) newFetcher(p plan) (fetcher, error) {
+	f := fetcher{run: r, plan: p}
+	if p.source != fromAPI && p.source != fromBranch {
+		return f, nil
+	}
+	client, err := gitlabapi.New(gitlabapi.Config{
+		BaseURL: r.cfg.gitlabURL, Token: p.token, TokenKind: p.tokenKind, CAFile: r.cfg.caFile,
+		UserAgent: "echoes-labels/" + r.d.Version, MaxRetryWait: r.d.MaxRetryWait, Secrets: r.cfg.secrets,
+	})
+	f.client = client
+	return f, err
+}
+
+// fetch carries out the plan: at most one read of the labels (one request),
+// or none at all. A refused job token falls back as the plan says.
+func (f fetcher) fetch(ctx context.Context) (fetched, error) {
+	p := f.plan
+	switch p.source {
+	case fromLabelsFlag:
+		return f.masked(fetched{source: report.FromCommandLine, labels: p.labels}), nil
+	case fromVariable:
+		return f.fromVariable(), nil
+	case nothingToCheck:
+		return fetched{skip: p.skip}, nil
+	}
+	read, cancel := context.WithTimeout(ctx, f.cfg.timeout)
+	defer cancel()
+
+	if p.source == fromBranch {
+		mrs, err := f.client.OpenMergeRequestsFrom(read, p.project, p.branch)
+		if err != nil {
+			return fetched{}, f.apiError(err, 0)
+		}
+		if len(mrs) == 0 {
+			return fetched{skip: "no merge request here (CI_MERGE_REQUEST_IID is not set and no open merge request was found for branch " +
+				printable.String(p.branch) + "), so there is nothing to check"}, nil
+		}
+		mr := mrs[0] // GitLab lists the newest first
+		f.noticef("branch pipeline: checking merge request !%d, open from branch %s.", mr.IID, printable.String(p.branch))
+		return f.fromAPI(&mr), nil
+	}
+
+	mr, err := f.client.MergeRequest(read, p.project, p.iid)
+	switch {
+	case err == nil:
+		if p.found != "" {
+			f.noticef("branch pipeline: checking merge request %s, found in CI_OPEN_MERGE_REQUESTS.", printable.String(p.found))
+		}
+		return f.fromAPI(mr), nil
+	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == fromVariable:
+		var e *gitlabapi.Error
+		errors.As(err, &e)
+		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n"+
+			"  A label added since needs a new pipeline, not a retry; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.",
+			e.Status, http.StatusText(e.Status))
+		return f.fromVariable(), nil
+	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == nothingToCheck:
+		// A branch pipeline has no label variable to fall back on.
+		f.noticef("branch pipeline: GitLab refused the job token for %s, and a branch pipeline has no label variable; nothing is checked.\n"+
+			"  To check branch pipelines, store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.", printable.String(p.found))
+		return fetched{skip: "GitLab refused the job token, and a branch pipeline has no label variable, so there is nothing to check"}, nil
+	}
+	return fetched{}, f.apiError(err, p.iid)
+}
+
+func (f fetcher) fromAPI(mr *gitlabapi.MergeRequest) fetched {
+	return f.masked(fetched{source: report.FromAPI, labels: mr.Labels,
+		mr: report.MergeRequest{Project: f.plan.project, IID: mr.IID, WebURL: mr.WebURL}})
+}
+
+func (f fetcher) fromVariable() fetched {
+	return f.masked(fetched{source: report.FromVariable, labels: f.plan.pipeline,
+		mr: report.MergeRequest{Project: f.plan.project, IID: f.plan.iid}})
+}
+
+// masked masks the secrets in what GitLab or the pipeline sent, before any
+// rule, cut or encoding sees it.
+func (f fetcher) masked(got fetched) fetched {
+	m := f.cfg.secrets
+	got.labels = m.Masks(got.labels)
+	got.mr.Project, got.mr.WebURL = m.Mask(got.mr.Project), m.Mask(got.mr.WebURL)
+	return got
+}
+
+// wait re-reads the merge request's labels every --poll-interval until
+// they pass or --wait runs out, so that a developer who adds the label
+// while the job runs gets a green job without a retry. Each read is bounded
+// by --timeout; a refused token ends the wait at once with its own cause.
+func (f fetcher) wait(ctx context.Context, got fetched, v check.Verdict) (fetched, check.Verdict, error) {
+	cfg, clock := f.cfg, f.d.Clock
+	if got.source != report.FromAPI {
+		f.noticef("--wait is ignored: these labels are %s, and cannot change while this job runs.", report.Describe(got.source))
+		return got, v, nil
+	}
+	deadline := clock.Now().Add(cfg.wait)
+	f.noticef("labels missing; waiting up to %s for them (re-reading every %s). Add the label to the merge request now and this job passes.", cfg.wait, cfg.pollInterval)
+	for {
+		left := deadline.Sub(clock.Now())
+		if left <= 0 {
+			f.noticef("gave up waiting after %s.", cfg.wait)
+			return got, v, nil
+		}
+		if err := clock.Sleep(ctx, min(cfg.pollInterval, left)); err != nil {
+			return f.stopWaiting(got, v, err)
+		}
+		read, cancel := context.WithTimeout(ctx, cfg.timeout)
+		mr, err := f.client.MergeRequest(read, f.plan.project, got.mr.IID)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return f.stopWaiting(got, v, ctx.Err())
+		case err != nil && refused(err):
+			return got, v, f.apiError(err, got.mr.IID)
+		case err != nil:
+			f.noticef("re-reading the labels failed (%s); trying again.", f.cfg.secrets.Clip(err.Error(), 200))
+			continue
+		}
+		got = f.fromAPI(mr)
+		if v = check.Evaluate(got.labels, cfg.rules); v.Pass() {
+			f.noticef("the labels are there now.")
+			return got, v, nil
+		}
+	}
+}
+
+// stopWaiting ends a wait whose context ended: a cancelled job is an error,
+// the run's budget (--timeout plus --wait) running out is giving up.
+func (f fetcher) stopWaiting(got fetched, v check.Verdict, err error) (fetched, check.Verdict, error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		f.noticef("gave up waiting after %s.", f.cfg.wait)
+		return got, v, nil
+	}
+	return got, v, err
+}

@@ -1,0 +1,139 @@
+package checkcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/internal/clock"
+	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/report"
+	"gitlab.com/echoeshq/echoes-labels/settings"
+)
+
+// Deps are what differs between a real run and a test.
+type Deps struct {
+	Stdout, Stderr io.Writer
+	Env            cienv.Env
+	IsTerminal     bool
+	Version        string
+	Clock          clock.Clock
+	// MaxRetryWait caps each wait before a retried GitLab call.
+	MaxRetryWait time.Duration
+}
+
+// maxCause bounds a cause in the reports: it may quote what GitLab answered.
+const maxCause = 600
+
+// Run is the check: environment → plan → fetch → rules → report. It
+// returns nil on a pass, exit.Silent(exit.Labels) when the labels fail
+// (the report said why), or an *exit.Error that the JUnit and JSON
+// reports have already mirrored.
+func (f *Command) Run(ctx context.Context, d Deps, secrets mask.Secrets) error {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	cfg, err := f.config(secrets)
+	r := &run{d: d, cfg: cfg, job: d.Env.Job()}
+	var mr report.MergeRequest
+	if err == nil {
+		mr, err = r.check(ctx)
+	}
+	return r.finish(mr, err)
+}
+
+// run is one check: what it was given, read and never written.
+type run struct {
+	d   Deps
+	cfg config
+	job cienv.Job
+}
+
+// check runs the sequence and returns the merge request it looked at, for
+// an error's report.
+func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
+	start := r.d.Clock.Now()
+	budget, cancel := context.WithTimeout(ctx, r.cfg.timeout+r.cfg.wait)
+	defer cancel()
+	tokenSetEmpty := ""
+	if r.cfg.token == "" {
+		tokenSetEmpty = settings.EmptyTokenVar(r.d.Env)
+	}
+	p, err := makePlan(r.cfg, r.job, tokenSetEmpty)
+	for _, n := range p.notices {
+		r.noticef("%s", n)
+	}
+	if err != nil {
+		return report.MergeRequest{}, err
+	}
+	f, err := r.newFetcher(p)
+	if err != nil {
+		return report.MergeRequest{}, err
+	}
+	got, err := f.fetch(budget)
+	if err != nil {
+		return report.MergeRequest{Project: p.project, IID: p.iid}, r.orCancelled(ctx, err)
+	}
+	if got.skip != "" {
+		return report.MergeRequest{}, r.skip(got.skip)
+	}
+	v := check.Evaluate(got.labels, r.cfg.rules)
+	if !v.Pass() && r.cfg.wait > 0 {
+		if got, v, err = f.wait(budget, got, v); err != nil {
+			return got.mr, r.orCancelled(ctx, err)
+		}
+	}
+	m := r.cfg.secrets
+	res := report.Result{
+		Source: got.source, Labels: got.labels, MergeRequest: got.mr, Verdict: v,
+		Prefixes: r.cfg.rules.Prefixes, Docs: report.Docs{Base: m.Mask(r.cfg.docs)}, EventType: m.Mask(r.job.EventType),
+		OutsideCI: !r.job.InCI,
+	}
+	if r.cfg.comment {
+		f.comment(budget, res)
+	}
+	if f.client != nil {
+		for _, a := range f.client.Attempts() {
+			res.Calls = append(res.Calls, report.Call{Method: a.Method, Path: m.Mask(a.Path), Status: a.Status, Duration: a.Duration})
+		}
+	}
+	if err := r.write(res, start); err != nil {
+		return got.mr, err
+	}
+	if !v.Pass() {
+		return got.mr, exit.Silent(exit.Labels)
+	}
+	return got.mr, nil
+}
+
+// orCancelled tells a cancelled job from a slow GitLab: only ctx, the
+// job's own context, ends because of a signal.
+func (r *run) orCancelled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return exit.ErrCancelled
+	}
+	var explained *exit.Error
+	if !errors.As(err, &explained) && errors.Is(err, context.DeadlineExceeded) {
+		return exit.APIError(fmt.Sprintf("GitLab did not answer within --timeout %s plus --wait %s", r.cfg.timeout, r.cfg.wait),
+			"retry the job, or raise --timeout/ECHOES_TIMEOUT if your GitLab is slow", err)
+	}
+	return err
+}
+
+// notice is where one-line remarks go (fallbacks, waiting): the log in text
+// mode, stderr in JSON mode so that stdout stays one JSON document.
+func (r *run) notice() io.Writer {
+	if r.cfg.format == "json" {
+		return r.d.Stderr
+	}
+	return r.d.Stdout
+}
+
+func (r *run) noticef(format string, a ...any) {
+	fmt.Fprint(r.notice(), r.cfg.secrets.Mask(fmt.Sprintf("echoes-labels: "+format+"\n", a...)))
+}
