@@ -14,26 +14,40 @@ const maxTypos = 2
 func nearMiss(name string, p Prefixes) (kind Kind, rest string, ok bool) {
 	bestDist := maxTypos + 1
 	for _, k := range p.byKind() {
-		head, tail := splitHead(name, strings.Count(k.prefix, "/"))
-		if len(head) < len(k.prefix)-maxTypos || len(head) > len(k.prefix)+maxTypos {
-			continue
+		slashes := strings.Count(k.prefix, "/")
+		// A separator typed wrong ("echoes-intent/feature") moves where
+		// the head ends: the loose cut reads it as a "/", and the edit it
+		// costs counts like any other.
+		for _, loose := range []bool{false, true} {
+			head, tail := splitHead(name, slashes, loose)
+			if len(head) < len(k.prefix)-maxTypos || len(head) > len(k.prefix)+maxTypos {
+				continue
+			}
+			d := editDistance(strings.ToLower(head), strings.ToLower(k.prefix), bestDist)
+			if tail != "" && isLooseSeparator(tail[0]) {
+				d++ // "echoes/intent-feature": the head is right, its separator is not
+			}
+			if d > 0 && d < bestDist {
+				bestDist, kind, rest = d, k.kind, tail
+			}
 		}
-		if d := editDistance(strings.ToLower(head), strings.ToLower(k.prefix), bestDist); d > 0 && d < bestDist {
-			bestDist, kind, rest = d, k.kind, tail
-		}
+	}
+	if rest != "" && isLooseSeparator(rest[0]) {
+		rest = "/" + rest[1:]
 	}
 	return kind, rest, bestDist <= maxTypos
 }
 
 // splitHead cuts name where a prefix with the given number of slashes would
 // end: before the next "/" or the first ":". The rest keeps its separator.
-func splitHead(name string, slashes int) (head, rest string) {
+// Loose, a "-", "_", "." or "\" also counts as a "/".
+func splitHead(name string, slashes int, loose bool) (head, rest string) {
 	seen := 0
-	for i, r := range name {
-		switch r {
-		case ':':
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == ':':
 			return name[:i], name[i:]
-		case '/':
+		case c == '/' || loose && isLooseSeparator(c):
 			if seen == slashes {
 				return name[:i], name[i:]
 			}
@@ -42,6 +56,9 @@ func splitHead(name string, slashes int) (head, rest string) {
 	}
 	return name, ""
 }
+
+// isLooseSeparator is a character typed for the "/" of a prefix.
+func isLooseSeparator(c byte) bool { return c == '-' || c == '_' || c == '.' || c == '\\' }
 
 // editDistance is the optimal-string-alignment distance (Levenshtein with
 // adjacent transpositions, so "intnet" is one edit from "intent"). It stops
