@@ -220,11 +220,15 @@ func TestConnectionRefusedNamesTheFix(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	r := run(t, map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_API_V4_URL": "http://" + addr + "/api/v4",
-		"CI_MERGE_REQUEST_PROJECT_ID": "1", "CI_MERGE_REQUEST_IID": "2", "ECHOES_TIMEOUT": "300ms"})
+		"CI_MERGE_REQUEST_PROJECT_ID": "1", "CI_MERGE_REQUEST_IID": "2", "ECHOES_TIMEOUT": "1200ms"})
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", r.code, r)
 	}
 	causeAndFix(t, r, "connection refused", "CI_API_V4_URL")
+	// 1.2s leaves room for the first wait only (500ms; the next, 1s, would end past it): it is said, once.
+	if n := strings.Count(r.stdout, "trying again in"); n != 1 {
+		t.Errorf("want one line for the one wait, got %d:\n%s", n, r)
+	}
 }
 
 // tlsServer is the stand-in over TLS with a certificate from an unknown CA,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -38,6 +39,10 @@ func (r *run) newFetcher(p plan) (fetcher, error) {
 	client, err := gitlabapi.New(gitlabapi.Config{
 		BaseURL: r.cfg.gitlabURL, Token: p.token, TokenKind: p.tokenKind, CAFile: r.cfg.caFile,
 		UserAgent: "echoes-labels/" + r.d.Version, MaxRetryWait: r.d.MaxRetryWait, Secrets: r.cfg.secrets,
+		OnRetry: func(cause string, wait time.Duration) {
+			// Where every remark goes: the log, or stderr beside JSON.
+			r.noticef("%s; trying again in %s.", printable.String(cause), wait.Round(time.Millisecond))
+		},
 	})
 	f.client = client
 	return f, err

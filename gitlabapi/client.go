@@ -73,6 +73,11 @@ type Config struct {
 	// Tests set it to a millisecond.
 	MaxRetryWait time.Duration
 
+	// OnRetry hears each retry before its wait: what the last attempt met
+	// (masked, bounded) and how long the wait is, so that a person watching
+	// a job is not left with seconds of silence.
+	OnRetry func(cause string, wait time.Duration)
+
 	// transport replaces the network (this package's tests only).
 	transport http.RoundTripper
 	// delay hears each wait before a retry and returns the one to use
@@ -153,7 +158,7 @@ func New(cfg Config) (*Client, error) {
 		gitlab.WithBaseURL(base.String() + "/"),
 		gitlab.WithHTTPClient(httpClient),
 		gitlab.WithCustomLogger(nil), // retryablehttp would log URLs and errors
-		gitlab.WithCustomRetry(retryPolicy),
+		gitlab.WithCustomRetry(announced(cfg, retryPolicy)),
 		gitlab.WithCustomBackoff(backoff(cfg)),
 		gitlab.WithCustomRetryWaitMinMax(retryWaitMin, retryWaitMax),
 		gitlab.WithCustomRetryMax(cfg.RetryMax),

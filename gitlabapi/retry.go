@@ -36,6 +36,41 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }
 
+// announced calls cfg.OnRetry when policy decides to retry, with the wait
+// backoff will pick for the same answer.
+func announced(cfg Config, policy retryablehttp.CheckRetry) retryablehttp.CheckRetry {
+	if cfg.OnRetry == nil {
+		return policy
+	}
+	secrets := cfg.Secrets.With(cfg.Token)
+	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		retry, perr := policy(ctx, resp, err)
+		if !retry || perr != nil {
+			return retry, perr
+		}
+		attempt := 0
+		if rec, ok := ctx.Value(callKey{}).(*call); ok {
+			_, attempt = rec.last()
+		}
+		if attempt > cfg.RetryMax {
+			return retry, perr // client-go gives up after this one: no wait follows
+		}
+		cause := "no answer"
+		switch {
+		case err != nil:
+			cause = rootCause(err).Error()
+		case resp != nil:
+			cause = "GitLab answered " + resp.Status
+		}
+		wait := waitFor(cfg, retryWaitMin, retryWaitMax, attempt-1, resp)
+		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
+			return retry, perr // the deadline ends that wait: the error follows
+		}
+		cfg.OnRetry(truncate(secrets.Mask(cause), 160), wait)
+		return retry, perr
+	}
+}
+
 // isWrite tells a request that changes something from a read. The method
 // is on the answer's request, or, when no answer came, in the *url.Error
 // (whose Op is the method as "Post", "Put").
@@ -102,19 +137,25 @@ func waitsPastDeadline(ctx context.Context, resp *http.Response) bool {
 // min, capped at max; then capped by MaxRetryWait.
 func backoff(cfg Config) retryablehttp.Backoff {
 	return func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-		wait, asked := RetryAfter(resp)
-		if !asked {
-			wait = lo << min(attempt, 20)
-			if wait > hi || wait <= 0 {
-				wait = hi
-			}
-		}
-		if cfg.MaxRetryWait > 0 && wait > cfg.MaxRetryWait {
-			wait = cfg.MaxRetryWait
-		}
+		wait := waitFor(cfg, lo, hi, attempt, resp)
 		if cfg.delay != nil {
 			wait = cfg.delay(wait)
 		}
 		return wait
 	}
+}
+
+// waitFor is the wait before retry number attempt+1.
+func waitFor(cfg Config, lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	wait, asked := RetryAfter(resp)
+	if !asked {
+		wait = lo << min(max(attempt, 0), 20)
+		if wait > hi || wait <= 0 {
+			wait = hi
+		}
+	}
+	if cfg.MaxRetryWait > 0 && wait > cfg.MaxRetryWait {
+		wait = cfg.MaxRetryWait
+	}
+	return wait
 }
