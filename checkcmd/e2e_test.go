@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -359,12 +358,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestConnectionRefusedIsBoundedByTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := gitlabtest.ClosedAddr(t)
 	start := time.Now()
 	r := run(t, map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_API_V4_URL": "http://" + addr + "/api/v4",
 		"CI_MERGE_REQUEST_PROJECT_ID": "1", "CI_MERGE_REQUEST_IID": "2", "ECHOES_TIMEOUT": "400ms"})

@@ -213,12 +213,7 @@ func TestServerThatNeverAnswers(t *testing.T) {
 }
 
 func TestConnectionRefusedNamesTheFix(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := gitlabtest.ClosedAddr(t)
 	r := run(t, map[string]string{"ECHOES_GITLAB_TOKEN": secret, "CI_API_V4_URL": "http://" + addr + "/api/v4",
 		"CI_MERGE_REQUEST_PROJECT_ID": "1", "CI_MERGE_REQUEST_IID": "2", "ECHOES_TIMEOUT": "1200ms"})
 	if r.code != 3 {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -267,14 +266,9 @@ func TestServerThatNeverAnswersIsBoundedByTheDeadline(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := gitlabtest.ClosedAddr(t)
 	c, waits := newClient(t, "http://"+addr)
-	_, err = c.MergeRequest(ctx(t), "1", 2)
+	_, err := c.MergeRequest(ctx(t), "1", 2)
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != Unreachable {
 		t.Fatalf("err = %v, want Unreachable", err)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -121,14 +120,9 @@ func TestWritesAreNotRetried(t *testing.T) {
 
 // A refused connection cannot have reached GitLab: a write is retried then.
 func TestWriteIsRetriedAfterADialError(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := gitlabtest.ClosedAddr(t)
 	c, waits := newClient(t, "http://"+addr)
-	_, err = c.CreateNote(ctx(t), "g/p", 2, "hello")
+	_, err := c.CreateNote(ctx(t), "g/p", 2, "hello")
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != Unreachable || e.Method != "POST" {
 		t.Fatalf("err = %#v, want Unreachable", err)

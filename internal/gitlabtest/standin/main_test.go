@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,32 +9,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
-
-// syncBuffer is a bytes.Buffer the server's goroutines may write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 // start runs the command with args and returns its API root (read from
 // the first line of stdout), its log, and a channel run's result arrives on.
-func start(t *testing.T, args ...string) (api string, logs *syncBuffer, done <-chan error) {
+func start(t *testing.T, args ...string) (api string, logs *gitlabtest.LockedBuffer, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs = &syncBuffer{}
+	logs = &gitlabtest.LockedBuffer{}
 	ch := make(chan error, 1)
 	go func() { ch <- run(ctx, args, pw, logs); close(ch); _ = pw.Close() }()
 	t.Cleanup(func() {
