@@ -25,6 +25,14 @@ const (
 	NoColor               = "NO_COLOR"
 )
 
+// The variables that hold secrets outside the predefined ones, named here
+// once for the flags' reading order (settings), the masking (mask) and the
+// notices. Tokens: the first one set wins.
+var (
+	TokenVars        = []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"}
+	WebhookSecretVar = "ECHOES_WEBHOOK_SECRET"
+)
+
 // Env reads variables through a lookup: os.LookupEnv in main, a map in tests.
 type Env struct {
 	lookup func(string) (string, bool)

@@ -30,7 +30,7 @@ type Secrets []string
 
 // The variables and flags that hold secrets, for both commands.
 var (
-	secretVars = []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN", cienv.JobToken, "ECHOES_WEBHOOK_SECRET"}
+	secretVars = append(cienv.TokenVars[:len(cienv.TokenVars):len(cienv.TokenVars)], cienv.JobToken, cienv.WebhookSecretVar)
 	urlVars    = []string{"CI_API_V4_URL", "ECHOES_GITLAB_URL"}
 	secretArgs = []string{"--token", "--webhook-secret"}
 	urlArgs    = []string{"--gitlab-url"}

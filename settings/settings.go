@@ -22,9 +22,6 @@ import (
 // DefaultDocsURL is Echoes' public documentation, the base of every details link.
 const DefaultDocsURL = "https://docs.echoeshq.com"
 
-// TokenVars are the variables a token is read from, first set wins.
-var TokenVars = []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"}
-
 // Fixes shared by the commands.
 const (
 	FixPrefixes = "leave a prefix unset for the Echoes default, or give each kind its own label prefix"
@@ -37,8 +34,9 @@ const (
 	SettingDocsURL = "--docs-url"
 )
 
-// GitLab is how a command reaches GitLab. The token's scope is the
-// command's (${token_scope}: set it on the embedding field).
+// GitLab is how a command reaches GitLab. The token's help is the
+// command's (set token_help on the embedding field); its variables are
+// cienv.TokenVars, in that order.
 type GitLab struct {
 	GitLabURL string `name:"gitlab-url" env:"ECHOES_GITLAB_URL,CI_API_V4_URL" default:"https://gitlab.com/api/v4" help:"GitLab API v4 root (or the instance's root URL)."`
 	Token     string `name:"token" env:"ECHOES_GITLAB_TOKEN,GITLAB_TOKEN" placeholder:"TOKEN" help:"${token_help}"`
@@ -60,7 +58,7 @@ func (g GitLab) CleanToken() (string, error) {
 // no token came from anywhere: worth a notice, since the job token is then
 // used instead of the one the user meant to set.
 func EmptyTokenVar(env cienv.Env) string {
-	for _, name := range TokenVars {
+	for _, name := range cienv.TokenVars {
 		if env.Empty(name) {
 			return name
 		}
