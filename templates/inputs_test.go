@@ -46,13 +46,28 @@ func jobNameOK(s string) bool {
 	return true
 }
 
-// exceptWords returns an anchored regex matching the strings whose first
-// character is in first and whose others are in rest, except words. GitLab
-// runs input regexes with RE2, which has no look-ahead, so the exclusion is
-// spelled out over a trie of the words: a string is allowed when it leaves
-// the trie at some character (D, then anything) or stops at a node that ends
-// no word (N).
-func exceptWords(first, rest string, words []string) string {
+// jobNameRegexLines returns the job_name regex as the lines of the YAML
+// double-quoted scalar in templates/echoes-labels.yml: each line ends with a
+// backslash, which YAML drops together with the line break and the next
+// line's indentation, so the regex is the lines joined, indentation left
+// out (no line starts with a space that belongs to the regex). GitLab runs input
+// regexes with RE2, which has no look-ahead, so "not a reserved word" is
+// spelled out over a trie of the words. A name is accepted by one of:
+//
+//  1. a first character no reserved word starts with, other than a
+//     lowercase letter (a capital or a digit), then anything allowed;
+//  2. a lowercase first letter and, later, a character no reserved word
+//     has (a capital, a digit, a space, . / or -);
+//  3. made of a-z _ : only, it leaves every reserved word at some
+//     character, then goes on with a-z _ : (one line per first letter; the
+//     class at each step is a-z _ : without the character that would
+//     continue the word);
+//  4. made of a-z _ : only, it stops before the end of a reserved word.
+func jobNameRegexLines(words []string) []string {
+	// Each reserved word is made of lower (a-z _ :) and starts with a-z;
+	// every other character a name may have is in other.
+	const lower = "abcdefghijklmnopqrstuvwxyz_:"
+	const other = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./-"
 	type node struct {
 		kids map[byte]*node
 		end  bool
@@ -61,6 +76,9 @@ func exceptWords(first, rest string, words []string) string {
 	for _, w := range words {
 		n := root
 		for i := 0; i < len(w); i++ {
+			if strings.IndexByte(lower, w[i]) < 0 || (i == 0 && (w[i] == '_' || w[i] == ':')) {
+				panic("reserved word " + w + " has a character this construction does not expect")
+			}
 			k, ok := n.kids[w[i]]
 			if !ok {
 				k = &node{kids: map[byte]*node{}}
@@ -78,40 +96,105 @@ func exceptWords(first, rest string, words []string) string {
 		slices.Sort(ks)
 		return ks
 	}
-	var d func(n *node, allowed string) string
-	d = func(n *node, allowed string) string {
-		alts := []string{charClass(allowed, keys(n))}
+	// leave is the regex for leaving the words below n at some character:
+	// a character of set that continues no word, or a continuing character
+	// followed by leaving further down. A word's end leaves with any
+	// character of lower (the name is longer than the word).
+	var leave func(n *node, set string) string
+	leave = func(n *node, set string) string {
+		alts := []string{charClass(set, keys(n))}
 		for _, k := range keys(n) {
-			alts = append(alts, regexp.QuoteMeta(string(k))+d(n.kids[k], rest))
+			alts = append(alts, regexp.QuoteMeta(string(k))+leave(n.kids[k], lower))
+		}
+		if len(alts) == 1 {
+			return alts[0]
 		}
 		return "(" + strings.Join(alts, "|") + ")"
 	}
-	var nonEnd func(n *node, isRoot bool) (string, bool)
-	nonEnd = func(n *node, isRoot bool) (string, bool) {
+	// stop is the regex for the endings s (maybe empty) such that the
+	// string of n followed by s stops inside the words without being one;
+	// false when there is none.
+	var stop func(n *node) (string, bool)
+	stop = func(n *node) (string, bool) {
 		var alts []string
 		for _, k := range keys(n) {
-			if sub, ok := nonEnd(n.kids[k], false); ok {
+			if sub, ok := stop(n.kids[k]); ok {
 				alts = append(alts, regexp.QuoteMeta(string(k))+sub)
 			}
 		}
-		stop := !isRoot && !n.end
 		switch {
-		case len(alts) == 0 && stop:
-			return "", true
 		case len(alts) == 0:
-			return "", false
-		case stop:
-			return "(" + strings.Join(alts, "|") + ")?", true
-		default:
+			return "", !n.end
+		case n.end:
 			return "(" + strings.Join(alts, "|") + ")", true
+		default:
+			return "(" + strings.Join(alts, "|") + ")?", true
 		}
 	}
-	n, _ := nonEnd(root, true)
-	return "^(" + d(root, first) + charClass(rest, nil) + "*|" + n + ")$"
+	first := charClass(lower[:26], keys(root))
+	lines := []string{
+		"^(",
+		"  " + charClass(other[:36], nil) + charClass(lower+other, nil) + "*|",
+		"  [a-z]" + charClass(lower+other, nil) + "*" + charClass(other, nil) + charClass(lower+other, nil) + "*|",
+		"  (" + first + "|",
+	}
+	for i, k := range keys(root) {
+		sep := "|"
+		if i == len(root.kids)-1 {
+			sep = ""
+		}
+		kid := root.kids[k]
+		if len(kid.kids) < 2 {
+			lines = append(lines, "    "+regexp.QuoteMeta(string(k))+leave(kid, lower)+sep)
+			continue
+		}
+		// Words sharing their first letter (image, include): one line each.
+		lines = append(lines, "    "+regexp.QuoteMeta(string(k))+"("+charClass(lower, keys(kid))+"|")
+		for j, g := range keys(kid) {
+			end := "|"
+			if j == len(kid.kids)-1 {
+				end = ")" + sep
+			}
+			lines = append(lines, "      "+regexp.QuoteMeta(string(g))+leave(kid.kids[g], lower)+end)
+		}
+	}
+	lines = append(lines, "  )"+charClass(lower, nil)+"*|")
+	var stops []string
+	for _, k := range keys(root) {
+		if s, ok := stop(root.kids[k]); ok {
+			stops = append(stops, "  "+regexp.QuoteMeta(string(k))+s+"|")
+		}
+	}
+	if len(stops) == 0 {
+		lines[len(lines)-1] = strings.TrimSuffix(lines[len(lines)-1], "|")
+	} else {
+		stops[len(stops)-1] = strings.TrimSuffix(stops[len(stops)-1], "|")
+		lines = append(lines, stops...)
+	}
+	return append(lines, ")$")
+}
+
+// jobNameRegexYAML is jobNameRegexLines as it sits in the template.
+func jobNameRegexYAML() string {
+	lines := jobNameRegexLines(reservedJobNames)
+	var b strings.Builder
+	b.WriteString("      regex: \"")
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString("        ")
+		}
+		b.WriteString(l)
+		if i < len(lines)-1 {
+			b.WriteString("\\\n")
+		}
+	}
+	b.WriteString("\"\n")
+	return b.String()
 }
 
 // charClass is a bracket expression for the characters of set not in
-// minus, with runs of letters and digits as ranges and '-' last.
+// minus, with runs of letters and digits as ranges and _ : space . / -
+// last, '-' at the very end.
 func charClass(set string, minus []byte) string {
 	in := func(c byte) bool { return strings.IndexByte(set, c) >= 0 && !slices.Contains(minus, c) }
 	var b strings.Builder
@@ -161,9 +244,12 @@ func componentInputs(t *testing.T) map[string]inputSpec {
 
 func TestJobNameRegexIsGenerated(t *testing.T) {
 	got := componentInputs(t)["job_name"].Regex
-	want := exceptWords(jobNameFirst, jobNameRest, reservedJobNames)
-	if got != want {
-		t.Fatalf("job_name's regex is not the one exceptWords makes for reservedJobNames; put this in templates/echoes-labels.yml:\n      regex: %s", want)
+	var want string
+	for _, l := range jobNameRegexLines(reservedJobNames) {
+		want += strings.TrimLeft(l, " ") // YAML drops the indentation
+	}
+	if got != want || !bytes.Contains(Component, []byte(jobNameRegexYAML())) {
+		t.Fatalf("job_name's regex is not the one jobNameRegexLines makes for reservedJobNames; put this in templates/echoes-labels.yml:\n%s", jobNameRegexYAML())
 	}
 }
 

@@ -1,0 +1,79 @@
+// Package examples holds what the README's "Try it locally" runs: a merge
+// request webhook delivery in GitLab's shape and try-serve.sh. Its tests
+// check the README against the repository's release notes.
+package examples
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	// A release heading of Keep a Changelog: "## [1.2.3] - 2026-12-02".
+	releaseHeading = regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$`)
+	// A version the README pins: component@1.2.3, image:1.2.3 (or
+	// :1.2.3-zstd), ref: 1.2.3, and a raw URL's /-/raw/1.2.3/.
+	pinned = regexp.MustCompile(`(?:@|:|ref: |/raw/)v?(\d+\.\d+\.\d+)\b`)
+)
+
+func read(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestReadmePinsTheNewestRelease fails when the README pins a version that
+// is not the newest release of CHANGELOG.md: a user copying the include
+// would otherwise ask for a release that does not exist, or an old one.
+func TestReadmePinsTheNewestRelease(t *testing.T) {
+	changelog := read(t, "CHANGELOG.md")
+	if !strings.Contains(changelog, "\n## [Unreleased]\n") {
+		t.Error("CHANGELOG.md has no \"## [Unreleased]\" section (Keep a Changelog)")
+	}
+	releases := releaseHeading.FindAllStringSubmatch(changelog, -1)
+	if len(releases) == 0 {
+		t.Fatal("CHANGELOG.md has no release heading such as \"## [1.0.0] - 2026-12-02\"")
+	}
+	newest := releases[0][1]
+	readme := read(t, "README.md")
+	pins := pinned.FindAllStringSubmatch(readme, -1)
+	if len(pins) == 0 {
+		t.Fatal("README.md pins no version (component@X.Y.Z, image:X.Y.Z): update this test if that is intended")
+	}
+	for _, p := range pins {
+		if p[1] != newest {
+			t.Errorf("README.md pins %q in %q, but the newest release in CHANGELOG.md is %s: pin %s, or add the release to CHANGELOG.md", p[1], p[0], newest, newest)
+		}
+	}
+}
+
+// TestChangelogReleasesNewestFirst keeps the newest release at the top,
+// where TestReadmePinsTheNewestRelease reads it.
+func TestChangelogReleasesNewestFirst(t *testing.T) {
+	releases := releaseHeading.FindAllStringSubmatch(read(t, "CHANGELOG.md"), -1)
+	for i := 1; i < len(releases); i++ {
+		if !newer(releases[i-1][1], releases[i][1]) {
+			t.Errorf("CHANGELOG.md lists %s above %s: newest first", releases[i-1][1], releases[i][1])
+		}
+	}
+}
+
+// newer says whether version a is after b (both X.Y.Z).
+func newer(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range 3 {
+		if len(pa[i]) != len(pb[i]) {
+			return len(pa[i]) > len(pb[i])
+		}
+		if pa[i] != pb[i] {
+			return pa[i] > pb[i]
+		}
+	}
+	return false
+}
