@@ -20,7 +20,9 @@ import (
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/cienv"
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	secretmask "gitlab.com/echoeshq/echoes-labels/mask"
 	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
 	"gitlab.com/echoeshq/echoes-labels/serve"
@@ -119,7 +121,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		return c.exit(&Error{Code: ExitConfig, Cause: cause, Fix: "see echoes-labels --help for the flags and their environment variables"})
 	}
 	if kctx.Command() == "serve" {
-		return c.exit(serveError(cli.Serve.Run(ctx, d.Stderr)))
+		return c.exit(serveError(cli.Serve.Run(ctx, d.Stderr, secretmask.FromEnv(d.Env, args))))
 	}
 	c.cfg, err = cli.Check.validate(c.cfg.mask)
 	if err != nil {
@@ -130,19 +132,15 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 
 type exitSignal struct{}
 
-// serveError gives the service's errors the check's exit codes: a
-// configuration error is 2; the server failing after it started is too,
-// its cause in the log above.
+// serveError gives the service's errors the check's exit codes: the
+// service returns only *exit.Error (a configuration error, or the server
+// failing after it started, both 2).
 func serveError(err error) error {
-	var ce *serve.ConfigError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ce):
-		return configError(ce.Cause, ce.Fix)
-	default:
-		return &Error{Code: ExitConfig, Cause: "the service stopped: " + err.Error(), Fix: "see the log lines above; restart it once the cause is mended"}
+	var e *exit.Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Cause: e.Cause, Fix: e.Fix}
 	}
+	return err
 }
 
 // checkHelp makes "echoes-labels --help" the check's help, with its flags:

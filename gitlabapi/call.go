@@ -163,6 +163,7 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 	if ra := resp.Header.Get("Retry-After"); ra != "" && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		e.RetryAfter = truncate(ra, 40)
 	}
+	e.wait, _ = RetryAfter(resp)
 	return e
 }
 

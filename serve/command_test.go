@@ -14,8 +14,20 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/report"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
+
+// interval is the command's --reconcile-interval, which must be valid.
+func interval(t *testing.T, c *Command) time.Duration {
+	t.Helper()
+	d, err := c.ReconcileInterval.Value("--reconcile-interval", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
 
 // parse reads a Command from args and the environment as the binary will.
 func parse(t *testing.T, args ...string) *Command {
@@ -23,7 +35,8 @@ func parse(t *testing.T, args ...string) *Command {
 	var cli struct {
 		Serve Command `cmd:"" help:"Serve GitLab's merge request events."`
 	}
-	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }),
+		kong.Vars{"docs_url": settings.DefaultDocsURL, "version": "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +57,7 @@ func clearEnv(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	clearEnv(t)
 	c := parse(t)
-	if c.Listen != ":8080" || c.JobName != "echoes-labels" || c.ReconcileInterval != 5*time.Minute ||
+	if c.Listen != ":8080" || c.JobName != "echoes-labels" || interval(t, c) != 5*time.Minute ||
 		c.GitLabURL != "https://gitlab.com/api/v4" || c.DocsURL != report.DefaultDocsBase || len(c.Watch) != 0 ||
 		c.IntentPrefix != "echoes/intent" || c.InitiativePrefix != "echoes/initiative" || c.EffortPrefix != "echoes/effort" {
 		t.Errorf("defaults: %+v", c)
@@ -66,15 +79,18 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("ECHOES_INTENT_PREFIX", "why")
 	c := parse(t)
 	if c.Listen != "127.0.0.1:9000" || c.GitLabURL != "https://gitlab.example.com/api/v4" || c.Token != "first" ||
-		c.WebhookSecret != "s3cret" || c.JobName != "labels" || c.ReconcileInterval != 0 || !c.RequireEffort || c.IntentPrefix != "why" {
+		c.WebhookSecret != "s3cret" || c.JobName != "labels" || interval(t, c) != 0 || c.IntentPrefix != "why" {
 		t.Errorf("from the environment: %+v", c)
 	}
-	cfg, err := c.config()
+	cfg, err := c.config(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(cfg.watch, "|") != "acme/backend|42|acme" {
 		t.Errorf("watch = %q", cfg.watch)
+	}
+	if !cfg.rules.RequireEffort {
+		t.Error("ECHOES_REQUIRE_EFFORT=true did not require an effort label")
 	}
 
 	clearEnv(t)
@@ -104,13 +120,14 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clearEnv(t)
-			err := parse(t, c.args...).Run(context.Background(), &logBuffer{})
-			var ce *ConfigError
+			err := parse(t, c.args...).Run(context.Background(), &logBuffer{}, nil)
+			var ce *exit.Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("Run: %v, want a *ConfigError", err)
+				t.Fatalf("Run: %v, want an *exit.Error", err)
 			}
-			if ce.ExitCode() != 2 || !strings.Contains(ce.Cause, c.want) || ce.Fix == "" || strings.Contains(ce.Cause+ce.Fix, "\n") {
-				t.Errorf("cause %q fix %q code %d: want one line naming %s, a fix, code 2", ce.Cause, ce.Fix, ce.ExitCode(), c.want)
+			// The cause, or the setting the error names, names the flag.
+			if ce.ExitCode() != 2 || !strings.Contains(ce.Setting+" "+ce.Cause, c.want) || ce.Fix == "" || strings.Contains(ce.Cause+ce.Fix, "\n") {
+				t.Errorf("setting %q cause %q fix %q code %d: want one line naming %s, a fix, code 2", ce.Setting, ce.Cause, ce.Fix, ce.ExitCode(), c.want)
 			}
 		})
 	}
@@ -121,9 +138,9 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{})
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") {
+		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
+		var ce *exit.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") || ce.Setting != "--listen" || ce.Code != exit.Config {
 			t.Errorf("Run on a busy port: %v", err)
 		}
 	})
@@ -142,7 +159,7 @@ func TestRunEndToEnd(t *testing.T) {
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, logs) }()
+	go func() { done <- c.Run(ctx, logs, nil) }()
 	var addr string
 	waitFor(t, "the listening line", func() bool {
 		if l := logs.lines("listening"); len(l) > 0 {
