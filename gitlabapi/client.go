@@ -187,11 +187,6 @@ type noLimit struct{}
 
 func (noLimit) Wait(ctx context.Context) error { return ctx.Err() }
 
-// GitLab is the configured client-go client: every call made through it
-// follows this package's policy (redirects, retries, body cap, tracing).
-// Make calls with Call or Exec to get their errors as *Error.
-func (c *Client) GitLab() *gitlab.Client { return c.gl }
-
 // ParseBaseURL accepts the API v4 root, or the instance's root URL to which
 // it adds /api/v4, as client-go does.
 func ParseBaseURL(raw string) (*url.URL, error) {
