@@ -213,3 +213,76 @@ func TestListeningLineHidesTheURLQuery(t *testing.T) {
 		}
 	}
 }
+
+// With nothing set, one error names every missing required setting: the
+// webhook secret and the token, on one cause line and one fix line.
+func TestMissingSecretAndTokenTogether(t *testing.T) {
+	clearEnv(t)
+	err := parse(t).Run(context.Background(), &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Run: %v, want an *exit.Error", err)
+	}
+	for _, want := range []string{"--webhook-secret", "--token"} {
+		if !strings.Contains(e.Cause, want) {
+			t.Errorf("cause %q does not name %s", e.Cause, want)
+		}
+	}
+	if e.Code != exit.Config || strings.Contains(e.Cause+e.Fix, "\n") ||
+		!strings.Contains(e.Fix, "ECHOES_WEBHOOK_SECRET") || !strings.Contains(e.Fix, "ECHOES_GITLAB_TOKEN") {
+		t.Errorf("code %d cause %q fix %q: want code 2, one cause line, one fix line for both", e.Code, e.Cause, e.Fix)
+	}
+}
+
+// A reconcile interval without a unit gets the fix that adds one.
+func TestReconcileIntervalWithoutUnit(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret").Run(context.Background(), &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
+		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
+	}
+	if !strings.Contains(e.Cause, "ECHOES_RECONCILE_INTERVAL") || !strings.Contains(e.Fix, "add a unit: 5s") {
+		t.Errorf("cause %q fix %q: want the variable named and \"add a unit: 5s…\"", e.Cause, e.Fix)
+	}
+}
+
+// The token and the webhook secret lose the spaces and line breaks at
+// their ends (GitLab strips line breaks from the secret it sends).
+func TestSecretsTrimmed(t *testing.T) {
+	clearEnv(t)
+	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret\r\n").config(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.token != "glpat-abcdef" || string(cfg.secret) != "s3cret" {
+		t.Errorf("token %q secret %q", cfg.token, cfg.secret)
+	}
+}
+
+// With reconcile off the listening line says why, not an interval.
+func TestListeningLineReconcileOff(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tune func(*config)
+		want string
+	}{
+		{"no watch", func(c *config) { c.interval = time.Hour }, "--watch"},
+		{"interval 0", func(c *config) { c.watch = []string{"group"}; c.interval = 0 }, "--reconcile-interval is 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := start(t, newStandIn(t), c.tune)
+			waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
+			l := h.logs.lines("listening")[0]
+			if _, ok := l["reconcile_interval"]; ok || !strings.Contains(fmt.Sprint(l["reconcile"]), c.want) {
+				t.Errorf("listening line %v: want no reconcile_interval and a reconcile reason naming %s", l, c.want)
+			}
+		})
+	}
+	h := start(t, newStandIn(t), func(c *config) { c.watch = []string{"group"}; c.interval = time.Hour })
+	waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
+	if l := h.logs.lines("listening")[0]; l["reconcile_interval"] != "1h0m0s" {
+		t.Errorf("listening line %v: want reconcile_interval 1h0m0s", l)
+	}
+}
