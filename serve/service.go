@@ -34,7 +34,7 @@ type config struct {
 	attempts    int           // tries of one task when GitLab faults; each call is one HTTP request
 	budget      time.Duration // one task's time, its tries and waits included
 	backoff     time.Duration // first wait after a fault, doubled each time
-	maxWait     time.Duration // longest wait between tries, Retry-After included
+	maxWait     time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
 	callTimeout time.Duration // one try's GitLab calls
 	drain       time.Duration // SIGTERM: time to finish the work in flight
 	overlap     time.Duration // each sweep re-reads this much before the last
