@@ -8,7 +8,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -101,7 +100,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		return report(d.Stderr, secrets, e)
 	}
 	if kctx.Command() == "serve" {
-		return report(d.Stderr, secrets, serveError(cli.Serve.Run(ctx, d.Stderr)))
+		return report(d.Stderr, secrets, cli.Serve.Run(ctx, d.Stderr, secrets))
 	}
 	return report(d.Stderr, secrets, cli.Check.Run(ctx, checkcmd.Deps{
 		Stdout: d.Stdout, Stderr: d.Stderr, Env: d.Env, IsTerminal: d.IsTerminal,
@@ -176,15 +175,3 @@ func lastArg(args []string, flag string) string {
 	return vs[len(vs)-1]
 }
 
-// serveError is a shim until serve returns exit.Errors itself.
-func serveError(err error) error {
-	var ce *serve.ConfigError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ce):
-		return exit.BadSetting("", ce.Cause, ce.Fix)
-	default:
-		return &exit.Error{Code: exit.Config, Cause: "the service stopped: " + err.Error(), Fix: "see the log lines above; restart it once the cause is mended"}
-	}
-}

@@ -21,7 +21,7 @@ import (
 // deadline bounds the call and all its retries):
 //
 //	jobs, err := gitlabapi.Call(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Job, *gitlab.Response, error) {
-//		return c.GitLab().Jobs.ListPipelineJobs(project, pipeline, nil, o...)
+//		return c.gl.Jobs.ListPipelineJobs(project, pipeline, nil, o...)
 //	})
 func Call[T any](ctx context.Context, c *Client, f func(...gitlab.RequestOptionFunc) (T, *gitlab.Response, error)) (T, error) {
 	v, _, err := do(ctx, c, f)
@@ -165,6 +165,7 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 	if ra := resp.Header.Get("Retry-After"); ra != "" && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		e.RetryAfter = c.cut(ra, 40)
 	}
+	e.wait, _ = RetryAfter(resp)
 	return e
 }
 

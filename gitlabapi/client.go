@@ -67,6 +67,8 @@ type Config struct {
 
 	// RetryMax is how many times a transient failure (5xx, 429, connection
 	// error) is retried; the caller's context deadline bounds them all.
+	// 0 is the default (4); NoRetries (any negative value) makes every call
+	// one attempt, for a caller that retries on its own (serve).
 	RetryMax int
 	// MaxRetryWait caps every wait before a retry, Retry-After included
 	// (0: no cap beyond the backoff's own 8s, and Retry-After as asked).
@@ -120,6 +122,9 @@ const (
 	FixCAFile = "point --ca-file/CI_SERVER_TLS_CA_FILE at a readable PEM file of your GitLab's CA, or unset it to trust the system's"
 )
 
+// NoRetries is Config.RetryMax for a client that makes one attempt a call.
+const NoRetries = -1
+
 // Retry pacing: doubling from retryWaitMin, capped at retryWaitMax.
 const (
 	retryWaitMin = 500 * time.Millisecond
@@ -132,8 +137,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.RetryMax == 0 {
+	switch {
+	case cfg.RetryMax == 0:
 		cfg.RetryMax = 4
+	case cfg.RetryMax < 0:
+		cfg.RetryMax = 0
 	}
 	transport := cfg.transport
 	if transport == nil {
@@ -188,11 +196,6 @@ func New(cfg Config) (*Client, error) {
 type noLimit struct{}
 
 func (noLimit) Wait(ctx context.Context) error { return ctx.Err() }
-
-// GitLab is the configured client-go client: every call made through it
-// follows this package's policy (redirects, retries, body cap, tracing).
-// Make calls with Call or Exec to get their errors as *Error.
-func (c *Client) GitLab() *gitlab.Client { return c.gl }
 
 // ParseBaseURL accepts the API v4 root, or the instance's root URL to which
 // it adds /api/v4, as client-go does.

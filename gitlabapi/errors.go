@@ -3,6 +3,7 @@ package gitlabapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // ErrorKind sorts API failures by what the user can do about them.
@@ -40,6 +41,10 @@ type Error struct {
 	URL      string
 	Attempts int
 	Err      error
+
+	// wait is what the answer asked for before another try (Retry-After,
+	// RateLimit-Reset), as Classify reports it.
+	wait time.Duration
 }
 
 func (e *Error) Error() string {

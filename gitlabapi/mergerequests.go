@@ -2,6 +2,8 @@ package gitlabapi
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
@@ -67,4 +69,113 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 		mrs[i] = MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels}
 	}
 	return mrs, nil
+}
+
+// MergeRequestInfo is a merge request as serve reads it: what the check
+// reads, and where it stands.
+type MergeRequestInfo struct {
+	MergeRequest
+	ProjectID int64
+	// Path is the project's path with namespace, from references.full; ""
+	// when GitLab sends no references.
+	Path      string
+	SHA       string // head commit
+	State     string // opened, closed, locked, merged
+	UpdatedAt time.Time
+	// HeadPipeline is nil when the merge request has none (a list does
+	// not carry it; MergeRequestInfo's read does).
+	HeadPipeline *Pipeline
+}
+
+func infoOf(mr *gitlab.BasicMergeRequest) MergeRequestInfo {
+	info := MergeRequestInfo{
+		MergeRequest: MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels},
+		ProjectID:    mr.ProjectID, SHA: mr.SHA, State: mr.State,
+	}
+	if mr.UpdatedAt != nil {
+		info.UpdatedAt = *mr.UpdatedAt
+	}
+	if mr.References != nil {
+		if p, _, ok := strings.Cut(mr.References.Full, "!"); ok {
+			info.Path = p
+		}
+	}
+	return info
+}
+
+// MergeRequestInfo reads one merge request with its head commit, state,
+// update time and head pipeline (one GET). A merge request without a list
+// of labels is a malformed answer, as for MergeRequest.
+func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64) (*MergeRequestInfo, error) {
+	mr, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.MergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.GetMergeRequest(project, iid, nil, o...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
+		return nil, c.malformed(rec, noLabels)
+	}
+	info := infoOf(&mr.BasicMergeRequest)
+	if p := mr.HeadPipeline; p != nil && p.ID > 0 {
+		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Status: p.Status}
+	}
+	return &info, nil
+}
+
+// OpenListOptions choose a page of a list of open merge requests.
+type OpenListOptions struct {
+	// UpdatedAfter, when set, keeps the merge requests updated since.
+	UpdatedAfter *time.Time
+	// Page is the page to read, from 1 (0 is 1); 100 merge requests a page.
+	Page int64
+}
+
+// GroupOpenMergeRequests reads one page of the open merge requests of a
+// group and its subgroups (one GET). next is the page after it, 0 on the
+// last.
+func (c *Client) GroupOpenMergeRequests(ctx context.Context, group string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
+	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{
+			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
+			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
+		}, o...)
+	})
+}
+
+// ProjectOpenMergeRequests is GroupOpenMergeRequests for one project.
+func (c *Client) ProjectOpenMergeRequests(ctx context.Context, project string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
+	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{
+			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
+			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
+		}, o...)
+	})
+}
+
+func (c *Client) openMergeRequests(ctx context.Context, list func(...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error)) ([]MergeRequestInfo, int64, error) {
+	var next int64
+	got, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		mrs, resp, err := list(o...)
+		if resp != nil {
+			next = resp.NextPage
+		}
+		return mrs, resp, err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	// As for OpenMergeRequestsFrom: not a list, or a merge request
+	// without a list of labels, is not GitLab's answer.
+	if rec.firstByte() != '[' {
+		return nil, 0, c.malformed(rec, "answered without a list of merge requests")
+	}
+	out := make([]MergeRequestInfo, 0, len(got))
+	for _, mr := range got {
+		if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
+			return nil, 0, c.malformed(rec, noLabels)
+		}
+		out = append(out, infoOf(mr))
+	}
+	return out, next, nil
 }

@@ -275,7 +275,7 @@ func TestCallThroughTheConfiguredClient(t *testing.T) {
 	})
 	c, waits := newClient(t, srv.APIURL())
 	_, err := Call(ctx(t), c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Project, *gitlab.Response, error) {
-		return c.GitLab().Projects.GetProject("g/p", nil, o...)
+		return c.gl.Projects.GetProject("g/p", nil, o...)
 	})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != Status || e.Status != 404 || e.Path != "/projects/g%2Fp" {
@@ -346,7 +346,7 @@ func TestExecExplainsItsError(t *testing.T) {
 	srv := gitlabtest.New(t)
 	c, _ := newClient(t, srv.APIURL())
 	err := Exec(ctx(t), c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Response, error) {
-		return c.GitLab().Projects.DeleteProject("g/p", nil, o...)
+		return c.gl.Projects.DeleteProject("g/p", nil, o...)
 	})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != Status || e.Status != 404 || e.Method != "DELETE" || e.Attempts != 1 {

@@ -14,8 +14,20 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/report"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
+
+// interval is the command's --reconcile-interval, which must be valid.
+func interval(t *testing.T, c *Command) time.Duration {
+	t.Helper()
+	d, err := c.ReconcileInterval.Value("--reconcile-interval", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
 
 // parse reads a Command from args and the environment as the binary will.
 func parse(t *testing.T, args ...string) *Command {
@@ -23,7 +35,8 @@ func parse(t *testing.T, args ...string) *Command {
 	var cli struct {
 		Serve Command `cmd:"" help:"Serve GitLab's merge request events."`
 	}
-	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }))
+	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }),
+		kong.Vars{"docs_url": settings.DefaultDocsURL, "version": "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +57,7 @@ func clearEnv(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	clearEnv(t)
 	c := parse(t)
-	if c.Listen != ":8080" || c.JobName != "echoes-labels" || c.ReconcileInterval != 5*time.Minute ||
+	if c.Listen != ":8080" || c.JobName != "echoes-labels" || interval(t, c) != 5*time.Minute ||
 		c.GitLabURL != "https://gitlab.com/api/v4" || c.DocsURL != report.DefaultDocsBase || len(c.Watch) != 0 ||
 		c.IntentPrefix != "echoes/intent" || c.InitiativePrefix != "echoes/initiative" || c.EffortPrefix != "echoes/effort" {
 		t.Errorf("defaults: %+v", c)
@@ -66,15 +79,18 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("ECHOES_INTENT_PREFIX", "why")
 	c := parse(t)
 	if c.Listen != "127.0.0.1:9000" || c.GitLabURL != "https://gitlab.example.com/api/v4" || c.Token != "first" ||
-		c.WebhookSecret != "s3cret" || c.JobName != "labels" || c.ReconcileInterval != 0 || !c.RequireEffort || c.IntentPrefix != "why" {
+		c.WebhookSecret != "s3cret" || c.JobName != "labels" || interval(t, c) != 0 || c.IntentPrefix != "why" {
 		t.Errorf("from the environment: %+v", c)
 	}
-	cfg, err := c.config()
+	cfg, err := c.config(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(cfg.watch, "|") != "acme/backend|42|acme" {
 		t.Errorf("watch = %q", cfg.watch)
+	}
+	if !cfg.rules.RequireEffort {
+		t.Error("ECHOES_REQUIRE_EFFORT=true did not require an effort label")
 	}
 
 	clearEnv(t)
@@ -104,13 +120,14 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clearEnv(t)
-			err := parse(t, c.args...).Run(context.Background(), &logBuffer{})
-			var ce *ConfigError
+			err := parse(t, c.args...).Run(context.Background(), &logBuffer{}, nil)
+			var ce *exit.Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("Run: %v, want a *ConfigError", err)
+				t.Fatalf("Run: %v, want an *exit.Error", err)
 			}
-			if ce.ExitCode() != 2 || !strings.Contains(ce.Cause, c.want) || ce.Fix == "" || strings.Contains(ce.Cause+ce.Fix, "\n") {
-				t.Errorf("cause %q fix %q code %d: want one line naming %s, a fix, code 2", ce.Cause, ce.Fix, ce.ExitCode(), c.want)
+			// The cause, or the setting the error names, names the flag.
+			if ce.ExitCode() != 2 || !strings.Contains(ce.Setting+" "+ce.Cause, c.want) || ce.Fix == "" || strings.Contains(ce.Cause+ce.Fix, "\n") {
+				t.Errorf("setting %q cause %q fix %q code %d: want one line naming %s, a fix, code 2", ce.Setting, ce.Cause, ce.Fix, ce.ExitCode(), c.want)
 			}
 		})
 	}
@@ -121,9 +138,9 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{})
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") {
+		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
+		var ce *exit.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") || ce.Setting != "--listen" || ce.Code != exit.Config {
 			t.Errorf("Run on a busy port: %v", err)
 		}
 	})
@@ -142,7 +159,7 @@ func TestRunEndToEnd(t *testing.T) {
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, logs) }()
+	go func() { done <- c.Run(ctx, logs, nil) }()
 	var addr string
 	waitFor(t, "the listening line", func() bool {
 		if l := logs.lines("listening"); len(l) > 0 {
@@ -194,5 +211,78 @@ func TestListeningLineHidesTheURLQuery(t *testing.T) {
 		if got := redacted(raw); strings.Contains(got, "INQUERY") || !strings.HasPrefix(got, "https://") {
 			t.Errorf("redacted(%q) = %q", raw, got)
 		}
+	}
+}
+
+// With nothing set, one error names every missing required setting: the
+// webhook secret and the token, on one cause line and one fix line.
+func TestMissingSecretAndTokenTogether(t *testing.T) {
+	clearEnv(t)
+	err := parse(t).Run(context.Background(), &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Run: %v, want an *exit.Error", err)
+	}
+	for _, want := range []string{"--webhook-secret", "--token"} {
+		if !strings.Contains(e.Cause, want) {
+			t.Errorf("cause %q does not name %s", e.Cause, want)
+		}
+	}
+	if e.Code != exit.Config || strings.Contains(e.Cause+e.Fix, "\n") ||
+		!strings.Contains(e.Fix, "ECHOES_WEBHOOK_SECRET") || !strings.Contains(e.Fix, "ECHOES_GITLAB_TOKEN") {
+		t.Errorf("code %d cause %q fix %q: want code 2, one cause line, one fix line for both", e.Code, e.Cause, e.Fix)
+	}
+}
+
+// A reconcile interval without a unit gets the fix that adds one.
+func TestReconcileIntervalWithoutUnit(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret").Run(context.Background(), &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
+		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
+	}
+	if !strings.Contains(e.Cause, "ECHOES_RECONCILE_INTERVAL") || !strings.Contains(e.Fix, "add a unit: 5s") {
+		t.Errorf("cause %q fix %q: want the variable named and \"add a unit: 5s…\"", e.Cause, e.Fix)
+	}
+}
+
+// The token and the webhook secret lose the spaces and line breaks at
+// their ends (GitLab strips line breaks from the secret it sends).
+func TestSecretsTrimmed(t *testing.T) {
+	clearEnv(t)
+	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret\r\n").config(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.token != "glpat-abcdef" || string(cfg.secret) != "s3cret" {
+		t.Errorf("token %q secret %q", cfg.token, cfg.secret)
+	}
+}
+
+// With reconcile off the listening line says why, not an interval.
+func TestListeningLineReconcileOff(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tune func(*config)
+		want string
+	}{
+		{"no watch", func(c *config) { c.interval = time.Hour }, "--watch"},
+		{"interval 0", func(c *config) { c.watch = []string{"group"}; c.interval = 0 }, "--reconcile-interval is 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := start(t, newStandIn(t), c.tune)
+			waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
+			l := h.logs.lines("listening")[0]
+			if _, ok := l["reconcile_interval"]; ok || !strings.Contains(fmt.Sprint(l["reconcile"]), c.want) {
+				t.Errorf("listening line %v: want no reconcile_interval and a reconcile reason naming %s", l, c.want)
+			}
+		})
+	}
+	h := start(t, newStandIn(t), func(c *config) { c.watch = []string{"group"}; c.interval = time.Hour })
+	waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
+	if l := h.logs.lines("listening")[0]; l["reconcile_interval"] != "1h0m0s" {
+		t.Errorf("listening line %v: want reconcile_interval 1h0m0s", l)
 	}
 }

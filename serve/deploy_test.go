@@ -17,20 +17,28 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// envNames are the variables Command reads, from its kong tags.
+// envNames are the variables Command reads, from its kong tags, those of
+// the structs it embeds (settings.GitLab, settings.Rules) included.
 func envNames(t *testing.T) []string {
 	t.Helper()
+	return envNamesOf(reflect.TypeFor[Command]())
+}
+
+func envNamesOf(typ reflect.Type) []string {
 	var names []string
-	typ := reflect.TypeFor[Command]()
 	for i := range typ.NumField() {
-		if env := typ.Field(i).Tag.Get("env"); env != "" {
+		f := typ.Field(i)
+		if _, embed := f.Tag.Lookup("embed"); embed || f.Anonymous {
+			names = append(names, envNamesOf(f.Type)...)
+		} else if env := f.Tag.Get("env"); env != "" {
 			names = append(names, strings.Split(env, ",")...)
 		}
 	}
 	return names
 }
 
-// tagDefault is the default a Command field's kong tag gives.
+// tagDefault is the default a Command field's kong tag gives (a field of
+// an embedded struct too).
 func tagDefault(t *testing.T, field string) string {
 	f, ok := reflect.TypeFor[Command]().FieldByName(field)
 	if !ok {

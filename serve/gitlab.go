@@ -1,34 +1,29 @@
 package serve
 
 import (
-	"errors"
 	"math"
-	"net"
-	"net/http"
-	"net/url"
 	"strconv"
 	"time"
-
-	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
-// newGitLab builds the client-go client the service calls GitLab with,
-// configured as the check's (gitlabapi): the token never follows a
-// redirect to another host, Retry-After is honoured up to maxWait, and a
-// write is never repeated by the client (the worker re-reads and decides
+// newGitLab builds the client the service calls GitLab with, configured as
+// the check's (gitlabapi): the token never follows a redirect to another
+// host, and its errors are *gitlabapi.Error, the token masked. It makes one
+// attempt a call: the worker's tries of a task are the only retry layer,
+// so a GitLab in trouble gets a bounded number of calls per task (and a
+// write is never repeated by the client: the worker re-reads and decides
 // again instead).
-func newGitLab(cfg config) (*gitlab.Client, error) {
-	c, err := gitlabapi.New(gitlabapi.Config{
+func newGitLab(cfg config) (*gitlabapi.Client, error) {
+	return gitlabapi.New(gitlabapi.Config{
 		BaseURL: cfg.gitlabURL, Token: cfg.token, TokenKind: gitlabapi.PrivateToken, CAFile: cfg.caFile,
-		UserAgent: "echoes-labels-serve", RetryMax: cfg.clientRetries, MaxRetryWait: cfg.maxWait,
+		UserAgent: "echoes-labels-serve", RetryMax: gitlabapi.NoRetries,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c.GitLab(), nil
 }
+
+// projectID is a project's id as gitlabapi takes it.
+func projectID(id int64) string { return strconv.FormatInt(id, 10) }
 
 // expBackoff doubles lo per attempt, up to hi.
 func expBackoff(lo, hi time.Duration, attempt int) time.Duration {
@@ -37,34 +32,4 @@ func expBackoff(lo, hi time.Duration, attempt int) time.Duration {
 		return hi
 	}
 	return time.Duration(d)
-}
-
-// apiFault classifies a failed GitLab call for the metrics and for the
-// decision to try again: 429 and 5xx and network faults are transient;
-// other statuses will not change by waiting.
-func apiFault(err error) (kind string, transient bool, wait time.Duration) {
-	var er *gitlab.ErrorResponse
-	if errors.As(err, &er) {
-		if er.Response != nil {
-			wait, _ = gitlabapi.RetryAfter(er.Response)
-		}
-		switch {
-		case er.StatusCode == http.StatusTooManyRequests:
-			return "429", true, wait
-		case er.StatusCode >= 500:
-			return "5xx", true, wait
-		case er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden:
-			return strconv.Itoa(er.StatusCode), false, 0
-		case er.StatusCode == http.StatusNotFound:
-			return "404", false, 0
-		default:
-			return "4xx", false, 0
-		}
-	}
-	var ne net.Error
-	var ue *url.Error
-	if errors.As(err, &ne) || errors.As(err, &ue) {
-		return "network", true, 0
-	}
-	return "other", false, 0
 }

@@ -79,7 +79,8 @@ func testConfig(gl *gitlabtest.Server) config {
 	cfg.jobName = jobName
 	cfg.rules = check.Options{}
 	cfg.docsURL = "https://docs.echoeshq.com"
-	// No real waiting in tests: faults are retried at once.
+	// No real waiting in tests: faults are retried at once (unless GitLab
+	// asks for a wait with Retry-After).
 	cfg.backoff = time.Millisecond
 	cfg.maxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
@@ -208,12 +209,19 @@ func sign(body []byte, secret string) string {
 func (h *harness) waitIdle() {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !h.svc.queue.idle() {
+	for !idle(h.svc.queue) {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("the service is still busy after 10 s; queue depth %d", h.svc.queue.depth())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// idle reports whether nothing is waiting or being worked on.
+func idle(q *queue) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) == 0 && len(q.inFlight) == 0
 }
 
 // waitFor polls cond for up to 10 s.

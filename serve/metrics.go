@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	vm "github.com/VictoriaMetrics/metrics"
+
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
 // metrics are the service's series in Prometheus' text format, written by
@@ -19,7 +21,7 @@ type metrics struct {
 	families   []*family
 	deliveries labelled // by outcome
 	actions    labelled // by action
-	apiErrors  labelled // by kind: 5xx, 429, 401, 403, 404, 4xx, network, other
+	apiErrors  labelled // by kind: gitlabapi.FailureKinds
 	processing map[string]*vm.PrometheusHistogram
 	answer     *vm.PrometheusHistogram
 }
@@ -57,7 +59,6 @@ const (
 var (
 	outcomes     = []string{outcomeQueued, outcomeCoalesced, outcomeDropped, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeBadMethod}
 	actionNames  = []string{"job_retried", "status_passed", "status_failed"}
-	faultKinds   = []string{"5xx", "429", "401", "403", "404", "4xx", "network", "other"}
 	taskSources  = []string{"webhook", "reconcile"}
 	taskBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	answerBucket = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -74,7 +75,7 @@ func newMetrics(depth func() int) *metrics {
 	}
 	m.deliveries = counters("echoes_serve_deliveries_total", "Webhook deliveries received, by outcome.", "outcome", outcomes)
 	m.actions = counters("echoes_serve_actions_total", "Actions taken on GitLab: job_retried, status_passed, status_failed.", "action", actionNames)
-	m.apiErrors = counters("echoes_serve_gitlab_api_errors_total", "GitLab API calls that failed, after the client's own retries, by kind.", "kind", faultKinds)
+	m.apiErrors = counters("echoes_serve_gitlab_api_errors_total", "GitLab API calls that failed, by kind (each call is one HTTP request).", "kind", gitlabapi.FailureKinds)
 	proc := m.family("echoes_serve_processing_seconds", "Time to handle one merge request's task, GitLab calls included.", "histogram")
 	for _, s := range taskSources {
 		m.processing[s] = proc.set.NewPrometheusHistogramExt(fmt.Sprintf("echoes_serve_processing_seconds{source=%q}", s), taskBuckets)

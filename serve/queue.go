@@ -165,7 +165,6 @@ func (q *queue) done(k mrKey) {
 	// Work that came meanwhile has waited at least as long as this took.
 	q.makeReady(k)
 	q.cond.Broadcast() // also wakes idle workers to exit once closed and drained
-
 }
 
 // close refuses new work; pop drains what is left.
@@ -197,11 +196,4 @@ func (q *queue) abandon() []*task {
 	q.pending, q.ready = map[mrKey]*task{}, nil
 	q.cond.Broadcast()
 	return out
-}
-
-// idle reports whether nothing is waiting or being worked on.
-func (q *queue) idle() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.pending) == 0 && len(q.inFlight) == 0
 }

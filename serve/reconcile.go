@@ -2,12 +2,11 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
 // reconcileDelivery stands for the delivery id of work a sweep found.
@@ -35,8 +34,7 @@ func (s *service) reconcileLoop(ctx context.Context) {
 				return
 			}
 			if err != nil {
-				kind, _, _ := apiFault(err)
-				s.metrics.apiErrors.Inc(kind)
+				s.metrics.apiErrors.Inc(gitlabapi.Classify(err).Kind)
 				s.log.Warn("reconcile", "watch", w, "error", err.Error(), "next_ms", ms(s.cfg.interval))
 				continue
 			}
@@ -65,14 +63,12 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 			// The sweep must end; the next one starts over from the top.
 			return n, queued, fmt.Errorf("%q has more than %d open merge requests updated in the window; the rest wait for the next sweep", watch, maxSweepPages*100)
 		}
-		var mrs []*gitlab.BasicMergeRequest
-		var resp *gitlab.Response
-		list := gitlab.ListOptions{PerPage: 100, Page: page}
+		opt := gitlabapi.OpenListOptions{UpdatedAfter: after, Page: page}
+		var mrs []gitlabapi.MergeRequestInfo
+		var next int64
 		if kind != "project" {
-			mrs, resp, err = s.gl.MergeRequests.ListGroupMergeRequests(watch, &gitlab.ListGroupMergeRequestsOptions{
-				ListOptions: list, State: gitlab.Ptr("opened"), UpdatedAfter: after,
-			}, gitlab.WithContext(ctx))
-			if kind == nil && errors.Is(err, gitlab.ErrNotFound) {
+			mrs, next, err = s.gl.GroupOpenMergeRequests(ctx, watch, opt)
+			if kind == nil && gitlabapi.StatusOf(err) == 404 {
 				// Not a group (or not one the token sees): try it as a project.
 				kind = "project"
 				continue
@@ -81,10 +77,8 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 				kind = "group"
 			}
 		} else {
-			mrs, resp, err = s.gl.MergeRequests.ListProjectMergeRequests(watch, &gitlab.ListProjectMergeRequestsOptions{
-				ListOptions: list, State: gitlab.Ptr("opened"), UpdatedAfter: after,
-			}, gitlab.WithContext(ctx))
-			if errors.Is(err, gitlab.ErrNotFound) {
+			mrs, next, err = s.gl.ProjectOpenMergeRequests(ctx, watch, opt)
+			if gitlabapi.StatusOf(err) == 404 {
 				return n, queued, fmt.Errorf("%q is neither a group nor a project the token can read: fix --watch/ECHOES_WATCH or the token's access: %w", watch, err)
 			}
 		}
@@ -93,25 +87,22 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 		}
 		s.groups.Store(watch, kind)
 		for _, mr := range mrs {
-			if mr == nil || mr.IID <= 0 || mr.ProjectID <= 0 {
+			if mr.IID <= 0 || mr.ProjectID <= 0 {
 				continue
 			}
 			n++
-			labels := []string(mr.Labels)
-			if !passes(labels, s.cfg.rules) {
+			if !check.Evaluate(mr.Labels, s.cfg.rules).Pass() {
 				continue // the job is red for the right reason
 			}
-			path := watch
-			if mr.References != nil {
-				if p, _, ok := strings.Cut(mr.References.Full, "!"); ok && p != "" {
-					path = p
-				}
+			path := mr.Path
+			if path == "" {
+				path = watch
 			}
 			t := &task{
-				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path), labels: labels, state: mr.State,
+				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path), labels: mr.Labels, state: mr.State,
 				deliveries: []delivery{{id: reconcileDelivery, received: s.now()}},
 			}
-			if mr.UpdatedAt != nil {
+			if !mr.UpdatedAt.IsZero() {
 				// The webhook's format, so that merge() compares like with like.
 				t.updated = mr.UpdatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
 			}
@@ -121,8 +112,8 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 			queued++
 		}
 		page = 0
-		if resp != nil {
-			page = resp.NextPage
+		if next > opt.Page {
+			page = next
 		}
 	}
 	return n, queued, nil

@@ -203,7 +203,7 @@ func TestAuthentication(t *testing.T) {
 		if code != c.want {
 			t.Errorf("%s: %d, want %d", c.name, code, c.want)
 		}
-		if c.want == 401 && (gl.Count() != 0 || !h.svc.queue.idle()) {
+		if c.want == 401 && (gl.Count() != 0 || !idle(h.svc.queue)) {
 			t.Errorf("%s: a refused request did something: %d GitLab calls, queue depth %d", c.name, gl.Count(), h.svc.queue.depth())
 		}
 	}

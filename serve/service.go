@@ -6,20 +6,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
-	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
-
 	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 )
 
 // config is the service's whole configuration: the flags, checked, and
 // the tunables tests shorten.
 type config struct {
-	gitlabURL string
+	listen    string
+	gitlabURL string // the API root, parsed
 	token     string
+	caFile    string // --ca-file
 	secret    []byte
 	jobName   string
 	watch     []string
@@ -27,33 +27,32 @@ type config struct {
 	rules     check.Options
 	docsURL   string
 
-	workers       int           // tasks worked on at once
-	queueSize     int           // merge requests waiting at most
-	settle        time.Duration // a merge request's first delivery waits this long for the rest of its burst
-	maxBody       int64         // bytes; past it, 413
-	attempts      int           // tries of one task when GitLab faults
-	clientRetries int           // the client's own retries of one read
-	backoff       time.Duration // first wait after a fault, doubled each time
-	maxWait       time.Duration // longest wait, Retry-After included
-	callTimeout   time.Duration // one HTTP call to GitLab
-	caFile        string        // --ca-file
-	drain         time.Duration // SIGTERM: time to finish the work in flight
-	overlap       time.Duration // each sweep re-reads this much before the last
+	workers     int           // tasks worked on at once
+	queueSize   int           // merge requests waiting at most
+	settle      time.Duration // a merge request's first delivery waits this long for the rest of its burst
+	maxBody     int64         // bytes; past it, 413
+	attempts    int           // tries of one task when GitLab faults; each call is one HTTP request
+	budget      time.Duration // one task's time, its tries and waits included
+	backoff     time.Duration // first wait after a fault, doubled each time
+	maxWait     time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
+	callTimeout time.Duration // one try's GitLab calls
+	drain       time.Duration // SIGTERM: time to finish the work in flight
+	overlap     time.Duration // each sweep re-reads this much before the last
 }
 
 func defaultConfig() config {
 	return config{
-		workers:       4,
-		queueSize:     4096,
-		settle:        time.Second,
-		maxBody:       8 << 20, // a merge request event carries the description, up to 1 MiB of text, maybe twice
-		attempts:      4,
-		clientRetries: 3,
-		backoff:       500 * time.Millisecond,
-		maxWait:       30 * time.Second,
-		callTimeout:   30 * time.Second,
-		drain:         20 * time.Second,
-		overlap:       time.Minute,
+		workers:     4,
+		queueSize:   4096,
+		settle:      time.Second,
+		maxBody:     8 << 20, // a merge request event carries the description, up to 1 MiB of text, maybe twice
+		attempts:    4,
+		budget:      20 * time.Second,
+		backoff:     500 * time.Millisecond,
+		maxWait:     8 * time.Second,
+		callTimeout: 10 * time.Second,
+		drain:       20 * time.Second,
+		overlap:     time.Minute,
 	}
 }
 
@@ -61,7 +60,7 @@ func defaultConfig() config {
 type service struct {
 	cfg     config
 	log     *slog.Logger
-	gl      *gitlab.Client
+	gl      *gitlabapi.Client
 	queue   *queue
 	metrics *metrics
 	now     func() time.Time
@@ -78,7 +77,7 @@ type service struct {
 func newService(cfg config, log *slog.Logger) (*service, error) {
 	gl, err := newGitLab(cfg)
 	if err != nil {
-		return nil, &ConfigError{Cause: "cannot set up the GitLab client: " + err.Error(), Fix: "check --gitlab-url/ECHOES_GITLAB_URL"}
+		return nil, err
 	}
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle), now: time.Now}
 	s.metrics = newMetrics(s.queue.depth)
@@ -116,23 +115,27 @@ func (s *service) start(ctx context.Context) (stopReconcile func()) {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	if s.cfg.interval > 0 && len(s.cfg.watch) > 0 {
+	if off := reconcileOffReason(s.cfg); off == "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s.reconcileLoop(rctx)
 		}()
 	} else {
-		s.log.Info("reconcile off", "reason", reconcileOffReason(s.cfg))
+		s.log.Info("reconcile off", "reason", off)
 	}
 	return func() { cancel(); wg.Wait() }
 }
 
+// reconcileOffReason says why the reconcile does not run, "" when it does.
 func reconcileOffReason(cfg config) string {
-	if cfg.interval <= 0 {
+	switch {
+	case cfg.interval <= 0:
 		return "--reconcile-interval is 0"
+	case len(cfg.watch) == 0:
+		return "--watch names no group or project"
 	}
-	return "--watch names no group or project"
+	return ""
 }
 
 // serve answers on ln until ctx is done, then stops accepting, gives the
@@ -150,8 +153,12 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	stopReconcile := s.start(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "gitlab", redacted(s.cfg.gitlabURL), "job", s.cfg.jobName,
-		"watch", s.cfg.watch, "reconcile_interval", s.cfg.interval.String())
+	reconcile := []any{"reconcile_interval", s.cfg.interval.String()}
+	if off := reconcileOffReason(s.cfg); off != "" {
+		reconcile = []any{"reconcile", "off: " + off}
+	}
+	s.log.Info("listening", append([]any{"addr", ln.Addr().String(), "gitlab", redacted(s.cfg.gitlabURL), "job", s.cfg.jobName,
+		"watch", s.cfg.watch}, reconcile...)...)
 
 	var serveErr error
 	select {
@@ -195,16 +202,4 @@ func (s *service) stopWorkers(deadline time.Time) {
 		s.log.Warn("stopped", "left", len(left))
 	}
 	s.cancelWork()
-}
-
-// redacted hides a password given in the URL's user info, and drops the
-// query and fragment, where a token can sit too (?private_token=…); the
-// client drops them as well, so the log shows the URL that is called.
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
-	return u.Redacted()
 }

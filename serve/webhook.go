@@ -1,37 +1,146 @@
 package serve
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
-
-	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
-// statusCheckRequest is a merge request event with the extra field GitLab
-// adds when it asks an external status check (docs.gitlab.com, "External
+// mergeRequestEvent is the part of GitLab's merge request event that the
+// service reads ("Merge request events" in GitLab's webhook docs), with
+// the field GitLab adds when it asks an external status check ("External
 // Status Checks API", example payload sent to external service).
-type statusCheckRequest struct {
-	gitlab.MergeEvent
+type mergeRequestEvent struct {
+	ObjectKind string `json:"object_kind"`
+	Project    struct {
+		ID                int64  `json:"id"`
+		PathWithNamespace string `json:"path_with_namespace"`
+	} `json:"project"`
+	ObjectAttributes struct {
+		IID        int64         `json:"iid"`
+		State      string        `json:"state"`
+		UpdatedAt  string        `json:"updated_at"`
+		Labels     []*eventLabel `json:"labels"`
+		LastCommit struct {
+			ID string `json:"id"`
+		} `json:"last_commit"`
+	} `json:"object_attributes"`
+	Labels               []*eventLabel `json:"labels"`
 	ExternalApprovalRule *struct {
-		ID   int64  `json:"id"`
-		Name string `json:"name"`
+		ID int64 `json:"id"`
 	} `json:"external_approval_rule"`
 }
 
-// webhook answers POST /webhook. It authenticates, parses and queues, and
-// never waits for GitLab: its answer comes in well under GitLab's timeout
-// whatever GitLab's API does, since a webhook that keeps failing gets
-// disabled.
+type eventLabel struct {
+	Title string `json:"title"`
+}
+
+// eventMergeRequest is X-Gitlab-Event of a merge request event.
+const eventMergeRequest = "Merge Request Hook"
+
+// refusal is a delivery the service does not queue: the answer, the
+// outcome it is counted under, and why, for the log.
+type refusal struct {
+	status  int
+	outcome string // the deliveries metric's label
+	message string // the answer's body; never echoes a header
+	reason  string // for the log line
+	event   string // X-Gitlab-Event of an ignored delivery, clipped
+}
+
+func refuse(status int, outcome, message, reason string) *refusal {
+	return &refusal{status: status, outcome: outcome, message: message, reason: reason}
+}
+
+// parseDelivery authenticates and reads one delivery: a task to queue, or
+// a refusal. The token is checked before the body is read; a signature
+// needs the body. Deliveries of another kind are acknowledged unread, so
+// that no big pipeline or push event meets the body cap and counts as a
+// failure against the hook.
+func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refusal) {
+	if r.Method != http.MethodPost {
+		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST merge request events here", "method "+clip(r.Method))
+	}
+	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
+	if token == "" && signature == "" {
+		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token", "no X-Gitlab-Token and no X-Gitlab-Signature")
+	}
+	if token != "" && !equalSecret(token, secret) {
+		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
+	}
+	// Status check requests carry no X-Gitlab-Event; webhooks always do.
+	event := r.Header.Get("X-Gitlab-Event")
+	otherKind := event != "" && event != eventMergeRequest
+	ignore := &refusal{status: http.StatusOK, outcome: outcomeIgnored, message: "ignored: not a merge request event",
+		reason: "another event kind", event: clip(event)}
+	if token != "" && otherKind {
+		return nil, ignore
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	switch {
+	case err != nil:
+		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "cannot read the body", "reading the body: "+clip(err.Error()))
+	case int64(len(body)) > maxBody:
+		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large", "the body is larger than the cap")
+	}
+	if token == "" && !validSignature(signature, body, secret) {
+		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature", "X-Gitlab-Signature is not the body's HMAC with the secret")
+	}
+	if otherKind {
+		return nil, ignore
+	}
+	var ev mergeRequestEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "not a merge request event", "the body is not a merge request event: "+clip(err.Error()))
+	}
+	if ev.ObjectKind != "merge_request" || ev.Project.ID <= 0 || ev.ObjectAttributes.IID <= 0 {
+		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "not a merge request event",
+			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
+	}
+	t := &task{
+		key:     mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
+		path:    clip(ev.Project.PathWithNamespace),
+		labels:  ev.labels(),
+		updated: ev.ObjectAttributes.UpdatedAt,
+		state:   ev.ObjectAttributes.State,
+	}
+	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
+		sha := ev.ObjectAttributes.LastCommit.ID
+		if sha == "" {
+			return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "status check request without object_attributes.last_commit.id",
+				"a status check request without object_attributes.last_commit.id")
+		}
+		t.checks = map[int64]string{rule.ID: sha}
+	}
+	return t, nil
+}
+
+// labels are the merge request's labels after the change the event
+// reports.
+func (ev *mergeRequestEvent) labels() []string {
+	src := ev.ObjectAttributes.Labels
+	if src == nil {
+		src = ev.Labels
+	}
+	out := make([]string, 0, len(src))
+	for _, l := range src {
+		if l != nil {
+			out = append(out, l.Title)
+		}
+	}
+	return out
+}
+
+// webhook answers POST /webhook: it parses, counts, queues and answers,
+// and never waits for GitLab: its answer comes in well under GitLab's
+// timeout whatever GitLab's API does, since a webhook that keeps failing
+// gets disabled.
 func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	d := delivery{id: deliveryID(r), received: start}
@@ -46,74 +155,19 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, msg+"\n")
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		answer(http.StatusMethodNotAllowed, outcomeBadMethod, "POST merge request events here")
-		return
-	}
-
-	// The token is checked before the body is read; a signature needs it.
-	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
-	if token == "" && signature == "" {
-		answer(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token")
-		return
-	}
-	if token != "" && !equalSecret(token, s.cfg.secret) {
-		answer(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token")
-		return
-	}
-	// Status check requests carry no X-Gitlab-Event; webhooks always do.
-	// Another kind is acknowledged unread, so that no big pipeline or push
-	// event meets the body cap and counts as a failure against the hook.
-	event := gitlab.HookEventType(r)
-	ignore := func() {
-		answer(http.StatusOK, outcomeIgnored, "ignored: not a merge request event", "event", clip(string(event)))
-	}
-	otherKind := event != "" && event != gitlab.EventTypeMergeRequest
-	if token != "" && otherKind {
-		ignore()
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			answer(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large")
-			return
+	t, no := parseDelivery(r, s.cfg.secret, s.cfg.maxBody)
+	if no != nil {
+		if no.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
 		}
-		answer(http.StatusBadRequest, outcomeBadRequest, "cannot read the body")
-		return
-	}
-	if token == "" && !validSignature(signature, body, s.cfg.secret) {
-		answer(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature")
-		return
-	}
-	if otherKind {
-		ignore()
-		return
-	}
-	var ev statusCheckRequest
-	if err := json.Unmarshal(body, &ev); err != nil || ev.ObjectKind != "merge_request" ||
-		ev.Project.ID <= 0 || ev.ObjectAttributes.IID <= 0 {
-		answer(http.StatusBadRequest, outcomeBadRequest, "not a merge request event")
-		return
-	}
-	t := &task{
-		key:        mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
-		path:       clip(ev.Project.PathWithNamespace),
-		labels:     eventLabels(&ev.MergeEvent),
-		updated:    ev.ObjectAttributes.UpdatedAt,
-		state:      ev.ObjectAttributes.State,
-		deliveries: []delivery{d},
-	}
-	if ev.ExternalApprovalRule != nil && ev.ExternalApprovalRule.ID > 0 {
-		sha := ev.ObjectAttributes.LastCommit.ID
-		if sha == "" {
-			answer(http.StatusBadRequest, outcomeBadRequest, "status check request without object_attributes.last_commit.id")
-			return
+		attrs := []any{"reason", no.reason}
+		if no.outcome == outcomeIgnored {
+			attrs = append(attrs, "event", no.event)
 		}
-		t.checks = map[int64]string{ev.ExternalApprovalRule.ID: sha}
+		answer(no.status, no.outcome, no.message, attrs...)
+		return
 	}
+	t.deliveries = []delivery{d}
 	merged, ok := s.queue.push(t)
 	switch {
 	case !ok:
@@ -126,22 +180,6 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	default:
 		answer(http.StatusAccepted, outcomeQueued, "accepted")
 	}
-}
-
-// eventLabels are the merge request's labels after the change the event
-// reports.
-func eventLabels(ev *gitlab.MergeEvent) []string {
-	src := ev.ObjectAttributes.Labels
-	if src == nil {
-		src = ev.Labels
-	}
-	out := make([]string, 0, len(src))
-	for _, l := range src {
-		if l != nil {
-			out = append(out, l.Title)
-		}
-	}
-	return out
 }
 
 // equalSecret compares in constant time; hashing first hides the length.
@@ -161,38 +199,4 @@ func validSignature(sig string, body, secret []byte) bool {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
-}
-
-// deliveryID is GitLab's id of the delivery, clipped: it is untrusted.
-func deliveryID(r *http.Request) string {
-	if id := r.Header.Get("X-Gitlab-Event-UUID"); id != "" {
-		return clip(id)
-	}
-	return "none"
-}
-
-// clip bounds an untrusted string before it reaches the log.
-func clip(s string) string {
-	if len(s) > 128 {
-		s = s[:128]
-	}
-	return strings.ToValidUTF8(s, "?")
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// logTask writes the one line per delivery of a task that was worked on.
-func (s *service) logTask(t *task, verdict, action, detail string, took time.Duration) {
-	level := slog.LevelInfo
-	if action == "gave_up" || action == "abandoned" {
-		level = slog.LevelWarn
-	}
-	for _, d := range t.deliveries {
-		s.log.Log(context.Background(), level, "delivery", "delivery", d.id, "project", t.path, "project_id", t.key.project,
-			"mr", t.key.iid, "verdict", verdict, "action", action, "detail", detail,
-			"batch", len(t.deliveries)+t.dropped, "duration_ms", ms(time.Since(d.received)), "work_ms", ms(took))
-	}
-	if t.dropped > 0 {
-		s.log.Log(context.Background(), level, "deliveries merged without a line of their own", "project", t.path, "mr", t.key.iid, "count", t.dropped)
-	}
 }

@@ -1,0 +1,244 @@
+package gitlabapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+// serve's calls: the merge request's pipelines, a pipeline's jobs, a
+// retry (twice: GitLab's "not retryable" is no error), one GET or POST each.
+func TestPipelinesJobsAndRetry(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 1, "echoes/intent/feature")
+	pipeline := srv.AddPipeline(42, "group/project", 1,
+		gitlabtest.Job{Name: "build", Status: "success"}, gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
+	c, _ := newClient(t, srv.APIURL())
+
+	ps, err := c.MergeRequestPipelines(ctx(t), "42", 1)
+	if err != nil || len(ps) != 1 || ps[0].ID != pipeline || ps[0].ProjectID != 42 || ps[0].SHA == "" || ps[0].Status != "failed" {
+		t.Fatalf("MergeRequestPipelines = %+v, %v", ps, err)
+	}
+	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("PipelineJobs = %+v, %v", jobs, err)
+	}
+	var label Job
+	for _, j := range jobs {
+		if j.Name == "echoes-labels" {
+			label = j
+		}
+	}
+	if label.Status != "failed" || label.ID == 0 {
+		t.Fatalf("label job %+v", label)
+	}
+	before := srv.Count()
+	if retried, err := c.RetryJob(ctx(t), "42", label.ID); !retried || err != nil {
+		t.Fatalf("RetryJob = %v, %v", retried, err)
+	}
+	if retried, err := c.RetryJob(ctx(t), "42", label.ID); retried || err != nil {
+		t.Errorf("RetryJob of a job already retried = %v, %v; want false and no error", retried, err)
+	}
+	if n := srv.Count() - before; n != 2 {
+		t.Errorf("%d requests for two retries, want 2", n)
+	}
+	if _, err := c.PipelineJobs(ctx(t), "42", 999999); StatusOf(err) != http.StatusNotFound {
+		t.Errorf("jobs of no pipeline: %v, want a 404 *Error", err)
+	}
+}
+
+// More jobs than a page: every page is read.
+func TestPipelineJobsPages(t *testing.T) {
+	srv := gitlabtest.New(t)
+	var jobs []gitlabtest.Job
+	for i := range 230 {
+		jobs = append(jobs, gitlabtest.Job{Name: "job-" + strconv.Itoa(i), Status: "success"})
+	}
+	pipeline := srv.AddPipeline(42, "group/project", 1, jobs...)
+	c, _ := newClient(t, srv.APIURL())
+	got, err := c.PipelineJobs(ctx(t), "42", pipeline)
+	if err != nil || len(got) != 230 {
+		t.Fatalf("%d jobs, %v; want 230", len(got), err)
+	}
+	if n := srv.Count(); n != 3 {
+		t.Errorf("%d requests for 230 jobs, want 3 pages", n)
+	}
+}
+
+func TestSetStatusCheck(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 5, "echoes/intent/feature")
+	c, _ := newClient(t, srv.APIURL())
+	sha := srv.HeadSHA(42, "group/project", 5)
+	if ok, err := c.SetStatusCheck(ctx(t), "42", 5, 77, sha, "passed"); !ok || err != nil {
+		t.Fatalf("SetStatusCheck = %v, %v", ok, err)
+	}
+	if ok, err := c.SetStatusCheck(ctx(t), "42", 5, 77, "0000", "failed"); ok || err != nil {
+		t.Errorf("SetStatusCheck for a stale head = %v, %v; want false and no error (GitLab's 409)", ok, err)
+	}
+	want := []gitlabtest.StatusCheckResponse{{SHA: sha, ExternalStatusCheckID: 77, Status: "passed"}}
+	if got := srv.StatusChecks(42, 5); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("responses %+v, want %+v", got, want)
+	}
+}
+
+// The open merge requests of a group or a project, a page at a time, with
+// updated_after; a group that is none is a 404 the caller can tell.
+func TestOpenMergeRequests(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.AddGroup(7, "group", 42)
+	for iid := int64(1); iid <= 120; iid++ {
+		srv.SetLabels(42, "group/project", iid, "echoes/intent/feature")
+	}
+	srv.SetState(42, "group/project", 3, "merged")
+	old := time.Now().Add(-48 * time.Hour)
+	srv.SetUpdatedAt(42, "group/project", 4, old)
+	c, _ := newClient(t, srv.APIURL())
+
+	first, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{})
+	if err != nil || len(first) != 100 || next != 2 {
+		t.Fatalf("first page: %d merge requests, next %d, %v", len(first), next, err)
+	}
+	mr := first[0]
+	if mr.ProjectID != 42 || mr.IID == 0 || mr.State != "opened" || mr.SHA == "" || mr.UpdatedAt.IsZero() || len(mr.Labels) != 1 {
+		t.Errorf("merge request %+v", mr)
+	}
+	second, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{Page: 2})
+	if err != nil || len(second) != 19 || next != 0 {
+		t.Errorf("second page: %d merge requests (one is merged), next %d, %v", len(second), next, err)
+	}
+	after := time.Now().Add(-time.Hour)
+	recent, _, err := c.ProjectOpenMergeRequests(ctx(t), "group/project", OpenListOptions{UpdatedAfter: &after, Page: 2})
+	if err != nil || len(recent) != 18 {
+		t.Errorf("updated in the last hour, second page: %d, %v; want 18", len(recent), err)
+	}
+	if _, _, err := c.GroupOpenMergeRequests(ctx(t), "group/project", OpenListOptions{}); StatusOf(err) != http.StatusNotFound {
+		t.Errorf("a project as a group: %v, want a 404", err)
+	}
+}
+
+// The merge request read for serve: the check's fields, and where it stands.
+func TestMergeRequestInfo(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 9, "echoes/intent/feature", "backend")
+	srv.SetState(42, "group/project", 9, "closed")
+	c, _ := newClient(t, srv.APIURL())
+	mr, err := c.MergeRequestInfo(ctx(t), "42", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mr.IID != 9 || mr.ProjectID != 42 || mr.State != "closed" || mr.SHA != srv.HeadSHA(42, "group/project", 9) ||
+		mr.UpdatedAt.IsZero() || len(mr.Labels) != 2 || mr.WebURL == "" {
+		t.Errorf("MergeRequestInfo = %+v", mr)
+	}
+	if p := mr.HeadPipeline; p == nil || p.ID == 0 || p.SHA == "" || p.Status == "" {
+		t.Errorf("head pipeline %+v", p)
+	}
+	if srv.Count() != 1 {
+		t.Errorf("%d requests, want 1", srv.Count())
+	}
+}
+
+// NoRetries makes every call one request, even a 503 with Retry-After;
+// RetryMax 0 keeps the default retries, for the check.
+func TestNoRetries(t *testing.T) {
+	for _, c := range []struct {
+		retryMax int
+		want     int
+	}{{NoRetries, 1}, {0, 5}} {
+		srv := gitlabtest.New(t)
+		srv.SetLabels(42, "group/project", 1, "echoes/intent/feature")
+		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+			w.Header().Set("Retry-After", "0")
+			gitlabtest.Error(w, http.StatusServiceUnavailable, "503 Service Unavailable")
+			return true
+		})
+		cl, _ := newClient(t, srv.APIURL(), func(cfg *Config) { cfg.RetryMax = c.retryMax })
+		_, err := cl.MergeRequestPipelines(ctx(t), "42", 1)
+		if f := Classify(err); f.Kind != "5xx" || !f.Transient {
+			t.Errorf("RetryMax %d: %+v for %v", c.retryMax, f, err)
+		}
+		if n := srv.Count(); n != c.want {
+			t.Errorf("RetryMax %d: %d requests for a 503, want %d", c.retryMax, n, c.want)
+		}
+	}
+}
+
+// Classify: what waiting can mend, and the wait GitLab asks for; an
+// untrusted certificate, a redirect elsewhere and a malformed answer are
+// not transient.
+func TestClassify(t *testing.T) {
+	answer := func(status int, header ...string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i+1 < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			if status == http.StatusOK {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(status)
+				return
+			}
+			gitlabtest.Error(w, status, strconv.Itoa(status)+" "+http.StatusText(status))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	elsewhere := answer(http.StatusNotFound)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(redirect.Close)
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	reset := strconv.FormatInt(time.Now().Add(30*time.Second).Unix(), 10)
+
+	for _, c := range []struct {
+		name      string
+		url       string
+		kind      string
+		transient bool
+		wait      time.Duration // at least
+	}{
+		{"503 with Retry-After", answer(503, "Retry-After", "7").URL, "5xx", true, 7 * time.Second},
+		{"502", answer(502).URL, "5xx", true, 0},
+		{"429 with RateLimit-Reset", answer(429, "RateLimit-Reset", reset).URL, "429", true, 25 * time.Second},
+		{"401", answer(401).URL, "401", false, 0},
+		{"403", answer(403).URL, "403", false, 0},
+		{"404", answer(404).URL, "404", false, 0},
+		{"422", answer(422).URL, "4xx", false, 0},
+		{"untrusted certificate", tlsSrv.URL, "tls", false, 0},
+		{"redirect to another host", redirect.URL, "other", false, 0},
+		{"HTML instead of JSON", answer(200).URL, "other", false, 0},
+		{"connection refused", closed, "network", true, 0},
+	} {
+		cl, _ := newClient(t, c.url, func(cfg *Config) { cfg.RetryMax = NoRetries })
+		_, err := cl.MergeRequestPipelines(ctx(t), "42", 1)
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Errorf("%s: %v, want an *Error", c.name, err)
+			continue
+		}
+		f := Classify(err)
+		if f.Kind != c.kind || f.Transient != c.transient || f.Wait < c.wait || (c.wait == 0 && f.Wait != 0) {
+			t.Errorf("%s: %+v, want kind %s, transient %v, wait %s", c.name, f, c.kind, c.transient, c.wait)
+		}
+	}
+	if f := Classify(nil); f != (Failure{}) {
+		t.Errorf("Classify(nil) = %+v", f)
+	}
+	if f := Classify(errors.New("x")); f.Kind != "other" || f.Transient {
+		t.Errorf("Classify of a foreign error = %+v", f)
+	}
+}
