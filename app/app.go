@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kong"
 
 	"gitlab.com/echoeshq/echoes-labels/checkcmd"
-	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/internal/clock"
 	"gitlab.com/echoeshq/echoes-labels/mask"
@@ -24,18 +22,9 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
-// Deps are what differs between a real run and a test.
-type Deps struct {
-	Stdout, Stderr io.Writer
-	Env            cienv.Env
-	IsTerminal     bool
-	Version        string
-	// Clock paces the check's --wait; nil is the wall clock.
-	Clock clock.Clock
-	// MaxRetryWait caps each wait before a retried GitLab call (tests set
-	// a millisecond); zero keeps GitLab's Retry-After and the backoff.
-	MaxRetryWait time.Duration
-}
+// Deps are what differs between a real run and a test: the process's
+// edges. They are the check's, which needs all of them; serve takes stderr.
+type Deps = checkcmd.Deps
 
 // commands is the command line: the check, which is the default command,
 // and the service that keeps the check's verdict in step with the labels.
@@ -102,10 +91,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	if kctx.Command() == "serve" {
 		return report(d.Stderr, secrets, cli.Serve.Run(ctx, d.Stderr, secrets))
 	}
-	return report(d.Stderr, secrets, cli.Check.Run(ctx, checkcmd.Deps{
-		Stdout: d.Stdout, Stderr: d.Stderr, Env: d.Env, IsTerminal: d.IsTerminal,
-		Version: d.Version, Clock: d.Clock, MaxRetryWait: d.MaxRetryWait,
-	}, secrets))
+	return report(d.Stderr, secrets, cli.Check.Run(ctx, d, secrets))
 }
 
 type exitSignal struct{}
@@ -174,4 +160,3 @@ func lastArg(args []string, flag string) string {
 	}
 	return vs[len(vs)-1]
 }
-

@@ -1,6 +1,8 @@
 package checkcmd
 
 import (
+	"gitlab.com/echoeshq/echoes-labels/internal/fileutil"
+
 	"errors"
 	"fmt"
 	"io"
@@ -101,7 +103,7 @@ func writeJUnit(path string, write func(io.Writer) error) error {
 			"point --junit/ECHOES_JUNIT at a file path inside the job's directory, such as echoes-labels.junit.xml")
 	}
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("it is not a regular file (%s)", fileKind(fi.Mode())))
+		return fail(fmt.Errorf("it is not a regular file (%s)", fileutil.Kind(fi.Mode())))
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -126,20 +128,4 @@ func writeJUnit(path string, write func(io.Writer) error) error {
 		return fail(err)
 	}
 	return nil
-}
-
-// fileKind names what a path is, for a person: "a device", not "Dc---------".
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeDevice != 0, m&os.ModeCharDevice != 0:
-		return "a device"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	default:
-		return "not a plain file"
-	}
 }

@@ -22,8 +22,10 @@ type Deps struct {
 	Env            cienv.Env
 	IsTerminal     bool
 	Version        string
-	Clock          clock.Clock
-	// MaxRetryWait caps each wait before a retried GitLab call.
+	// Clock paces --wait; nil is the wall clock.
+	Clock clock.Clock
+	// MaxRetryWait caps each wait before a retried GitLab call (tests set
+	// a millisecond); zero keeps GitLab's Retry-After and the backoff.
 	MaxRetryWait time.Duration
 }
 

@@ -22,6 +22,8 @@
 package gitlabapi
 
 import (
+	"gitlab.com/echoeshq/echoes-labels/internal/fileutil"
+
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -250,7 +252,7 @@ func loadCA(path string) (*x509.CertPool, error) {
 		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("cannot read the CA bundle %s %s: %v", path, where, errors.Unwrap(err)), FixCAFile)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s is not a regular file (%s): point it at a PEM file", path, where, fileKind(info.Mode())), FixCAFile)
+		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s is not a regular file (%s): point it at a PEM file", path, where, fileutil.Kind(info.Mode())), FixCAFile)
 	}
 	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
 	if err != nil {
@@ -267,21 +269,6 @@ func loadCA(path string) (*x509.CertPool, error) {
 		return nil, exit.BadSetting(settingCAFile, fmt.Sprintf("the CA bundle %s %s holds no PEM certificate", path, where), FixCAFile)
 	}
 	return pool, nil
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeDevice != 0, m&os.ModeCharDevice != 0:
-		return "a device"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	default:
-		return "not a plain file"
-	}
 }
 
 // sameHostRedirects follows a redirect only on the same host and scheme (or

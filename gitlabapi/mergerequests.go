@@ -27,16 +27,11 @@ const noLabels = "answered without a list of labels"
 
 // MergeRequest fetches one merge request with one GET (plus retries).
 func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*MergeRequest, error) {
-	mr, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.MergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.GetMergeRequest(project, iid, nil, o...)
-	})
+	info, err := c.MergeRequestInfo(ctx, project, iid)
 	if err != nil {
 		return nil, err
 	}
-	if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
-		return nil, c.malformed(rec, noLabels)
-	}
-	return &MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels}, nil
+	return &info.MergeRequest, nil
 }
 
 // OpenMergeRequestsFrom lists the project's open merge requests whose source
