@@ -30,6 +30,12 @@ type task struct {
 	ready      bool // in the queue's ready list
 }
 
+// newTask is the task of one delivery for the merge request key; path
+// names its project in the log.
+func newTask(key mrKey, path string, d delivery) *task {
+	return &task{key: key, path: clip(path), deliveries: []delivery{d}}
+}
+
 // maxDeliveriesPerTask bounds the memory a burst on one merge request takes.
 const maxDeliveriesPerTask = 64
 
