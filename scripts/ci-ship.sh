@@ -9,7 +9,7 @@
 #                writes it to $ECHOES_TOOLS/gitlab-ci-schema.json); a missing
 #                schema fails here, never skips
 #   e2e          scripts/e2e-gitlab-ci-local.sh
-#   image        scripts/test-image.sh (build, run, gzip layers <= 7 MiB)
+#   image        scripts/test-image.sh (build, run, gzip layers <= 6.5 MiB)
 #   all          install, then schema, e2e and image (the default)
 # Needs root (apt-get) and the Debian and npm registries; nothing beside the
 # clone.

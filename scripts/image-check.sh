@@ -6,13 +6,13 @@
 #     engine and containerd pulls it); zstd: an OCI manifest, zstd layers
 #   - each layer's bytes start with that compressor's magic number, and each
 #     blob's sha256 is the digest the manifest names
-#   - the compressed layers add up to at most MAX (1234, 6MiB, 512KiB)
+#   - the compressed layers add up to at most MAX (1234, 6.5MiB, 6656KiB)
 # Exit 0 when all hold, 1 when one does not (a line says which), 2 on misuse.
 # Needs jq, sha256sum, od.
 set -euo pipefail
 
 dir=${1:-} kind=${2:-} max=${3:-}
-usage() { echo "usage: scripts/image-check.sh DIR gzip|zstd [MAX, e.g. 6MiB]" >&2; exit 2; }
+usage() { echo "usage: scripts/image-check.sh DIR gzip|zstd [MAX, e.g. 6.5MiB]" >&2; exit 2; }
 [[ -n $dir && -n $kind ]] || usage
 for tool in jq sha256sum od; do
 	command -v "$tool" >/dev/null || { echo "image-check: $tool is not installed: apt-get install -y jq coreutils" >&2; exit 2; }
@@ -35,14 +35,16 @@ esac
 
 max_bytes=""
 if [[ -n $max ]]; then
-	if [[ $max =~ ^([0-9]+)(MiB|KiB|B)?$ ]]; then
-		case ${BASH_REMATCH[2]} in
-		MiB) max_bytes=$((BASH_REMATCH[1] * 1048576)) ;;
-		KiB) max_bytes=$((BASH_REMATCH[1] * 1024)) ;;
-		*) max_bytes=${BASH_REMATCH[1]} ;;
-		esac
+	# A whole number of bytes, or a number of MiB or KiB with an optional
+	# fraction (6.5MiB = 6815744 bytes, rounded down to a byte).
+	if [[ $max =~ ^([0-9]+)B?$ ]]; then
+		max_bytes=${BASH_REMATCH[1]}
+	elif [[ $max =~ ^([0-9]+(\.[0-9]+)?)(MiB|KiB)$ ]]; then
+		unit=1024
+		[[ ${BASH_REMATCH[3]} == MiB ]] && unit=1048576
+		max_bytes=$(awk -v n="${BASH_REMATCH[1]}" -v u="$unit" 'BEGIN { printf "%d", n * u }')
 	else
-		echo "image-check: MAX \"$max\" is not a size: give bytes or a number with MiB or KiB, such as 6MiB" >&2
+		echo "image-check: MAX \"$max\" is not a size: give bytes or a number with MiB or KiB, such as 6.5MiB or 6656KiB" >&2
 		exit 2
 	fi
 fi
