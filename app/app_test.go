@@ -1,0 +1,49 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/app"
+	"gitlab.com/echoeshq/echoes-labels/cienv"
+)
+
+// The application routes to two sibling commands and turns every error
+// into two lines and an exit code, in one place.
+func TestMainRoutesAndExplains(t *testing.T) {
+	const token = "glpat-app-test-0123456789"
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		out, err string // substrings of stdout and stderr
+	}{
+		{"the check is the default command", []string{"--labels", "echoes/intent/feature"}, nil, 0, "PASS", ""},
+		{"check by name", []string{"check", "--labels", "backend"}, nil, 1, "FAIL", ""},
+		{"version", []string{"--version"}, nil, 0, "v9.9.9", ""},
+		{"help is the check's", []string{"help"}, nil, 0, "--labels", ""},
+		{"serve's help", []string{"serve", "--help"}, nil, 0, "--webhook-secret", ""},
+		{"an unknown flag", []string{"--nope"}, nil, 2, "", "fix: see echoes-labels --help"},
+		{"serve with nothing set names both missing settings", []string{"serve"}, nil, 2, "", "--webhook-secret"},
+		{"a token pasted into a flag's value is masked", []string{"--timeout", token},
+			map[string]string{"ECHOES_GITLAB_TOKEN": token}, 2, "", "[MASKED]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := app.Main(context.Background(), tt.args, app.Deps{Stdout: &stdout, Stderr: &stderr,
+				Env: cienv.Map(tt.env), Version: "v9.9.9"})
+			if code != tt.code || !strings.Contains(stdout.String(), tt.out) || !strings.Contains(stderr.String(), tt.err) {
+				t.Fatalf("exit %d, want %d with %q and %q\n--- stdout\n%s--- stderr\n%s", code, tt.code, tt.out, tt.err, &stdout, &stderr)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), token) {
+				t.Fatal("the token was printed")
+			}
+			if code == 2 && strings.Count(stderr.String(), "\n") != 2 {
+				t.Errorf("want one cause line and one fix line:\n%s", &stderr)
+			}
+		})
+	}
+}
