@@ -28,14 +28,15 @@ func (s *service) reconcileLoop(ctx context.Context) {
 	for {
 		for _, w := range s.cfg.watch {
 			started := s.now()
-			cur, resumed := resume[w], true
+			cur, resumed, full := resume[w], true, false
 			if cur == nil {
 				cur, resumed = &sweepCursor{}, false
-				if t, ok := since[w]; ok {
+				t, ok := since[w]
+				if ok {
 					cur.from(t.Add(-s.cfg.overlap))
 				}
+				full = !ok
 			}
-			full := cur.after == nil && cur.page <= 1
 			st, err := s.sweep(ctx, w, cur)
 			if ctx.Err() != nil {
 				return

@@ -44,6 +44,11 @@ func (c *ReconcileCommand) Run(ctx context.Context, stderr io.Writer, secrets ma
 	if err != nil {
 		return err
 	}
+	return runReconcile(ctx, cfg, window, stderr, secrets)
+}
+
+// runReconcile is Run past the configuration.
+func runReconcile(ctx context.Context, cfg config, window time.Duration, stderr io.Writer, secrets mask.Secrets) error {
 	secrets = secrets.With(cfg.token)
 	tally := &tally{}
 	log := slog.New(tally.wrap(slog.NewJSONHandler(mask.Writer(stderr, secrets), nil)))
