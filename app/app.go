@@ -1,6 +1,6 @@
 // Package app is the echoes-labels command line: the kong application with
-// its two sibling commands, the check (package checkcmd, the default) and
-// the service (package serve); the binding of their flags to environment
+// its sibling commands, the check (package checkcmd, the default), the
+// service and its one-shot sweep (package serve); the binding of their flags to environment
 // variables; and the one place where an error becomes its cause line, its
 // fix line and the process's exit code.
 package app
@@ -29,14 +29,15 @@ type Deps = checkcmd.Deps
 // commands is the command line: the check, which is the default command,
 // and the service that keeps the check's verdict in step with the labels.
 type commands struct {
-	Check   checkcmd.Command `cmd:"" default:"withargs" help:"${description}"`
-	Serve   serve.Command    `cmd:"" help:"Receive GitLab's merge request webhooks and status check requests, and retry the label job when its labels pass (see the README, Turn green without a retry)."`
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	Check     checkcmd.Command       `cmd:"" default:"withargs" help:"${description}"`
+	Serve     serve.Command          `cmd:"" help:"Receive GitLab's merge request webhooks and status check requests, and retry the label job when its labels pass (see the README, Turn green without a retry)."`
+	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch and retry the label jobs whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
+	Version   kong.VersionFlag       `help:"Print the version and exit."`
 }
 
 const description = "Checks that a GitLab merge request carries the labels Echoes needs: at least one echoes/intent… or echoes/initiative… label, and optionally one echoes/effort… label sized XS to XL.\n\n" +
 	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
-	"The service that retries the job when labels change: echoes-labels serve --help."
+	"The service that retries the job when labels change: echoes-labels serve --help; one sweep of the open merge requests, for a schedule: echoes-labels reconcile --help."
 
 // maxCause bounds the cause line: it may quote what GitLab answered.
 const maxCause = 600
@@ -80,7 +81,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		// own fix is not, or an argument such as "help" masks its words.
 		e := &exit.Error{Code: exit.Config, Cause: secrets.With(positional(args)...).Mask(usageMessage(err)),
 			Fix: "see echoes-labels --help for the flags and their environment variables"}
-		if len(args) == 0 || args[0] != "serve" {
+		if len(args) == 0 || (args[0] != "serve" && args[0] != "reconcile") {
 			// The check's reports say why there is no verdict; where they
 			// go is read from the arguments and variables as given.
 			checkcmd.ReportError(d.Stdout, cmp.Or(lastArg(args, "--junit"), env.get("junit")),
@@ -88,8 +89,11 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		}
 		return report(d.Stderr, secrets, e)
 	}
-	if kctx.Command() == "serve" {
+	switch kctx.Command() {
+	case "serve":
 		return report(d.Stderr, secrets, cli.Serve.Run(ctx, d.Stderr, secrets))
+	case "reconcile":
+		return report(d.Stderr, secrets, cli.Reconcile.Run(ctx, d.Stderr, secrets))
 	}
 	return report(d.Stderr, secrets, cli.Check.Run(ctx, d, secrets))
 }
@@ -124,7 +128,7 @@ func usageMessage(err error) string {
 // helpArgs makes "echoes-labels --help" the check's help, with its flags:
 // the check is the default command, and the one people ask about.
 func helpArgs(args []string) []string {
-	if len(args) > 0 && (args[0] == "check" || args[0] == "serve") {
+	if len(args) > 0 && (args[0] == "check" || args[0] == "serve" || args[0] == "reconcile") {
 		return args
 	}
 	if len(args) > 0 && args[0] == "help" {

@@ -26,15 +26,20 @@ import (
 // Command is `echoes-labels serve`. The flag and variable names are the
 // public interface (README, "Turn green without a retry").
 type Command struct {
-	Listen          string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
+	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
+	Shared        `embed:""`
+	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
+	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
+	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`
+}
+
+// Shared are the flags serve and reconcile both read, declared once: how
+// to reach GitLab, the label job, the watch list and the label rules.
+type Shared struct {
 	settings.GitLab `embed:"" set:"token_help=Access token with the api scope: retrying jobs and answering status checks write."`
-	WebhookSecret   string   `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
 	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects (ids or paths) to reconcile."`
-	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
-	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never)."`
-
-	settings.Rules `embed:""`
+	settings.Rules  `embed:""`
 }
 
 // The settings a configuration error of serve names.
@@ -81,20 +86,35 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 // one error with one cause line and one fix line.
 func (c *Command) config(secrets mask.Secrets) (config, error) {
 	cfg := defaultConfig()
-	var errs []*exit.Error
-	bad := func(err error) {
-		var e *exit.Error
-		if !errors.As(err, &e) {
-			e = exit.BadSetting("", err.Error(), "check the flags and variables")
-		}
-		errs = append(errs, e)
-	}
+	var errs settingErrors
+	bad := errs.add
 
 	cfg.secret = []byte(strings.TrimSpace(c.WebhookSecret))
 	if len(cfg.secret) == 0 {
 		bad(exit.BadSetting(settingSecret, "--webhook-secret/ECHOES_WEBHOOK_SECRET is not set",
 			"set ECHOES_WEBHOOK_SECRET to the secret token you give the GitLab webhook (and the shared secret of the status check): without it anyone could drive the service"))
 	}
+	c.Shared.config(&cfg, secrets, bad)
+	cfg.listen = c.Listen
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad(exit.BadSetting(settingListen, fmt.Sprintf("--listen/ECHOES_LISTEN %s is not host:port", secrets.Quote(c.Listen, 80)),
+			"give an address such as :8080 or 127.0.0.1:8080"))
+	}
+	interval, err := c.ReconcileInterval.Value(settingReconcile+"/ECHOES_RECONCILE_INTERVAL", secrets)
+	switch {
+	case err != nil:
+		bad(err)
+	case interval < 0 || (interval > 0 && interval < time.Second):
+		bad(exit.BadSetting(settingReconcile, fmt.Sprintf("--reconcile-interval/ECHOES_RECONCILE_INTERVAL is %s", interval),
+			"give 0 to turn reconciling off, or a duration of a second or more such as 5m"))
+	}
+	cfg.interval = interval
+	return cfg, joinSettings(errs)
+}
+
+// config checks the shared settings into cfg, reporting each bad one to
+// bad.
+func (c *Shared) config(cfg *config, secrets mask.Secrets, bad func(error)) {
 	token, err := c.CleanToken()
 	switch {
 	case err != nil:
@@ -110,25 +130,11 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 		cfg.gitlabURL = u.String()
 	}
 	cfg.caFile = c.CAFile
-	cfg.listen = c.Listen
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad(exit.BadSetting(settingListen, fmt.Sprintf("--listen/ECHOES_LISTEN %s is not host:port", secrets.Quote(c.Listen, 80)),
-			"give an address such as :8080 or 127.0.0.1:8080"))
-	}
 	cfg.jobName = strings.TrimSpace(c.JobName)
 	if cfg.jobName == "" {
 		bad(exit.BadSetting(settingJobName, "--job-name/ECHOES_JOB_NAME is empty",
 			"give the name of the label job in .gitlab-ci.yml (echoes-labels by default)"))
 	}
-	interval, err := c.ReconcileInterval.Value(settingReconcile+"/ECHOES_RECONCILE_INTERVAL", secrets)
-	switch {
-	case err != nil:
-		bad(err)
-	case interval < 0 || (interval > 0 && interval < time.Second):
-		bad(exit.BadSetting(settingReconcile, fmt.Sprintf("--reconcile-interval/ECHOES_RECONCILE_INTERVAL is %s", interval),
-			"give 0 to turn reconciling off, or a duration of a second or more such as 5m"))
-	}
-	cfg.interval = interval
 	if cfg.rules, cfg.docsURL, err = c.Options(secrets); err != nil {
 		bad(err)
 	}
@@ -137,7 +143,17 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 			cfg.watch = append(cfg.watch, w)
 		}
 	}
-	return cfg, joinSettings(errs)
+}
+
+// settingErrors collects every bad setting of one command line.
+type settingErrors []*exit.Error
+
+func (errs *settingErrors) add(err error) {
+	var e *exit.Error
+	if !errors.As(err, &e) {
+		e = exit.BadSetting("", err.Error(), "check the flags and variables")
+	}
+	*errs = append(*errs, e)
 }
 
 // joinSettings makes one configuration error of several: the first one's

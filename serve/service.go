@@ -38,6 +38,7 @@ type config struct {
 	callTimeout time.Duration // one try's GitLab calls
 	drain       time.Duration // SIGTERM: time to finish the work in flight
 	overlap     time.Duration // each sweep re-reads this much before the last
+	sweepPage   int64         // merge requests a page of a sweep (GitLab's most: 100)
 }
 
 func defaultConfig() config {
@@ -53,6 +54,7 @@ func defaultConfig() config {
 		callTimeout: 10 * time.Second,
 		drain:       20 * time.Second,
 		overlap:     time.Minute,
+		sweepPage:   100,
 	}
 }
 

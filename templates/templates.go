@@ -14,3 +14,12 @@ var Component []byte
 // ComponentName is the name users include it by:
 // $CI_SERVER_FQDN/<project path>/echoes-labels@<version>.
 const ComponentName = "echoes-labels"
+
+// ReconcileComponent is templates/echoes-labels-reconcile.yml: the scheduled
+// pipeline's job that runs `echoes-labels reconcile`.
+//
+//go:embed echoes-labels-reconcile.yml
+var ReconcileComponent []byte
+
+// ReconcileComponentName is the name users include it by.
+const ReconcileComponentName = "echoes-labels-reconcile"

@@ -1,0 +1,68 @@
+package gitlabapi
+
+import (
+	"context"
+	"time"
+
+	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+)
+
+// SweepOptions choose one page of open merge requests in the order a sweep
+// reads them: least recently updated first (order_by=updated_at,
+// sort=asc), so that the last updated_at seen is a cursor the next page
+// starts from and any number of merge requests is reached with small page
+// numbers.
+type SweepOptions struct {
+	// UpdatedAfter, when set, keeps the merge requests updated at or after
+	// it (GitLab's updated_after is inclusive). It is sent in whole seconds
+	// (RFC 3339, as client-go encodes a time), so it is truncated here, and
+	// the caller compares its cursor with what was sent.
+	UpdatedAfter *time.Time
+	// Page is the page to read, from 1 (0 is 1).
+	Page int64
+	// PerPage is the page size (0 is 100, GitLab's largest).
+	PerPage int64
+}
+
+// SweepSecond is the instant an updated_after of t is sent as: t in UTC,
+// truncated to the second.
+func SweepSecond(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+func (o SweepOptions) list() gitlab.ListOptions {
+	per := o.PerPage
+	if per <= 0 || per > 100 {
+		per = 100
+	}
+	return gitlab.ListOptions{PerPage: per, Page: max(o.Page, 1)}
+}
+
+func (o SweepOptions) after() *time.Time {
+	if o.UpdatedAfter == nil {
+		return nil
+	}
+	t := SweepSecond(*o.UpdatedAfter)
+	return &t
+}
+
+// GroupOpenMergeRequestsByUpdate reads one page of the open merge requests
+// of a group and its subgroups, least recently updated first (one GET).
+// next is the page after it, 0 on the last.
+func (c *Client) GroupOpenMergeRequestsByUpdate(ctx context.Context, group string, opt SweepOptions) (mrs []MergeRequestInfo, next int64, err error) {
+	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{
+			ListOptions: opt.list(), State: gitlab.Ptr("opened"), UpdatedAfter: opt.after(),
+			OrderBy: gitlab.Ptr("updated_at"), Sort: gitlab.Ptr("asc"),
+		}, o...)
+	})
+}
+
+// ProjectOpenMergeRequestsByUpdate is GroupOpenMergeRequestsByUpdate for
+// one project.
+func (c *Client) ProjectOpenMergeRequestsByUpdate(ctx context.Context, project string, opt SweepOptions) (mrs []MergeRequestInfo, next int64, err error) {
+	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{
+			ListOptions: opt.list(), State: gitlab.Ptr("opened"), UpdatedAfter: opt.after(),
+			OrderBy: gitlab.Ptr("updated_at"), Sort: gitlab.Ptr("asc"),
+		}, o...)
+	})
+}
