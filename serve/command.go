@@ -35,6 +35,10 @@ type Command struct {
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never)."`
 
 	settings.Rules `embed:""`
+
+	// the worker's
+	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (their pipelines run in the fork); off by default."`
 }
 
 // The settings a configuration error of serve names.
@@ -43,6 +47,10 @@ const (
 	settingSecret    = "--webhook-secret"
 	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
+
+	// the worker's
+	settingStatusCheckName = "--status-check-name"
+	defaultStatusCheckName = "echoes-labels"
 )
 
 // Run serves until ctx is done (SIGTERM, SIGINT), then stops accepting,
@@ -136,6 +144,19 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 		if w = strings.Trim(strings.TrimSpace(w), "/"); w != "" {
 			cfg.watch = append(cfg.watch, w)
 		}
+	}
+
+	// the worker's
+	cfg.statusCheckName = strings.TrimSpace(c.StatusCheckName)
+	if cfg.statusCheckName == "" {
+		bad(exit.BadSetting(settingStatusCheckName, "--status-check-name/ECHOES_STATUS_CHECK_NAME is empty",
+			"give the name of the external status check the service answers (echoes-labels by default)"))
+	}
+	if cfg.retryForks, err = c.RetryForks.Value("--retry-forks/ECHOES_RETRY_FORKS", secrets); err != nil {
+		bad(err)
+	}
+	if cfg.interval > 0 {
+		cfg.checkTTL = min(cfg.interval, cfg.checkTTL)
 	}
 	return cfg, joinSettings(errs)
 }

@@ -99,12 +99,8 @@ func (s *service) sweep(ctx context.Context, watch string, after *time.Time) (n,
 				path = watch
 			}
 			t := &task{
-				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path), labels: mr.Labels, state: mr.State,
+				key: mrKey{mr.ProjectID, mr.IID}, path: clip(path),
 				deliveries: []delivery{{id: reconcileDelivery, received: s.now()}},
-			}
-			if !mr.UpdatedAt.IsZero() {
-				// The webhook's format, so that merge() compares like with like.
-				t.updated = mr.UpdatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
 			}
 			if !s.queue.pushWait(ctx, t) {
 				return n, queued, ctx.Err()

@@ -38,6 +38,12 @@ type config struct {
 	callTimeout time.Duration // one try's GitLab calls
 	drain       time.Duration // SIGTERM: time to finish the work in flight
 	overlap     time.Duration // each sweep re-reads this much before the last
+
+	// the worker's
+	statusCheckName string        // --status-check-name: the checks that are ours
+	retryForks      bool          // --retry-forks: act on fork merge requests' pipelines too
+	checkTTL        time.Duration // how long a project's "has a check of ours" is believed
+	perProject      int           // tasks of one project in flight at most; 0: ⌈workers/2⌉
 }
 
 func defaultConfig() config {
@@ -53,6 +59,9 @@ func defaultConfig() config {
 		callTimeout: 10 * time.Second,
 		drain:       20 * time.Second,
 		overlap:     time.Minute,
+
+		statusCheckName: defaultStatusCheckName,
+		checkTTL:        time.Minute,
 	}
 }
 
@@ -72,6 +81,8 @@ type service struct {
 	workers    sync.WaitGroup
 
 	groups sync.Map // watch entry → "group" or "project", learnt on the first sweep
+
+	checks checkCache // the worker's: which projects have a status check of ours
 }
 
 func newService(cfg config, log *slog.Logger) (*service, error) {
@@ -79,7 +90,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle), now: time.Now}
+	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
 	s.metrics = newMetrics(s.queue.depth)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil

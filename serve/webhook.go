@@ -104,11 +104,8 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
 	}
 	t := &task{
-		key:     mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
-		path:    clip(ev.Project.PathWithNamespace),
-		labels:  ev.labels(),
-		updated: ev.ObjectAttributes.UpdatedAt,
-		state:   ev.ObjectAttributes.State,
+		key:  mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
+		path: clip(ev.Project.PathWithNamespace),
 	}
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
 		sha := ev.ObjectAttributes.LastCommit.ID
@@ -116,7 +113,7 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 			return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "status check request without object_attributes.last_commit.id",
 				"a status check request without object_attributes.last_commit.id")
 		}
-		t.checks = map[int64]string{rule.ID: sha}
+		t.statusCheck = true
 	}
 	return t, nil
 }
