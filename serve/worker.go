@@ -231,6 +231,12 @@ func (s *service) answerChecks(ctx context.Context, t *task, p *progress) (resul
 	if !t.statusCheck {
 		has, known := s.checks.get(t.key.project, s.cfg.checkTTL, time.Now())
 		if !known {
+			// Workers taking merge requests of one project at once ask once.
+			unlock := s.checks.lock(ctx, t.key.project)
+			defer unlock()
+			has, known = s.checks.get(t.key.project, s.cfg.checkTTL, time.Now())
+		}
+		if !known {
 			list, err := s.gl.ProjectStatusChecks(ctx, pid)
 			switch {
 			case err == nil:
@@ -430,8 +436,39 @@ func perProjectLimit(cfg config) int {
 // status check of ours, so that a sweep or a burst asks GitLab once per
 // project, not once per merge request.
 type checkCache struct {
-	mu sync.Mutex
-	m  map[int64]checkEntry
+	mu       sync.Mutex
+	m        map[int64]checkEntry
+	inFlight map[int64]chan struct{} // a lookup under way, closed when it ends
+}
+
+// lock waits for another worker's lookup of project to end, then makes
+// this one the lookup under way until the returned func is called. A ctx
+// that ends first gives up the wait (the lookup is then made twice).
+func (c *checkCache) lock(ctx context.Context, project int64) (unlock func()) {
+	for {
+		c.mu.Lock()
+		ch := c.inFlight[project]
+		if ch == nil {
+			if c.inFlight == nil {
+				c.inFlight = map[int64]chan struct{}{}
+			}
+			ch = make(chan struct{})
+			c.inFlight[project] = ch
+			c.mu.Unlock()
+			return func() {
+				c.mu.Lock()
+				delete(c.inFlight, project)
+				c.mu.Unlock()
+				close(ch)
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return func() {}
+		}
+	}
 }
 
 type checkEntry struct {
