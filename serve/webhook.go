@@ -118,22 +118,6 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 	return t, nil
 }
 
-// labels are the merge request's labels after the change the event
-// reports.
-func (ev *mergeRequestEvent) labels() []string {
-	src := ev.ObjectAttributes.Labels
-	if src == nil {
-		src = ev.Labels
-	}
-	out := make([]string, 0, len(src))
-	for _, l := range src {
-		if l != nil {
-			out = append(out, l.Title)
-		}
-	}
-	return out
-}
-
 // webhook answers POST /webhook: it parses, counts, queues and answers,
 // and never waits for GitLab: its answer comes in well under GitLab's
 // timeout whatever GitLab's API does, since a webhook that keeps failing
