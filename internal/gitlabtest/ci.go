@@ -515,7 +515,7 @@ func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
 	if j == nil {
 		return
 	}
-	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled"}, j.Status) {
+	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled", "canceling"}, j.Status) {
 		Error(w, http.StatusForbidden, "403 Forbidden - Job is not retryable")
 		return
 	}
