@@ -21,9 +21,10 @@ func TestPipelinesJobsAndRetry(t *testing.T) {
 		gitlabtest.Job{Name: "build", Status: "success"}, gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
 	c, _ := newClient(t, srv.APIURL())
 
-	ps, err := c.MergeRequestPipelines(ctx(t), "42", 1)
-	if err != nil || len(ps) != 1 || ps[0].ID != pipeline || ps[0].ProjectID != 42 || ps[0].SHA == "" || ps[0].Status != "failed" {
-		t.Fatalf("MergeRequestPipelines = %+v, %v", ps, err)
+	mr, err := c.MergeRequestInfo(ctx(t), "42", 1)
+	if err != nil || mr.HeadPipeline == nil || mr.HeadPipeline.ID != pipeline || mr.HeadPipeline.ProjectID != 42 ||
+		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" {
+		t.Fatalf("MergeRequestInfo's head pipeline = %+v, %v", mr, err)
 	}
 	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)
 	if err != nil || len(jobs) != 2 {
@@ -35,7 +36,7 @@ func TestPipelinesJobsAndRetry(t *testing.T) {
 			label = j
 		}
 	}
-	if label.Status != "failed" || label.ID == 0 {
+	if label.Status != "failed" || label.ID == 0 || label.CreatedAt.IsZero() || label.StartedAt.IsZero() {
 		t.Fatalf("label job %+v", label)
 	}
 	before := srv.Count()
@@ -127,6 +128,7 @@ func TestOpenMergeRequests(t *testing.T) {
 func TestMergeRequestInfo(t *testing.T) {
 	srv := gitlabtest.New(t)
 	srv.SetLabels(42, "group/project", 9, "echoes/intent/feature", "backend")
+	srv.AddPipeline(42, "group/project", 9, gitlabtest.Job{Name: "echoes-labels", Status: "success"})
 	srv.SetState(42, "group/project", 9, "closed")
 	c, _ := newClient(t, srv.APIURL())
 	mr, err := c.MergeRequestInfo(ctx(t), "42", 9)
@@ -160,7 +162,7 @@ func TestNoRetries(t *testing.T) {
 			return true
 		})
 		cl, _ := newClient(t, srv.APIURL(), func(cfg *Config) { cfg.RetryMax = c.retryMax })
-		_, err := cl.MergeRequestPipelines(ctx(t), "42", 1)
+		_, err := cl.PipelineJobs(ctx(t), "42", 1)
 		if f := Classify(err); f.Kind != "5xx" || !f.Transient {
 			t.Errorf("RetryMax %d: %+v for %v", c.retryMax, f, err)
 		}
@@ -224,7 +226,7 @@ func TestClassify(t *testing.T) {
 		{"connection refused", closed, "network", true, 0},
 	} {
 		cl, _ := newClient(t, c.url, func(cfg *Config) { cfg.RetryMax = NoRetries })
-		_, err := cl.MergeRequestPipelines(ctx(t), "42", 1)
+		_, err := cl.PipelineJobs(ctx(t), "42", 1)
 		var e *Error
 		if !errors.As(err, &e) {
 			t.Errorf("%s: %v, want an *Error", c.name, err)
@@ -240,5 +242,79 @@ func TestClassify(t *testing.T) {
 	}
 	if f := Classify(errors.New("x")); f.Kind != "other" || f.Transient {
 		t.Errorf("Classify of a foreign error = %+v", f)
+	}
+}
+
+// A merge request without a pipeline has no head pipeline.
+func TestMergeRequestInfoNoHeadPipeline(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 3)
+	c, _ := newClient(t, srv.APIURL())
+	if mr, err := c.MergeRequestInfo(ctx(t), "42", 3); err != nil || mr.HeadPipeline != nil {
+		t.Errorf("MergeRequestInfo = %+v, %v; want no head pipeline", mr, err)
+	}
+}
+
+// A child pipeline is found through its parent's bridges.
+func TestPipelineBridges(t *testing.T) {
+	srv := gitlabtest.New(t)
+	parent := srv.AddPipeline(42, "group/project", 1, gitlabtest.Job{Name: "build", Status: "success"})
+	child := srv.AddChildPipeline(parent, "checks", gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
+	c, _ := newClient(t, srv.APIURL())
+	bs, err := c.PipelineBridges(ctx(t), "42", parent)
+	if err != nil || len(bs) != 1 || bs[0].Name != "checks" || bs[0].Downstream == nil || bs[0].Downstream.ID != child || bs[0].Downstream.ProjectID != 42 {
+		t.Fatalf("PipelineBridges = %+v, %v", bs, err)
+	}
+	if bs, err := c.PipelineBridges(ctx(t), "42", child); err != nil || len(bs) != 0 {
+		t.Errorf("bridges of a pipeline without any = %+v, %v", bs, err)
+	}
+}
+
+// Label events: every page of 100 is read, sorted oldest first.
+func TestMergeRequestLabelEvents(t *testing.T) {
+	srv := gitlabtest.New(t)
+	for i := range 60 {
+		srv.SetLabels(42, "group/project", 1, "l"+strconv.Itoa(i))
+	}
+	c, _ := newClient(t, srv.APIURL())
+	events, err := c.MergeRequestLabelEvents(ctx(t), "42", 1)
+	if err != nil || len(events) != 119 { // 60 adds, 59 removes: two pages
+		t.Fatalf("MergeRequestLabelEvents: %d events, %v", len(events), err)
+	}
+	for i := 1; i < len(events); i++ {
+		if events[i].CreatedAt.Before(events[i-1].CreatedAt) {
+			t.Fatalf("events not oldest first: %+v", events)
+		}
+	}
+	if last := events[len(events)-1]; last.Action != "add" || last.Label != "l59" || last.CreatedAt.IsZero() {
+		t.Errorf("newest event %+v, want l59 added", last)
+	}
+}
+
+// Status checks: the project's services, and a merge request's with their
+// status for the head; the answer to a check, 409 for an old head.
+func TestStatusChecks(t *testing.T) {
+	srv := gitlabtest.New(t)
+	ours := srv.AddStatusCheck(42, "group/project", "echoes-labels")
+	srv.AddStatusCheck(42, "group/project", "security-scan")
+	srv.SetLabels(42, "group/project", 1)
+	c, _ := newClient(t, srv.APIURL())
+	list, err := c.ProjectStatusChecks(ctx(t), "42")
+	if err != nil || len(list) != 2 || list[0].Name != "echoes-labels" || list[0].ID != ours {
+		t.Fatalf("ProjectStatusChecks = %+v, %v", list, err)
+	}
+	checks, err := c.MergeRequestStatusChecks(ctx(t), "42", 1)
+	if err != nil || len(checks) != 2 || checks[0].Status != "pending" || checks[0].ExternalURL == "" {
+		t.Fatalf("MergeRequestStatusChecks = %+v, %v", checks, err)
+	}
+	sha := srv.HeadSHA(42, "group/project", 1)
+	if ok, err := c.SetStatusCheck(ctx(t), "42", 1, ours, sha, "passed"); !ok || err != nil {
+		t.Fatalf("SetStatusCheck = %v, %v", ok, err)
+	}
+	if ok, err := c.SetStatusCheck(ctx(t), "42", 1, ours, "0123", "passed"); ok || err != nil {
+		t.Errorf("SetStatusCheck of an old head = %v, %v; want not accepted, no error", ok, err)
+	}
+	if checks, _ := c.MergeRequestStatusChecks(ctx(t), "42", 1); checks[0].Status != "passed" || checks[1].Status != "pending" {
+		t.Errorf("after the answer: %+v", checks)
 	}
 }

@@ -40,6 +40,10 @@ type Shared struct {
 	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
 	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects (ids or paths) to reconcile."`
 	settings.Rules  `embed:""`
+
+	// the worker's
+	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (their pipelines run in the fork); off by default."`
 }
 
 // The settings a configuration error of serve names.
@@ -48,6 +52,10 @@ const (
 	settingSecret    = "--webhook-secret"
 	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
+
+	// the worker's
+	settingStatusCheckName = "--status-check-name"
+	defaultStatusCheckName = "echoes-labels"
 )
 
 // Run serves until ctx is done (SIGTERM, SIGINT), then stops accepting,
@@ -109,6 +117,9 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 			"give 0 to turn reconciling off, or a duration of a second or more such as 5m"))
 	}
 	cfg.interval = interval
+	if cfg.interval > 0 {
+		cfg.checkTTL = min(cfg.interval, cfg.checkTTL)
+	}
 	return cfg, joinSettings(errs)
 }
 
@@ -142,6 +153,17 @@ func (c *Shared) config(cfg *config, secrets mask.Secrets, bad func(error)) {
 		if w = strings.Trim(strings.TrimSpace(w), "/"); w != "" {
 			cfg.watch = append(cfg.watch, w)
 		}
+	}
+
+	// the worker's
+	cfg.statusCheckName = strings.TrimSpace(c.StatusCheckName)
+	if cfg.statusCheckName == "" {
+		bad(exit.BadSetting(settingStatusCheckName, "--status-check-name/ECHOES_STATUS_CHECK_NAME is empty",
+			"give the name of the external status check the service answers (echoes-labels by default)"))
+	}
+	var err2 error
+	if cfg.retryForks, err2 = c.RetryForks.Value("--retry-forks/ECHOES_RETRY_FORKS", secrets); err2 != nil {
+		bad(err2)
 	}
 }
 

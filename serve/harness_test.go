@@ -236,13 +236,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// failedLabelJob gives merge request iid a pipeline whose label job failed.
+// failedLabelJob gives merge request iid a head pipeline whose label job
+// failed on no labels, then the labels: the labels changed after the job
+// read them, as when a developer mends them once the job failed.
 func failedLabelJob(gl *gitlabtest.Server, projectID int64, projectPath string, iid int64, labels ...string) int64 {
-	gl.SetLabels(projectID, projectPath, iid, labels...)
-	return gl.AddPipeline(projectID, projectPath, iid,
+	gl.SetLabels(projectID, projectPath, iid)
+	p := gl.AddPipeline(projectID, projectPath, iid,
 		gitlabtest.Job{Name: "build", Status: "success"},
 		gitlabtest.Job{Name: jobName, Status: "failed"},
 		gitlabtest.Job{Name: "test", Status: "success"})
+	gl.SetLabels(projectID, projectPath, iid, labels...)
+	return p
 }
 
 // newestLabelJob is the status of the newest attempt of the label job.

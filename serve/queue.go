@@ -15,19 +15,19 @@ type delivery struct {
 	received time.Time
 }
 
-// task is the work pending for one merge request. Deliveries for the same
-// merge request merge into one task, so a burst costs one look at GitLab.
+// task is the work pending for one merge request: only which merge
+// request it is. Deliveries for the same merge request merge into one
+// task, so a burst costs one look at GitLab; what to do is decided from
+// GitLab's state when a worker takes it, never from a payload.
 type task struct {
-	key     mrKey
-	path    string   // project path, for the log
-	labels  []string // newest known labels
-	updated string   // object_attributes.updated_at of the payload the labels come from
-	state   string   // opened, closed, merged
-	// checks maps external status check ids to the head commit they asked about.
-	checks     map[int64]string
-	deliveries []delivery
-	dropped    int  // deliveries merged beyond the ones kept for the log
-	ready      bool // in the queue's ready list
+	key  mrKey
+	path string // project path, for the log
+	// statusCheck: a status check request asked about this merge request,
+	// so its status checks are looked at whatever the project cache says.
+	statusCheck bool
+	deliveries  []delivery
+	dropped     int  // deliveries merged beyond the ones kept for the log
+	ready       bool // in the queue's ready list
 }
 
 // newTask is the task of one delivery for the merge request key; path
@@ -41,17 +41,10 @@ const maxDeliveriesPerTask = 64
 
 // merge folds a newer delivery's task into t.
 func (t *task) merge(n *task) {
-	// Deliveries can arrive out of order; keep the labels of the newest
-	// update GitLab describes (its timestamps sort as text within a format).
-	if n.updated == "" || t.updated == "" || n.updated >= t.updated {
-		t.labels, t.updated, t.state, t.path = n.labels, n.updated, n.state, n.path
+	if n.path != "" {
+		t.path = n.path
 	}
-	for id, sha := range n.checks {
-		if t.checks == nil {
-			t.checks = map[int64]string{}
-		}
-		t.checks[id] = sha
-	}
+	t.statusCheck = t.statusCheck || n.statusCheck
 	for _, d := range n.deliveries {
 		if len(t.deliveries) < maxDeliveriesPerTask {
 			t.deliveries = append(t.deliveries, d)
@@ -63,7 +56,10 @@ func (t *task) merge(n *task) {
 }
 
 // queue holds at most size merge requests' tasks, hands each to one worker
-// at a time and never runs two tasks for the same merge request at once:
+// at a time, never runs two tasks for the same merge request at once, and
+// never more than perProject tasks of one project (so that a project
+// whose GitLab calls hang cannot hold every worker: a ready task of a
+// project at its limit is skipped for the next one):
 // a delivery arriving while its merge request is being worked on waits for
 // that work to end, then runs against GitLab's new state. A new task waits
 // settle before a worker may take it, so that a burst (labels edited five
@@ -76,11 +72,16 @@ type queue struct {
 	pending  map[mrKey]*task
 	ready    []mrKey // pending and not in flight, oldest first
 	inFlight map[mrKey]bool
-	closed   bool
+	// perProject bounds the tasks of one project in flight (0: no bound);
+	// projects counts them.
+	perProject int
+	projects   map[int64]int
+	closed     bool
 }
 
-func newQueue(size int, settle time.Duration) *queue {
-	q := &queue{size: size, settle: settle, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{}}
+func newQueue(size int, settle time.Duration, perProject int) *queue {
+	q := &queue{size: size, settle: settle, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{},
+		perProject: perProject, projects: map[int64]int{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -147,20 +148,34 @@ func (q *queue) pushWait(ctx context.Context, t *task) bool {
 func (q *queue) pop() *task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.ready) == 0 {
+	for {
+		if i := q.next(); i >= 0 {
+			k := q.ready[i]
+			q.ready = append(q.ready[:i], q.ready[i+1:]...)
+			t := q.pending[k]
+			delete(q.pending, k)
+			q.inFlight[k] = true
+			q.projects[k.project]++
+			q.cond.Broadcast() // room for pushWait
+			return t
+		}
 		// Work held back behind a merge request in flight still counts.
 		if q.closed && len(q.pending) == 0 {
 			return nil
 		}
 		q.cond.Wait()
 	}
-	k := q.ready[0]
-	q.ready = q.ready[1:]
-	t := q.pending[k]
-	delete(q.pending, k)
-	q.inFlight[k] = true
-	q.cond.Broadcast() // room for pushWait
-	return t
+}
+
+// next is the index in ready of the oldest task whose project is below
+// its limit, -1 when there is none. q.mu is held.
+func (q *queue) next() int {
+	for i, k := range q.ready {
+		if q.perProject <= 0 || q.projects[k.project] < q.perProject {
+			return i
+		}
+	}
+	return -1
 }
 
 // done releases a merge request; work that arrived meanwhile becomes ready.
@@ -168,6 +183,9 @@ func (q *queue) done(k mrKey) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.inFlight, k)
+	if q.projects[k.project]--; q.projects[k.project] <= 0 {
+		delete(q.projects, k.project)
+	}
 	// Work that came meanwhile has waited at least as long as this took.
 	q.makeReady(k)
 	q.cond.Broadcast() // also wakes idle workers to exit once closed and drained

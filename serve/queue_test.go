@@ -6,37 +6,68 @@ import (
 	"time"
 )
 
-func tk(project, iid int64, updated string, labels ...string) *task {
-	return &task{key: mrKey{project, iid}, updated: updated, labels: labels, deliveries: []delivery{{id: updated}}}
+// tk is a task of one delivery, named id, for merge request iid.
+func tk(project, iid int64, id string) *task {
+	return newTask(mrKey{project, iid}, "", delivery{id: id})
 }
 
 func TestQueueCoalescesPerMergeRequest(t *testing.T) {
-	q := newQueue(2, 0)
-	if merged, ok := q.push(tk(1, 1, "2026-01-01 10:00:01 UTC", "a")); merged || !ok {
+	q := newQueue(2, 0, 0)
+	if merged, ok := q.push(tk(1, 1, "a")); merged || !ok {
 		t.Fatal("first push")
 	}
-	// Older news arriving late does not overwrite newer labels.
-	if merged, ok := q.push(tk(1, 1, "2026-01-01 10:00:00 UTC", "old")); !merged || !ok {
+	check := tk(1, 1, "check")
+	check.statusCheck = true
+	if merged, ok := q.push(check); !merged || !ok {
 		t.Fatal("second push for the same merge request was not merged")
 	}
-	q.push(tk(1, 1, "2026-01-01 10:00:02 UTC", "b"))
+	q.push(tk(1, 1, "b"))
 	q.push(tk(1, 2, "x"))
 	if _, ok := q.push(tk(1, 3, "x")); ok {
 		t.Error("a third merge request fitted in a queue of 2")
 	}
-	if _, ok := q.push(tk(1, 1, "2026-01-01 10:00:03 UTC", "c")); !ok {
+	if _, ok := q.push(tk(1, 1, "c")); !ok {
 		t.Error("a full queue refused work for a merge request already waiting")
 	}
 	got := q.pop()
-	if got.key != (mrKey{1, 1}) || len(got.labels) != 1 || got.labels[0] != "c" || len(got.deliveries) != 4 {
-		t.Errorf("popped %+v, want !1 with the newest labels and 4 deliveries", got)
+	if got.key != (mrKey{1, 1}) || !got.statusCheck || len(got.deliveries) != 4 {
+		t.Errorf("popped %+v, want !1 with 4 deliveries, marked as asked by a status check request", got)
+	}
+}
+
+// A project with perProject tasks in flight gets no worker more: its
+// next ready task is skipped for another project's, and runs once one of
+// its own is done.
+func TestQueuePerProjectLimit(t *testing.T) {
+	q := newQueue(10, 0, 2)
+	for iid := int64(1); iid <= 3; iid++ {
+		q.push(tk(1, iid, "slow"))
+	}
+	q.push(tk(2, 1, "healthy"))
+	a, b := q.pop(), q.pop()
+	if a.key.project != 1 || b.key.project != 1 {
+		t.Fatalf("popped %v and %v, want project 1's first two", a.key, b.key)
+	}
+	if got := q.pop(); got.key != (mrKey{2, 1}) {
+		t.Fatalf("popped %v with project 1 at its limit, want project 2's", got.key)
+	}
+	popped := make(chan *task)
+	go func() { popped <- q.pop() }()
+	select {
+	case got := <-popped:
+		t.Fatalf("popped %v while project 1 is at its limit", got.key)
+	case <-time.After(50 * time.Millisecond):
+	}
+	q.done(a.key)
+	if got := <-popped; got.key != (mrKey{1, 3}) {
+		t.Errorf("after done: %v, want project 1's third", got.key)
 	}
 }
 
 // A merge request in flight is not handed to a second worker; work that
 // arrives for it meanwhile waits, then runs.
 func TestQueueOneWorkerPerMergeRequest(t *testing.T) {
-	q := newQueue(10, 0)
+	q := newQueue(10, 0, 0)
 	q.push(tk(1, 1, "1"))
 	first := q.pop()
 	q.push(tk(1, 1, "2"))
@@ -52,13 +83,13 @@ func TestQueueOneWorkerPerMergeRequest(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	q.done(first.key)
-	if got := <-popped; got.key != (mrKey{1, 1}) || got.updated != "2" {
+	if got := <-popped; got.key != (mrKey{1, 1}) || got.deliveries[0].id != "2" {
 		t.Errorf("after done: %+v, want !1's later work", got)
 	}
 }
 
 func TestQueueCloseDrainsAndPushWait(t *testing.T) {
-	q := newQueue(1, 0)
+	q := newQueue(1, 0, 0)
 	q.push(tk(1, 1, "1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -87,7 +118,7 @@ func TestQueueCloseDrainsAndPushWait(t *testing.T) {
 // A new merge request's task waits settle, gathering its burst, before a
 // worker may take it; closing the queue ends the wait.
 func TestQueueSettles(t *testing.T) {
-	q := newQueue(10, 100*time.Millisecond)
+	q := newQueue(10, 100*time.Millisecond, 0)
 	began := time.Now()
 	q.push(tk(1, 1, "1"))
 	q.push(tk(1, 1, "2"))

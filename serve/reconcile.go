@@ -159,7 +159,6 @@ func (s *service) sweep(ctx context.Context, watch string, cur *sweepCursor) (st
 				path = watch
 			}
 			t := newTask(mrKey{mr.ProjectID, mr.IID}, path, delivery{id: reconcileDelivery, received: s.now()})
-			listed(t, mr)
 			if !s.queue.pushWait(ctx, t) {
 				if ctx.Err() != nil {
 					return st, ctx.Err()

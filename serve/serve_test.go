@@ -96,7 +96,8 @@ func TestBurstRetriesOnce(t *testing.T) {
 	}
 }
 
-// Labels that still fail leave the job red: no GitLab call at all.
+// Labels that still fail in GitLab leave the failed job red, whatever the
+// payload says: GitLab is read, nothing is written.
 func TestNoRetryWhenLabelsFail(t *testing.T) {
 	gl := newStandIn(t)
 	pipeline := failedLabelJob(gl, project, path, 3, "backend")
@@ -113,8 +114,10 @@ func TestNoRetryWhenLabelsFail(t *testing.T) {
 	if status, attempts := newestLabelJob(gl, pipeline); status != "failed" || attempts != 1 {
 		t.Errorf("label job %s after %d attempts, want failed once", status, attempts)
 	}
-	if n := gl.Count(); n != 0 {
-		t.Errorf("%d GitLab calls for failing labels, want none", n)
+	for _, r := range gl.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("%s %s for failing labels, want reads only", r.Method, r.Path)
+		}
 	}
 	for _, l := range h.logs.lines("delivery") {
 		if l["verdict"] != "fail" || l["action"] != "none" {
@@ -124,7 +127,7 @@ func TestNoRetryWhenLabelsFail(t *testing.T) {
 }
 
 // Jobs other than the failed label job, or a label job that passed, are
-// left alone; and the newest pipeline is the one looked at.
+// left alone; and the head pipeline is the one looked at.
 func TestOnlyTheNewestFailedLabelJob(t *testing.T) {
 	gl := newStandIn(t)
 	gl.SetLabels(project, path, 1, passing)
@@ -136,7 +139,7 @@ func TestOnlyTheNewestFailedLabelJob(t *testing.T) {
 	h.post(payload(t, project, path, 2, "b", 0, passing), hook("2")...)
 	h.waitIdle()
 	if n1, n2 := gl.Retries(project, 1), gl.Retries(project, 2); n1+n2 != 0 {
-		t.Errorf("retries: !1 %d, !2 %d; want none (no failed label job in the newest pipelines)", n1, n2)
+		t.Errorf("retries: !1 %d, !2 %d; want none (no failed label job in the head pipelines)", n1, n2)
 	}
 	if status, _ := newestLabelJob(gl, old); status != "failed" {
 		t.Errorf("the older pipeline's job is %s, want it left failed", status)
@@ -144,12 +147,14 @@ func TestOnlyTheNewestFailedLabelJob(t *testing.T) {
 }
 
 // An external status check request (no X-Gitlab-Event, signed with the
-// shared secret) is answered on GitLab's status check API with the head
-// commit and the rule's id: passed or failed as the labels are.
+// shared secret) makes the service answer the merge request's check of
+// ours on GitLab's status check API, for the head commit: passed or failed
+// as GitLab's labels are.
 func TestStatusCheckAnswer(t *testing.T) {
 	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
 	gl.SetLabels(project, path, 5, passing)
-	gl.SetLabels(project, path, 6)
+	gl.SetLabels(project, path, 6, "backend")
 	h := start(t, gl, nil)
 	for _, c := range []struct {
 		iid    int64
@@ -157,22 +162,22 @@ func TestStatusCheckAnswer(t *testing.T) {
 		want   string
 	}{{5, []string{passing}, "passed"}, {6, []string{"backend"}, "failed"}} {
 		sha := gl.HeadSHA(project, path, c.iid)
-		body := payload(t, project, path, c.iid, sha, 77, c.labels...)
+		body := payload(t, project, path, c.iid, sha, ours, c.labels...)
 		if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != 202 {
 			t.Fatalf("status check request: %d, want 202", code)
 		}
 		h.waitIdle()
 		got := gl.StatusChecks(project, c.iid)
-		if len(got) != 1 || got[0] != (gitlabtest.StatusCheckResponse{SHA: sha, ExternalStatusCheckID: 77, Status: c.want}) {
-			t.Errorf("!%d: status check responses %+v, want one %s for %s and rule 77", c.iid, got, c.want, sha)
+		if len(got) != 1 || got[0] != (gitlabtest.StatusCheckResponse{SHA: sha, ExternalStatusCheckID: ours, Status: c.want}) {
+			t.Errorf("!%d: status check responses %+v, want one %s for %s and check %d", c.iid, got, c.want, sha, ours)
 		}
 	}
-	// A head that moved on is GitLab's 409: logged, not retried, no crash.
-	body := payload(t, project, path, 5, "0000000000000000000000000000000000000000", 77, passing)
+	// Asked again with nothing changed: the check already says the verdict.
+	body := payload(t, project, path, 5, gl.HeadSHA(project, path, 5), ours, passing)
 	h.post(body, "X-Gitlab-Signature", sign(body, testSecret))
 	h.waitIdle()
 	if got := gl.StatusChecks(project, 5); len(got) != 1 {
-		t.Errorf("a stale head commit was answered: %+v", got)
+		t.Errorf("a check already passed was answered again: %+v", got)
 	}
 }
 
@@ -352,8 +357,9 @@ func TestNeverCallsPayloadURLs(t *testing.T) {
 	t.Cleanup(elsewhere.Close)
 	gl := newStandIn(t)
 	failedLabelJob(gl, project, path, 1, passing)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
 	h := start(t, gl, nil)
-	body := bytes.ReplaceAll(payload(t, project, path, 1, gl.HeadSHA(project, path, 1), 3, passing),
+	body := bytes.ReplaceAll(payload(t, project, path, 1, gl.HeadSHA(project, path, 1), ours, passing),
 		[]byte("http://example.com"), []byte(elsewhere.URL))
 	if !bytes.Contains(body, []byte(elsewhere.URL)) {
 		t.Fatal("the payload has no URL to replace")
@@ -573,16 +579,28 @@ func TestTwoReplicasRetryOnce(t *testing.T) {
 	}
 }
 
-// A merge request from a fork whose pipeline runs in the fork: the jobs
-// are listed and retried in the pipeline's project.
+// A merge request from a fork whose pipeline runs in the fork is left
+// alone; with --retry-forks its jobs are listed and retried in the
+// pipeline's project.
 func TestForkPipeline(t *testing.T) {
 	gl := newStandIn(t)
-	gl.SetLabels(project, path, 11, passing)
+	gl.SetLabels(project, path, 11)
 	pipeline := gl.AddForkPipeline(77, "someone/project", project, path, 11, gitlabtest.Job{Name: jobName, Status: "failed"})
+	gl.SetLabels(project, path, 11, passing)
 	h := start(t, gl, nil)
 	h.post(payload(t, project, path, 11, "a", 0, passing), hook("fork")...)
 	h.waitIdle()
+	if n := gl.Retries(project, 11); n != 0 {
+		t.Fatalf("a fork's label job was retried %d times without --retry-forks", n)
+	}
+	if l := h.logs.lines("delivery"); len(l) != 1 || !strings.Contains(fmt.Sprint(l[0]["detail"]), "fork") {
+		t.Errorf("delivery lines %v, want one saying the fork is left alone", l)
+	}
+
+	h2 := start(t, gl, func(c *config) { c.retryForks = true })
+	h2.post(payload(t, project, path, 11, "a", 0, passing), hook("fork-2")...)
+	h2.waitIdle()
 	if status, attempts := newestLabelJob(gl, pipeline); gl.Retries(project, 11) != 1 || status != "pending" || attempts != 2 {
-		t.Errorf("fork pipeline: %d retries, newest attempt %s of %d; want one retry", gl.Retries(project, 11), status, attempts)
+		t.Errorf("fork pipeline with --retry-forks: %d retries, newest attempt %s of %d; want one retry", gl.Retries(project, 11), status, attempts)
 	}
 }

@@ -39,6 +39,12 @@ type config struct {
 	drain       time.Duration // SIGTERM: time to finish the work in flight
 	overlap     time.Duration // each sweep re-reads this much before the last
 	sweepPage   int64         // merge requests a page of a sweep (GitLab's most: 100)
+
+	// the worker's
+	statusCheckName string        // --status-check-name: the checks that are ours
+	retryForks      bool          // --retry-forks: act on fork merge requests' pipelines too
+	checkTTL        time.Duration // how long a project's "has a check of ours" is believed
+	perProject      int           // tasks of one project in flight at most; 0: ⌈workers/2⌉
 }
 
 func defaultConfig() config {
@@ -55,6 +61,9 @@ func defaultConfig() config {
 		drain:       20 * time.Second,
 		overlap:     time.Minute,
 		sweepPage:   100,
+
+		statusCheckName: defaultStatusCheckName,
+		checkTTL:        time.Minute,
 	}
 }
 
@@ -74,6 +83,8 @@ type service struct {
 	workers    sync.WaitGroup
 
 	groups sync.Map // watch entry → "group" or "project", learnt on the first sweep
+
+	checks checkCache // the worker's: which projects have a status check of ours
 }
 
 func newService(cfg config, log *slog.Logger) (*service, error) {
@@ -81,7 +92,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle), now: time.Now}
+	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
 	s.metrics = newMetrics(s.queue.depth)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil

@@ -104,11 +104,8 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
 	}
 	t := &task{
-		key:     mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
-		path:    clip(ev.Project.PathWithNamespace),
-		labels:  ev.labels(),
-		updated: ev.ObjectAttributes.UpdatedAt,
-		state:   ev.ObjectAttributes.State,
+		key:  mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
+		path: clip(ev.Project.PathWithNamespace),
 	}
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
 		sha := ev.ObjectAttributes.LastCommit.ID
@@ -116,25 +113,9 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 			return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "status check request without object_attributes.last_commit.id",
 				"a status check request without object_attributes.last_commit.id")
 		}
-		t.checks = map[int64]string{rule.ID: sha}
+		t.statusCheck = true
 	}
 	return t, nil
-}
-
-// labels are the merge request's labels after the change the event
-// reports.
-func (ev *mergeRequestEvent) labels() []string {
-	src := ev.ObjectAttributes.Labels
-	if src == nil {
-		src = ev.Labels
-	}
-	out := make([]string, 0, len(src))
-	for _, l := range src {
-		if l != nil {
-			out = append(out, l.Title)
-		}
-	}
-	return out
 }
 
 // webhook answers POST /webhook: it parses, counts, queues and answers,

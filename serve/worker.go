@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
@@ -31,6 +32,24 @@ type result struct {
 	detail  string
 }
 
+// note adds a detail to the ones already said.
+func (r *result) note(detail string) {
+	if r.detail == "" {
+		r.detail = detail
+	} else {
+		r.detail += "; " + detail
+	}
+}
+
+// join folds in what a later step of the same try did: its actions
+// after the earlier ones', its detail beside theirs.
+func (r *result) join(n result) {
+	r.actions = append(r.actions, n.actions...)
+	if n.detail != "" {
+		r.note(n.detail)
+	}
+}
+
 // add folds in what a later try did: its actions after the earlier
 // ones', its detail over theirs.
 func (r *result) add(n result) {
@@ -47,9 +66,11 @@ func (r result) action() string {
 	return strings.Join(r.actions, "+")
 }
 
-// handle applies the rules to one merge request, trying again with backoff
-// while GitLab faults, within the task's budget, and giving up with a log
-// line.
+// handle makes the label job's verdict and the status checks of one merge
+// request follow its labels in GitLab, trying again with backoff while
+// GitLab faults, within the task's budget, and giving up with a log line.
+// The task says only which merge request: everything else is read from
+// GitLab.
 func (s *service) handle(t *task) {
 	start := time.Now()
 	source := "webhook"
@@ -58,24 +79,36 @@ func (s *service) handle(t *task) {
 	}
 	defer func() { s.metrics.processing[source].UpdateDuration(start) }()
 
-	pass := check.Evaluate(t.labels, s.cfg.rules).Pass()
-	verdict := "fail"
-	if pass {
-		verdict = "pass"
-	}
-	if t.state != "" && t.state != "opened" {
-		s.logTask(t, verdict, "none", "the merge request is "+t.state, time.Since(start))
-		return
-	}
-	r, err := s.try(t, pass)
+	var p progress
+	r, err := s.try(t, &p)
 	if err != nil {
 		r.actions = append(r.actions, "gave_up")
 		r.detail = s.giveUpDetail(err)
 	}
-	if r.detail == "" && !pass {
-		r.detail = "labels fail the rules (" + s.cfg.docsURL + "): the label job is red for the right reason"
+	verdict := ""
+	if p.mr != nil {
+		verdict = "fail"
+		if p.pass {
+			verdict = "pass"
+		}
+		if t.path == "" {
+			t.path = clip(p.mr.Path)
+		}
+		if err == nil && !p.pass && len(r.actions) == 0 && p.mr.State == "opened" {
+			r.note("labels fail the rules (" + s.cfg.docsURL + "): the label job is red for the right reason")
+		}
 	}
 	s.logTask(t, verdict, r.action(), r.detail, time.Since(start))
+}
+
+// progress is what the tries of one task learned and did: the merge
+// request is read once per task, and a step done is not done again by a
+// later try.
+type progress struct {
+	mr         *gitlabapi.MergeRequestInfo
+	pass       bool // GitLab's labels pass the rules
+	checksDone bool
+	jobDone    bool
 }
 
 // errPastBudget ends a task whose next wait would end past its budget.
@@ -84,13 +117,13 @@ var errPastBudget = errors.New("the wait before the next try ends past the task'
 // try does what the labels call for, as many times as cfg.attempts allows
 // while GitLab's failure is transient and the task's budget lasts: the
 // only retry layer, since the client makes one attempt a call. Each failed
-// call is counted by kind. Steps done by an earlier try (a status check
-// answered) are not redone.
-func (s *service) try(t *task, pass bool) (result, error) {
+// call is counted by kind. Steps done by an earlier try (the merge request
+// read, its status checks answered) are not redone, so a GitLab that
+// fails one endpoint costs few calls per try.
+func (s *service) try(t *task, p *progress) (result, error) {
 	ctx, cancel := context.WithTimeout(s.workCtx, s.cfg.budget)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	checks := maps.Clone(t.checks) // those still to answer
 	var r result
 	var err error
 	for attempt := 0; attempt < s.cfg.attempts; attempt++ {
@@ -115,7 +148,7 @@ func (s *service) try(t *task, pass bool) (result, error) {
 		// spend the whole budget on it.
 		actx, cancelTry := context.WithTimeout(ctx, s.cfg.callTimeout)
 		var n result
-		n, err = s.apply(actx, t.key, pass, checks)
+		n, err = s.apply(actx, t, p)
 		cancelTry()
 		r.add(n)
 		if err == nil {
@@ -147,71 +180,192 @@ func (s *service) giveUpDetail(err error) string {
 	return err.Error()
 }
 
-// apply does what the labels call for, once. Each call reads GitLab
-// afresh: no state is kept from an earlier task or delivery, so a
-// duplicate delivery or a second replica finds the job already retried
-// and does nothing. It answers the status checks in checks and removes
-// each one answered, so that a later try does not answer it again.
-func (s *service) apply(ctx context.Context, key mrKey, pass bool, checks map[int64]string) (result, error) {
-	status := "failed"
-	if pass {
-		status = "passed"
-	}
+// apply does what GitLab's labels call for, once: it reads the merge
+// request (unless an earlier try did), answers its status checks that are
+// ours, then puts the label job of its head pipeline right. Each step reads
+// GitLab afresh: no state is kept from an earlier task or delivery, so a
+// duplicate delivery or a second replica finds the work done and does
+// nothing.
+func (s *service) apply(ctx context.Context, t *task, p *progress) (result, error) {
 	var r result
-	for id, sha := range checks {
-		accepted, err := s.gl.SetStatusCheck(ctx, projectID(key.project), key.iid, id, sha, status)
-		switch {
-		case err != nil:
-			return r, fmt.Errorf("status check %d: %w", id, err)
-		case !accepted:
-			// The source branch moved on; GitLab asks again for the new head.
-			r.detail = fmt.Sprintf("status check %d: %s is no longer the head commit", id, sha)
-		default:
-			s.metrics.actions.Inc("status_" + status)
-			r.actions = append(r.actions, "status_"+status)
+	if p.mr == nil {
+		mr, err := s.gl.MergeRequestInfo(ctx, projectID(t.key.project), t.key.iid)
+		if err != nil {
+			return r, fmt.Errorf("reading the merge request: %w", err)
 		}
-		delete(checks, id)
+		p.mr, p.pass = mr, check.Evaluate(mr.Labels, s.cfg.rules).Pass()
 	}
-	if !pass {
+	if p.mr.State != "opened" {
+		r.note("the merge request is " + clip(p.mr.State))
 		return r, nil
 	}
-	n, err := s.retryLabelJob(ctx, key)
-	r.add(n)
-	return r, err
+	if !p.checksDone {
+		n, err := s.answerChecks(ctx, t, p)
+		r.join(n)
+		if err != nil {
+			return r, err
+		}
+		p.checksDone = true
+	}
+	if !p.jobDone {
+		n, err := s.labelJob(ctx, t.key, p)
+		r.join(n)
+		if err != nil {
+			return r, err
+		}
+		p.jobDone = true
+	}
+	return r, nil
 }
 
-// retryLabelJob retries the newest attempt of the label job in the merge
-// request's newest pipeline when it failed.
-func (s *service) retryLabelJob(ctx context.Context, key mrKey) (result, error) {
-	pipelines, err := s.gl.MergeRequestPipelines(ctx, projectID(key.project), key.iid)
-	if err != nil {
-		return result{}, fmt.Errorf("listing the merge request's pipelines: %w", err)
-	}
-	var newest *gitlabapi.Pipeline
-	for i, p := range pipelines {
-		if newest == nil || p.ID > newest.ID {
-			newest = &pipelines[i]
+// answerChecks answers the merge request's status checks that are ours
+// (by name) and whose status for its head commit is not the verdict:
+// pending, failed while the labels pass, passed while they fail. It looks
+// only when the project has a check of ours (checkCache), or when a status
+// check request asked.
+func (s *service) answerChecks(ctx context.Context, t *task, p *progress) (result, error) {
+	var r result
+	pid := projectID(t.key.project)
+	var checks []gitlabapi.StatusCheck
+	listed := false
+	if !t.statusCheck {
+		has, known := s.checks.get(t.key.project, s.cfg.checkTTL, time.Now())
+		if !known {
+			// Workers taking merge requests of one project at once ask once.
+			unlock := s.checks.lock(ctx, t.key.project)
+			defer unlock()
+			has, known = s.checks.get(t.key.project, s.cfg.checkTTL, time.Now())
+		}
+		if !known {
+			list, err := s.gl.ProjectStatusChecks(ctx, pid)
+			switch {
+			case err == nil:
+				has = s.anyOurs(list)
+			case unlisted(err):
+				// No status checks on this GitLab (not Ultimate), or the
+				// token is no Maintainer: the merge request's list says.
+				checks, err = s.gl.MergeRequestStatusChecks(ctx, pid, t.key.iid)
+				if err != nil && !unlisted(err) {
+					return r, fmt.Errorf("listing the merge request's status checks: %w", err)
+				}
+				listed, has = true, s.anyOurs(checks)
+			default:
+				return r, fmt.Errorf("listing the project's status checks: %w", err)
+			}
+			s.checks.put(t.key.project, has, time.Now())
+		}
+		if !has {
+			return r, nil
 		}
 	}
-	if newest == nil {
-		return result{detail: "no pipeline"}, nil
+	if !listed {
+		var err error
+		if checks, err = s.gl.MergeRequestStatusChecks(ctx, pid, t.key.iid); err != nil {
+			return r, fmt.Errorf("listing the merge request's status checks: %w", err)
+		}
 	}
-	// A fork's merge request may run its pipeline in the fork: its jobs
-	// live in the pipeline's project, not the merge request's.
-	pipelineProject := newest.ProjectID
-	if pipelineProject <= 0 {
-		pipelineProject = key.project
+	want := "failed"
+	if p.pass {
+		want = "passed"
 	}
-	job, err := s.newestAttempt(ctx, pipelineProject, newest.ID)
+	ours := 0
+	for _, c := range checks {
+		if c.Name != s.cfg.statusCheckName {
+			continue // another service's check: never ours to answer
+		}
+		ours++
+		if c.Status == want {
+			continue
+		}
+		accepted, err := s.gl.SetStatusCheck(ctx, pid, t.key.iid, c.ID, p.mr.SHA, want)
+		switch {
+		case err != nil:
+			return r, fmt.Errorf("answering status check %d: %w", c.ID, err)
+		case !accepted:
+			// A push between our read and now: GitLab asks again for the new head.
+			r.note(fmt.Sprintf("status check %d: %s is no longer the head commit", c.ID, clip(p.mr.SHA)))
+		default:
+			s.metrics.actions.Inc("status_" + want)
+			r.actions = append(r.actions, "status_"+want)
+		}
+	}
+	if ours == 0 && t.statusCheck {
+		r.note(fmt.Sprintf("no status check named %q on this merge request", s.cfg.statusCheckName))
+	}
+	return r, nil
+}
+
+// unlisted is true of the answers that say GitLab will not list status
+// checks here: no licence for them (401, 404) or a role too low (403).
+func unlisted(err error) bool {
+	switch gitlabapi.StatusOf(err) {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return false
+}
+
+func (s *service) anyOurs(checks []gitlabapi.StatusCheck) bool {
+	for _, c := range checks {
+		if c.Name == s.cfg.statusCheckName {
+			return true
+		}
+	}
+	return false
+}
+
+// labelJob retries the label job of the merge request's head pipeline (or
+// of a child pipeline of it) when its result is not the labels' verdict,
+// both ways: failed while the labels pass, success while they fail. It
+// retries only when the labels changed after that attempt read them
+// (GitLab's resource label events against the job's start), so an update
+// that changes no label never retries, and a job that fails for another
+// reason is retried at most once per label change, by any number of
+// replicas and sweeps.
+func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result, error) {
+	head := p.mr.HeadPipeline
+	if head == nil {
+		return result{detail: "no head pipeline"}, nil
+	}
+	project := head.ProjectID
+	if project <= 0 {
+		project = key.project
+	}
+	if project != key.project && !s.cfg.retryForks {
+		return result{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}, nil
+	}
+	job, jobProject, pipeline, err := s.findLabelJob(ctx, project, head.ID)
 	switch {
 	case err != nil:
-		return result{}, fmt.Errorf("listing the jobs of pipeline %d: %w", newest.ID, err)
+		return result{}, err
 	case job == nil:
-		return result{detail: fmt.Sprintf("no job %q in pipeline %d", s.cfg.jobName, newest.ID)}, nil
-	case job.Status != "failed":
-		return result{detail: fmt.Sprintf("job %d is %s", job.ID, job.Status)}, nil
+		return result{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", s.cfg.jobName, head.ID)}, nil
+	case p.pass && job.Status == "failed", !p.pass && job.Status == "success":
+	default:
+		if !p.pass && job.Status == "failed" {
+			return result{}, nil // red for the right reason: handle says so
+		}
+		return result{detail: fmt.Sprintf("job %d is %s", job.ID, clip(job.Status))}, nil
 	}
-	retried, err := s.gl.RetryJob(ctx, projectID(pipelineProject), job.ID)
+	read := job.StartedAt
+	if read.IsZero() {
+		read = job.CreatedAt
+	}
+	if read.IsZero() {
+		return result{detail: fmt.Sprintf("job %d is %s, but GitLab gives no time it read the labels: not retried", job.ID, job.Status)}, nil
+	}
+	events, err := s.gl.MergeRequestLabelEvents(ctx, projectID(key.project), key.iid)
+	if err != nil {
+		return result{}, fmt.Errorf("listing the merge request's label events: %w", err)
+	}
+	var changed time.Time
+	if len(events) > 0 {
+		changed = events[len(events)-1].CreatedAt
+	}
+	if changed.IsZero() || !changed.After(read) {
+		return result{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}, nil
+	}
+	retried, err := s.gl.RetryJob(ctx, projectID(jobProject), job.ID)
 	switch {
 	case err != nil:
 		return result{}, fmt.Errorf("retrying job %d: %w", job.ID, err)
@@ -220,7 +374,36 @@ func (s *service) retryLabelJob(ctx context.Context, key mrKey) (result, error) 
 		return result{detail: fmt.Sprintf("job %d was already retried", job.ID)}, nil
 	}
 	s.metrics.actions.Inc("job_retried")
-	return result{actions: []string{"retried"}, detail: fmt.Sprintf("job %d of pipeline %d retried", job.ID, newest.ID)}, nil
+	return result{actions: []string{"retried"}, detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, pipeline)}, nil
+}
+
+// findLabelJob finds the newest attempt of the label job in a pipeline,
+// or else in a child pipeline one of its bridges made, with the project
+// and pipeline it is in; nil when it is in neither.
+func (s *service) findLabelJob(ctx context.Context, project, pipeline int64) (*gitlabapi.Job, int64, int64, error) {
+	job, err := s.newestAttempt(ctx, project, pipeline)
+	if err != nil || job != nil {
+		return job, project, pipeline, err
+	}
+	bridges, err := s.gl.PipelineBridges(ctx, projectID(project), pipeline)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
+	}
+	for _, b := range bridges {
+		d := b.Downstream
+		if d == nil {
+			continue
+		}
+		child := d.ProjectID
+		if child <= 0 {
+			child = project
+		}
+		job, err := s.newestAttempt(ctx, child, d.ID)
+		if err != nil || job != nil {
+			return job, child, d.ID, err
+		}
+	}
+	return nil, 0, 0, nil
 }
 
 // newestAttempt finds the newest attempt of the label job in a pipeline.
@@ -229,7 +412,7 @@ func (s *service) retryLabelJob(ctx context.Context, key mrKey) (result, error) 
 func (s *service) newestAttempt(ctx context.Context, project, pipeline int64) (*gitlabapi.Job, error) {
 	jobs, err := s.gl.PipelineJobs(ctx, projectID(project), pipeline)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the jobs of pipeline %d: %w", pipeline, err)
 	}
 	var found *gitlabapi.Job
 	for i, j := range jobs {
@@ -238,4 +421,79 @@ func (s *service) newestAttempt(ctx context.Context, project, pipeline int64) (*
 		}
 	}
 	return found, nil
+}
+
+// perProjectLimit is how many tasks of one project may be in flight:
+// cfg.perProject, or half the workers, rounded up.
+func perProjectLimit(cfg config) int {
+	if cfg.perProject > 0 {
+		return cfg.perProject
+	}
+	return (max(cfg.workers, 1) + 1) / 2
+}
+
+// checkCache remembers, for a while, whether a project has an external
+// status check of ours, so that a sweep or a burst asks GitLab once per
+// project, not once per merge request.
+type checkCache struct {
+	mu       sync.Mutex
+	m        map[int64]checkEntry
+	inFlight map[int64]chan struct{} // a lookup under way, closed when it ends
+}
+
+// lock waits for another worker's lookup of project to end, then makes
+// this one the lookup under way until the returned func is called. A ctx
+// that ends first gives up the wait (the lookup is then made twice).
+func (c *checkCache) lock(ctx context.Context, project int64) (unlock func()) {
+	for {
+		c.mu.Lock()
+		ch := c.inFlight[project]
+		if ch == nil {
+			if c.inFlight == nil {
+				c.inFlight = map[int64]chan struct{}{}
+			}
+			ch = make(chan struct{})
+			c.inFlight[project] = ch
+			c.mu.Unlock()
+			return func() {
+				c.mu.Lock()
+				delete(c.inFlight, project)
+				c.mu.Unlock()
+				close(ch)
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return func() {}
+		}
+	}
+}
+
+type checkEntry struct {
+	has bool
+	at  time.Time
+}
+
+// maxCachedProjects bounds the cache's memory.
+const maxCachedProjects = 10000
+
+func (c *checkCache) get(project int64, ttl time.Duration, now time.Time) (has, known bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[project]
+	if !ok || now.Sub(e.at) >= ttl {
+		return false, false
+	}
+	return e.has, true
+}
+
+func (c *checkCache) put(project int64, has bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedProjects {
+		c.m = map[int64]checkEntry{} // forgetting costs one call per project
+	}
+	c.m[project] = checkEntry{has: has, at: now}
 }

@@ -28,6 +28,9 @@ type Job struct {
 	Status     string // created, pending, running, failed, success, canceled, ...
 	PipelineID int64
 	Retried    bool // a newer attempt of it exists
+	// CreatedAt is when the attempt was made; StartedAt when a runner took
+	// it, zero while it has not (created, pending). The stand-in sets both.
+	CreatedAt, StartedAt time.Time
 }
 
 // StatusCheckResponse is one accepted POST to
@@ -45,6 +48,25 @@ type ciState struct {
 	groups    map[string][]int64 // group id or path → project ids
 	retries   map[mrKey]int
 	checks    map[mrKey][]StatusCheckResponse
+	answered  map[mrKey][]time.Time // when each of checks was posted
+	// services are each project's external status checks, by project id.
+	services     map[int64][]statusCheckService
+	checkTimeout time.Duration // a pending response older than this is failed; 0 is GitLab's 2 minutes
+}
+
+type statusCheckService struct {
+	id   int64
+	name string
+	url  string
+}
+
+// bridge is a trigger job of a pipeline and the child pipeline it made.
+type bridge struct {
+	id     int64
+	name   string
+	status string
+	child  int64
+	at     time.Time
 }
 
 type mrKey struct{ project, iid int64 }
@@ -53,7 +75,9 @@ type pipeline struct {
 	id, project, iid int64
 	mrProject        int64 // the merge request's project; project runs it (a fork may)
 	sha, ref         string
+	source           string  // merge_request_event, push, parent_pipeline
 	jobs             []int64 // every attempt, oldest first
+	bridges          []bridge
 	created          time.Time
 }
 
@@ -65,6 +89,8 @@ func (c *ciState) init() {
 		c.groups = map[string][]int64{}
 		c.retries = map[mrKey]int{}
 		c.checks = map[mrKey][]StatusCheckResponse{}
+		c.answered = map[mrKey][]time.Time{}
+		c.services = map[int64][]statusCheckService{}
 	}
 }
 
@@ -74,9 +100,10 @@ func headSHA(project, iid int64, n int) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// AddPipeline runs a new pipeline for merge request iid of project (created
-// if need be) on its head commit, with the given jobs (Name and Status), and
-// returns the pipeline's id. The newest pipeline is the merge request's.
+// AddPipeline runs a new merge request pipeline for merge request iid of
+// project (created if need be) on its head commit, with the given jobs
+// (Name and Status), and returns the pipeline's id. It becomes the merge
+// request's head pipeline.
 func (s *Server) AddPipeline(id int64, path string, iid int64, jobs ...Job) int64 {
 	return s.AddForkPipeline(id, path, id, path, iid, jobs...)
 }
@@ -86,23 +113,83 @@ func (s *Server) AddPipeline(id int64, path string, iid int64, jobs ...Job) int6
 func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path string, iid int64, jobs ...Job) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	mr := s.mr(id, path, iid)
-	if _, ok := s.ids[forkPath]; !ok {
-		key := strconv.FormatInt(forkID, 10)
-		s.projects[key] = map[int64]*mergeRequest{}
-		s.projects[forkPath] = s.projects[key]
-		s.ids[key], s.ids[forkPath] = forkID, forkID
+	if forkID != id {
+		mr.sourceProject = forkID
 	}
+	p := s.addPipeline(forkID, forkPath, id, iid, fmt.Sprintf("refs/merge-requests/%d/head", iid), "merge_request_event", jobs)
+	mr.headPipeline = p.id
+	return p.id
+}
+
+// AddBranchPipeline runs a branch pipeline (source push) of the merge
+// request's source branch on its head commit: GitLab lists it among the
+// merge request's pipelines, after the merge request pipelines, but it is
+// not the head pipeline.
+func (s *Server) AddBranchPipeline(id int64, path string, iid int64, jobs ...Job) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.mr(id, path, iid)
+	return s.addPipeline(id, path, id, iid, mr.branch, "push", jobs).id
+}
+
+// SetHeadPipeline makes pipeline the merge request's head pipeline (0:
+// none), as GitLab's head_pipeline shows it.
+func (s *Server) SetHeadPipeline(id int64, path string, iid int64, pipeline int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).headPipeline = pipeline
+}
+
+// AddChildPipeline runs a child pipeline of parent, created by a trigger
+// job (a bridge) named bridgeName in parent, with the given jobs, and
+// returns its id.
+func (s *Server) AddChildPipeline(parent int64, bridgeName string, jobs ...Job) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	pp := s.ci.pipelines[parent]
+	if pp == nil {
+		panic(fmt.Sprintf("gitlabtest: no pipeline %d", parent))
+	}
+	c := s.addPipeline(pp.project, "", pp.mrProject, pp.iid, pp.ref, "parent_pipeline", jobs)
+	c.sha = pp.sha
 	s.ci.nextID++
-	p := &pipeline{id: s.ci.nextID, project: forkID, mrProject: id, iid: iid, sha: mr.sha, ref: fmt.Sprintf("refs/merge-requests/%d/head", iid), created: time.Now().UTC()}
+	pp.bridges = append(pp.bridges, bridge{id: s.ci.nextID, name: bridgeName, status: "success", child: c.id, at: s.tick()})
+	return c.id
+}
+
+// addPipeline makes a pipeline of the merge request in project (path
+// names it when new). s.mu is held.
+func (s *Server) addPipeline(project int64, path string, mrProject, iid int64, ref, source string, jobs []Job) *pipeline {
+	s.ci.init()
+	if key := strconv.FormatInt(project, 10); s.projects[key] == nil {
+		s.projects[key] = map[int64]*mergeRequest{}
+		s.ids[key] = project
+		if path != "" {
+			s.projects[path] = s.projects[key]
+			s.ids[path] = project
+		}
+	}
+	mr := s.projects[strconv.FormatInt(mrProject, 10)][iid]
+	s.ci.nextID++
+	p := &pipeline{id: s.ci.nextID, project: project, mrProject: mrProject, iid: iid, sha: mr.sha, ref: ref, source: source, created: s.tick()}
 	s.ci.pipelines[p.id] = p
 	for _, j := range jobs {
 		s.ci.nextID++
-		s.ci.jobs[s.ci.nextID] = &Job{ID: s.ci.nextID, Name: j.Name, Status: j.Status, PipelineID: p.id}
-		p.jobs = append(p.jobs, s.ci.nextID)
+		n := &Job{ID: s.ci.nextID, Name: j.Name, Status: j.Status, PipelineID: p.id, CreatedAt: p.created}
+		if started(j.Status) {
+			n.StartedAt = s.tick()
+		}
+		s.ci.jobs[n.ID] = n
+		p.jobs = append(p.jobs, n.ID)
 	}
-	return p.id
+	return p
+}
+
+// started is true of a status only a job a runner took can have.
+func started(status string) bool {
+	return slices.Contains([]string{"running", "success", "failed", "canceled", "canceling"}, status)
 }
 
 // Jobs returns every job of a pipeline, retried attempts included, oldest first.
@@ -119,14 +206,39 @@ func (s *Server) Jobs(pipelineID int64) []Job {
 	return out
 }
 
-// SetJobStatus sets a job's status, as a runner finishing it would.
+// SetJobStatus sets a job's status, as a runner taking it or finishing
+// it would: a job that starts gets its started_at then.
 func (s *Server) SetJobStatus(jobID int64, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ci.init()
 	if j := s.ci.jobs[jobID]; j != nil {
 		j.Status = status
+		if started(status) && j.StartedAt.IsZero() {
+			j.StartedAt = s.tick()
+		}
 	}
+}
+
+// SetJobTimes sets when a job was created and started (zero: never).
+func (s *Server) SetJobTimes(jobID int64, created, started time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	if j := s.ci.jobs[jobID]; j != nil {
+		j.CreatedAt, j.StartedAt = created.UTC(), started.UTC()
+	}
+}
+
+// LabelJob is the newest attempt of the job named name in pipeline.
+func (s *Server) LabelJob(pipeline int64, name string) Job {
+	var out Job
+	for _, j := range s.Jobs(pipeline) {
+		if j.Name == name && j.ID > out.ID {
+			out = j
+		}
+	}
+	return out
 }
 
 // Retries is how many job retries the stand-in accepted for the pipelines
@@ -159,7 +271,7 @@ func (s *Server) SetState(id int64, path string, iid int64, state string) {
 	defer s.mu.Unlock()
 	mr := s.mr(id, path, iid)
 	mr.state = state
-	mr.updatedAt = time.Now().UTC()
+	mr.updatedAt = s.tick()
 }
 
 // SetUpdatedAt sets when a merge request was last updated, as
@@ -181,13 +293,35 @@ func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
 	}
 }
 
-// answer is the merge request as the API shows it. s.mu is held.
-func (mr *mergeRequest) answer(id, iid int64) map[string]any {
+// answer is the merge request as the API shows it, with its head
+// pipeline (null when it has none). s.mu is held.
+func (s *Server) answer(mr *mergeRequest, id, iid int64) map[string]any {
 	out := MergeRequest(id, iid, mr.labels, mr.branch)
 	out["state"] = mr.state
 	out["sha"] = mr.sha
 	out["updated_at"] = mr.updatedAt.Format(time.RFC3339Nano)
+	if mr.title != "" {
+		out["title"] = mr.title
+	}
+	if mr.sourceProject != 0 {
+		out["source_project_id"] = mr.sourceProject
+	}
+	var head any
+	if p := s.ci.pipelines[mr.headPipeline]; p != nil {
+		head = s.pipelineJSON(p)
+	}
+	out["head_pipeline"], out["pipeline"] = head, head
 	return out
+}
+
+// pipelineJSON is a pipeline as the API's PipelineBasic shows it. s.mu is held.
+func (s *Server) pipelineJSON(p *pipeline) map[string]any {
+	return map[string]any{
+		"id": p.id, "iid": p.id - 100, "project_id": p.project, "sha": p.sha, "ref": p.ref,
+		"status": s.pipelineStatus(p), "source": p.source,
+		"created_at": p.created.Format(time.RFC3339Nano), "updated_at": p.created.Format(time.RFC3339Nano),
+		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/pipelines/%d", p.id),
+	}
 }
 
 // matches applies the state and updated_after filters of the list APIs.
@@ -229,6 +363,10 @@ func (s *Server) serveCI(w http.ResponseWriter, r *http.Request) bool {
 		s.listGroupMergeRequests(w, r, key)
 	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "pipelines" && parts[4] == "jobs" && r.Method == http.MethodGet:
 		s.listPipelineJobs(w, r, key, parts[3])
+	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "pipelines" && parts[4] == "bridges" && r.Method == http.MethodGet:
+		s.listPipelineBridges(w, r, key, parts[3])
+	case parts[0] == "projects" && len(parts) == 3 && parts[2] == "external_status_checks" && r.Method == http.MethodGet:
+		s.listProjectStatusChecks(w, r, key)
 	case parts[0] == "projects" && len(parts) == 4 && parts[2] == "jobs" && r.Method == http.MethodGet:
 		s.getJob(w, key, parts[3])
 	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "jobs" && parts[4] == "retry" && r.Method == http.MethodPost:
@@ -253,7 +391,7 @@ func (s *Server) listGroupMergeRequests(w http.ResponseWriter, r *http.Request, 
 		mrs := s.projects[strconv.FormatInt(id, 10)]
 		for _, iid := range sortedIIDs(mrs) {
 			if mrs[iid].matches(r.URL.Query()) {
-				out = append(out, mrs[iid].answer(id, iid))
+				out = append(out, s.answer(mrs[iid], id, iid))
 			}
 		}
 	}
@@ -261,24 +399,33 @@ func (s *Server) listGroupMergeRequests(w http.ResponseWriter, r *http.Request, 
 }
 
 // listMergeRequestPipelines answers GET
-// /projects/:id/merge_requests/:iid/pipelines, newest first. s.mu is held.
+// /projects/:id/merge_requests/:iid/pipelines as GitLab orders it: the
+// merge request pipelines first, newest first, then the source branch's
+// pipelines, newest first; 20 a page. Child pipelines are not listed.
+// s.mu is held.
 func (s *Server) listMergeRequestPipelines(w http.ResponseWriter, r *http.Request, id, iid int64) {
 	s.ci.init()
 	var ps []*pipeline
 	for _, p := range s.ci.pipelines {
-		if p.mrProject == id && p.iid == iid {
+		if p.mrProject == id && p.iid == iid && p.source != "parent_pipeline" {
 			ps = append(ps, p)
 		}
 	}
-	slices.SortFunc(ps, func(a, b *pipeline) int { return int(b.id - a.id) })
+	rank := func(p *pipeline) int {
+		if p.source == "merge_request_event" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(ps, func(a, b *pipeline) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return int(b.id - a.id)
+	})
 	out := []map[string]any{}
 	for _, p := range ps {
-		out = append(out, map[string]any{
-			"id": p.id, "iid": p.id - 100, "project_id": p.project, "sha": p.sha, "ref": p.ref,
-			"status": s.pipelineStatus(p), "source": "merge_request_event",
-			"created_at": p.created.Format(time.RFC3339Nano), "updated_at": p.created.Format(time.RFC3339Nano),
-			"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/pipelines/%d", p.id),
-		})
+		out = append(out, s.pipelineJSON(p))
 	}
 	paginate(w, r, out)
 }
@@ -368,13 +515,13 @@ func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
 	if j == nil {
 		return
 	}
-	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled"}, j.Status) {
+	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled", "canceling"}, j.Status) {
 		Error(w, http.StatusForbidden, "403 Forbidden - Job is not retryable")
 		return
 	}
 	j.Retried = true
 	s.ci.nextID++
-	n := &Job{ID: s.ci.nextID, Name: j.Name, Status: "pending", PipelineID: p.id}
+	n := &Job{ID: s.ci.nextID, Name: j.Name, Status: "pending", PipelineID: p.id, CreatedAt: s.tick()}
 	s.ci.jobs[n.ID] = n
 	p.jobs = append(p.jobs, n.ID)
 	s.ci.retries[mrKey{p.mrProject, p.iid}]++
@@ -384,9 +531,16 @@ func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
 // jobJSON is a job as GET /projects/:id/jobs/:job_id documents it.
 func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
 	created := p.created.Format(time.RFC3339Nano)
+	var jobCreated, jobStarted any
+	if !j.CreatedAt.IsZero() {
+		jobCreated = j.CreatedAt.Format(time.RFC3339Nano)
+	}
+	if !j.StartedAt.IsZero() {
+		jobStarted = j.StartedAt.Format(time.RFC3339Nano)
+	}
 	out := map[string]any{
 		"id": j.ID, "name": j.Name, "stage": "test", "status": j.Status, "ref": p.ref, "tag": false,
-		"allow_failure": false, "coverage": nil, "created_at": created, "started_at": nil, "finished_at": nil,
+		"allow_failure": false, "coverage": nil, "created_at": jobCreated, "started_at": jobStarted, "finished_at": nil,
 		"duration": nil, "queued_duration": 0.01, "artifacts": []any{}, "runner": nil, "user": nil,
 		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/jobs/%d", j.ID),
 		"project": map[string]any{"ci_job_token_scope_enabled": false},
@@ -402,8 +556,146 @@ func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
 	return out
 }
 
+// AddStatusCheck adds an external status check service named name to
+// project (created if need be) and returns its id. Until a response is
+// posted for a merge request's head commit, the check is pending there.
+func (s *Server) AddStatusCheck(id int64, path string, name string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	key := strconv.FormatInt(id, 10)
+	if s.projects[key] == nil {
+		s.projects[key], s.ids[key] = map[int64]*mergeRequest{}, id
+		s.projects[path], s.ids[path] = s.projects[key], id
+	}
+	s.ci.nextID++
+	s.ci.services[id] = append(s.ci.services[id], statusCheckService{id: s.ci.nextID, name: name,
+		url: fmt.Sprintf("https://checks.example.com/%s", url.PathEscape(name))})
+	return s.ci.nextID
+}
+
+// SetStatusCheckTimeout sets how long a pending response stays pending
+// before GitLab's cron turns it failed (2 minutes unless set).
+func (s *Server) SetStatusCheckTimeout(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	s.ci.checkTimeout = d
+}
+
+// StatusCheckStatus is the status GitLab shows for check on the merge
+// request's current head commit: the newest response for that commit,
+// pending when there is none, failed once a pending one timed out.
+func (s *Server) StatusCheckStatus(id int64, path string, iid, check int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	return s.checkStatus(id, iid, s.mr(id, path, iid), check)
+}
+
+// checkStatus: see StatusCheckStatus. s.mu is held.
+func (s *Server) checkStatus(id, iid int64, mr *mergeRequest, check int64) string {
+	k := mrKey{id, iid}
+	rs := s.ci.checks[k]
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i].ExternalStatusCheckID != check || rs[i].SHA != mr.sha {
+			continue
+		}
+		timeout := s.ci.checkTimeout
+		if timeout <= 0 {
+			timeout = 2 * time.Minute
+		}
+		if rs[i].Status == "pending" && time.Since(s.ci.answered[k][i]) > timeout {
+			return "failed"
+		}
+		return rs[i].Status
+	}
+	return "pending"
+}
+
+// listStatusChecks answers GET /projects/:id/merge_requests/:iid/status_checks:
+// the project's checks with their status for the head commit. s.mu is held.
+func (s *Server) listStatusChecks(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
+	s.ci.init()
+	out := []map[string]any{}
+	for _, c := range s.ci.services[id] {
+		out = append(out, map[string]any{"id": c.id, "name": c.name, "external_url": c.url, "status": s.checkStatus(id, iid, mr, c.id)})
+	}
+	paginate(w, r, out)
+}
+
+// listProjectStatusChecks answers GET /projects/:id/external_status_checks.
+func (s *Server) listProjectStatusChecks(w http.ResponseWriter, r *http.Request, project string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	id, ok := s.projectID(project)
+	if !ok {
+		Error(w, http.StatusNotFound, "404 Project Not Found")
+		return
+	}
+	out := []map[string]any{}
+	for _, c := range s.ci.services[id] {
+		out = append(out, map[string]any{"id": c.id, "name": c.name, "project_id": id, "external_url": c.url,
+			"hmac": true, "protected_branches": []any{}})
+	}
+	paginate(w, r, out)
+}
+
+// listLabelEvents answers GET
+// /projects/:id/merge_requests/:iid/resource_label_events, 20 a page.
+// s.mu is held.
+func (s *Server) listLabelEvents(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
+	out := []map[string]any{}
+	for _, e := range mr.labelEvents {
+		out = append(out, map[string]any{
+			"id": e.id, "user": map[string]any{"id": Reviewer.ID, "username": Reviewer.Username, "name": "Reviewer", "state": "active"},
+			"created_at": e.created.Format(time.RFC3339Nano), "resource_type": "MergeRequest", "resource_id": id*1000 + iid,
+			"label":  map[string]any{"id": 1, "name": e.label, "color": "#0033CC", "description": ""},
+			"action": e.action,
+		})
+	}
+	paginate(w, r, out)
+}
+
+// listPipelineBridges answers GET /projects/:id/pipelines/:pipeline_id/bridges.
+func (s *Server) listPipelineBridges(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	id, ok := s.projectID(project)
+	if !ok {
+		Error(w, http.StatusNotFound, "404 Project Not Found")
+		return
+	}
+	pid, _ := strconv.ParseInt(pipelineID, 10, 64)
+	p := s.ci.pipelines[pid]
+	if p == nil || p.project != id {
+		Error(w, http.StatusNotFound, "404 Not found")
+		return
+	}
+	out := []map[string]any{}
+	for _, b := range p.bridges {
+		at := b.at.Format(time.RFC3339Nano)
+		var down any
+		if c := s.ci.pipelines[b.child]; c != nil {
+			down = s.pipelineJSON(c)
+		}
+		out = append(out, map[string]any{
+			"id": b.id, "status": b.status, "stage": "test", "name": b.name, "ref": p.ref, "tag": false,
+			"allow_failure": false, "created_at": at, "started_at": at, "finished_at": at,
+			"pipeline":            map[string]any{"id": p.id, "project_id": p.project, "sha": p.sha, "ref": p.ref, "status": s.pipelineStatus(p)},
+			"downstream_pipeline": down,
+		})
+	}
+	paginate(w, r, out)
+}
+
 // setStatusCheck answers POST
-// /projects/:id/merge_requests/:iid/status_check_responses. s.mu is held.
+// /projects/:id/merge_requests/:iid/status_check_responses as GitLab does:
+// sha and external_status_check_id and status required, 404 for a check
+// the project does not have (when it has any), 409 naming the head when
+// sha is not it. s.mu is held.
 func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
 	s.ci.init()
 	var in struct {
@@ -421,6 +713,13 @@ func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid 
 		in.SHA, in.Status = r.Form.Get("sha"), r.Form.Get("status")
 		in.ExternalStatusCheckID, _ = strconv.ParseInt(r.Form.Get("external_status_check_id"), 10, 64)
 	}
+	name := "echoes-labels"
+	known := len(s.ci.services[id]) == 0
+	for _, c := range s.ci.services[id] {
+		if c.id == in.ExternalStatusCheckID {
+			known, name = true, c.name
+		}
+	}
 	switch {
 	case in.SHA == "":
 		Error(w, http.StatusBadRequest, "400 Bad request - sha is missing")
@@ -428,24 +727,38 @@ func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid 
 	case in.ExternalStatusCheckID == 0:
 		Error(w, http.StatusBadRequest, "400 Bad request - external_status_check_id is missing")
 		return
-	case in.Status != "" && in.Status != "passed" && in.Status != "failed" && in.Status != "pending":
+	case in.Status == "":
+		Error(w, http.StatusBadRequest, "400 Bad request - status is missing")
+		return
+	case in.Status != "passed" && in.Status != "failed" && in.Status != "pending":
 		Error(w, http.StatusBadRequest, "400 Bad request - status does not have a valid value")
 		return
-	case in.SHA != mr.sha:
-		Error(w, http.StatusConflict, "SHA does not match HEAD of source branch")
+	case !known:
+		Error(w, http.StatusNotFound, "404 Not Found")
 		return
-	}
-	if in.Status == "" {
-		in.Status = "passed"
+	case in.SHA != mr.sha:
+		Error(w, http.StatusConflict, "SHA does not match HEAD of source branch: "+mr.sha)
+		return
 	}
 	k := mrKey{id, iid}
 	s.ci.checks[k] = append(s.ci.checks[k], StatusCheckResponse{SHA: in.SHA, ExternalStatusCheckID: in.ExternalStatusCheckID, Status: in.Status})
+	s.ci.answered[k] = append(s.ci.answered[k], s.tick())
 	s.ci.nextID++
 	JSON(w, http.StatusCreated, map[string]any{
 		"id":                    s.ci.nextID,
 		"merge_request":         map[string]any{"id": id*1000 + iid, "iid": iid, "project_id": id, "title": "Update README.md"},
-		"external_status_check": map[string]any{"id": in.ExternalStatusCheckID, "name": "echoes-labels", "project_id": id},
+		"external_status_check": map[string]any{"id": in.ExternalStatusCheckID, "name": name, "project_id": id},
 	})
+}
+
+// SetHeadSHA moves the merge request's source branch to a new head
+// commit (a push), which GitLab's status checks are asked about anew.
+func (s *Server) SetHeadSHA(id int64, path string, iid int64, sha string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.mr(id, path, iid)
+	mr.sha = sha
+	mr.updatedAt = s.tick()
 }
 
 // paginate writes one page of items with GitLab's pagination headers

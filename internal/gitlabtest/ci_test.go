@@ -148,3 +148,62 @@ func TestOpenMergeRequestLists(t *testing.T) {
 		t.Errorf("unknown group: %d, want 404", code)
 	}
 }
+
+// GitLab's order of a merge request's pipelines: merge request pipelines
+// first, newest first, then branch pipelines; the head pipeline is the
+// merge request's newest merge request pipeline, whatever the ids.
+func TestMergeRequestPipelinesOrderAndHead(t *testing.T) {
+	s := New(t)
+	mrp := s.AddPipeline(42, "group/demo", 1, Job{Name: "echoes-labels", Status: "failed"})
+	branch := s.AddBranchPipeline(42, "group/demo", 1, Job{Name: "build", Status: "success"})
+	code, _, body := call(t, "GET", s.APIURL()+"/projects/42/merge_requests/1/pipelines", "", "")
+	var ps []map[string]any
+	if code != 200 || json.Unmarshal(body, &ps) != nil || len(ps) != 2 || ps[0]["id"] != float64(mrp) || ps[1]["id"] != float64(branch) || ps[1]["source"] != "push" {
+		t.Fatalf("MR pipelines: %d %s", code, body)
+	}
+	code, _, body = call(t, "GET", s.APIURL()+"/projects/42/merge_requests/1", "", "")
+	var mr struct {
+		HeadPipeline struct{ ID int64 } `json:"head_pipeline"`
+	}
+	if code != 200 || json.Unmarshal(body, &mr) != nil || mr.HeadPipeline.ID != mrp {
+		t.Errorf("head pipeline: %d %s, want %d", code, body, mrp)
+	}
+}
+
+// A successful job is retryable; a retried one is not (403, GitLab's words).
+func TestRetrySuccessfulJob(t *testing.T) {
+	s := New(t)
+	p := s.AddPipeline(42, "group/demo", 1, Job{Name: "echoes-labels", Status: "success"})
+	j := s.LabelJob(p, "echoes-labels")
+	retry := s.APIURL() + "/projects/42/jobs/" + strconv.FormatInt(j.ID, 10) + "/retry"
+	if code, _, body := call(t, "POST", retry, "", ""); code != 201 {
+		t.Fatalf("retry of a successful job: %d %s", code, body)
+	}
+	if code, _, body := call(t, "POST", retry, "", ""); code != 403 || !strings.Contains(string(body), "403 Forbidden - Job is not retryable") {
+		t.Errorf("retry of a retried job: %d %s", code, body)
+	}
+}
+
+// A pending response turns failed after the timeout; a check with no
+// response is pending; a check of another project is 404.
+func TestStatusCheckTimeout(t *testing.T) {
+	s := New(t)
+	id := s.AddStatusCheck(42, "group/demo", "echoes-labels")
+	s.SetLabels(42, "group/demo", 1)
+	sha := s.HeadSHA(42, "group/demo", 1)
+	if got := s.StatusCheckStatus(42, "group/demo", 1, id); got != "pending" {
+		t.Errorf("no response: %s, want pending", got)
+	}
+	s.SetStatusCheckTimeout(10 * time.Millisecond)
+	u := s.APIURL() + "/projects/42/merge_requests/1/status_check_responses"
+	if code, _, body := call(t, "POST", u, "application/json", `{"sha":"`+sha+`","external_status_check_id":`+strconv.FormatInt(id, 10)+`,"status":"pending"}`); code != 201 {
+		t.Fatalf("pending: %d %s", code, body)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := s.StatusCheckStatus(42, "group/demo", 1, id); got != "failed" {
+		t.Errorf("pending past the timeout: %s, want failed", got)
+	}
+	if code, _, _ := call(t, "POST", u, "application/json", `{"sha":"`+sha+`","external_status_check_id":999999,"status":"passed"}`); code != 404 {
+		t.Errorf("unknown check: %d, want 404", code)
+	}
+}

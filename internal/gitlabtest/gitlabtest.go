@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type Server struct {
 	requests     []Request
 	nextNoteID   int64
 	ci           ciState // pipelines, jobs, groups and status checks (ci.go)
+	lastTick     time.Time
 }
 
 type mergeRequest struct {
@@ -64,6 +66,19 @@ type mergeRequest struct {
 	state     string    // opened, closed, merged
 	sha       string    // head commit of the source branch
 	updatedAt time.Time // bumped by every change made through the setters
+
+	title         string
+	sourceProject int64        // a fork's id; 0 is the merge request's own project
+	headPipeline  int64        // 0: none
+	labelEvents   []labelEvent // every label added or removed, oldest first
+}
+
+// labelEvent is a resource label event as the stand-in keeps it.
+type labelEvent struct {
+	id      int64
+	action  string // add, remove
+	label   string
+	created time.Time
 }
 
 // Note is a merge request note as the stand-in keeps it.
@@ -135,7 +150,8 @@ func (s *Server) SetFault(f FaultFunc) { s.mu.Lock(); s.fault = f; s.mu.Unlock()
 func (s *Server) APIURL() string { return s.URL + "/api/v4" }
 
 // SetLabels creates or updates merge request iid of project (reachable by
-// numeric id and by path) with the given labels.
+// numeric id and by path) with the given labels. As GitLab does, each label
+// added or removed is a resource label event, at the time of the change.
 func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,8 +159,42 @@ func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 		labels = []string{}
 	}
 	mr := s.mr(id, path, iid)
+	now := s.tick()
+	for _, l := range mr.labels {
+		if !slices.Contains(labels, l) {
+			s.nextNoteID++
+			mr.labelEvents = append(mr.labelEvents, labelEvent{id: s.nextNoteID, action: "remove", label: l, created: now})
+		}
+	}
+	for _, l := range labels {
+		if !slices.Contains(mr.labels, l) {
+			s.nextNoteID++
+			mr.labelEvents = append(mr.labelEvents, labelEvent{id: s.nextNoteID, action: "add", label: l, created: now})
+		}
+	}
 	mr.labels = labels
-	mr.updatedAt = time.Now().UTC()
+	mr.updatedAt = now
+}
+
+// SetTitle edits a merge request's title: an update that changes no label.
+func (s *Server) SetTitle(id int64, path string, iid int64, title string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.mr(id, path, iid)
+	mr.title = title
+	mr.updatedAt = s.tick()
+}
+
+// tick is the stand-in's clock: now, but always after the time it gave
+// last, so that a change made after another is seen after it whatever the
+// clock's resolution. s.mu is held.
+func (s *Server) tick() time.Time {
+	now := time.Now().UTC()
+	if !now.After(s.lastTick) {
+		now = s.lastTick.Add(time.Microsecond)
+	}
+	s.lastTick = now
+	return now
 }
 
 // SetStatus makes every request for merge request iid of project (once
@@ -199,7 +249,7 @@ func (s *Server) mr(id int64, path string, iid int64) *mergeRequest {
 	if s.projects[key][iid] == nil {
 		s.projects[key][iid] = &mergeRequest{
 			labels: []string{}, branch: "feature-" + strconv.FormatInt(iid, 10),
-			state: "opened", sha: headSHA(id, iid, 0), updatedAt: time.Now().UTC(),
+			state: "opened", sha: headSHA(id, iid, 0), updatedAt: s.tick(),
 		}
 	}
 	return s.projects[key][iid]
@@ -306,11 +356,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 4 && r.Method == http.MethodGet:
-		JSON(w, http.StatusOK, mr.answer(id, iid))
+		JSON(w, http.StatusOK, s.answer(mr, id, iid))
 	case len(parts) == 5 && parts[4] == "pipelines" && r.Method == http.MethodGet:
 		s.listMergeRequestPipelines(w, r, id, iid)
 	case len(parts) == 5 && parts[4] == "status_check_responses" && r.Method == http.MethodPost:
 		s.setStatusCheck(w, r, id, iid, mr)
+	case len(parts) == 5 && parts[4] == "status_checks" && r.Method == http.MethodGet:
+		s.listStatusChecks(w, r, id, iid, mr)
+	case len(parts) == 5 && parts[4] == "resource_label_events" && r.Method == http.MethodGet:
+		s.listLabelEvents(w, r, id, iid, mr)
 	case len(parts) >= 5 && parts[4] == "notes":
 		s.serveNotes(w, r, mr, parts[5:])
 	default:
@@ -324,7 +378,7 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request, id in
 	for _, iid := range sortedIIDs(mrs) {
 		mr := mrs[iid]
 		if (branch == "" || mr.branch == branch) && mr.matches(r.URL.Query()) {
-			out = append(out, mr.answer(id, iid))
+			out = append(out, s.answer(mr, id, iid))
 		}
 	}
 	paginate(w, r, out)

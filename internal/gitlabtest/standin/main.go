@@ -17,6 +17,9 @@
 //
 //	standin -mr 7=echoes/intent/x -pipeline 7=build:success,echoes-labels:failed
 //
+// The pipelines run before the labels are set, so the labels changed after
+// the label job read them (its resource label events say so).
+//
 // and GET /_retries answers, as JSON, how many job retries it accepted per
 // merge request IID.
 package main
@@ -130,6 +133,14 @@ func (c *config) server() *gitlabtest.Server {
 	srv.RequireToken(true)
 	srv.AcceptAnyJobToken(c.acceptJobToken)
 	srv.SetJobTokenRefusal(http.StatusUnauthorized)
+	// The pipelines ran first, the labels came after: as when a developer
+	// mends the labels once the label job failed (GitLab's label events
+	// then say the labels changed after the job read them).
+	for iid, pipelines := range c.pipelines {
+		for _, jobs := range pipelines {
+			srv.AddPipeline(c.project, c.path, iid, jobs...)
+		}
+	}
 	for iid, labels := range c.mrs {
 		ls := make([]string, 0, c.noise+len(labels))
 		for i, size := 0, 0; i < c.noise || c.noiseBytes > 0; i++ {
@@ -146,11 +157,6 @@ func (c *config) server() *gitlabtest.Server {
 			ls = append(ls, l)
 		}
 		srv.SetLabels(c.project, c.path, iid, append(ls, labels...)...)
-	}
-	for iid, pipelines := range c.pipelines {
-		for _, jobs := range pipelines {
-			srv.AddPipeline(c.project, c.path, iid, jobs...)
-		}
 	}
 	for iid, code := range c.statuses {
 		srv.SetStatus(c.project, c.path, iid, code)

@@ -1,0 +1,380 @@
+package serve
+
+// The worker against a stand-in that behaves as GitLab does (issues 14 and
+// 15): each test here fails on the worker that read the payload's labels
+// and the highest pipeline id of a page.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+// labelJobs is a pipeline's jobs with the label job in the given status.
+func labelJobs(status string) []gitlabtest.Job {
+	return []gitlabtest.Job{{Name: "build", Status: "success"}, {Name: jobName, Status: status}}
+}
+
+// onlyLine is the one delivery line of a harness.
+func onlyLine(t *testing.T, h *harness) map[string]any {
+	t.Helper()
+	lines := h.logs.lines("delivery")
+	if len(lines) != 1 {
+		t.Fatalf("%d delivery lines, want 1:\n%s", len(lines), h.logs.String())
+	}
+	return lines[0]
+}
+
+// The head pipeline is acted on even when a newer pipeline (a higher id)
+// exists: the head pipeline's failed label job is retried, the other's
+// job untouched.
+func TestActsOnHeadPipelineNotHighestID(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 1)
+	head := gl.AddPipeline(project, path, 1, labelJobs("failed")...)
+	newer := gl.AddPipeline(project, path, 1, labelJobs("canceled")...)
+	gl.SetHeadPipeline(project, path, 1, head)
+	gl.SetLabels(project, path, 1, passing)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 1, "a", 0, passing), hook("head")...)
+	h.waitIdle()
+	if status, attempts := newestLabelJob(gl, head); status != "pending" || attempts != 2 {
+		t.Errorf("head pipeline %d: label job %s after %d attempts, want retried", head, status, attempts)
+	}
+	if status, attempts := newestLabelJob(gl, newer); status != "canceled" || attempts != 1 {
+		t.Errorf("pipeline %d (not the head): label job %s after %d attempts, want untouched", newer, status, attempts)
+	}
+}
+
+// Branch and merge request pipelines mixed (GitLab lists both for a merge
+// request): the branch pipeline, newer and without the label job, does
+// not hide the merge request pipeline's failed label job.
+func TestBranchAndMergeRequestPipelinesMixed(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 2)
+	mrPipeline := gl.AddPipeline(project, path, 2, labelJobs("failed")...)
+	gl.AddBranchPipeline(project, path, 2, gitlabtest.Job{Name: "build", Status: "success"})
+	gl.SetLabels(project, path, 2, passing)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mixed")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 2); n != 1 {
+		t.Errorf("%d retries, want the merge request pipeline's label job retried once", n)
+	}
+	if status, _ := newestLabelJob(gl, mrPipeline); status != "pending" {
+		t.Errorf("label job %s, want pending", status)
+	}
+}
+
+// The label job in a child pipeline (through the head pipeline's bridge)
+// is found and retried there.
+func TestLabelJobInChildPipelineRetried(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 3)
+	parent := gl.AddPipeline(project, path, 3, gitlabtest.Job{Name: "build", Status: "success"})
+	child := gl.AddChildPipeline(parent, "checks", labelJobs("failed")...)
+	gl.SetLabels(project, path, 3, passing)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 3, "a", 0, passing), hook("child")...)
+	h.waitIdle()
+	if status, attempts := newestLabelJob(gl, child); status != "pending" || attempts != 2 {
+		t.Errorf("child pipeline's label job %s after %d attempts, want retried once", status, attempts)
+	}
+}
+
+// A label removed after the label job passed: the successful job is
+// retried, so that it fails for the right reason, and the status check of
+// ours is answered failed.
+func TestLabelRemovedAfterJobPassed(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 4, passing)
+	pipeline := gl.AddPipeline(project, path, 4, labelJobs("success")...)
+	gl.SetLabels(project, path, 4, "backend")
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 4, "a", 0, "backend"), hook("removed")...)
+	h.waitIdle()
+	if status, attempts := newestLabelJob(gl, pipeline); status != "pending" || attempts != 2 {
+		t.Errorf("label job %s after %d attempts, want the successful job retried", status, attempts)
+	}
+	sha := gl.HeadSHA(project, path, 4)
+	if got := gl.StatusChecks(project, 4); len(got) != 1 || got[0] != (gitlabtest.StatusCheckResponse{SHA: sha, ExternalStatusCheckID: ours, Status: "failed"}) {
+		t.Errorf("status check responses %+v, want one failed for the head", got)
+	}
+	l := onlyLine(t, h)
+	if l["verdict"] != "fail" || !strings.Contains(fmt.Sprint(l["action"]), "retried") || !strings.Contains(fmt.Sprint(l["action"]), "status_failed") {
+		t.Errorf("delivery line %v, want verdict fail, retried and status_failed", l)
+	}
+}
+
+// An update that changes no label (a title edit) never retries: the job
+// failed for another reason after it read the same labels.
+func TestTitleEditDoesNotRetry(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 5, passing)
+	pipeline := gl.AddPipeline(project, path, 5, labelJobs("failed")...)
+	h := start(t, gl, nil)
+	for i := range 5 {
+		gl.SetTitle(project, path, 5, fmt.Sprintf("title %d", i))
+		h.post(payload(t, project, path, 5, "a", 0, passing), hook(fmt.Sprint("title-", i))...)
+		h.waitIdle()
+	}
+	if n := gl.Retries(project, 5); n != 0 {
+		t.Errorf("%d retries after title edits, want 0", n)
+	}
+	if status, _ := newestLabelJob(gl, pipeline); status != "failed" {
+		t.Errorf("label job %s, want left failed", status)
+	}
+	if l := h.logs.lines("delivery"); len(l) == 0 || !strings.Contains(fmt.Sprint(l[0]["detail"]), "not changed") {
+		t.Errorf("delivery lines %v, want one saying the labels have not changed", l)
+	}
+}
+
+// A job that fails for another reason after a label change is retried
+// once; once the new attempt has run and failed again, neither a second
+// delivery nor sweeps retry it again.
+func TestFailedForAnotherReasonRetriedOnce(t *testing.T) {
+	gl := newStandIn(t)
+	pipeline := failedLabelJob(gl, project, path, 6, passing)
+	h := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = 50 * time.Millisecond })
+	waitFor(t, "the first retry", func() bool { return gl.Retries(project, 6) == 1 })
+	h.waitIdle()
+	retry := gl.LabelJob(pipeline, jobName)
+	gl.SetJobStatus(retry.ID, "running")
+	gl.SetJobStatus(retry.ID, "failed") // no token: it read frozen labels
+	h.post(payload(t, project, path, 6, "a", 0, passing), hook("again")...)
+	waitFor(t, "three more sweeps", func() bool { return len(h.logs.lines("reconcile")) >= 4 })
+	h.waitIdle()
+	if n := gl.Retries(project, 6); n != 1 {
+		t.Errorf("%d retries, want 1: the labels have not changed since the second attempt read them", n)
+	}
+}
+
+// Two services on one GitLab (replicas, or a replica and a sweep) retry a
+// job whose labels changed once between them.
+func TestTwoServicesOneRetry(t *testing.T) {
+	gl := newStandIn(t)
+	pipeline := failedLabelJob(gl, project, path, 7, passing)
+	a := start(t, gl, nil)
+	b := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = 30 * time.Millisecond })
+	a.post(payload(t, project, path, 7, "a", 0, passing), hook("first")...)
+	waitFor(t, "one retry", func() bool { return gl.Retries(project, 7) >= 1 })
+	a.waitIdle()
+	b.waitIdle()
+	// The new attempt fails too, for another reason; both go on looking.
+	retry := gl.LabelJob(pipeline, jobName)
+	gl.SetJobStatus(retry.ID, "running")
+	gl.SetJobStatus(retry.ID, "failed")
+	sweeps := len(b.logs.lines("reconcile"))
+	for i := range 3 {
+		a.post(payload(t, project, path, 7, "a", 0, passing), hook(fmt.Sprint(i))...)
+		a.waitIdle()
+	}
+	waitFor(t, "b's sweeps", func() bool { return len(b.logs.lines("reconcile")) >= sweeps+3 })
+	b.waitIdle()
+	if n := gl.Retries(project, 7); n != 1 {
+		t.Errorf("%d retries by two services, want 1", n)
+	}
+}
+
+// A signed status check request whose payload says the labels pass, for a
+// merge request whose labels in GitLab are bug: no retry, and the check
+// is answered failed.
+func TestPayloadLabelsDoNotDecide(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 8)
+	pipeline := gl.AddPipeline(project, path, 8, labelJobs("failed")...)
+	gl.SetLabels(project, path, 8, "bug")
+	h := start(t, gl, nil)
+	sha := gl.HeadSHA(project, path, 8)
+	body := payload(t, project, path, 8, sha, ours, passing)
+	h.post(body, "X-Gitlab-Signature", sign(body, testSecret))
+	h.waitIdle()
+	if n := gl.Retries(project, 8); n != 0 {
+		t.Errorf("%d retries on the payload's labels, want 0", n)
+	}
+	if status, _ := newestLabelJob(gl, pipeline); status != "failed" {
+		t.Errorf("label job %s, want failed", status)
+	}
+	if got := gl.StatusChecks(project, 8); len(got) != 1 || got[0].Status != "failed" || got[0].SHA != sha {
+		t.Errorf("status check responses %+v, want one failed for the head", got)
+	}
+	if l := onlyLine(t, h); l["verdict"] != "fail" {
+		t.Errorf("delivery line %v, want verdict fail", l)
+	}
+}
+
+// A status check request naming another service's check (its rule id)
+// leaves that check untouched; only ours is answered.
+func TestAnotherServicesCheckUntouched(t *testing.T) {
+	gl := newStandIn(t)
+	theirs := gl.AddStatusCheck(project, path, "security-scan")
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 9, passing)
+	h := start(t, gl, nil)
+	body := payload(t, project, path, 9, gl.HeadSHA(project, path, 9), theirs, passing)
+	h.post(body, "X-Gitlab-Signature", sign(body, testSecret))
+	h.waitIdle()
+	for _, r := range gl.StatusChecks(project, 9) {
+		if r.ExternalStatusCheckID == theirs {
+			t.Errorf("another service's check was answered: %+v", r)
+		}
+	}
+	if got := gl.StatusCheckStatus(project, path, 9, ours); got != "passed" {
+		t.Errorf("our check is %s, want passed", got)
+	}
+	if got := gl.StatusCheckStatus(project, path, 9, theirs); got != "pending" {
+		t.Errorf("their check is %s, want pending (untouched)", got)
+	}
+}
+
+// A late status check request for an older commit: the head commit GitLab
+// reports is answered, not the payload's.
+func TestLateStatusCheckRequestAnswersHead(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 10, passing)
+	old := gl.HeadSHA(project, path, 10)
+	head := strings.Repeat("b", 40)
+	gl.SetHeadSHA(project, path, 10, head)
+	h := start(t, gl, nil)
+	body := payload(t, project, path, 10, old, ours, passing)
+	h.post(body, "X-Gitlab-Signature", sign(body, testSecret))
+	h.waitIdle()
+	if got := gl.StatusChecks(project, 10); len(got) != 1 || got[0] != (gitlabtest.StatusCheckResponse{SHA: head, ExternalStatusCheckID: ours, Status: "passed"}) {
+		t.Errorf("status check responses %+v, want one passed for the head %s", got, head)
+	}
+}
+
+// A check still pending, or turned failed by GitLab's timeout since an
+// answer was lost, is answered by the sweep; whether the project has a
+// check of ours is asked once, not per merge request.
+func TestSweepAnswersLostStatusChecks(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetStatusCheckTimeout(time.Millisecond)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	for iid := int64(20); iid < 25; iid++ {
+		gl.SetLabels(project, path, iid, passing)
+	}
+	h := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = time.Hour })
+	waitFor(t, "the sweep's answers", func() bool {
+		for iid := int64(20); iid < 25; iid++ {
+			if gl.StatusCheckStatus(project, path, iid, ours) != "passed" {
+				return false
+			}
+		}
+		return true
+	})
+	h.waitIdle()
+	n := 0
+	for _, r := range gl.Requests() {
+		if strings.HasSuffix(r.Path, "/external_status_checks") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d lookups of the project's status checks for 5 merge requests, want 1", n)
+	}
+}
+
+// Four merge requests of a project whose GitLab calls hang hold at most
+// half the workers: the other project's merge requests are answered
+// meanwhile.
+func TestHangingProjectDoesNotHoldAllWorkers(t *testing.T) {
+	gl := newStandIn(t)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.Contains(r.URL.Path, "/projects/43/") {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	})
+	for iid := int64(1); iid <= 4; iid++ {
+		failedLabelJob(gl, 43, "group/slow", iid, passing)
+	}
+	for iid := int64(1); iid <= 10; iid++ {
+		failedLabelJob(gl, project, path, iid, passing)
+	}
+	h := start(t, gl, func(c *config) { c.workers = 4; c.callTimeout = time.Minute; c.budget = 2 * time.Minute })
+	for iid := int64(1); iid <= 4; iid++ {
+		h.post(payload(t, 43, "group/slow", iid, "a", 0, passing), hook(fmt.Sprint("slow-", iid))...)
+	}
+	time.Sleep(100 * time.Millisecond) // the slow ones take their workers
+	began := time.Now()
+	for iid := int64(1); iid <= 10; iid++ {
+		h.post(payload(t, project, path, iid, "a", 0, passing), hook(fmt.Sprint("ok-", iid))...)
+	}
+	waitFor(t, "the healthy project's retries", func() bool {
+		for iid := int64(1); iid <= 10; iid++ {
+			if gl.Retries(project, iid) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the healthy merge requests took %s behind a hanging project", took)
+	}
+	if n := gl.Retries(43, 1) + gl.Retries(43, 2) + gl.Retries(43, 3) + gl.Retries(43, 4); n != 0 {
+		t.Errorf("%d retries in the hanging project before it answered", n)
+	}
+	free()
+	h.waitIdle()
+}
+
+// A 502 storm on the jobs API costs one delivery at most 8 GitLab calls,
+// status checks of ours included: steps done are not redone by a later try.
+func TestJobsBadGatewayStormCostsAtMostEightCalls(t *testing.T) {
+	gl := newStandIn(t)
+	gl.AddStatusCheck(project, path, "echoes-labels")
+	failedLabelJob(gl, project, path, 1, passing)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.Contains(r.URL.Path, "/jobs") || strings.Contains(r.URL.Path, "/pipelines/") {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 1, "a", 0, passing), hook("storm")...)
+	h.waitIdle()
+	if n := gl.Count(); n > 8 {
+		for _, r := range gl.Requests() {
+			t.Logf("%s %s", r.Method, r.Path)
+		}
+		t.Errorf("%d GitLab calls for one delivery in a 502 storm on the jobs API, want at most 8", n)
+	}
+	if l := onlyLine(t, h); !strings.Contains(fmt.Sprint(l["action"]), "gave_up") || !strings.Contains(fmt.Sprint(l["action"]), "status_passed") {
+		t.Errorf("delivery line %v, want the check answered, then gave_up", l)
+	}
+}
+
+// No head pipeline, a closed merge request: nothing to do, said in the line.
+func TestNothingToDoSaysWhy(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 30, passing)
+	gl.SetLabels(project, path, 31, passing)
+	gl.SetState(project, path, 31, "merged")
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 30, "a", 0, passing), hook("none")...)
+	h.post(payload(t, project, path, 31, "a", 0, passing), hook("merged")...)
+	h.waitIdle()
+	want := map[float64]string{30: "no head pipeline", 31: "the merge request is merged"}
+	for _, l := range h.logs.lines("delivery") {
+		if d := fmt.Sprint(l["detail"]); !strings.Contains(d, want[l["mr"].(float64)]) || l["action"] != "none" {
+			t.Errorf("line %v, want action none and detail %q", l, want[l["mr"].(float64)])
+		}
+	}
+}
