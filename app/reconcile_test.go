@@ -17,8 +17,9 @@ import (
 func TestReconcileThroughMain(t *testing.T) {
 	gl := gitlabtest.New(t)
 	gl.SetToken("glpat-main-test-token")
-	gl.SetLabels(42, "group/project", 1, "echoes/intent/feature")
+	// The label job failed, then the label was added: the change it missed.
 	p := gl.AddPipeline(42, "group/project", 1, gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
+	gl.SetLabels(42, "group/project", 1, "echoes/intent/feature")
 	env := map[string]string{"ECHOES_GITLAB_URL": gl.APIURL(), "ECHOES_GITLAB_TOKEN": "glpat-main-test-token"}
 
 	var stdout, stderr bytes.Buffer
