@@ -33,15 +33,15 @@ type config struct {
 	// signingKey is the HMAC key of Standard Webhooks signatures: from
 	// --webhook-signing-token, else the webhook secret (see signingKey).
 	signingKey []byte
-	rules     check.Options
-	docsURL   string
+	rules      check.Options
+	docsURL    string
 
-	workers     int           // tasks worked on at once
-	queueSize   int           // merge requests waiting at most
-	settle      time.Duration // a merge request's first delivery waits this long for the rest of its burst
-	maxBody     int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
-	authPool    int64         // bytes of authenticated bodies being read at once, all requests together
-	bodyWait    time.Duration // an authenticated body waits this long for room in authPool
+	workers   int           // tasks worked on at once
+	queueSize int           // merge requests waiting at most
+	settle    time.Duration // a merge request's first delivery waits this long for the rest of its burst
+	maxBody   int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
+	authPool  int64         // bytes of authenticated bodies being read at once, all requests together
+	bodyWait  time.Duration // an authenticated body waits this long for room in authPool
 	// A sender not yet authenticated (a signature to check) has its body
 	// read into a fixed pool: each body up to maxSignedBody, all together
 	// up to signedPool; past it, 503 at once.
@@ -50,20 +50,20 @@ type config struct {
 	maxConns      int           // connections open at once; more wait in the kernel's backlog
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	shutdownDelay time.Duration // SIGTERM: keep answering (not ready) this long before the drain
-	attempts    int           // tries of one task when GitLab faults; each call is one HTTP request
-	budget      time.Duration // one task's time, its tries and waits included
-	backoff     time.Duration // first wait after a fault, doubled each time
-	maxWait     time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
-	callTimeout time.Duration // one try's GitLab calls
-	drain       time.Duration // SIGTERM: time to finish the work in flight
-	overlap     time.Duration // each sweep re-reads this much before the last
+	attempts      int           // tries of one task when GitLab faults; each call is one HTTP request
+	budget        time.Duration // one task's time, its tries and waits included
+	backoff       time.Duration // first wait after a fault, doubled each time
+	maxWait       time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
+	callTimeout   time.Duration // one try's GitLab calls
+	drain         time.Duration // SIGTERM: time to finish the work in flight
+	overlap       time.Duration // each sweep re-reads this much before the last
 }
 
 func defaultConfig() config {
 	return config{
-		workers:     4,
-		queueSize:   4096,
-		settle:      time.Second,
+		workers:   4,
+		queueSize: 4096,
+		settle:    time.Second,
 		// GitLab sends no body past 25 MB (REQUEST_BODY_SIZE_LIMIT): a big
 		// pipeline event, a description of 1 MiB twice over.
 		maxBody:       25 << 20,
@@ -74,13 +74,13 @@ func defaultConfig() config {
 		maxConns:      256,
 		idleTimeout:   5 * time.Second,
 		shutdownDelay: 5 * time.Second,
-		attempts:    4,
-		budget:      20 * time.Second,
-		backoff:     500 * time.Millisecond,
-		maxWait:     8 * time.Second,
-		callTimeout: 10 * time.Second,
-		drain:       20 * time.Second,
-		overlap:     time.Minute,
+		attempts:      4,
+		budget:        20 * time.Second,
+		backoff:       500 * time.Millisecond,
+		maxWait:       8 * time.Second,
+		callTimeout:   10 * time.Second,
+		drain:         20 * time.Second,
+		overlap:       time.Minute,
 	}
 }
 
@@ -280,7 +280,7 @@ func reconcileOffReason(cfg config) string {
 // work in flight cfg.drain to finish, and returns nil.
 func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.handler(),
+		Handler: s.handler(),
 		// Short: a request's headers come in one packet; a body of 25 MB
 		// from GitLab in well under 15 s; a body not yet authenticated
 		// gets 5 s (readDelivery). Idle keep-alive connections close in
