@@ -73,14 +73,15 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [ -n "$addr" ] || fail "echoes-labels serve did not start listening"
-echo "   listening on $addr; GET /healthz: $(curl -sS "http://$addr/healthz")"
+echo "   listening on $addr; GET /livez: $(curl -sS "http://$addr/livez"); GET /readyz: $(curl -sS "http://$addr/readyz")"
 
 echo "== posting examples/merge-request-hook.json (Merge Request Hook, labels added)"
 code=$(curl -sS -o "$work/answer" -w '%{http_code}' -X POST "http://$addr/webhook" \
 	-H 'Content-Type: application/json' \
 	-H 'X-Gitlab-Event: Merge Request Hook' \
 	-H "X-Gitlab-Token: $secret" \
-	-H 'X-Gitlab-Event-UUID: 2b2c8c6e-try-serve-0001' \
+	-H 'Idempotency-Key: 2b2c8c6e-try-serve-0001' \
+	-H 'X-Gitlab-Webhook-UUID: 5d7e0a91-try-serve-0001' \
 	--data-binary @examples/merge-request-hook.json)
 echo "   answer: $code $(cat "$work/answer")"
 [ "$code" = 202 ] || fail "the webhook answered $code, want 202"

@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -31,6 +33,12 @@ type Command struct {
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`
+
+	// the intake's
+	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting to be worked on at most. A delivery past it is answered 202 and logged at WARN, and the sweep catches up; without a sweep (--reconcile-interval 0 and no reconcile job) a restart loses what was queued."`
+	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Largest body, in bytes (default 1048576: 1 MiB), of a request without X-Gitlab-Token (a status check request, or a signed webhook), read before its signature can be checked. A status check request is the merge request event: a few KiB plus the description (twice when it changed); 1 MiB fits descriptions up to about 500 KiB. All such bodies together take at most 16 MiB; past it they are refused at once (503) and the sweep answers the check later."`
+	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long (with /readyz failing) before the drain, so that deliveries a load balancer still sends are taken, not refused. Keep the pod's terminationGracePeriodSeconds above it plus 22 s."`
+	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"The signing token of a signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), as GitLab shows it (whsec_ then base64). Default: --webhook-secret."`
 }
 
 // Shared are the flags serve and reconcile both read, declared once: how
@@ -38,7 +46,7 @@ type Command struct {
 type Shared struct {
 	settings.GitLab `embed:"" set:"token_help=Access token with the api scope: retrying jobs and answering status checks write."`
 	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
-	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects (ids or paths) to reconcile."`
+	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects to reconcile, also the allow-list: a delivery for a project outside them is ignored. Each one a path (acme/platform: a group and its subgroups, or a project), group:PATH, project:PATH, group:ID or project:ID; a bare number is refused (a group and a project can share it)."`
 	settings.Rules  `embed:""`
 
 	// the worker's
@@ -46,12 +54,20 @@ type Shared struct {
 	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (their pipelines run in the fork); off by default."`
 }
 
+// memoryLimit is the heap's soft limit unless GOMEMLIMIT says otherwise:
+// under the 128 MiB of deploy/, with room for the runtime.
+const memoryLimit = 100 << 20
+
 // The settings a configuration error of serve names.
 const (
 	settingListen    = "--listen"
 	settingSecret    = "--webhook-secret"
 	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
+	settingQueueSize = "--queue-size"
+	settingMaxSigned = "--max-signed-body"
+	settingDelay     = "--shutdown-delay"
+	settingSigning   = "--webhook-signing-token"
 
 	// the worker's
 	settingStatusCheckName = "--status-check-name"
@@ -69,7 +85,7 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 	if err != nil {
 		return err
 	}
-	secrets = secrets.With(cfg.token, string(cfg.secret))
+	secrets = secrets.With(cfg.token, string(cfg.secret), strings.TrimSpace(c.WebhookSigningToken))
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return exit.BadSetting(settingListen,
@@ -81,6 +97,16 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 	if err != nil {
 		_ = ln.Close()
 		return err
+	}
+	if err := svc.startupCheck(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The heap's bound: the bodies being read are budgeted (48 MiB
+		// at most); past this the collector works harder rather than the
+		// process growing past deploy/'s 128 MiB limit.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	if err := svc.serve(ctx, ln); err != nil {
 		return &exit.Error{Code: exit.Config, Cause: secrets.Clip("the service stopped: "+err.Error(), 300),
@@ -120,6 +146,35 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	if cfg.interval > 0 {
 		cfg.checkTTL = min(cfg.interval, cfg.checkTTL)
 	}
+
+	// the intake's
+	cfg.queueSize = c.QueueSize
+	if c.QueueSize < 1 {
+		bad(exit.BadSetting(settingQueueSize, fmt.Sprintf("--queue-size/ECHOES_QUEUE_SIZE is %d", c.QueueSize),
+			"give the number of merge requests that may wait, 4096 by default"))
+	}
+	cfg.maxSignedBody = c.MaxSignedBody
+	if c.MaxSignedBody < 1<<10 || c.MaxSignedBody > cfg.signedPool {
+		bad(exit.BadSetting(settingMaxSigned, fmt.Sprintf("--max-signed-body/ECHOES_MAX_SIGNED_BODY is %d bytes", c.MaxSignedBody),
+			fmt.Sprintf("give a size in bytes from 1024 to %d (the pool all such bodies share), 1048576 by default", cfg.signedPool)))
+	}
+	delay, err := c.ShutdownDelay.Value(settingDelay+"/ECHOES_SHUTDOWN_DELAY", secrets)
+	switch {
+	case err != nil:
+		bad(err)
+	case delay < 0 || delay > time.Minute:
+		bad(exit.BadSetting(settingDelay, fmt.Sprintf("--shutdown-delay/ECHOES_SHUTDOWN_DELAY is %s", delay),
+			"give 0 to drain at once, or a pause such as 5s (a minute at most)"))
+	}
+	cfg.shutdownDelay = delay
+	signing := strings.TrimSpace(c.WebhookSigningToken)
+	if signing == "" {
+		signing = string(cfg.secret)
+	}
+	if cfg.signingKey, err = signingKey(signing); err != nil {
+		bad(exit.BadSetting(settingSigning, "--webhook-signing-token/ECHOES_WEBHOOK_SIGNING_TOKEN (or the secret): "+err.Error(),
+			"copy the signing token from the webhook's settings as GitLab shows it: whsec_ then base64"))
+	}
 	return cfg, joinSettings(errs)
 }
 
@@ -149,12 +204,12 @@ func (c *Shared) config(cfg *config, secrets mask.Secrets, bad func(error)) {
 	if cfg.rules, cfg.docsURL, err = c.Options(secrets); err != nil {
 		bad(err)
 	}
-	for _, w := range c.Watch {
-		if w = strings.Trim(strings.TrimSpace(w), "/"); w != "" {
-			cfg.watch = append(cfg.watch, w)
-		}
+	if cfg.allow, err = parseWatch(c.Watch); err != nil {
+		bad(err)
 	}
-
+	for _, w := range cfg.allow {
+		cfg.watch = append(cfg.watch, w.ref())
+	}
 	// the worker's
 	cfg.statusCheckName = strings.TrimSpace(c.StatusCheckName)
 	if cfg.statusCheckName == "" {

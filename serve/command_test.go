@@ -73,7 +73,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("ECHOES_GITLAB_TOKEN", "first")
 	t.Setenv("ECHOES_WEBHOOK_SECRET", "s3cret")
 	t.Setenv("ECHOES_JOB_NAME", "labels")
-	t.Setenv("ECHOES_WATCH", "acme/backend, 42,acme")
+	t.Setenv("ECHOES_WATCH", "acme/backend, group:42,acme")
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "0")
 	t.Setenv("ECHOES_REQUIRE_EFFORT", "true")
 	t.Setenv("ECHOES_INTENT_PREFIX", "why")

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -56,6 +57,22 @@ type manifest struct {
 		Replicas int            `yaml:"replicas"`
 		Selector map[string]any `yaml:"selector"`
 		Ports    []servicePort  `yaml:"ports"`
+		Rules    []struct {
+			HTTP struct {
+				Paths []struct {
+					Path     string `yaml:"path"`
+					PathType string `yaml:"pathType"`
+					Backend  struct {
+						Service struct {
+							Name string `yaml:"name"`
+							Port struct {
+								Name string `yaml:"name"`
+							} `yaml:"port"`
+						} `yaml:"service"`
+					} `yaml:"backend"`
+				} `yaml:"paths"`
+			} `yaml:"http"`
+		} `yaml:"rules"`
 		Template struct {
 			Spec struct {
 				TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
@@ -70,6 +87,7 @@ type manifest struct {
 }
 
 type servicePort struct {
+	Name       string `yaml:"name"`
 	Port       int    `yaml:"port"`
 	TargetPort string `yaml:"targetPort"`
 }
@@ -132,8 +150,9 @@ func TestDeployManifest(t *testing.T) {
 	}
 	dep, ok := docs["Deployment"]
 	svcDoc, ok2 := docs["Service"]
-	if !ok || !ok2 || len(docs) != 2 {
-		t.Fatalf("kinds %v, want a Deployment and a Service", slices.Collect(func(yield func(string) bool) {
+	ing, ok3 := docs["Ingress"]
+	if !ok || !ok2 || !ok3 || len(docs) != 3 {
+		t.Fatalf("kinds %v, want a Deployment, a Service and an Ingress", slices.Collect(func(yield func(string) bool) {
 			for k := range docs {
 				if !yield(k) {
 					return
@@ -146,9 +165,11 @@ func TestDeployManifest(t *testing.T) {
 		t.Error("the pod must run as non-root (runAsNonRoot: true, a non-zero runAsUser)")
 	}
 	// Kubernetes sends SIGTERM, then SIGKILL after the grace period: it
-	// must exceed the 20 s drain.
-	if pod.TerminationGracePeriodSeconds <= int(defaultConfig().drain.Seconds()) {
-		t.Errorf("terminationGracePeriodSeconds %d, want more than the %s drain", pod.TerminationGracePeriodSeconds, defaultConfig().drain)
+	// must exceed the shutdown delay, the 2 s to stop accepting and the
+	// 20 s drain.
+	stopping := defaultConfig().shutdownDelay + 2*time.Second + defaultConfig().drain
+	if pod.TerminationGracePeriodSeconds <= int(stopping.Seconds()) {
+		t.Errorf("terminationGracePeriodSeconds %d, want more than %s (shutdown delay, stop accepting, drain)", pod.TerminationGracePeriodSeconds, stopping)
 	}
 	if len(pod.Containers) != 1 {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
@@ -184,28 +205,63 @@ func TestDeployManifest(t *testing.T) {
 		t.Error("allowPrivilegeEscalation must be false")
 	}
 
-	// The probes hit a path the service answers 200 without GitLab.
+	// Liveness on /livez: 200 without GitLab. Readiness on /readyz: 503
+	// until GitLab accepted the token, 200 then, 503 again once stopping.
 	gl := newStandIn(t)
 	s, err := newService(testConfig(gl), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]*probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
-		if p == nil {
-			t.Errorf("no %s probe", name)
-			continue
-		}
+	probeCode := func(p *probe) int {
 		rec := httptest.NewRecorder()
 		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p.HTTPGet.Path, nil))
-		if rec.Code != http.StatusOK || p.HTTPGet.Path != pathHealthz {
-			t.Errorf("%s probe GET %s: %d, want 200 on %s", name, p.HTTPGet.Path, rec.Code, pathHealthz)
-		}
+		return rec.Code
+	}
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		t.Fatal("the container needs a liveness and a readiness probe")
+	}
+	for name, p := range map[string]*probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 		if p.HTTPGet.Port != c.Ports[0].Name {
 			t.Errorf("%s probe port %q, want the container port %q", name, p.HTTPGet.Port, c.Ports[0].Name)
 		}
 	}
+	if c.LivenessProbe.HTTPGet.Path != pathLivez || probeCode(c.LivenessProbe) != http.StatusOK {
+		t.Errorf("liveness probe GET %s: %d, want 200 on %s", c.LivenessProbe.HTTPGet.Path, probeCode(c.LivenessProbe), pathLivez)
+	}
+	if c.ReadinessProbe.HTTPGet.Path != pathReadyz {
+		t.Errorf("readiness probe on %s, want %s", c.ReadinessProbe.HTTPGet.Path, pathReadyz)
+	}
+	if code := probeCode(c.ReadinessProbe); code != http.StatusServiceUnavailable {
+		t.Errorf("readiness before GitLab accepted the token: %d, want 503", code)
+	}
+	s.tokenOK.Store(true)
+	if code := probeCode(c.ReadinessProbe); code != http.StatusOK {
+		t.Errorf("readiness once GitLab accepted the token: %d, want 200", code)
+	}
+	s.draining.Store(true)
+	if code := probeCode(c.ReadinessProbe); code != http.StatusServiceUnavailable || probeCode(c.LivenessProbe) != http.StatusOK {
+		t.Errorf("stopping: readiness %d, liveness %d, want 503 and 200", code, probeCode(c.LivenessProbe))
+	}
 	if gl.Count() != 0 {
-		t.Error("/healthz called GitLab")
+		t.Error("a probe called GitLab")
+	}
+
+	// The Ingress exposes /webhook only, to the Service's port.
+	if len(svcDoc.Spec.Ports) != 1 {
+		t.Fatalf("Service ports %+v, want one", svcDoc.Spec.Ports)
+	}
+	var paths []string
+	for _, r := range ing.Spec.Rules {
+		for _, p := range r.HTTP.Paths {
+			paths = append(paths, p.Path)
+			if p.PathType != "Exact" || p.Backend.Service.Name != svcDoc.Metadata.Name || p.Backend.Service.Port.Name != svcDoc.Spec.Ports[0].Name {
+				t.Errorf("Ingress path %s: type %s, backend %+v, want Exact to the Service %s port %s", p.Path, p.PathType, p.Backend,
+					svcDoc.Metadata.Name, svcDoc.Spec.Ports[0].Name)
+			}
+		}
+	}
+	if !slices.Equal(paths, []string{pathWebhook}) {
+		t.Errorf("the Ingress exposes %v, want %s only (not %s, %s)", paths, pathWebhook, pathMetrics, pathReadyz)
 	}
 
 	if len(svcDoc.Spec.Ports) != 1 || svcDoc.Spec.Ports[0].TargetPort != c.Ports[0].Name {

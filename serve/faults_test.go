@@ -169,8 +169,8 @@ func TestControlCharactersInHeadersEscaped(t *testing.T) {
 	// (Go's client refuses C0 controls in a header; a C1 is two bytes of
 	// UTF-8 to it, sent as they are.)
 	uuid := "abc\u009b31mred\u202e"
-	h.post(payload(t, project, path, 1, "a", 0, "backend"), "X-Gitlab-Token", "wrong", "X-Gitlab-Event-UUID", uuid)
-	h.post(payload(t, project, path, 1, "a", 0, "backend"), "X-Gitlab-Token", testSecret, "X-Gitlab-Event", "Push Hook\u0085x", "X-Gitlab-Event-UUID", uuid)
+	h.post(payload(t, project, path, 1, "a", 0, "backend"), "X-Gitlab-Token", "wrong", "Idempotency-Key", uuid)
+	h.post(payload(t, project, path, 1, "a", 0, "backend"), "X-Gitlab-Token", testSecret, "X-Gitlab-Event", "Push Hook\u0085x", "Idempotency-Key", uuid)
 	h.waitIdle()
 	out := h.logs.String()
 	if strings.ContainsRune(out, '\u009b') || strings.ContainsRune(out, '\u0085') || strings.ContainsRune(out, '\u202e') {

@@ -85,6 +85,7 @@ func testConfig(gl *gitlabtest.Server) config {
 	cfg.maxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
 	cfg.settle = 20 * time.Millisecond
+	cfg.shutdownDelay = 0
 	return cfg
 }
 
@@ -194,9 +195,10 @@ func (h *harness) post(body []byte, headers ...string) (int, time.Duration) {
 // the test instead of stalling it.
 var testClient = &http.Client{Timeout: 20 * time.Second}
 
-// hook are the headers of a project webhook delivery.
-func hook(uuid string) []string {
-	return []string{"X-Gitlab-Event", "Merge Request Hook", "X-Gitlab-Token", testSecret, "X-Gitlab-Event-UUID", uuid}
+// hook are the headers of a project webhook delivery; id is its
+// Idempotency-Key.
+func hook(id string) []string {
+	return []string{"X-Gitlab-Event", "Merge Request Hook", "X-Gitlab-Token", testSecret, "Idempotency-Key", id}
 }
 
 func sign(body []byte, secret string) string {

@@ -20,12 +20,22 @@ const maxLogged = 128
 func clip(s string) string { return printable.Truncate(s, maxLogged) }
 
 // deliveryID is GitLab's id of the delivery, clipped: it is untrusted.
+// Idempotency-Key is the same across GitLab's retries and resends of one
+// delivery (webhook-id, of a signed webhook, is the same value).
+// X-Gitlab-Event-UUID is not a delivery's id: it is GitLab's recursion
+// detection, shared by every hook one event fires.
 func deliveryID(r *http.Request) string {
-	if id := r.Header.Get("X-Gitlab-Event-UUID"); id != "" {
-		return clip(id)
+	for _, h := range []string{"Idempotency-Key", "webhook-id"} {
+		if id := r.Header.Get(h); id != "" {
+			return clip(id)
+		}
 	}
 	return "none"
 }
+
+// webhookUUID is X-Gitlab-Webhook-UUID, new for each request GitLab
+// sends, clipped; "" when absent (status check requests, GitLab < 16.2).
+func webhookUUID(r *http.Request) string { return clip(r.Header.Get("X-Gitlab-Webhook-UUID")) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -36,7 +46,7 @@ func (s *service) logTask(t *task, verdict, action, detail string, took time.Dur
 		level = slog.LevelWarn
 	}
 	for _, d := range t.deliveries {
-		s.log.Log(context.Background(), level, "delivery", "delivery", d.id, "project", t.path, "project_id", t.key.project,
+		s.log.Log(context.Background(), level, "delivery", "delivery", d.id, "webhook_uuid", d.uuid, "project", t.path, "project_id", t.key.project,
 			"mr", t.key.iid, "verdict", verdict, "action", action, "detail", detail,
 			"batch", len(t.deliveries)+t.dropped, "duration_ms", ms(time.Since(d.received)), "work_ms", ms(took))
 	}

@@ -51,13 +51,14 @@ const (
 	outcomeDropped      = "dropped"      // queue full: answered, left to the reconcile
 	outcomeIgnored      = "ignored"      // another event kind
 	outcomeUnauthorized = "unauthorized" // 401
-	outcomeBadRequest   = "bad_request"  // 400
+	outcomeBadRequest   = "bad_request"  // unreadable: 400; from an authenticated sender, 200 and logged
 	outcomeTooLarge     = "too_large"    // 413
 	outcomeBadMethod    = "bad_method"   // 405
+	outcomeOverloaded   = "overloaded"   // no room to read the body: 503 before authentication, 202 after
 )
 
 var (
-	outcomes     = []string{outcomeQueued, outcomeCoalesced, outcomeDropped, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeBadMethod}
+	outcomes     = []string{outcomeQueued, outcomeCoalesced, outcomeDropped, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeBadMethod, outcomeOverloaded}
 	actionNames  = []string{"job_retried", "status_passed", "status_failed"}
 	taskSources  = []string{"webhook", "reconcile"}
 	taskBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}

@@ -11,7 +11,8 @@ type mrKey struct{ project, iid int64 }
 
 // delivery is one webhook request as the log line reports it.
 type delivery struct {
-	id       string // X-Gitlab-Event-UUID; "reconcile" for a sweep
+	id       string // Idempotency-Key (the same across GitLab's retries); "reconcile" for a sweep
+	uuid     string // X-Gitlab-Webhook-UUID: new for each request GitLab sends
 	received time.Time
 }
 

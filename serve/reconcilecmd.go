@@ -27,10 +27,7 @@ type ReconcileCommand struct {
 }
 
 // The settings a configuration error of reconcile names.
-const (
-	settingWatch         = "--watch"
-	settingUpdatedWithin = "--updated-within"
-)
+const settingUpdatedWithin = "--updated-within"
 
 // Run sweeps once and works what it queued. Every log line is a JSON line
 // on stderr, masked, as serve's: one "delivery" line per merge request the

@@ -3,14 +3,19 @@ package serve
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/internal/clock"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
 // config is the service's whole configuration: the flags, checked, and
@@ -22,23 +27,37 @@ type config struct {
 	caFile    string // --ca-file
 	secret    []byte
 	jobName   string
-	watch     []string
+	watch     []string     // what the sweep lists: each entry's ref (path or id)
+	allow     []watchEntry // --watch as the intake's allow-list; none: every project
 	interval  time.Duration
-	rules     check.Options
-	docsURL   string
+	// signingKey is the HMAC key of Standard Webhooks signatures: from
+	// --webhook-signing-token, else the webhook secret (see signingKey).
+	signingKey []byte
+	rules      check.Options
+	docsURL    string
 
-	workers     int           // tasks worked on at once
-	queueSize   int           // merge requests waiting at most
-	settle      time.Duration // a merge request's first delivery waits this long for the rest of its burst
-	maxBody     int64         // bytes; past it, 413
-	attempts    int           // tries of one task when GitLab faults; each call is one HTTP request
-	budget      time.Duration // one task's time, its tries and waits included
-	backoff     time.Duration // first wait after a fault, doubled each time
-	maxWait     time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
-	callTimeout time.Duration // one try's GitLab calls
-	drain       time.Duration // SIGTERM: time to finish the work in flight
-	overlap     time.Duration // each sweep re-reads this much before the last
-	sweepPage   int64         // merge requests a page of a sweep (GitLab's most: 100)
+	workers   int           // tasks worked on at once
+	queueSize int           // merge requests waiting at most
+	settle    time.Duration // a merge request's first delivery waits this long for the rest of its burst
+	maxBody   int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
+	authPool  int64         // bytes of authenticated bodies being read at once, all requests together
+	bodyWait  time.Duration // an authenticated body waits this long for room in authPool
+	// A sender not yet authenticated (a signature to check) has its body
+	// read into a fixed pool: each body up to maxSignedBody, all together
+	// up to signedPool; past it, 503 at once.
+	maxSignedBody int64
+	signedPool    int64
+	maxConns      int           // connections open at once; more wait in the kernel's backlog
+	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
+	shutdownDelay time.Duration // SIGTERM: keep answering (not ready) this long before the drain
+	attempts      int           // tries of one task when GitLab faults; each call is one HTTP request
+	budget        time.Duration // one task's time, its tries and waits included
+	backoff       time.Duration // first wait after a fault, doubled each time
+	maxWait       time.Duration // longest backoff between tries; a Retry-After is waited as asked, if the budget allows
+	callTimeout   time.Duration // one try's GitLab calls
+	drain         time.Duration // SIGTERM: time to finish the work in flight
+	overlap       time.Duration // each sweep re-reads this much before the last
+	sweepPage     int64         // merge requests a page of a sweep (GitLab's most: 100)
 
 	// the worker's
 	statusCheckName string        // --status-check-name: the checks that are ours
@@ -49,18 +68,27 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		workers:     4,
-		queueSize:   4096,
-		settle:      time.Second,
-		maxBody:     8 << 20, // a merge request event carries the description, up to 1 MiB of text, maybe twice
-		attempts:    4,
-		budget:      20 * time.Second,
-		backoff:     500 * time.Millisecond,
-		maxWait:     8 * time.Second,
-		callTimeout: 10 * time.Second,
-		drain:       20 * time.Second,
-		overlap:     time.Minute,
-		sweepPage:   100,
+		workers:   4,
+		queueSize: 4096,
+		settle:    time.Second,
+		// GitLab sends no body past 25 MB (REQUEST_BODY_SIZE_LIMIT): a big
+		// pipeline event, a description of 1 MiB twice over.
+		maxBody:       25 << 20,
+		authPool:      32 << 20,
+		bodyWait:      3 * time.Second,
+		maxSignedBody: 1 << 20,
+		signedPool:    16 << 20,
+		maxConns:      256,
+		idleTimeout:   5 * time.Second,
+		shutdownDelay: 5 * time.Second,
+		attempts:      4,
+		budget:        20 * time.Second,
+		backoff:       500 * time.Millisecond,
+		maxWait:       8 * time.Second,
+		callTimeout:   10 * time.Second,
+		drain:         20 * time.Second,
+		overlap:       time.Minute,
+		sweepPage:     100,
 
 		statusCheckName: defaultStatusCheckName,
 		checkTTL:        time.Minute,
@@ -85,6 +113,36 @@ type service struct {
 	groups sync.Map // watch entry → "group" or "project", learnt on the first sweep
 
 	checks checkCache // the worker's: which projects have a status check of ours
+
+	// Bytes of bodies being read: authenticated senders', and the fixed
+	// pool of senders whose signature is not checked yet.
+	authBody, signedBody *byteBudget
+
+	// Readiness: GitLab accepted the token, and no SIGTERM yet.
+	tokenOK      atomic.Bool
+	tokenPending bool // the start-up check failed for a reason worth trying again
+	draining     atomic.Bool
+
+	// groupPaths holds the path of each group:ID --watch entry GitLab
+	// told (id → path); a delivery is matched against group:ID entries
+	// through it. Nothing fills it yet: gitlabapi has no group read (see
+	// watchGroupPath).
+	groupPaths sync.Map
+}
+
+// watchGroupPath is the path of group id, "" while unknown. Payloads
+// name a project's path, never its group's id, so a group:ID entry
+// matches a delivery only through its path. gitlabapi has no group
+// read yet, so this is "" and deliveries that only a group:ID entry
+// would allow are ignored (logged, 2xx) and left to the sweep, which
+// lists group ID's merge requests by id; name the group by its path to
+// have its deliveries acted on at once.
+func (s *service) watchGroupPath(id int64) string {
+	if v, ok := s.groupPaths.Load(id); ok {
+		p, _ := v.(string)
+		return p
+	}
+	return ""
 }
 
 func newService(cfg config, log *slog.Logger) (*service, error) {
@@ -94,6 +152,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	}
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
 	s.metrics = newMetrics(s.queue.depth)
+	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newByteBudget(cfg.signedPool)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -102,20 +161,99 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(pathWebhook, s.webhook)
-	mux.HandleFunc("GET "+pathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+	live := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	mux.HandleFunc("GET "+pathHealthz, live)
+	mux.HandleFunc("GET "+pathLivez, live)
+	mux.HandleFunc("GET "+pathReadyz, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if why := s.notReady(); why != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: "+why+"\n")
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET "+pathMetrics, s.metrics.handler())
 	return mux
 }
 
+// notReady says why the service should get no new traffic, "" when it
+// should: GitLab has not accepted the token yet, or it is stopping.
+func (s *service) notReady() string {
+	switch {
+	case s.draining.Load():
+		return "stopping"
+	case !s.tokenOK.Load():
+		return "GitLab has not accepted the token yet"
+	}
+	return ""
+}
+
 // Endpoint paths, also named by deploy/ (probes) and the README.
+// /healthz and /livez are liveness (200 while the process serves);
+// /readyz is readiness (Kubernetes sends traffic only while it is 200).
 const (
 	pathWebhook = "/webhook"
 	pathHealthz = "/healthz"
+	pathLivez   = "/livez"
+	pathReadyz  = "/readyz"
 	pathMetrics = "/metrics"
 )
+
+// checkToken asks GitLab once who the token is (GET /user); the service
+// is ready once GitLab answered.
+func (s *service) checkToken(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.callTimeout)
+	defer cancel()
+	id, err := s.gl.CurrentUserID(ctx)
+	if err != nil {
+		return err
+	}
+	s.tokenOK.Store(true)
+	s.log.Info("gitlab accepted the token", "user_id", id)
+	return nil
+}
+
+// startupCheck is Run's first token check: a token GitLab refuses (401)
+// stops the service with the fix; a GitLab that does not answer is
+// logged, and serve tries again in the background, not ready meanwhile.
+func (s *service) startupCheck(ctx context.Context) error {
+	err := s.checkToken(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case gitlabapi.StatusOf(err) == http.StatusUnauthorized:
+		return exit.BadSetting(settings.SettingToken, "GitLab refused the token (401): "+err.Error(),
+			"give ECHOES_GITLAB_TOKEN a valid, unexpired access token with the api scope (a project, group or personal access token)")
+	}
+	s.tokenPending = true
+	s.log.Warn("gitlab did not answer the token check; not ready, trying again in the background",
+		"kind", gitlabapi.Classify(err).Kind, "error", err.Error())
+	return nil
+}
+
+// retryTokenCheck asks GitLab again, with backoff, until it accepts the
+// token or ctx ends. A 401 now is logged at ERROR each time: the pod stays
+// not ready, which its readiness probe shows.
+func (s *service) retryTokenCheck(ctx context.Context) {
+	for attempt := 0; ; attempt++ {
+		if clock.Sleep(ctx, expBackoff(time.Second, 30*time.Second, attempt)) != nil {
+			return
+		}
+		err := s.checkToken(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		level := slog.LevelWarn
+		if gitlabapi.StatusOf(err) == http.StatusUnauthorized {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "gitlab token check failed; not ready", "kind", gitlabapi.Classify(err).Kind, "error", err.Error(), "attempt", attempt+2)
+	}
+}
 
 // start runs the workers and the reconcile loop.
 func (s *service) start(ctx context.Context) (stopReconcile func()) {
@@ -155,15 +293,23 @@ func reconcileOffReason(cfg config) string {
 // work in flight cfg.drain to finish, and returns nil.
 func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.handler(),
+		Handler: s.handler(),
+		// Short: a request's headers come in one packet; a body of 25 MB
+		// from GitLab in well under 15 s; a body not yet authenticated
+		// gets 5 s (readDelivery). Idle keep-alive connections close in
+		// seconds, and at most maxConns are open at once.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		IdleTimeout:       s.cfg.idleTimeout,
+		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	ln = newLimitListener(ln, s.cfg.maxConns)
 	stopReconcile := s.start(ctx)
+	if s.tokenPending {
+		go s.retryTokenCheck(ctx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	reconcile := []any{"reconcile_interval", s.cfg.interval.String()}
@@ -176,8 +322,20 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		// A rollout: the endpoint is still in the load balancer for a
+		// moment after SIGTERM. Keep answering, not ready, so that those
+		// deliveries are taken, not refused; then drain.
+		s.draining.Store(true)
+		if s.cfg.shutdownDelay > 0 {
+			s.log.Info("stopping after the shutdown delay; not ready, still answering", "shutdown_delay", s.cfg.shutdownDelay.String())
+			select {
+			case <-time.After(s.cfg.shutdownDelay):
+			case serveErr = <-errc:
+			}
+		}
 	case serveErr = <-errc:
 	}
+	s.draining.Store(true)
 	deadline := time.Now().Add(s.cfg.drain)
 	s.log.Info("stopping", "drain", s.cfg.drain.String())
 	// Stop accepting; handlers only queue, so they end at once. Shutdown

@@ -1,13 +1,20 @@
 package serve
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,81 +48,297 @@ type eventLabel struct {
 	Title string `json:"title"`
 }
 
-// eventMergeRequest is X-Gitlab-Event of a merge request event.
-const eventMergeRequest = "Merge Request Hook"
+// X-Gitlab-Event of the deliveries the service reads. A status check
+// request carries no X-Gitlab-Event.
+const (
+	eventMergeRequest = "Merge Request Hook"
+	eventJob          = "Job Hook"
+	eventPipeline     = "Pipeline Hook"
+)
+
+// jobEvent is the part of GitLab's job event ("Job events") the service
+// reads. The merge request's iid is only in the ref of a merge request
+// pipeline (refs/merge-requests/IID/head, /merge, /train).
+type jobEvent struct {
+	ObjectKind  string `json:"object_kind"`
+	Ref         string `json:"ref"`
+	BuildName   string `json:"build_name"`
+	BuildStatus string `json:"build_status"`
+	ProjectID   int64  `json:"project_id"`
+	Project     struct {
+		ID                int64  `json:"id"`
+		PathWithNamespace string `json:"path_with_namespace"`
+	} `json:"project"`
+}
+
+// pipelineEvent is the part of GitLab's pipeline event ("Pipeline
+// events") the service reads; merge_request is null for other pipelines,
+// builds are the newest attempt of each job.
+type pipelineEvent struct {
+	ObjectKind   string `json:"object_kind"`
+	MergeRequest *struct {
+		IID             int64 `json:"iid"`
+		TargetProjectID int64 `json:"target_project_id"`
+	} `json:"merge_request"`
+	Project struct {
+		ID                int64  `json:"id"`
+		PathWithNamespace string `json:"path_with_namespace"`
+	} `json:"project"`
+	Builds []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+	} `json:"builds"`
+}
+
+// finished are the job statuses worth a look: a failed label job may pass
+// now, a successful one may have read labels since removed.
+func finished(status string) bool { return status == "failed" || status == "success" }
+
+// mergeRequestRef is the iid in a merge request pipeline's ref.
+var mergeRequestRef = regexp.MustCompile(`^refs/merge-requests/([1-9][0-9]{0,18})/(head|merge|train)$`)
 
 // refusal is a delivery the service does not queue: the answer, the
-// outcome it is counted under, and why, for the log.
+// outcome it is counted under, and why, for the log. Deliveries from an
+// authenticated sender that are of no use are answered 2xx: GitLab counts
+// every other answer against the hook, and a retry would not help.
 type refusal struct {
-	status  int
-	outcome string // the deliveries metric's label
-	message string // the answer's body; never echoes a header
-	reason  string // for the log line
-	event   string // X-Gitlab-Event of an ignored delivery, clipped
+	status     int
+	outcome    string // the deliveries metric's label
+	message    string // the answer's body; never echoes a header
+	reason     string // for the log line
+	event      string // X-Gitlab-Event, clipped
+	retryAfter string // seconds, for a 503
+	warn       bool   // logged at WARN: work refused that GitLab will not send again
 }
 
 func refuse(status int, outcome, message, reason string) *refusal {
 	return &refusal{status: status, outcome: outcome, message: message, reason: reason}
 }
 
+// useless is an authenticated delivery the service cannot use: 200, its
+// reason in the log.
+func useless(outcome, message, reason string) *refusal {
+	return refuse(http.StatusOK, outcome, message, reason)
+}
+
 // parseDelivery authenticates and reads one delivery: a task to queue, or
-// a refusal. The token is checked before the body is read; a signature
-// needs the body. Deliveries of another kind are acknowledged unread, so
-// that no big pipeline or push event meets the body cap and counts as a
-// failure against the hook.
-func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refusal) {
+// a refusal. A valid X-Gitlab-Token is checked before the body is read,
+// and its sender's body (up to cfg.maxBody, GitLab's own 25 MB) is read
+// within the shared budget authBody. A request without one must be signed
+// (X-Gitlab-Signature of a status check, or a Standard Webhooks
+// signature): its body, up to cfg.maxSignedBody, is read into the fixed
+// pool signedBody before the signature is checked, and refused at once
+// when the pool is full. Deliveries of a kind the service does not read
+// are acknowledged unread.
+func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, *refusal) {
 	if r.Method != http.MethodPost {
-		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST merge request events here", "method "+clip(r.Method))
+		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
 	}
-	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
-	if token == "" && signature == "" {
-		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token", "no X-Gitlab-Token and no X-Gitlab-Signature")
-	}
-	if token != "" && !equalSecret(token, secret) {
-		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
-	}
-	// Status check requests carry no X-Gitlab-Event; webhooks always do.
 	event := r.Header.Get("X-Gitlab-Event")
-	otherKind := event != "" && event != eventMergeRequest
-	ignore := &refusal{status: http.StatusOK, outcome: outcomeIgnored, message: "ignored: not a merge request event",
-		reason: "another event kind", event: clip(event)}
-	if token != "" && otherKind {
-		return nil, ignore
+	no, t := s.authenticateAndParse(w, r, event)
+	if no != nil {
+		no.event = clip(event)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	return t, no
+}
+
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*refusal, *task) {
+	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
+	standard := r.Header.Get("webhook-signature")
+	authenticated := false
 	switch {
+	case token != "":
+		if !equalSecret(token, s.cfg.secret) {
+			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret"), nil
+		}
+		authenticated = true
+	case signature == "" && standard == "":
+		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
+			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature"), nil
+	case signature == "":
+		// A Standard Webhooks delivery: its id and time are checked before
+		// its body is read.
+		if reason := s.standardHeaders(r.Header); reason != "" {
+			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason), nil
+		}
+	}
+	switch event {
+	case "", eventMergeRequest, eventJob, eventPipeline:
+	default:
+		// Nothing is done with it, whoever sent it: acknowledged unread,
+		// so that no big push event meets a body cap and counts as a
+		// failure against the hook.
+		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
+	}
+
+	body, no := s.readDelivery(w, r, authenticated)
+	if no != nil {
+		return no, nil
+	}
+	if !authenticated {
+		if signature != "" {
+			if !validSignature(signature, body, s.cfg.secret) {
+				return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
+					"X-Gitlab-Signature is not the body's HMAC with the secret"), nil
+			}
+		} else if !validStandardSignature(r.Header, body, s.cfg.signingKey) {
+			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
+				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key"), nil
+		}
+	}
+	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
+	var t *task
+	var no2 *refusal
+	switch event {
+	case eventJob:
+		t, no2 = s.parseJob(body)
+	case eventPipeline:
+		t, no2 = s.parsePipeline(body)
+	default:
+		t, no2 = parseMergeRequest(body)
+	}
+	if no2 != nil {
+		return no2, nil
+	}
+	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
+		return useless(outcomeIgnored, "ignored: the project is not in --watch",
+			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project)), nil
+	}
+	return nil, t
+}
+
+// readDelivery reads the body within its budget: an authenticated
+// sender's in the shared authBody (waiting a little for room), an unknown
+// sender's in the fixed signedBody pool (refused at once when full).
+func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authenticated bool) ([]byte, *refusal) {
+	limit, budget := s.cfg.maxSignedBody, s.signedBody
+	if authenticated {
+		limit, budget = s.cfg.maxBody, s.authBody
+	}
+	if r.ContentLength > limit {
+		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
+			fmt.Sprintf("Content-Length %d is past the cap of %d bytes", r.ContentLength, limit))
+	}
+	n := reservation(r, limit)
+	if authenticated {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.bodyWait)
+		ok := budget.acquire(ctx, n)
+		cancel()
+		if !ok {
+			// Refusing would count against the hook, and GitLab would not
+			// send it again: acknowledged, logged at WARN, left to the sweep.
+			no := refuse(http.StatusAccepted, outcomeOverloaded, "accepted unread: the service is busy; the sweep will catch up",
+				fmt.Sprintf("no room to read %d bytes within %s (authenticated bodies being read take %d of %d)", n, s.cfg.bodyWait, budget.inUse(), budget.size))
+			no.warn = true
+			return nil, no
+		}
+	} else {
+		if !budget.tryAcquire(n) {
+			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
+				fmt.Sprintf("the pool for bodies not yet authenticated is full (%d of %d bytes)", budget.inUse(), budget.size))
+			no.retryAfter = "10"
+			return nil, no
+		}
+		// A slow sender holds its share of the pool for seconds at most.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unauthenticatedReadTimeout))
+	}
+	defer budget.release(n)
+	body, err := readBody(r, n, limit)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
+			fmt.Sprintf("the body is past the cap of %d bytes", limit))
 	case err != nil:
 		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "cannot read the body", "reading the body: "+clip(err.Error()))
-	case int64(len(body)) > maxBody:
-		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large", "the body is larger than the cap")
 	}
-	if token == "" && !validSignature(signature, body, secret) {
-		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature", "X-Gitlab-Signature is not the body's HMAC with the secret")
-	}
-	if otherKind {
-		return nil, ignore
-	}
+	return body, nil
+}
+
+// parseMergeRequest reads a merge request event or a status check request.
+func parseMergeRequest(body []byte) (*task, *refusal) {
 	var ev mergeRequestEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "not a merge request event", "the body is not a merge request event: "+clip(err.Error()))
+		return nil, useless(outcomeBadRequest, "not a merge request event", "the body is not a merge request event: "+clip(err.Error()))
 	}
 	if ev.ObjectKind != "merge_request" || ev.Project.ID <= 0 || ev.ObjectAttributes.IID <= 0 {
-		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "not a merge request event",
+		return nil, useless(outcomeBadRequest, "not a merge request event",
 			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
 	}
-	t := &task{
-		key:  mrKey{ev.Project.ID, ev.ObjectAttributes.IID},
-		path: clip(ev.Project.PathWithNamespace),
-	}
+	t := newTask(mrKey{ev.Project.ID, ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, delivery{})
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
 		sha := ev.ObjectAttributes.LastCommit.ID
 		if sha == "" {
-			return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "status check request without object_attributes.last_commit.id",
+			return nil, useless(outcomeBadRequest, "status check request without object_attributes.last_commit.id",
 				"a status check request without object_attributes.last_commit.id")
 		}
 		t.statusCheck = true
 	}
 	return t, nil
+}
+
+// parseJob reads a job event: the label job, finished, in a merge request
+// pipeline names the merge request to look at.
+func (s *service) parseJob(body []byte) (*task, *refusal) {
+	var ev jobEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, useless(outcomeBadRequest, "not a job event", "the body is not a job event: "+clip(err.Error()))
+	}
+	project := ev.ProjectID
+	if project <= 0 {
+		project = ev.Project.ID
+	}
+	if ev.ObjectKind != "build" || project <= 0 {
+		return nil, useless(outcomeBadRequest, "not a job event", "object_kind "+clip(ev.ObjectKind)+" without a project id")
+	}
+	if ev.BuildName != s.cfg.jobName {
+		return nil, useless(outcomeIgnored, "ignored: not the label job", "job "+strconv.Quote(clip(ev.BuildName))+" is not --job-name")
+	}
+	m := mergeRequestRef.FindStringSubmatch(ev.Ref)
+	if m == nil {
+		return nil, useless(outcomeIgnored, "ignored: not a merge request pipeline",
+			"ref "+strconv.Quote(clip(ev.Ref))+" is not refs/merge-requests/IID/head, /merge or /train")
+	}
+	if !finished(ev.BuildStatus) {
+		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
+			"the label job is "+clip(ev.BuildStatus)+"; its end is another event")
+	}
+	iid, _ := strconv.ParseInt(m[1], 10, 64)
+	return newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{}), nil
+}
+
+// parsePipeline reads a pipeline event: a merge request's pipeline whose
+// label job finished names the merge request to look at.
+func (s *service) parsePipeline(body []byte) (*task, *refusal) {
+	var ev pipelineEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, useless(outcomeBadRequest, "not a pipeline event", "the body is not a pipeline event: "+clip(err.Error()))
+	}
+	if ev.ObjectKind != "pipeline" || ev.Project.ID <= 0 {
+		return nil, useless(outcomeBadRequest, "not a pipeline event", "object_kind "+clip(ev.ObjectKind)+" without a project id")
+	}
+	if ev.MergeRequest == nil || ev.MergeRequest.IID <= 0 {
+		return nil, useless(outcomeIgnored, "ignored: not a merge request pipeline", "the pipeline has no merge_request")
+	}
+	status := ""
+	for _, b := range ev.Builds {
+		if b.Name == s.cfg.jobName {
+			status = b.Status
+		}
+	}
+	switch {
+	case status == "":
+		return nil, useless(outcomeIgnored, "ignored: no label job in the pipeline", "builds hold no job named --job-name")
+	case !finished(status):
+		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
+			"the label job is "+clip(status)+"; its end is another event")
+	}
+	project, path := ev.Project.ID, ev.Project.PathWithNamespace
+	if target := ev.MergeRequest.TargetProjectID; target > 0 && target != project {
+		// A fork's pipeline: the merge request lives in the target project,
+		// whose path the event does not give.
+		project, path = target, ""
+	}
+	return newTask(mrKey{project, ev.MergeRequest.IID}, path, delivery{}), nil
 }
 
 // webhook answers POST /webhook: it parses, counts, queues and answers,
@@ -124,43 +347,60 @@ func parseDelivery(r *http.Request, secret []byte, maxBody int64) (*task, *refus
 // gets disabled.
 func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	d := delivery{id: deliveryID(r), received: start}
-	answer := func(code int, outcome, msg string, attrs ...any) {
+	d := delivery{id: deliveryID(r), uuid: webhookUUID(r), received: start}
+	answer := func(code int, outcome, msg string, level slog.Level, attrs ...any) {
 		defer func() { s.metrics.answer.UpdateDuration(start) }()
 		s.metrics.deliveries.Inc(outcome)
 		if outcome != outcomeQueued && outcome != outcomeCoalesced {
-			s.log.Info("delivery", append([]any{"delivery", d.id, "outcome", outcome, "status", code,
+			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.id, "webhook_uuid", d.uuid, "outcome", outcome, "status", code,
 				"duration_ms", ms(time.Since(start))}, attrs...)...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, msg+"\n")
 	}
-	t, no := parseDelivery(r, s.cfg.secret, s.cfg.maxBody)
+	t, no := s.parseDelivery(w, r)
 	if no != nil {
-		if no.status == http.StatusMethodNotAllowed {
+		switch {
+		case no.status == http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", http.MethodPost)
+		case no.retryAfter != "":
+			w.Header().Set("Retry-After", no.retryAfter)
 		}
-		attrs := []any{"reason", no.reason}
-		if no.outcome == outcomeIgnored {
-			attrs = append(attrs, "event", no.event)
+		level := slog.LevelInfo
+		if no.warn {
+			level = slog.LevelWarn
 		}
-		answer(no.status, no.outcome, no.message, attrs...)
+		answer(no.status, no.outcome, no.message, level, "reason", no.reason, "event", no.event)
 		return
 	}
 	t.deliveries = []delivery{d}
 	merged, ok := s.queue.push(t)
 	switch {
 	case !ok:
-		// Full (or stopping): GitLab still hears yes, since the fault is
-		// ours; the reconcile will look at this merge request again.
-		answer(http.StatusAccepted, outcomeDropped, "accepted; the queue is full, the reconcile will catch up",
-			"project", t.path, "mr", t.key.iid)
+		// Full (or stopping): GitLab still hears yes, since a refusal
+		// would count against the hook and GitLab would not send it again.
+		msg, sweep := "accepted, not queued: the queue is full; the sweep will catch up", true
+		if reconcileOffReason(s.cfg) != "" {
+			msg, sweep = "accepted, not queued: the queue is full and no sweep runs here: lost unless a reconcile job runs", false
+		}
+		answer(http.StatusAccepted, outcomeDropped, msg, slog.LevelWarn,
+			"reason", "the queue is full ("+strconv.Itoa(s.cfg.queueSize)+" merge requests) or stopping",
+			"project", t.path, "project_id", t.key.project, "mr", t.key.iid, "event", eventName(r), "status_check", t.statusCheck, "sweep", sweep)
 	case merged:
-		answer(http.StatusAccepted, outcomeCoalesced, "accepted")
+		answer(http.StatusAccepted, outcomeCoalesced, "accepted", slog.LevelInfo)
 	default:
-		answer(http.StatusAccepted, outcomeQueued, "accepted")
+		answer(http.StatusAccepted, outcomeQueued, "accepted", slog.LevelInfo)
 	}
+}
+
+// eventName names a delivery's kind for the log: X-Gitlab-Event, or a
+// status check request.
+func eventName(r *http.Request) string {
+	if e := r.Header.Get("X-Gitlab-Event"); e != "" {
+		return clip(e)
+	}
+	return "status check request"
 }
 
 // equalSecret compares in constant time; hashing first hides the length.
@@ -180,4 +420,69 @@ func validSignature(sig string, body, secret []byte) bool {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// Standard Webhooks (standardwebhooks.com), as GitLab signs a webhook
+// with a signing token: webhook-id (the delivery's Idempotency-Key),
+// webhook-timestamp (Unix seconds) and webhook-signature, a space-separated
+// list of "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+const standardTolerance = 5 * time.Minute
+
+// standardHeaders checks a Standard Webhooks delivery's id and time,
+// before its body is read: "" when they are fit, else why not.
+func (s *service) standardHeaders(h http.Header) string {
+	if h.Get("webhook-id") == "" {
+		return "webhook-signature without webhook-id"
+	}
+	ts, err := strconv.ParseInt(strings.TrimSpace(h.Get("webhook-timestamp")), 10, 64)
+	if err != nil {
+		return "webhook-timestamp is not Unix seconds"
+	}
+	off := s.now().Sub(time.Unix(ts, 0))
+	if off > standardTolerance || off < -standardTolerance {
+		return fmt.Sprintf("webhook-timestamp is %s off this clock, more than %s", off.Round(time.Second), standardTolerance)
+	}
+	return ""
+}
+
+// validStandardSignature checks the v1 signatures of a Standard Webhooks
+// delivery: one of them must be the HMAC, compared in constant time.
+func validStandardSignature(h http.Header, body, key []byte) bool {
+	if len(key) == 0 {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(h.Get("webhook-id")))
+	mac.Write([]byte{'.'})
+	mac.Write([]byte(strings.TrimSpace(h.Get("webhook-timestamp"))))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	want := mac.Sum(nil)
+	ok := false
+	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+		version, b64, found := strings.Cut(sig, ",")
+		if !found || version != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if err == nil && hmac.Equal(got, want) {
+			ok = true // no early return: every entry costs the same
+		}
+	}
+	return ok
+}
+
+// signingKey is the HMAC key of a Standard Webhooks signing token: the
+// bytes base64-encoded after "whsec_" (GitLab makes them
+// "whsec_" + base64 of 32 random bytes), or the token itself otherwise.
+func signingKey(token string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(token, "whsec_")
+	if !ok {
+		return []byte(token), nil
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil || len(key) == 0 {
+		return nil, errors.New("the part after whsec_ is not base64")
+	}
+	return key, nil
 }

@@ -1,0 +1,587 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+)
+
+// event reads a testdata payload and applies edit to it.
+func event(t testing.TB, file string, edit func(ev map[string]any)) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	edit(ev)
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// jobEventBody is a job event for the job name in status on ref.
+func jobEventBody(t testing.TB, name, status, ref string) []byte {
+	return event(t, "job_event.json", func(ev map[string]any) {
+		ev["build_name"], ev["build_status"], ev["ref"], ev["project_id"] = name, status, ref, project
+		ev["project"] = map[string]any{"id": project, "path_with_namespace": path}
+	})
+}
+
+// pipelineEventBody is a pipeline event of merge request iid (0: a
+// branch pipeline) whose builds hold job name in status.
+func pipelineEventBody(t testing.TB, iid int64, name, status string) []byte {
+	return event(t, "pipeline_event.json", func(ev map[string]any) {
+		if iid == 0 {
+			ev["merge_request"] = nil
+		} else {
+			mr := ev["merge_request"].(map[string]any)
+			mr["iid"], mr["target_project_id"], mr["source_project_id"] = iid, project, project
+		}
+		p := ev["project"].(map[string]any)
+		p["id"], p["path_with_namespace"] = project, path
+		builds := ev["builds"].([]any)
+		b := builds[1].(map[string]any)
+		b["name"], b["status"] = name, status
+	})
+}
+
+// A job event or a pipeline event for the label job, finished, queues the
+// merge request its pipeline is for; other jobs and pipelines are
+// acknowledged (200) and ignored. The log line's delivery is the
+// Idempotency-Key, the request's X-Gitlab-Webhook-UUID beside it.
+func TestJobAndPipelineEventsQueueTheMergeRequest(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, nil)
+	hdr := func(kind, id string) []string {
+		return []string{"X-Gitlab-Event", kind, "X-Gitlab-Token", testSecret, "Idempotency-Key", id,
+			"X-Gitlab-Webhook-UUID", "uuid-" + id, "X-Gitlab-Event-UUID", "shared-by-every-hook"}
+	}
+	for _, c := range []struct {
+		name, kind, id string
+		body           []byte
+		want           int
+	}{
+		{"job failed, head", eventJob, "job-7", jobEventBody(t, jobName, "failed", "refs/merge-requests/7/head"), 202},
+		{"job succeeded, merged results", eventJob, "job-8", jobEventBody(t, jobName, "success", "refs/merge-requests/8/merge"), 202},
+		{"pipeline with the label job failed", eventPipeline, "pipe-9", pipelineEventBody(t, 9, jobName, "failed"), 202},
+		{"another job", eventJob, "other-job", jobEventBody(t, "build", "failed", "refs/merge-requests/7/head"), 200},
+		{"the label job running", eventJob, "running", jobEventBody(t, jobName, "running", "refs/merge-requests/7/head"), 200},
+		{"a branch pipeline's job", eventJob, "branch", jobEventBody(t, jobName, "failed", "main"), 200},
+		{"a ref that only looks like one", eventJob, "lookalike", jobEventBody(t, jobName, "failed", "refs/merge-requests/7/head/x"), 200},
+		{"a pipeline without the label job", eventPipeline, "no-job", pipelineEventBody(t, 9, "lint", "failed"), 200},
+		{"a branch pipeline", eventPipeline, "branch-pipe", pipelineEventBody(t, 0, jobName, "failed"), 200},
+		{"a job event that does not decode", eventJob, "garbage", []byte(`{"object_kind":`), 200},
+	} {
+		if code, _ := h.post(c.body, hdr(c.kind, c.id)...); code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, code, c.want)
+		}
+	}
+	h.waitIdle()
+	worked := map[string]float64{}
+	for _, l := range h.logs.lines("delivery") {
+		id := fmt.Sprint(l["delivery"])
+		if l["webhook_uuid"] != "uuid-"+id {
+			t.Errorf("delivery %s: webhook_uuid %v, want uuid-%s", id, l["webhook_uuid"], id)
+		}
+		if mr, ok := l["mr"].(float64); ok && l["outcome"] == nil {
+			worked[id] = mr
+		} else if l["outcome"] != outcomeIgnored && l["outcome"] != outcomeBadRequest || l["status"] != 200.0 || l["reason"] == "" {
+			t.Errorf("a delivery of no use: %v, want 200, ignored or bad_request, and its reason", l)
+		}
+	}
+	want := map[string]float64{"job-7": 7, "job-8": 8, "pipe-9": 9}
+	if fmt.Sprint(worked) != fmt.Sprint(want) {
+		t.Errorf("merge requests worked on, by delivery: %v, want %v", worked, want)
+	}
+	if strings.Contains(h.logs.String(), "shared-by-every-hook") {
+		t.Error("X-Gitlab-Event-UUID taken for a delivery id")
+	}
+}
+
+// GitLab sends bodies up to 25 MB; one from an authenticated sender is
+// read and queued.
+func TestLargeAuthenticatedBodyAccepted(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, nil)
+	mr := payload(t, project, path, 5, "a", 0, "backend")
+	body := make([]byte, 0, 25<<20)
+	body = append(body, mr[:len(mr)-1]...)
+	body = append(body, `,"padding":"`...)
+	body = append(body, bytes.Repeat([]byte("x"), 25<<20-len(body)-2)...)
+	body = append(body, `"}`...)
+	if len(body) != 25<<20 || !json.Valid(body) {
+		t.Fatalf("body of %d bytes, valid %v", len(body), json.Valid(body))
+	}
+	if code, _ := h.post(body, hook("big")...); code != http.StatusAccepted {
+		t.Fatalf("a 25 MiB delivery with the secret: %d, want 202", code)
+	}
+	h.waitIdle()
+	if h.svc.authBody.inUse() != 0 {
+		t.Errorf("%d bytes still reserved after the delivery", h.svc.authBody.inUse())
+	}
+}
+
+// chunked hides a body's length, so that the client sends it chunked.
+type chunked struct{ io.Reader }
+
+// gate blocks a body's Read until open is closed, then ends it.
+type gate struct{ open chan struct{} }
+
+func (g gate) Read([]byte) (int, error) { <-g.open; return 0, io.EOF }
+
+// An unauthenticated flood (made-up signatures, 8 MiB bodies, 64 at
+// once, some with a Content-Length, some chunked) is refused, and the
+// bytes it makes the service hold stay within the fixed pool: the heap
+// never grows by more than a fraction of deploy/'s 128 MiB limit. A
+// delivery with the secret is still taken meanwhile.
+func TestUnauthenticatedFloodIsBounded(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, nil)
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	small := big[:512<<10]
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	var maxPool atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			if n := h.svc.signedBody.inUse(); n > maxPool.Load() {
+				maxPool.Store(n)
+			}
+		}
+	}()
+
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 0, DisableKeepAlives: true}}
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	send := func(i int, body io.Reader, headers ...string) {
+		defer wg.Done()
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/webhook", body)
+		for j := 0; j+1 < len(headers); j += 2 {
+			req.Header.Set(headers[j], headers[j+1])
+		}
+		resp, err := client.Do(req)
+		key := "error"
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			key = strconv.Itoa(resp.StatusCode)
+		}
+		mu.Lock()
+		codes[key]++
+		mu.Unlock()
+	}
+	// 32 chunked bodies that stall after 600 KiB: half of them fill the
+	// pool (1 MiB each, the cap, since their length is not told), the
+	// rest are refused at once.
+	open := make(chan struct{})
+	for i := range 32 {
+		wg.Add(1)
+		go send(i, chunked{io.MultiReader(bytes.NewReader(big[:600<<10]), gate{open}, bytes.NewReader(big[600<<10:]))}, "X-Gitlab-Signature", "00ff")
+	}
+	waitFor(t, "the pool to fill", func() bool { return h.svc.signedBody.inUse() == h.svc.cfg.signedPool })
+	// 32 bodies that say they are 8 MiB, refused unread; 64 small ones,
+	// refused while the pool is full.
+	for i := range 32 {
+		wg.Add(1)
+		go send(i, bytes.NewReader(big), "X-Gitlab-Signature", "00ff")
+	}
+	for i := range 64 {
+		wg.Add(1)
+		go send(i, chunked{bytes.NewReader(small)}, "webhook-id", "x", "webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10),
+			"webhook-signature", "v1,AAAA")
+	}
+	// GitLab's own delivery gets through the flood.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if code, _ := h.post(payload(t, project, path, 3, "a", 0, "backend"), hook("real")...); code != http.StatusAccepted {
+			t.Errorf("a delivery with the secret during the flood: %d, want 202", code)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	close(open)
+	wg.Wait()
+	close(stop)
+	<-sampled
+
+	grown := int64(peak.Load()) - int64(base.HeapAlloc)
+	t.Logf("flood: answers %v; heap %0.1f MiB before, peak %0.1f MiB (+%0.1f MiB, the test's own 8 MiB body included); pool peak %0.1f of %0.1f MiB",
+		codes, mib(base.HeapAlloc), mib(peak.Load()), float64(grown)/(1<<20), float64(maxPool.Load())/(1<<20), float64(h.svc.cfg.signedPool)/(1<<20))
+	for code, n := range codes {
+		if strings.HasPrefix(code, "2") {
+			t.Errorf("%d unauthenticated requests answered %s", n, code)
+		}
+	}
+	if codes["503"] == 0 {
+		t.Errorf("answers %v: want some refused at once (503) when the pool is full", codes)
+	}
+	if maxPool.Load() > h.svc.cfg.signedPool {
+		t.Errorf("the pool held %d bytes, past its %d", maxPool.Load(), h.svc.cfg.signedPool)
+	}
+	if grown > 48<<20 {
+		t.Errorf("the heap grew by %0.1f MiB under the flood, want under 48 MiB", float64(grown)/(1<<20))
+	}
+	h.waitIdle()
+	if gl.Count() != 0 && len(h.logs.lines("delivery")) == 0 {
+		t.Error("nothing logged")
+	}
+}
+
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// A request whose body is past --max-signed-body is refused before it is
+// read; the pool's bytes come back after every kind of answer.
+func TestSignedBodyCap(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.maxSignedBody = 4 << 10 })
+	check := payload(t, project, path, 1, "a", 9, passing)
+	if code, _ := h.post(check, "X-Gitlab-Signature", sign(check, testSecret)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a signed body past --max-signed-body: %d, want 413", code)
+	}
+	if code, _ := h.post(check, "X-Gitlab-Token", testSecret); code != http.StatusAccepted {
+		t.Errorf("the same body with the secret: %d, want 202", code)
+	}
+	h.waitIdle()
+	if h.svc.signedBody.inUse() != 0 || h.svc.authBody.inUse() != 0 {
+		t.Errorf("bytes still reserved: %d, %d", h.svc.signedBody.inUse(), h.svc.authBody.inUse())
+	}
+}
+
+// standardSign signs a Standard Webhooks delivery with key.
+func standardSign(key []byte, id string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, ts)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Standard Webhooks: a delivery signed with the signing token
+// (whsec_ + base64: the key is the decoded bytes) is taken; a wrong
+// signature, a stale or future timestamp, a missing id are 401.
+func TestStandardWebhooks(t *testing.T) {
+	gl := newStandIn(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	token := "whsec_" + base64.StdEncoding.EncodeToString(key)
+	h := start(t, gl, func(c *config) {
+		k, err := signingKey(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.signingKey = k
+	})
+	body := payload(t, project, path, 4, "a", 0, "backend")
+	now := time.Now().Unix()
+	headers := func(id string, ts int64, sig string) []string {
+		return []string{"X-Gitlab-Event", eventMergeRequest, "webhook-id", id, "webhook-timestamp", strconv.FormatInt(ts, 10), "webhook-signature", sig}
+	}
+	for _, c := range []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{"valid", headers("msg-1", now, standardSign(key, "msg-1", now, body)), 202},
+		{"one valid among several", headers("msg-2", now, "v1,AAAA "+standardSign(key, "msg-2", now, body)+" v2,zzz"), 202},
+		{"keyed with the token's text", headers("msg-3", now, standardSign([]byte(token), "msg-3", now, body)), 401},
+		{"signature of another id", headers("msg-4", now, standardSign(key, "other", now, body)), 401},
+		{"stale", headers("msg-5", now-6*60, standardSign(key, "msg-5", now-6*60, body)), 401},
+		{"from the future", headers("msg-6", now+6*60, standardSign(key, "msg-6", now+6*60, body)), 401},
+		{"no id", headers("", now, standardSign(key, "", now, body)), 401},
+		{"not v1", headers("msg-7", now, strings.Replace(standardSign(key, "msg-7", now, body), "v1,", "v2,", 1)), 401},
+	} {
+		if code, _ := h.post(body, c.headers...); code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, code, c.want)
+		}
+	}
+	h.waitIdle()
+	var ids []string
+	for _, l := range h.logs.lines("delivery") {
+		if l["outcome"] == nil {
+			ids = append(ids, fmt.Sprint(l["delivery"]))
+		}
+	}
+	if strings.Join(ids, ",") != "msg-1,msg-2" {
+		t.Errorf("deliveries worked on: %v, want msg-1 and msg-2 (webhook-id is the delivery id)", ids)
+	}
+}
+
+// With --watch set, a delivery for a project outside it is acknowledged
+// (200) and ignored, whatever its secret says.
+func TestWatchIsTheAllowList(t *testing.T) {
+	gl := newStandIn(t)
+	allow, err := parseWatch([]string{"acme", "project:77", "group:9", "solo/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, gl, func(c *config) { c.allow = allow })
+	h.svc.groupPaths.Store(int64(9), "team")
+	for _, c := range []struct {
+		id   int64
+		path string
+		want int
+	}{
+		{42, "group/project", 200},
+		{5, "acme/backend/api", 202},
+		{6, "ACME/web", 202},
+		{7, "acmeish/web", 200},
+		{77, "anywhere/else", 202},
+		{8, "team/app", 202},
+		{10, "solo/app", 202},
+		{11, "solo/app2", 200},
+		{12, "solo/app/sub", 202}, // a bare path may name a group: what is under it is in
+	} {
+		if code, _ := h.post(payload(t, c.id, c.path, 1, "a", 0, "backend"), hook(c.path)...); code != c.want {
+			t.Errorf("project %d %s: %d, want %d", c.id, c.path, code, c.want)
+		}
+	}
+	h.waitIdle()
+	for _, l := range h.logs.lines("delivery") {
+		if l["outcome"] == outcomeIgnored && !strings.Contains(fmt.Sprint(l["reason"]), "outside --watch") {
+			t.Errorf("ignored without saying why: %v", l)
+		}
+	}
+}
+
+// A bare number in --watch is refused at start (exit 2, with the fix):
+// GitLab numbers groups and projects apart.
+func TestWatchEntries(t *testing.T) {
+	got, err := parseWatch([]string{" acme/platform/ ", "group:42", "project:7", "group:acme", "project:acme/api", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, w := range got {
+		g, known := w.isGroup()
+		s = append(s, fmt.Sprintf("%s=%s/%v/%v", w, w.ref(), g, known))
+	}
+	if want := "acme/platform=acme/platform/false/false group:42=42/true/true project:7=7/false/true group:acme=acme/true/true project:acme/api=acme/api/false/true"; strings.Join(s, " ") != want {
+		t.Errorf("parsed %q, want %q", strings.Join(s, " "), want)
+	}
+	for _, bad := range []string{"42", "group:", "project:0", "a b"} {
+		_, err := parseWatch([]string{"acme", bad})
+		var e *exit.Error
+		if !errors.As(err, &e) || e.Code != exit.Config || e.Setting != settingWatch || !strings.Contains(e.Fix, "group:42") {
+			t.Errorf("--watch %q: %v, want exit 2 on --watch with the group:/project: fix", bad, err)
+		}
+	}
+	clearEnv(t)
+	err = parse(t, "--token", "t", "--webhook-secret", "s", "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) || e.ExitCode() != 2 || !strings.Contains(e.Cause, `"42"`) {
+		t.Errorf("Run with --watch 42: %v, want exit 2 naming the entry", err)
+	}
+}
+
+// A full queue: the delivery is answered 202 saying the sweep will catch
+// up, logged at WARN with what was dropped, and counted.
+func TestFullQueueWarns(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) {
+		c.queueSize = 1
+		c.settle = time.Hour // the first merge request stays queued
+		c.watch, c.interval = []string{path}, time.Hour
+	})
+	if code, _ := h.post(payload(t, project, path, 1, "a", 0, "backend"), hook("first")...); code != 202 {
+		t.Fatalf("first: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/webhook", bytes.NewReader(jobEventBody(t, jobName, "failed", "refs/merge-requests/2/head")))
+	for _, kv := range [][2]string{{"X-Gitlab-Event", eventJob}, {"X-Gitlab-Token", testSecret}, {"Idempotency-Key", "second"}} {
+		req.Header.Set(kv[0], kv[1])
+	}
+	resp, err := testClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || !strings.Contains(string(msg), "sweep will catch up") {
+		t.Errorf("a delivery past the full queue: %d %q, want 202 saying the sweep will catch up", resp.StatusCode, msg)
+	}
+	var warned bool
+	for _, l := range h.logs.lines("delivery") {
+		if l["outcome"] == outcomeDropped {
+			warned = l["level"] == "WARN" && l["project"] == path && l["mr"] == 2.0 && l["event"] == eventJob && l["delivery"] == "second"
+			if !warned {
+				t.Errorf("dropped: %v, want WARN with project, mr, event and delivery", l)
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("no line for the dropped delivery:\n%s", h.logs.String())
+	}
+	if m := h.get("/metrics"); !strings.Contains(m, `echoes_serve_deliveries_total{outcome="dropped"} 1`) {
+		t.Error("the dropped delivery is not counted")
+	}
+}
+
+// A token GitLab refuses (401) stops serve at start with exit 2 and the
+// fix, before it takes any delivery.
+func TestTokenRefusedAtStart(t *testing.T) {
+	clearEnv(t)
+	gl := gitlabtest.New(t)
+	gl.SetToken("glpat-the-right-one")
+	gl.RequireToken(true)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := c.Run(ctx, &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) || e.ExitCode() != 2 || e.Setting != "--token" || !strings.Contains(e.Cause, "401") || !strings.Contains(e.Fix, "ECHOES_GITLAB_TOKEN") {
+		t.Fatalf("Run with a refused token: %#v, want exit 2 on --token with the fix", err)
+	}
+	if strings.Contains(e.Cause+e.Fix, testToken) {
+		t.Error("the error shows the token")
+	}
+}
+
+// Readiness: not ready while GitLab does not answer the token check (it
+// is tried again in the background), ready once it does, not ready again
+// after SIGTERM while deliveries are still answered for the shutdown
+// delay. Liveness stays 200 throughout.
+func TestReadinessFlips(t *testing.T) {
+	gl := newStandIn(t)
+	var down atomic.Bool
+	down.Store(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if down.Load() && r.URL.Path == "/api/v4/user" {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	cfg := testConfig(gl)
+	cfg.shutdownDelay = 700 * time.Millisecond
+	logs := &logBuffer{}
+	svc, err := newService(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.startupCheck(context.Background()); err != nil {
+		t.Fatalf("startupCheck with GitLab down: %v, want nil (tried again later)", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	url := "http://" + ln.Addr().String()
+	code := func(p string) int {
+		resp, err := testClient.Get(url + p)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if r, l, hz := code("/readyz"), code("/livez"), code("/healthz"); r != 503 || l != 200 || hz != 200 {
+		t.Errorf("GitLab down: readyz %d livez %d healthz %d, want 503 200 200", r, l, hz)
+	}
+	down.Store(false)
+	waitFor(t, "readiness once GitLab answers", func() bool { return code("/readyz") == 200 })
+
+	cancel()
+	waitFor(t, "readiness off after SIGTERM", func() bool { return code("/readyz") == 503 })
+	if l := code("/livez"); l != 200 {
+		t.Errorf("livez while stopping: %d, want 200", l)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url+"/webhook", bytes.NewReader(payload(t, project, path, 1, "a", 0, "backend")))
+	for i, h := 0, hook("during-the-delay"); i < len(h); i += 2 {
+		req.Header.Set(h[i], h[i+1])
+	}
+	resp, err := testClient.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Errorf("a delivery during the shutdown delay: %v %v, want 202", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	done <- nil
+}
+
+// At most maxConns connections are served at once; the next waits.
+func TestConnectionsCapped(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 3)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range 3 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first := <-accepted
+	<-accepted
+	select {
+	case <-accepted:
+		t.Fatal("a third connection was accepted past the cap of 2")
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the third connection was not accepted once one closed")
+	}
+}

@@ -1,0 +1,178 @@
+package serve
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gitlab.com/echoeshq/echoes-labels/exit"
+)
+
+// settingWatch is the flag a bad --watch entry is reported under.
+const settingWatch = "--watch"
+
+// watchKind says what a --watch entry names.
+type watchKind int
+
+const (
+	// watchPath is a path: a project (matched exactly) or a group (matched
+	// as the prefix "group/"); GitLab tells which when the sweep asks it.
+	watchPath watchKind = iota
+	// watchGroupPath is "group:acme/platform": a group by its path.
+	watchGroupPath
+	// watchProjectPath is "project:acme/api": a project by its path.
+	watchProjectPath
+	// watchGroupID is "group:42": a group by its numeric id.
+	watchGroupID
+	// watchProjectID is "project:42": a project by its numeric id.
+	watchProjectID
+)
+
+// watchEntry is one --watch entry, parsed: what it names and how. The
+// intake uses it as the allow-list (allows), the sweep as what to list
+// (ref, isGroup).
+type watchEntry struct {
+	kind watchKind
+	id   int64  // watchGroupID, watchProjectID
+	path string // the other kinds: no slash at either end
+}
+
+// ref is the entry as GitLab's API takes it: the path or the id.
+func (w watchEntry) ref() string {
+	if w.id > 0 {
+		return strconv.FormatInt(w.id, 10)
+	}
+	return w.path
+}
+
+// isGroup is true or false when the entry says what it is; known is false
+// for a bare path, which may be either.
+func (w watchEntry) isGroup() (group, known bool) {
+	switch w.kind {
+	case watchGroupPath, watchGroupID:
+		return true, true
+	case watchProjectPath, watchProjectID:
+		return false, true
+	}
+	return false, false
+}
+
+// String is the entry as it was written (normalised), for the log.
+func (w watchEntry) String() string {
+	switch w.kind {
+	case watchGroupPath, watchGroupID:
+		return "group:" + w.ref()
+	case watchProjectPath, watchProjectID:
+		return "project:" + w.ref()
+	}
+	return w.path
+}
+
+// parseWatch reads the --watch/ECHOES_WATCH entries. Each one is
+//
+//	acme/platform          a group or a project, by path (a group covers its subgroups)
+//	group:acme/platform    a group, by path
+//	project:acme/api       a project, by path
+//	group:42               a group, by id
+//	project:1234           a project, by id
+//
+// A bare number is refused: GitLab numbers groups and projects apart, so
+// "42" can name both, and the one meant cannot be told. Blank entries are
+// skipped; spaces and slashes at the ends are trimmed. The error is an
+// *exit.Error (code 2) naming every bad entry, with the fix.
+func parseWatch(entries []string) ([]watchEntry, error) {
+	var out []watchEntry
+	var bad []string
+	for _, raw := range entries {
+		e := strings.TrimSpace(raw)
+		if e == "" {
+			continue
+		}
+		w, ok := parseWatchEntry(e)
+		if !ok {
+			bad = append(bad, strconv.Quote(clip(e)))
+			continue
+		}
+		out = append(out, w)
+	}
+	if len(bad) > 0 {
+		return out, exit.BadSetting(settingWatch,
+			fmt.Sprintf("--watch/ECHOES_WATCH entries %s are ambiguous or malformed: a bare number can be a group or a project", strings.Join(bad, ", ")),
+			"write group:42 or project:42 for an id, or give the path (acme/platform, acme/platform/api)")
+	}
+	return out, nil
+}
+
+func parseWatchEntry(e string) (watchEntry, bool) {
+	kind := watchPath
+	switch {
+	case strings.HasPrefix(e, "group:"):
+		kind, e = watchGroupPath, strings.TrimPrefix(e, "group:")
+	case strings.HasPrefix(e, "project:"):
+		kind, e = watchProjectPath, strings.TrimPrefix(e, "project:")
+	}
+	e = strings.Trim(strings.TrimSpace(e), "/")
+	if e == "" || strings.ContainsAny(e, " \t\r\n") {
+		return watchEntry{}, false
+	}
+	if isDigits(e) {
+		id, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || id <= 0 {
+			return watchEntry{}, false
+		}
+		switch kind {
+		case watchGroupPath:
+			return watchEntry{kind: watchGroupID, id: id}, true
+		case watchProjectPath:
+			return watchEntry{kind: watchProjectID, id: id}, true
+		}
+		return watchEntry{}, false // a bare number: group or project?
+	}
+	return watchEntry{kind: kind, path: e}, true
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// allows says whether a delivery for the project (its id and
+// path_with_namespace, either may be unknown: 0, "") is inside the
+// entry. A group by id cannot be told from a payload, which names no
+// group id: groupPath gives the group's path once GitLab told it (see
+// service.resolveWatchGroups), "" until then, and the entry matches
+// nothing meanwhile.
+func (w watchEntry) allows(projectID int64, projectPath string, groupPath func(id int64) string) bool {
+	under := func(group string) bool {
+		return group != "" && projectPath != "" && strings.HasPrefix(strings.ToLower(projectPath), strings.ToLower(group)+"/")
+	}
+	same := func(p string) bool { return projectPath != "" && strings.EqualFold(projectPath, p) }
+	switch w.kind {
+	case watchProjectID:
+		return projectID == w.id
+	case watchGroupID:
+		return groupPath != nil && under(groupPath(w.id))
+	case watchGroupPath:
+		return under(w.path)
+	case watchProjectPath:
+		return same(w.path)
+	}
+	return same(w.path) || under(w.path)
+}
+
+// watchAllows applies the allow-list: with no entry, every project.
+func watchAllows(entries []watchEntry, projectID int64, projectPath string, groupPath func(id int64) string) bool {
+	if len(entries) == 0 {
+		return true
+	}
+	for _, w := range entries {
+		if w.allows(projectID, projectPath, groupPath) {
+			return true
+		}
+	}
+	return false
+}
