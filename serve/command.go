@@ -208,7 +208,7 @@ func (c *Shared) config(cfg *config, secrets mask.Secrets, bad func(error)) {
 		bad(err)
 	}
 	for _, w := range cfg.allow {
-		cfg.watch = append(cfg.watch, w.ref())
+		cfg.watch = append(cfg.watch, w.String())
 	}
 	// the worker's
 	cfg.statusCheckName = strings.TrimSpace(c.StatusCheckName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -206,13 +207,21 @@ func (s *service) sweepPage(ctx context.Context, watch string, opt gitlabapi.Swe
 	}
 }
 
-// listOpen reads one page of a watch entry's open merge requests, as a
-// group first, then as a project if it is not one; what it is is learnt
-// once.
+// listOpen reads one page of a watch entry's open merge requests. An
+// entry that says what it is (group:42, project:acme/api) is listed as
+// that; a plain path as a group first, then as a project if it is not
+// one, and what it is is learnt once.
 func (s *service) listOpen(ctx context.Context, watch string, opt gitlabapi.SweepOptions) ([]gitlabapi.MergeRequestInfo, int64, error) {
 	kind, _ := s.groups.Load(watch)
+	ref := watch
+	if r, ok := strings.CutPrefix(watch, "group:"); ok {
+		return s.gl.GroupOpenMergeRequestsByUpdate(ctx, r, opt)
+	}
+	if r, ok := strings.CutPrefix(watch, "project:"); ok {
+		kind, ref = "project", r
+	}
 	if kind != "project" {
-		mrs, next, err := s.gl.GroupOpenMergeRequestsByUpdate(ctx, watch, opt)
+		mrs, next, err := s.gl.GroupOpenMergeRequestsByUpdate(ctx, ref, opt)
 		if err == nil {
 			s.groups.Store(watch, "group")
 			return mrs, next, nil
@@ -222,7 +231,7 @@ func (s *service) listOpen(ctx context.Context, watch string, opt gitlabapi.Swee
 		}
 		// Not a group (or not one the token sees): try it as a project.
 	}
-	mrs, next, err := s.gl.ProjectOpenMergeRequestsByUpdate(ctx, watch, opt)
+	mrs, next, err := s.gl.ProjectOpenMergeRequestsByUpdate(ctx, ref, opt)
 	if gitlabapi.StatusOf(err) == 404 {
 		return nil, 0, fmt.Errorf("%q is neither a group nor a project the token can read: fix --watch/ECHOES_WATCH or the token's access: %w", watch, err)
 	}
