@@ -86,7 +86,7 @@ func TestEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.watch, "|") != "acme/backend|42|acme" {
+	if strings.Join(cfg.watch, "|") != "acme/backend|group:42|acme" {
 		t.Errorf("watch = %q", cfg.watch)
 	}
 	if !cfg.rules.RequireEffort {
