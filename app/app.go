@@ -26,12 +26,13 @@ import (
 // edges. They are the check's, which needs all of them; serve takes stderr.
 type Deps = checkcmd.Deps
 
-// commands is the command line: the check, which is the default command,
-// and the service that keeps the check's verdict in step with the labels.
+// commands is the command line: the check, which is the default command;
+// the service that keeps the check's verdict in step with the labels; and
+// one sweep of that service, for those with nowhere to run it.
 type commands struct {
 	Check     checkcmd.Command       `cmd:"" default:"withargs" help:"${description}"`
-	Serve     serve.Command          `cmd:"" help:"Receive GitLab's merge request webhooks and status check requests, and retry the label job when its labels pass (see the README, Turn green without a retry)."`
-	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch and retry the label jobs whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
+	Serve     serve.Command          `cmd:"" help:"Receive GitLab's merge request, job and pipeline webhooks and status check requests, and make the label job's verdict and the status check follow the labels within seconds (see the README, Turn green without a retry)."`
+	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs and answer the status checks whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
 	Version   kong.VersionFlag       `help:"Print the version and exit."`
 }
 
