@@ -139,12 +139,80 @@ func (m Secrets) With(values ...string) Secrets {
 	return m
 }
 
-// Mask masks every secret in s.
+// Mask masks every secret in s: the known ones, whole or echoed in part
+// (their first PrefixRunes characters, for a long secret a server cut
+// short), and anything shaped like a GitLab token, known or not: a token
+// pasted into the wrong variable is quoted by that variable's error.
 func (m Secrets) Mask(s string) string {
 	for _, secret := range m {
 		s = maskOne(s, secret)
+		if len(secret) >= minPrefixed {
+			s = maskOne(s, secret[:prefixLen])
+		}
+	}
+	return maskTokenShaped(s)
+}
+
+// A secret of minPrefixed bytes or more is also masked where only its
+// first prefixLen bytes stand: a server that echoes "glpat-Rk7Wq2Zx…" or a
+// cut elsewhere must not leave that much of it.
+const (
+	minPrefixed = 16
+	prefixLen   = 10
+)
+
+// tokenPrefixes are GitLab's token prefixes (personal, deploy, runner,
+// CI/CD job, pipeline trigger, feed, OAuth application, incoming mail,
+// agent, SCIM, feature flags, workspace, runner registration) and Standard
+// Webhooks' signing secret prefix.
+var tokenPrefixes = []string{"glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "gloas-", "glimt-",
+	"glagent-", "glsoat-", "glffct-", "glwt-", "glrtr-", "whsec_"}
+
+// minTokenTail is how many token characters after a prefix make it a token.
+const minTokenTail = 8
+
+// maskTokenShaped masks every run that starts with a token prefix and
+// goes on with at least minTokenTail token characters, in any ASCII case.
+func maskTokenShaped(s string) string {
+	folded := ""
+	for _, p := range tokenPrefixes {
+		if len(s) < len(p)+minTokenTail {
+			return s
+		}
+		if folded == "" {
+			folded = lowerASCII(s)
+		}
+		if !strings.Contains(folded, p) {
+			continue
+		}
+		var b strings.Builder
+		rest, restFolded := s, folded
+		for {
+			i := strings.Index(restFolded, p)
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			end := i + len(p)
+			for end < len(rest) && isTokenChar(rest[end]) {
+				end++
+			}
+			b.WriteString(rest[:i])
+			if end-(i+len(p)) >= minTokenTail {
+				b.WriteString(Replacement)
+			} else {
+				b.WriteString(rest[i:end])
+			}
+			rest, restFolded = rest[end:], restFolded[end:]
+		}
+		s = b.String()
+		folded = lowerASCII(s)
 	}
 	return s
+}
+
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '+' || c == '/' || c == '='
 }
 
 // Masks masks every string of a list, reusing it when nothing changes.

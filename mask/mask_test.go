@@ -76,3 +76,24 @@ func TestMalformedURLSecretsAreMasked(t *testing.T) {
 		}
 	}
 }
+
+// A token pasted into a variable that holds no secret, or echoed in part,
+// is masked all the same.
+func TestTokenShapedAndPartialSecretsAreMasked(t *testing.T) {
+	var none Secrets
+	for _, tt := range []struct{ in, want string }{
+		{`--timeout/ECHOES_TIMEOUT is "glpat-Rk7Wq2Zx9Lm4Tv8NsecretTAIL", not a duration`, `--timeout/ECHOES_TIMEOUT is "[MASKED]", not a duration`},
+		{`job=GLPAT-RK7WQ2ZX9LM4TV8N -->`, `job=[MASKED] -->`},
+		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and gldt-abcdefgh12", "[MASKED] and [MASKED]"},
+		{"glpat-short and echoes/intent/feature", "glpat-short and echoes/intent/feature"},
+		{"backend", "backend"},
+	} {
+		if got := none.Mask(tt.in); got != tt.want {
+			t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	known := none.With("s3cret-0123456789abcdef")
+	if got := known.Mask(`{"message":"bad secret s3cret-012... given"}`); strings.Contains(got, "s3cret-012") {
+		t.Errorf("a cut echo of a known secret survives: %s", got)
+	}
+}
