@@ -11,6 +11,7 @@
 //	serveload -standin-args -mrs 200          # the stand-in's flags, one a line
 //	serveload -webhook URL -metrics URL -standin ROOT -secret S -mrs 200 -deliveries 2000 -duration 10s
 //	serveload -flood -webhook URL -clients 64 -flood-bytes 8388608 -flood-for 12s
+//	serveload -sweep-report ROOT [-strict=false]   # bench/sweep.sh's figures and gates
 //
 // Deliveries are GitLab's: a Merge Request Hook (the merge request event)
 // or a Job Hook (the label job's end, in GitLab's shape: object_kind
@@ -73,6 +74,10 @@ type options struct {
 	iidOffset                        int
 	duration, settle                 time.Duration
 
+	sweepReport string
+	maxReads    int
+	strict      bool
+
 	flood                         bool
 	clients, floodMax, floodBytes int
 	floodFor                      time.Duration
@@ -91,6 +96,9 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.gate, "gate", "every", "every: fail when any answer takes 1 s or more; p99: when the 99th percentile does (under a flood)")
 	fs.StringVar(&o.id, "id", "bench", "prefix of each delivery's Idempotency-Key")
 	fs.IntVar(&o.iidOffset, "iid-offset", 0, "the merge requests are OFFSET+1 … OFFSET+mrs")
+	fs.StringVar(&o.sweepReport, "sweep-report", "", "report and gate a sweep from the stand-in at this root URL (GET /_bench), and exit (bench/sweep.sh)")
+	fs.IntVar(&o.maxReads, "max-reads", 4, "-sweep-report: reads of one merge request at most")
+	fs.BoolVar(&o.strict, "strict", true, "-sweep-report: gate the reads per merge request (off under a rate limit, whose refused calls come again)")
 	fs.BoolVar(&o.flood, "flood", false, "be the unauthenticated flood instead (-webhook, -clients, -flood-*)")
 	fs.IntVar(&o.clients, "clients", 64, "flood: concurrent clients")
 	fs.IntVar(&o.floodBytes, "flood-bytes", 8<<20, "flood: each body's size (half the clients send a Content-Length, half send chunked)")
@@ -106,6 +114,12 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.settle, "settle", 60*time.Second, "wait at most this long for the service to finish its work")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.sweepReport != "" {
+		if err := loopback(o.sweepReport); err != nil {
+			return err
+		}
+		return sweepReport(o.sweepReport, o.maxReads, o.strict, stdout)
 	}
 	if o.flood {
 		if o.clients <= 0 || o.clients > 1024 || o.floodBytes <= 0 || o.floodBytes > 64<<20 || o.floodMax <= 0 || o.floodMax > 1_000_000 ||
