@@ -1,11 +1,25 @@
 // Command serveload is the load of bench/serve.sh: it sends merge request
-// webhook deliveries to a running `echoes-labels serve` at a steady rate,
-// times every answer, waits for the service to finish, and checks against
-// the stand-in GitLab that each failed label job whose labels now pass was
-// retried exactly once and no other job was.
+// and job webhook deliveries to a running `echoes-labels serve` at a steady
+// rate, times every answer, waits for the service to finish, and checks
+// against the stand-in GitLab that each failed label job whose labels now
+// pass was retried exactly once and no other job was. With -flood it is
+// instead an unauthenticated flood: -clients concurrent clients sending
+// big bodies with a wrong X-Gitlab-Signature, for -flood-for or
+// -flood-max requests, whichever ends first; it prints the answers by
+// status.
 //
 //	serveload -standin-args -mrs 200          # the stand-in's flags, one a line
 //	serveload -webhook URL -metrics URL -standin ROOT -secret S -mrs 200 -deliveries 2000 -duration 10s
+//	serveload -flood -webhook URL -clients 64 -flood-bytes 8388608 -flood-for 12s
+//	serveload -sweep-report ROOT [-strict=false]   # bench/sweep.sh's figures and gates
+//
+// Deliveries are GitLab's: a Merge Request Hook (the merge request event)
+// or a Job Hook (the label job's end, in GitLab's shape: object_kind
+// build, ref refs/merge-requests/IID/head), two in five a Job Hook; each
+// with an Idempotency-Key (repeated when GitLab sends a delivery again)
+// and a new X-Gitlab-Webhook-UUID per request. -iid-offset moves the
+// merge requests to OFFSET+1 … OFFSET+mrs, so that two loads can run
+// against one stand-in.
 //
 // The merge requests come in three kinds (iid mod 4): 0 and 1 have a failed
 // label job and get their labels late (a first burst without them, a second
@@ -19,7 +33,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,10 +67,20 @@ func main() {
 type options struct {
 	standinArgs                      bool
 	webhook, metrics, standin        string
-	secret, payload, path            string
+	secret, payload, jobPayload      string
+	path, gate, id                   string
 	project                          int64
 	mrs, deliveries, burst, inFlight int
+	iidOffset                        int
 	duration, settle                 time.Duration
+
+	sweepReport string
+	maxReads    int
+	strict      bool
+
+	flood                         bool
+	clients, floodMax, floodBytes int
+	floodFor                      time.Duration
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -64,6 +92,18 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.standin, "standin", "", "the stand-in's root URL, for GET /_retries (loopback)")
 	fs.StringVar(&o.secret, "secret", "", "the webhook secret")
 	fs.StringVar(&o.payload, "payload", "serve/testdata/merge_request_event.json", "a real merge request event to send, edited per merge request")
+	fs.StringVar(&o.jobPayload, "job-payload", "serve/testdata/job_event.json", "a real job event to send, edited per merge request")
+	fs.StringVar(&o.gate, "gate", "every", "every: fail when any answer takes 1 s or more; p99: when the 99th percentile does (under a flood)")
+	fs.StringVar(&o.id, "id", "bench", "prefix of each delivery's Idempotency-Key")
+	fs.IntVar(&o.iidOffset, "iid-offset", 0, "the merge requests are OFFSET+1 … OFFSET+mrs")
+	fs.StringVar(&o.sweepReport, "sweep-report", "", "report and gate a sweep from the stand-in at this root URL (GET /_bench), and exit (bench/sweep.sh)")
+	fs.IntVar(&o.maxReads, "max-reads", 4, "-sweep-report: reads of one merge request at most")
+	fs.BoolVar(&o.strict, "strict", true, "-sweep-report: gate the reads per merge request (off under a rate limit, whose refused calls come again)")
+	fs.BoolVar(&o.flood, "flood", false, "be the unauthenticated flood instead (-webhook, -clients, -flood-*)")
+	fs.IntVar(&o.clients, "clients", 64, "flood: concurrent clients")
+	fs.IntVar(&o.floodBytes, "flood-bytes", 8<<20, "flood: each body's size (half the clients send a Content-Length, half send chunked)")
+	fs.IntVar(&o.floodMax, "flood-max", 20000, "flood: requests in all at most (at most 1,000,000)")
+	fs.DurationVar(&o.floodFor, "flood-for", 12*time.Second, "flood: stop sending after this long (at most 5m)")
 	fs.StringVar(&o.path, "path", "group/project", "the project's path")
 	fs.Int64Var(&o.project, "project", 42, "the project's id")
 	fs.IntVar(&o.mrs, "mrs", 200, "merge requests")
@@ -74,6 +114,28 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.settle, "settle", 60*time.Second, "wait at most this long for the service to finish its work")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.sweepReport != "" {
+		if err := loopback(o.sweepReport); err != nil {
+			return err
+		}
+		return sweepReport(o.sweepReport, o.maxReads, o.strict, stdout)
+	}
+	if o.flood {
+		if o.clients <= 0 || o.clients > 1024 || o.floodBytes <= 0 || o.floodBytes > 64<<20 || o.floodMax <= 0 || o.floodMax > 1_000_000 ||
+			o.floodFor <= 0 || o.floodFor > 5*time.Minute {
+			return fmt.Errorf("want 0 < -clients ≤ 1024, 0 < -flood-bytes ≤ 64 MiB, 0 < -flood-max ≤ 1000000, 0 < -flood-for ≤ 5m")
+		}
+		if err := loopback(o.webhook); err != nil {
+			return err
+		}
+		return flood(o, stdout)
+	}
+	if o.gate != "every" && o.gate != "p99" {
+		return fmt.Errorf("-gate %q: want every or p99", o.gate)
+	}
+	if o.iidOffset < 0 {
+		return fmt.Errorf("-iid-offset %d: want 0 or more", o.iidOffset)
 	}
 	if o.mrs <= 0 || o.deliveries <= 0 || o.deliveries > 100_000 || o.burst <= 0 || o.duration <= 0 || o.duration > 5*time.Minute {
 		return fmt.Errorf("want -mrs > 0, 0 < -deliveries ≤ 100000, -burst > 0, 0 < -duration ≤ 5m")
@@ -88,7 +150,8 @@ func run(args []string, stdout io.Writer) error {
 			if kind(iid) == 3 {
 				status = "success"
 			}
-			fmt.Fprintf(stdout, "-mr\n%d=%s\n-pipeline\n%d=build:success,%s:%s\n", iid, labels, iid, jobName, status)
+			n := iid + o.iidOffset
+			fmt.Fprintf(stdout, "-mr\n%d=%s\n-pipeline\n%d=build:success,%s:%s\n", n, labels, n, jobName, status)
 		}
 		return nil
 	}
@@ -130,16 +193,47 @@ func (o options) target(k int) (iid int, second bool) {
 	return iid, second
 }
 
+// isJob says whether delivery k is a Job Hook: two in five.
+func isJob(k int) bool { return k%5 == 2 || k%5 == 4 }
+
+func readJSON(path string) (map[string]any, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(raw, &m)
+}
+
 func load(o options, stdout io.Writer) error {
-	raw, err := os.ReadFile(o.payload)
+	tmpl, err := readJSON(o.payload)
 	if err != nil {
 		return err
 	}
-	var tmpl map[string]any
-	if err := json.Unmarshal(raw, &tmpl); err != nil {
+	jobTmpl, err := readJSON(o.jobPayload)
+	if err != nil {
 		return err
 	}
+	// body is the event of delivery k for merge request iid (1 … mrs; the
+	// stand-in's is iid + offset).
 	body := func(iid int, second bool, k int) []byte {
+		n := iid + o.iidOffset
+		if isJob(k) {
+			ev := clone(jobTmpl)
+			status := "failed"
+			if kind(iid) == 3 {
+				status = "success"
+			}
+			ev["object_kind"], ev["build_name"], ev["build_status"] = "build", jobName, status
+			ev["build_stage"], ev["build_failure_reason"] = "test", "script_failure"
+			ev["ref"] = fmt.Sprintf("refs/merge-requests/%d/head", n)
+			ev["build_id"], ev["pipeline_id"] = 100000+k, 100+n
+			ev["project_id"], ev["project_name"] = o.project, o.path
+			ev["project"] = map[string]any{"id": o.project, "name": "project", "path_with_namespace": o.path,
+				"web_url": "https://gitlab.example.com/" + o.path}
+			b, _ := json.Marshal(ev)
+			return b
+		}
 		ev := clone(tmpl)
 		labels := []any{map[string]any{"id": 1, "title": "backend", "color": "#fff", "project_id": o.project, "type": "ProjectLabel"}}
 		if kind(iid) == 3 || (kind(iid) <= 1 && second) {
@@ -149,7 +243,7 @@ func load(o options, stdout io.Writer) error {
 		p := ev["project"].(map[string]any)
 		p["id"], p["path_with_namespace"] = o.project, o.path
 		a := ev["object_attributes"].(map[string]any)
-		a["iid"], a["labels"], a["target_project_id"] = iid, labels, o.project
+		a["iid"], a["labels"], a["target_project_id"] = n, labels, o.project
 		a["updated_at"] = fmt.Sprintf("2026-11-27 10:00:%02d.%06d UTC", k/10000%60, k%10000)
 		b, _ := json.Marshal(ev)
 		return b
@@ -163,26 +257,36 @@ func load(o options, stdout io.Writer) error {
 	interval := o.duration / time.Duration(o.deliveries)
 	began := time.Now()
 	var prev []byte
-	var prevID string
+	var prevID, prevEvent string
+	jobs := 0
 	for k := range o.deliveries {
 		if wait := time.Until(began.Add(time.Duration(k) * interval)); wait > 0 {
 			time.Sleep(wait)
 		}
 		iid, second := o.target(k)
-		b, id := body(iid, second, k), fmt.Sprintf("bench-%d", k)
-		if k%10 == 9 && prev != nil {
-			b, id = prev, prevID
+		b, id, event := body(iid, second, k), fmt.Sprintf("%s-%d", o.id, k), "Merge Request Hook"
+		if isJob(k) {
+			event = "Job Hook"
 		}
-		prev, prevID = b, id
+		if k%10 == 9 && prev != nil {
+			// GitLab sending a delivery again: the same Idempotency-Key.
+			b, id, event = prev, prevID, prevEvent
+		}
+		prev, prevID, prevEvent = b, id, event
+		if event == "Job Hook" {
+			jobs++
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			req, _ := http.NewRequest(http.MethodPost, o.webhook, bytes.NewReader(b))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Gitlab-Event", "Merge Request Hook")
+			req.Header.Set("X-Gitlab-Event", event)
 			req.Header.Set("X-Gitlab-Token", o.secret)
-			req.Header.Set("X-Gitlab-Event-UUID", id)
+			req.Header.Set("Idempotency-Key", id)
+			req.Header.Set("X-Gitlab-Webhook-UUID", uuid())
+			req.Header.Set("X-Gitlab-Event-UUID", id+"-event")
 			start := time.Now()
 			resp, err := client.Do(req)
 			lat[k] = time.Since(start)
@@ -225,7 +329,7 @@ func load(o options, stdout io.Writer) error {
 	}
 	var want, once, twice, wrong int
 	for iid := 1; iid <= o.mrs; iid++ {
-		n := retries[strconv.Itoa(iid)]
+		n := retries[strconv.Itoa(iid+o.iidOffset)]
 		if kind(iid) <= 1 {
 			want++
 			switch {
@@ -238,16 +342,129 @@ func load(o options, stdout io.Writer) error {
 			wrong++
 		}
 	}
-	fmt.Fprintf(stdout, "deliveries          %d in %s to %d merge requests (bursts of %d, every 10th a duplicate)\n", o.deliveries, sent.Round(time.Millisecond), o.mrs, o.burst)
-	fmt.Fprintf(stdout, "answer time         p50 %s  p99 %s  max %s  (target: every one < 1 s)\n", ms(pct(0.50)), ms(pct(0.99)), ms(sorted[len(sorted)-1]))
+	fmt.Fprintf(stdout, "deliveries          %d in %s to %d merge requests (%d Job Hook, the rest Merge Request Hook; bursts of %d, every 10th a duplicate)\n",
+		o.deliveries, sent.Round(time.Millisecond), o.mrs, jobs, o.burst)
+	target := "every one < 1 s"
+	if o.gate == "p99" {
+		target = "p99 < 1 s"
+	}
+	fmt.Fprintf(stdout, "answer time         p50 %s  p99 %s  max %s  (target: %s)\n", ms(pct(0.50)), ms(pct(0.99)), ms(sorted[len(sorted)-1]), target)
 	fmt.Fprintf(stdout, "answers not 202     %d;  answers ≥ 1 s: %d\n", not202, slow)
-	fmt.Fprintf(stdout, "in the service      %s (echoes_serve_webhook_answer_seconds: headers read to answer written)\n", server)
+	fmt.Fprintf(stdout, "in the service      %s (echoes_serve_webhook_answer_seconds since start, every answer counted: headers read to answer written)\n", server)
 	fmt.Fprintf(stdout, "work done           %s after the last delivery\n", settled.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "label jobs retried  %d of %d exactly once, %d more than once, %d that should not have been\n", once, want, twice, wrong)
-	if not202 > 0 || slow > 0 || once != want || twice > 0 || wrong > 0 {
+	late := slow > 0
+	if o.gate == "p99" {
+		late = pct(0.99) >= time.Second
+	}
+	if not202 > 0 || late || once != want || twice > 0 || wrong > 0 {
 		return fmt.Errorf("FAIL: targets missed")
 	}
 	return nil
+}
+
+// uuid is a random version 4 UUID, as X-Gitlab-Webhook-UUID is.
+func uuid() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// flood sends, from o.clients clients at once, bodies of o.floodBytes
+// with a made-up X-Gitlab-Signature and no X-Gitlab-Token (a forged status
+// check request), until o.floodFor has passed or o.floodMax were sent, and
+// prints the answers by status. Half the clients give a Content-Length,
+// half send chunked, so that both of the service's paths are taken: a
+// length past the cap is refused before any byte is read; a chunked body
+// is read into the pool up to the cap.
+func flood(o options, stdout io.Writer) error {
+	tr := &http.Transport{MaxConnsPerHost: o.clients, MaxIdleConnsPerHost: o.clients}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: tr}
+	defer tr.CloseIdleConnections()
+	var sent atomic.Int64
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var slowest time.Duration
+	deadline := time.Now().Add(o.floodFor)
+	began := time.Now()
+	var wg sync.WaitGroup
+	for c := range o.clients {
+		chunked := c%2 == 1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && sent.Add(1) <= int64(o.floodMax) {
+				sig := make([]byte, 32)
+				_, _ = rand.Read(sig)
+				req, _ := http.NewRequest(http.MethodPost, o.webhook, io.LimitReader(zeros{}, int64(o.floodBytes)))
+				req.ContentLength = int64(o.floodBytes)
+				mode := "Content-Length"
+				if chunked {
+					req.ContentLength, mode = -1, "chunked"
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Gitlab-Signature", hex.EncodeToString(sig))
+				start := time.Now()
+				resp, err := client.Do(req)
+				took := time.Since(start)
+				key := ""
+				if err != nil {
+					key = mode + ": no answer (" + errKind(err) + ")"
+				} else {
+					_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+					resp.Body.Close()
+					key = fmt.Sprintf("%s: %d", mode, resp.StatusCode)
+				}
+				mu.Lock()
+				counts[key]++
+				slowest = max(slowest, took)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	keys := make([]string, 0, len(counts))
+	for k, n := range counts {
+		keys = append(keys, k)
+		total += n
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s × %d", k, counts[k]))
+	}
+	fmt.Fprintf(stdout, "flood               %d requests of %.0f MiB with a wrong X-Gitlab-Signature from %d clients in %s; slowest answer %s\n",
+		total, float64(o.floodBytes)/(1<<20), o.clients, time.Since(began).Round(time.Millisecond), ms(slowest))
+	fmt.Fprintf(stdout, "flood answers       %s\n", strings.Join(parts, ", "))
+	return nil
+}
+
+// errKind names a transport error without its addresses.
+func errKind(err error) string {
+	s := err.Error()
+	for _, k := range []string{"connection reset by peer", "broken pipe", "EOF", "timeout", "refused"} {
+		if strings.Contains(s, k) {
+			return k
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "other"
+}
+
+// zeros is an endless body that allocates nothing: '0' bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

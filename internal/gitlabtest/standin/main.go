@@ -21,7 +21,9 @@
 // the label job read them (its resource label events say so).
 //
 // and GET /_retries answers, as JSON, how many job retries it accepted per
-// merge request IID.
+// merge request IID. For bench/sweep.sh, -group-mrs makes a group of
+// thousands of merge requests, -rate-limit-every answers some requests
+// 429, and GET /_bench reports the calls per merge request (bench.go).
 package main
 
 import (
@@ -70,6 +72,7 @@ type config struct {
 	mrs            mrFlags
 	statuses       statusFlags
 	pipelines      pipelineFlags
+	bench          benchConfig
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
@@ -89,7 +92,11 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(c.mrs, "mr", "IID=label,label: a merge request and its labels, possibly none (repeat)")
 	fs.Var(c.pipelines, "pipeline", "IID=job:status,job:status: a pipeline of that merge request with these jobs, newest last (repeat)")
 	fs.Var(c.statuses, "status", "IID=code: answer requests for this merge request with an HTTP error 400-599 (repeat)")
+	c.bench.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.bench.check(); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -190,6 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return out
 	})
+	srv.Config.Handler = c.bench.setup(srv, srv.Config.Handler)
 	srv.Config.ReadHeaderTimeout = 5 * time.Second
 	srv.Config.ErrorLog = logger
 	srv.Start()
