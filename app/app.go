@@ -10,10 +10,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/checkcmd"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/internal/clock"
@@ -80,8 +82,8 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		// Any argument may be a secret pasted in the wrong place: the
 		// parser's message, which quotes it, is masked with them all. Our
 		// own fix is not, or an argument such as "help" masks its words.
-		e := &exit.Error{Code: exit.Config, Cause: secrets.With(positional(args)...).Mask(usageMessage(err)),
-			Fix: "see echoes-labels --help for the flags and their environment variables"}
+		e := &exit.Error{Code: exit.Config, Cause: secrets.With(secretLike(positional(args))...).Mask(usageMessage(err)),
+			Fix: usageFix(args)}
 		if len(args) == 0 || (args[0] != "serve" && args[0] != "reconcile") {
 			// The check's reports say why there is no verdict; where they
 			// go is read from the arguments and variables as given.
@@ -124,6 +126,59 @@ func usageMessage(err error) string {
 		return flag + " needs a value"
 	}
 	return msg
+}
+
+// commandNames are the words that name a command.
+var commandNames = []string{"check", "serve", "reconcile", "help"}
+
+// usageFix says what to do about a command line the parser refused: the
+// command meant, when the first word is a typo of one; the one value
+// --labels takes, when labels were split by a space; else the help.
+func usageFix(args []string) string {
+	pos := positional(args)
+	if len(args) > 0 && len(pos) > 0 && args[0] == pos[0] && !slices.Contains(commandNames, pos[0]) {
+		for _, c := range commandNames {
+			if near(pos[0], c) {
+				return fmt.Sprintf("did you mean %q? The commands are check (the default), serve and reconcile: see echoes-labels --help", "echoes-labels "+c)
+			}
+		}
+	}
+	if len(mask.ArgValues(args, "--labels")) > 0 && len(pos) > 1 {
+		return "--labels takes one comma-separated value: quote it, e.g. --labels 'echoes/intent/feature,backend'"
+	}
+	return "see echoes-labels --help for the flags and their environment variables"
+}
+
+// near is true for a word one or two typed characters away from want.
+func near(word, want string) bool {
+	return word != want && len(word) >= 3 && check.EditDistance(word, want, 3) <= 2
+}
+
+// secretLike are the arguments that may be a secret pasted in the wrong
+// place: long, and of the characters tokens and secrets are made of. A
+// typo such as "serv" or a label stays readable; a token-shaped one is
+// masked whatever its length (mask).
+func secretLike(args []string) []string {
+	var out []string
+	for _, a := range args {
+		letters, digits := false, false
+		plain := len(a) >= 16 && !strings.ContainsFunc(a, func(r rune) bool {
+			switch {
+			case 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z':
+				letters = true
+			case '0' <= r && r <= '9':
+				digits = true
+			case r == '-' || r == '_' || r == '+' || r == '=' || r == '.':
+			default:
+				return true
+			}
+			return false
+		})
+		if plain && letters && digits {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // helpArgs makes "echoes-labels --help" the check's help, with its flags:

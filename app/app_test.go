@@ -47,3 +47,23 @@ func TestMainRoutesAndExplains(t *testing.T) {
 		})
 	}
 }
+
+// A typo stays readable and gets the command meant; labels split by a
+// space get the one value --labels takes; a secret-like argument is masked.
+func TestUsageFixes(t *testing.T) {
+	for _, tt := range []struct {
+		args       []string
+		cause, fix string
+	}{
+		{[]string{"serv"}, "unexpected argument serv", `did you mean "echoes-labels serve"?`},
+		{[]string{"chek", "--labels", "x"}, "unexpected argument chek", `did you mean "echoes-labels check"?`},
+		{[]string{"--labels", "echoes/intent/feature", "backend"}, "unexpected argument backend", "--labels takes one comma-separated value"},
+		{[]string{"0123456789abcdef0123456789abcdef"}, "unexpected argument [MASKED]", "see echoes-labels --help"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := app.Main(context.Background(), tt.args, app.Deps{Stdout: &stdout, Stderr: &stderr, Env: cienv.Map(nil)})
+		if code != 2 || !strings.Contains(stderr.String(), tt.cause) || !strings.Contains(stderr.String(), "fix: "+tt.fix) {
+			t.Errorf("%q: exit %d, want 2 with %q and %q:\n%s", tt.args, code, tt.cause, tt.fix, &stderr)
+		}
+	}
+}

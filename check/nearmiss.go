@@ -40,11 +40,18 @@ func nearMiss(name string, p Prefixes) (kind Kind, rest string, ok bool) {
 
 // splitHead cuts name where a prefix with the given number of slashes would
 // end: before the next "/" or the first ":". The rest keeps its separator.
-// Loose, a "-", "_", "." or "\" also counts as a "/".
+// Loose, a "-", "_", ".", "\\" or space also counts as a "/", and so does
+// a ":" or "::" before the prefix's last part (GitLab's scoped-label style
+// typed for the prefix's own "/": "echoes::intent::feature").
 func splitHead(name string, slashes int, loose bool) (head, rest string) {
 	seen := 0
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
+		case c == ':' && loose && seen < slashes:
+			seen++
+			if i+1 < len(name) && name[i+1] == ':' {
+				i++
+			}
 		case c == ':':
 			return name[:i], name[i:]
 		case c == '/' || loose && isLooseSeparator(c):
@@ -58,7 +65,12 @@ func splitHead(name string, slashes int, loose bool) (head, rest string) {
 }
 
 // isLooseSeparator is a character typed for the "/" of a prefix.
-func isLooseSeparator(c byte) bool { return c == '-' || c == '_' || c == '.' || c == '\\' }
+func isLooseSeparator(c byte) bool { return c == '-' || c == '_' || c == '.' || c == '\\' || c == ' ' }
+
+// EditDistance is editDistance for callers outside the rules (a command
+// name typed wrong): the distance of a and b, or limit when it is that or
+// more.
+func EditDistance(a, b string, limit int) int { return editDistance(a, b, limit) }
 
 // editDistance is the optimal-string-alignment distance (Levenshtein with
 // adjacent transpositions, so "intnet" is one edit from "intent"). It stops

@@ -3,6 +3,7 @@ package checkcmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -39,8 +40,10 @@ func (r *run) newFetcher(p plan) (fetcher, error) {
 		BaseURL: r.cfg.gitlabURL, Token: p.token, TokenKind: p.tokenKind, CAFile: r.cfg.caFile,
 		UserAgent: "echoes-labels/" + r.d.Version, MaxRetryWait: r.d.MaxRetryWait, Secrets: r.cfg.secrets,
 		OnRetry: func(cause string, wait time.Duration) {
-			// Where every remark goes: the log, or stderr beside JSON.
-			r.noticef("%s; trying again in %s.", printable.String(cause), wait.Round(time.Millisecond))
+			// On stderr whatever the format: a remark on the way, not the
+			// report (in a job, stderr is in the log too).
+			fmt.Fprint(r.d.Stderr, r.cfg.secrets.Mask(fmt.Sprintf("echoes-labels: %s; trying again in %s.\n",
+				printable.String(cause), wait.Round(time.Millisecond))))
 		},
 	})
 	f.client = client

@@ -96,9 +96,6 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 		Prefixes: r.cfg.rules.Prefixes, Docs: report.Docs{Base: m.Mask(r.cfg.docs)}, EventType: m.Mask(r.job.EventType),
 		OutsideCI: !r.job.InCI,
 	}
-	if r.cfg.comment {
-		f.comment(budget, res)
-	}
 	if f.client != nil {
 		for _, a := range f.client.Attempts() {
 			res.Calls = append(res.Calls, report.Call{Method: a.Method, Path: m.Mask(a.Path), Status: a.Status, Duration: a.Duration})
@@ -106,6 +103,11 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	}
 	if err := r.write(res, start); err != nil {
 		return got.mr, err
+	}
+	// After the report, so that the log reads verdict first, then what
+	// was done about it.
+	if r.cfg.comment {
+		f.comment(budget, res)
 	}
 	if !v.Pass() {
 		return got.mr, exit.Silent(exit.Labels)

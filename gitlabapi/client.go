@@ -203,7 +203,15 @@ func (noLimit) Wait(ctx context.Context) error { return ctx.Err() }
 // it adds /api/v4, as client-go does.
 func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil {
+		// url.Parse's message quotes the whole URL: keep only its reason.
+		why := err.Error()
+		if inner := errors.Unwrap(err); inner != nil {
+			why = inner.Error()
+		}
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not a valid URL: %s", sanitizeURL(raw), truncate(why, 80)), FixGitLabURL)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw)), FixGitLabURL)
 	}
 	if u.User != nil {

@@ -230,7 +230,7 @@ func fix(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
 	}
 	switch rule.Problem {
 	case check.NoIntentOrInitiative:
-		return fmt.Sprintf("add a label starting with %s/ (why the change exists) or %s/ (the project it feeds); type %q in the Labels box to see your project's",
+		return fmt.Sprintf("add a label starting with %s/ (why the change exists) or %s/ (the project it feeds); type %q in the Labels box to see your project's labels",
 			p.Intent, p.Initiative, commonRoot(p.Intent, p.Initiative))
 	case check.NoEffort:
 		return "add one of " + sizeChoices(p.Effort)
