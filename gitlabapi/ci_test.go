@@ -124,6 +124,20 @@ func TestOpenMergeRequests(t *testing.T) {
 	}
 }
 
+// A group's full path by its id (serve's --watch group:ID); a group
+// GitLab does not show is its 404.
+func TestGroupPath(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.AddGroup(7, "acme/platform", 42)
+	c, _ := newClient(t, srv.APIURL())
+	if p, err := c.GroupPath(ctx(t), 7); err != nil || p != "acme/platform" {
+		t.Errorf("GroupPath(7) = %q, %v; want acme/platform", p, err)
+	}
+	if _, err := c.GroupPath(ctx(t), 8); StatusOf(err) != http.StatusNotFound {
+		t.Errorf("GroupPath(8), no such group: %v, want a 404", err)
+	}
+}
+
 // The merge request read for serve: the check's fields, and where it stands.
 func TestMergeRequestInfo(t *testing.T) {
 	srv := gitlabtest.New(t)

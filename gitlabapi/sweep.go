@@ -66,3 +66,19 @@ func (c *Client) ProjectOpenMergeRequestsByUpdate(ctx context.Context, project s
 		}, o...)
 	})
 }
+
+// GroupPath is the full path of the group with this id (GET /groups/:id,
+// without its projects; one GET). An answer without a full_path is not
+// GitLab's.
+func (c *Client) GroupPath(ctx context.Context, id int64) (string, error) {
+	g, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Group, *gitlab.Response, error) {
+		return c.gl.Groups.GetGroup(id, &gitlab.GetGroupOptions{WithProjects: gitlab.Ptr(false)}, o...)
+	})
+	if err != nil {
+		return "", err
+	}
+	if g == nil || g.FullPath == "" {
+		return "", c.malformed(rec, "answered without the group's full_path")
+	}
+	return g.FullPath, nil
+}

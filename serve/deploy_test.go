@@ -234,7 +234,7 @@ func TestDeployManifest(t *testing.T) {
 	if code := probeCode(c.ReadinessProbe); code != http.StatusServiceUnavailable {
 		t.Errorf("readiness before GitLab accepted the token: %d, want 503", code)
 	}
-	s.tokenOK.Store(true)
+	s.startedOK.Store(true)
 	if code := probeCode(c.ReadinessProbe); code != http.StatusOK {
 		t.Errorf("readiness once GitLab accepted the token: %d, want 200", code)
 	}

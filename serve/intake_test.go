@@ -384,6 +384,50 @@ func TestWatchIsTheAllowList(t *testing.T) {
 	}
 }
 
+// --watch group:ID: the start-up check asks GitLab the group's path, the
+// service is ready only then, and a delivery for a project of that group
+// is acted on (no sweep, as in deploy/).
+func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
+	gl := newStandIn(t)
+	gl.AddGroup(77, "team", project)
+	failedLabelJob(gl, project, "team/app", 1, passing)
+	allow, err := parseWatch([]string{"group:77"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groupDown atomic.Bool
+	groupDown.Store(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if groupDown.Load() && r.URL.Path == "/api/v4/groups/77" {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, func(c *config) { c.allow = allow; c.watch = []string{"group:77"} })
+	if err := h.svc.startupCheck(context.Background()); err != nil {
+		t.Fatalf("startupCheck with GET /groups/77 failing: %v, want nil (tried again later)", err)
+	}
+	if why := h.svc.notReady(); why == "" {
+		t.Error("ready before the path of group:77 is known")
+	}
+	groupDown.Store(false)
+	if err := h.svc.checkGitLab(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if why := h.svc.notReady(); why != "" || h.svc.watchGroupPath(77) != "team" {
+		t.Errorf("after the check: not ready (%q), group 77's path %q, want ready and \"team\"", why, h.svc.watchGroupPath(77))
+	}
+	if len(h.logs.lines("watch group resolved")) != 1 {
+		t.Errorf("no log line resolving group:77:\n%s", h.logs.String())
+	}
+	code, _ := h.post(payload(t, project, "team/app", 1, "a", 0, passing), hook("g")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 1); code != http.StatusAccepted || n != 1 {
+		t.Errorf("--watch group:77, delivery for team/app: answered %d, %d retries, want 202 and 1", code, n)
+	}
+}
+
 // A bare number in --watch is refused at start (exit 2, with the fix):
 // GitLab numbers groups and projects apart.
 func TestWatchEntries(t *testing.T) {

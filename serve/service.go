@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -118,25 +119,22 @@ type service struct {
 	// pool of senders whose signature is not checked yet.
 	authBody, signedBody *byteBudget
 
-	// Readiness: GitLab accepted the token, and no SIGTERM yet.
-	tokenOK      atomic.Bool
+	// Readiness: the start-up check with GitLab succeeded (checkGitLab),
+	// and no SIGTERM yet.
+	startedOK    atomic.Bool
+	tokenOK      bool // GitLab accepted the token; only the start-up check's goroutine touches it
 	tokenPending bool // the start-up check failed for a reason worth trying again
 	draining     atomic.Bool
 
-	// groupPaths holds the path of each group:ID --watch entry GitLab
-	// told (id → path); a delivery is matched against group:ID entries
-	// through it. Nothing fills it yet: gitlabapi has no group read (see
-	// watchGroupPath).
+	// groupPaths holds the full path of each group:ID --watch entry (id →
+	// path), which the start-up check asks GitLab (checkGitLab). Payloads
+	// name a project's path, never its group's id, so a delivery is
+	// matched against a group:ID entry through it.
 	groupPaths sync.Map
 }
 
-// watchGroupPath is the path of group id, "" while unknown. Payloads
-// name a project's path, never its group's id, so a group:ID entry
-// matches a delivery only through its path. gitlabapi has no group
-// read yet, so this is "" and deliveries that only a group:ID entry
-// would allow are ignored (logged, 2xx) and left to the sweep, which
-// lists group ID's merge requests by id; name the group by its path to
-// have its deliveries acted on at once.
+// watchGroupPath is the full path of group id, "" while unknown (the
+// service is not ready until every group:ID entry's path is known).
 func (s *service) watchGroupPath(id int64) string {
 	if v, ok := s.groupPaths.Load(id); ok {
 		p, _ := v.(string)
@@ -181,13 +179,14 @@ func (s *service) handler() http.Handler {
 }
 
 // notReady says why the service should get no new traffic, "" when it
-// should: GitLab has not accepted the token yet, or it is stopping.
+// should: the start-up check with GitLab has not succeeded yet, or it is
+// stopping.
 func (s *service) notReady() string {
 	switch {
 	case s.draining.Load():
 		return "stopping"
-	case !s.tokenOK.Load():
-		return "GitLab has not accepted the token yet"
+	case !s.startedOK.Load():
+		return "GitLab has not accepted the token, or told the path of each --watch group:ID, yet"
 	}
 	return ""
 }
@@ -203,55 +202,74 @@ const (
 	pathMetrics = "/metrics"
 )
 
-// checkToken asks GitLab once who the token is (GET /user); the service
-// is ready once GitLab answered.
-func (s *service) checkToken(ctx context.Context) error {
+// checkGitLab is the start-up check: it asks GitLab who the token is
+// (GET /user), then the full path of each group:ID --watch entry (GET
+// /groups/:id), without which no delivery could be matched against that
+// entry. The service is ready once both are done. A step done is not
+// redone when the check is tried again.
+func (s *service) checkGitLab(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.callTimeout)
 	defer cancel()
-	id, err := s.gl.CurrentUserID(ctx)
-	if err != nil {
-		return err
+	if !s.tokenOK {
+		id, err := s.gl.CurrentUserID(ctx)
+		if err != nil {
+			return err
+		}
+		s.tokenOK = true
+		s.log.Info("gitlab accepted the token", "user_id", id)
 	}
-	s.tokenOK.Store(true)
-	s.log.Info("gitlab accepted the token", "user_id", id)
+	for _, w := range s.cfg.allow {
+		if w.kind != watchGroupID || s.watchGroupPath(w.id) != "" {
+			continue
+		}
+		p, err := s.gl.GroupPath(ctx, w.id)
+		if err != nil {
+			return fmt.Errorf("reading the path of --watch %s: %w", w, err)
+		}
+		s.groupPaths.Store(w.id, p)
+		s.log.Info("watch group resolved", "watch", w.String(), "path", p)
+	}
+	s.startedOK.Store(true)
 	return nil
 }
 
-// startupCheck is Run's first token check: a token GitLab refuses (401)
-// stops the service with the fix; a GitLab that does not answer is
-// logged, and serve tries again in the background, not ready meanwhile.
+// startupCheck is Run's first check with GitLab (checkGitLab): a token
+// GitLab refuses (401) stops the service with the fix; a GitLab that does
+// not answer, or a group it does not show, is logged, and serve tries
+// again in the background, not ready meanwhile.
 func (s *service) startupCheck(ctx context.Context) error {
-	err := s.checkToken(ctx)
+	err := s.checkGitLab(ctx)
 	switch {
 	case err == nil:
 		return nil
-	case gitlabapi.StatusOf(err) == http.StatusUnauthorized:
+	case !s.tokenOK && gitlabapi.StatusOf(err) == http.StatusUnauthorized:
 		return exit.BadSetting(settings.SettingToken, "GitLab refused the token (401): "+err.Error(),
 			"give ECHOES_GITLAB_TOKEN a valid, unexpired access token with the api scope (a project, group or personal access token)")
 	}
 	s.tokenPending = true
-	s.log.Warn("gitlab did not answer the token check; not ready, trying again in the background",
+	s.log.Warn("gitlab did not pass the start-up check; not ready, trying again in the background",
 		"kind", gitlabapi.Classify(err).Kind, "error", err.Error())
 	return nil
 }
 
-// retryTokenCheck asks GitLab again, with backoff, until it accepts the
-// token or ctx ends. A 401 now is logged at ERROR each time: the pod stays
-// not ready, which its readiness probe shows.
-func (s *service) retryTokenCheck(ctx context.Context) {
+// retryStartupCheck runs checkGitLab again, with backoff, until it
+// succeeds or ctx ends. A 401 or 404 now is logged at ERROR each time: the
+// pod stays not ready, which its readiness probe shows.
+func (s *service) retryStartupCheck(ctx context.Context) {
 	for attempt := 0; ; attempt++ {
 		if clock.Sleep(ctx, expBackoff(time.Second, 30*time.Second, attempt)) != nil {
 			return
 		}
-		err := s.checkToken(ctx)
+		err := s.checkGitLab(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		level := slog.LevelWarn
-		if gitlabapi.StatusOf(err) == http.StatusUnauthorized {
+		switch gitlabapi.StatusOf(err) {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 			level = slog.LevelError
 		}
-		s.log.Log(ctx, level, "gitlab token check failed; not ready", "kind", gitlabapi.Classify(err).Kind, "error", err.Error(), "attempt", attempt+2)
+		s.log.Log(ctx, level, "gitlab start-up check failed; not ready", "kind", gitlabapi.Classify(err).Kind, "error", err.Error(), "attempt", attempt+2)
 	}
 }
 
@@ -308,7 +326,7 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	ln = newLimitListener(ln, s.cfg.maxConns)
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
-		go s.retryTokenCheck(ctx)
+		go s.retryStartupCheck(ctx)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
