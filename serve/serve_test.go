@@ -218,6 +218,36 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// An event the service does not read is acknowledged unread (200) only
+// for a sender with the secret token; an unverified sender's body is
+// read and its signature checked first: 401 when it is wrong.
+func TestOtherEventUnverifiedSenderIs401(t *testing.T) {
+	gl := newStandIn(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := start(t, gl, func(c *config) { c.signingKey = key })
+	standard := func(body []byte, sig string) []string {
+		return []string{"X-Gitlab-Event", "Push Hook", "webhook-signature", sig, "webhook-id", "x", "webhook-timestamp", fmt.Sprint(time.Now().Unix())}
+	}
+	body := []byte(`{}`)
+	now := time.Now().Unix()
+	for _, c := range []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{"made-up X-Gitlab-Signature", []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Signature", "00"}, 401},
+		{"made-up webhook-signature", standard(body, "v1,AAAA"), 401},
+		{"X-Gitlab-Token", []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", testSecret}, 200},
+		{"valid X-Gitlab-Signature", []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Signature", sign(body, testSecret)}, 200},
+		{"valid webhook-signature", []string{"X-Gitlab-Event", "Push Hook", "webhook-id", "m", "webhook-timestamp", fmt.Sprint(now),
+			"webhook-signature", standardSign(key, "m", now, body)}, 200},
+	} {
+		if code, _ := h.post(body, c.headers...); code != c.want {
+			t.Errorf("%s, Push Hook: %d, want %d", c.name, code, c.want)
+		}
+	}
+}
+
 // Bodies from GitLab (a valid secret) that are of no use are answered
 // 200, their reason logged: GitLab counts every other answer against the
 // hook, and sending them again would not help. Oversized ones are 413,

@@ -162,12 +162,14 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason), nil
 		}
 	}
+	known := false
 	switch event {
 	case "", eventMergeRequest, eventJob, eventPipeline:
-	default:
-		// Nothing is done with it, whoever sent it: acknowledged unread,
-		// so that no big push event meets a body cap and counts as a
-		// failure against the hook.
+		known = true
+	}
+	if !known && authenticated {
+		// Nothing is done with it: acknowledged unread, so that no big
+		// push event meets a body cap and counts against the hook.
 		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
 	}
 
@@ -187,6 +189,9 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 		}
 	}
 	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
+	if !known {
+		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
+	}
 	var t *task
 	var no2 *refusal
 	switch event {
