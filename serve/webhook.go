@@ -30,22 +30,11 @@ type mergeRequestEvent struct {
 		PathWithNamespace string `json:"path_with_namespace"`
 	} `json:"project"`
 	ObjectAttributes struct {
-		IID        int64         `json:"iid"`
-		State      string        `json:"state"`
-		UpdatedAt  string        `json:"updated_at"`
-		Labels     []*eventLabel `json:"labels"`
-		LastCommit struct {
-			ID string `json:"id"`
-		} `json:"last_commit"`
+		IID int64 `json:"iid"`
 	} `json:"object_attributes"`
-	Labels               []*eventLabel `json:"labels"`
 	ExternalApprovalRule *struct {
 		ID int64 `json:"id"`
 	} `json:"external_approval_rule"`
-}
-
-type eventLabel struct {
-	Title string `json:"title"`
 }
 
 // X-Gitlab-Event of the deliveries the service reads. A status check
@@ -271,11 +260,8 @@ func parseMergeRequest(body []byte) (*task, *refusal) {
 	}
 	t := newTask(mrKey{ev.Project.ID, ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, delivery{})
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
-		sha := ev.ObjectAttributes.LastCommit.ID
-		if sha == "" {
-			return nil, useless(outcomeBadRequest, "status check request without object_attributes.last_commit.id",
-				"a status check request without object_attributes.last_commit.id")
-		}
+		// The head commit the answer is for is read from GitLab, never
+		// taken from the body.
 		t.statusCheck = true
 	}
 	return t, nil
