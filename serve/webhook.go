@@ -124,31 +124,33 @@ func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, 
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
 	}
 	event := r.Header.Get("X-Gitlab-Event")
-	no, t := s.authenticateAndParse(w, r, event)
+	t, no := s.authenticateAndParse(w, r, event)
 	if no != nil {
 		no.event = clip(event)
 	}
 	return t, no
 }
 
-func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*refusal, *task) {
+// authenticateAndParse is parseDelivery past the method: the sender
+// authenticated, then the body read and parsed.
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*task, *refusal) {
 	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
 	standard := r.Header.Get("webhook-signature")
 	authenticated := false
 	switch {
 	case token != "":
 		if !equalSecret(token, s.cfg.secret) {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret"), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
 		}
 		authenticated = true
 	case signature == "" && standard == "":
-		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
-			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature"), nil
+		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
+			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature")
 	case signature == "":
 		// A Standard Webhooks delivery: its id and time are checked before
 		// its body is read.
 		if reason := s.standardHeaders(r.Header); reason != "" {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
 		}
 	}
 	known := false
@@ -159,46 +161,45 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	if !known && authenticated {
 		// Nothing is done with it: acknowledged unread, so that no big
 		// push event meets a body cap and counts against the hook.
-		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
+		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
 
 	body, no := s.readDelivery(w, r, authenticated)
 	if no != nil {
-		return no, nil
+		return nil, no
 	}
 	if !authenticated {
 		if signature != "" {
 			if !validSignature(signature, body, s.cfg.secret) {
-				return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
-					"X-Gitlab-Signature is not the body's HMAC with the secret"), nil
+				return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
+					"X-Gitlab-Signature is not the body's HMAC with the secret")
 			}
 		} else if !validStandardSignature(r.Header, body, s.cfg.signingKey) {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
-				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key"), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
+				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
 		}
 	}
 	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
 	if !known {
-		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
+		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
 	var t *task
-	var no2 *refusal
 	switch event {
 	case eventJob:
-		t, no2 = s.parseJob(body)
+		t, no = s.parseJob(body)
 	case eventPipeline:
-		t, no2 = s.parsePipeline(body)
+		t, no = s.parsePipeline(body)
 	default:
-		t, no2 = parseMergeRequest(body)
+		t, no = parseMergeRequest(body)
 	}
-	if no2 != nil {
-		return no2, nil
+	if no != nil {
+		return nil, no
 	}
 	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
-		return useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project)), nil
+		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
+			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project))
 	}
-	return nil, t
+	return t, nil
 }
 
 // readDelivery reads the body within its budget: an authenticated
