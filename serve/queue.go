@@ -26,7 +26,15 @@ type task struct {
 	// statusCheck: a status check request asked about this merge request,
 	// so its status checks are looked at whatever the project cache says.
 	statusCheck bool
-	deliveries  []delivery
+	// jobEventsOnly: every delivery was a job event, whose project is the
+	// one the pipeline ran in, a fork's maybe, while the iid is the
+	// target's: a merge request GitLab does not find there is no fault.
+	jobEventsOnly bool
+	// recheckWatch: every delivery named the project by id only (a
+	// fork's pipeline event gives the target's id, not its path), so
+	// --watch is applied once the worker read the merge request's path.
+	recheckWatch bool
+	deliveries   []delivery
 	dropped     int  // deliveries merged beyond the ones kept for the log
 	ready       bool // in the queue's ready list
 }
@@ -46,6 +54,8 @@ func (t *task) merge(n *task) {
 		t.path = n.path
 	}
 	t.statusCheck = t.statusCheck || n.statusCheck
+	t.jobEventsOnly = t.jobEventsOnly && n.jobEventsOnly
+	t.recheckWatch = t.recheckWatch && n.recheckWatch
 	for _, d := range n.deliveries {
 		if len(t.deliveries) < maxDeliveriesPerTask {
 			t.deliveries = append(t.deliveries, d)

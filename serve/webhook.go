@@ -196,6 +196,12 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 		return nil, no
 	}
 	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
+		if t.path == "" {
+			// A fork's pipeline event names the target project by id only:
+			// the worker applies --watch once it read the path from GitLab.
+			t.recheckWatch = true
+			return t, nil
+		}
 		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
 			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project))
 	}
@@ -295,7 +301,11 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 			"the label job is "+clip(ev.BuildStatus)+"; its end is another event")
 	}
 	iid, _ := strconv.ParseInt(m[1], 10, 64)
-	return newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{}), nil
+	// The event carries no target project: for a fork's pipeline project
+	// is the fork, where merge request !iid is not (see jobEventsOnly).
+	t := newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{})
+	t.jobEventsOnly = true
+	return t, nil
 }
 
 // parsePipeline reads a pipeline event: a merge request's pipeline whose
@@ -327,7 +337,8 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 	project, path := ev.Project.ID, ev.Project.PathWithNamespace
 	if target := ev.MergeRequest.TargetProjectID; target > 0 && target != project {
 		// A fork's pipeline: the merge request lives in the target project,
-		// whose path the event does not give.
+		// whose path the event does not give (merge_request has only its
+		// id); --watch is then applied by the worker (recheckWatch).
 		project, path = target, ""
 	}
 	return newTask(mrKey{project, ev.MergeRequest.IID}, path, delivery{}), nil

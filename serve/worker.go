@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,10 +191,18 @@ func (s *service) apply(ctx context.Context, t *task, p *progress) (result, erro
 	var r result
 	if p.mr == nil {
 		mr, err := s.gl.MergeRequestInfo(ctx, projectID(t.key.project), t.key.iid)
-		if err != nil {
+		switch {
+		case err != nil && t.jobEventsOnly && gitlabapi.StatusOf(err) == http.StatusNotFound:
+			r.note(fmt.Sprintf("no merge request !%d in project %d: a fork's pipeline? the merge request hook or the sweep covers it", t.key.iid, t.key.project))
+			return r, nil
+		case err != nil:
 			return r, fmt.Errorf("reading the merge request: %w", err)
 		}
 		p.mr, p.pass = mr, check.Evaluate(mr.Labels, s.cfg.rules).Pass()
+	}
+	if t.recheckWatch && !watchAllows(s.cfg.allow, t.key.project, p.mr.Path, s.watchGroupPath) {
+		r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(p.mr.Path)), t.key.project))
+		return r, nil
 	}
 	if p.mr.State != "opened" {
 		r.note("the merge request is " + clip(p.mr.State))

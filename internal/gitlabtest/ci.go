@@ -309,6 +309,13 @@ func (s *Server) answer(mr *mergeRequest, id, iid int64) map[string]any {
 	if mr.sourceProject != 0 {
 		out["source_project_id"] = mr.sourceProject
 	}
+	for key, pid := range s.ids {
+		if pid == id && key != strconv.FormatInt(id, 10) {
+			ref := fmt.Sprintf("!%d", iid)
+			out["references"] = map[string]any{"short": ref, "relative": ref, "full": key + ref}
+			break
+		}
+	}
 	var head any
 	if p := s.ci.pipelines[mr.headPipeline]; p != nil {
 		head = s.pipelineJSON(p)
