@@ -23,7 +23,8 @@ func TestPipelinesJobsAndRetry(t *testing.T) {
 
 	mr, err := c.MergeRequestInfo(ctx(t), "42", 1)
 	if err != nil || mr.HeadPipeline == nil || mr.HeadPipeline.ID != pipeline || mr.HeadPipeline.ProjectID != 42 ||
-		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" {
+		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" ||
+		mr.SourceProjectID != 42 {
 		t.Fatalf("MergeRequestInfo's head pipeline = %+v, %v", mr, err)
 	}
 	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)

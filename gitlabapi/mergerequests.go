@@ -71,6 +71,9 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 type MergeRequestInfo struct {
 	MergeRequest
 	ProjectID int64
+	// SourceProjectID is the project of its source branch: a fork's when
+	// it differs from ProjectID (0 when GitLab does not say).
+	SourceProjectID int64
 	// Path is the project's path with namespace, from references.full; ""
 	// when GitLab sends no references.
 	Path      string
@@ -85,7 +88,7 @@ type MergeRequestInfo struct {
 func infoOf(mr *gitlab.BasicMergeRequest) MergeRequestInfo {
 	info := MergeRequestInfo{
 		MergeRequest: MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels},
-		ProjectID:    mr.ProjectID, SHA: mr.SHA, State: mr.State,
+		ProjectID:    mr.ProjectID, SourceProjectID: mr.SourceProjectID, SHA: mr.SHA, State: mr.State,
 	}
 	if mr.UpdatedAt != nil {
 		info.UpdatedAt = *mr.UpdatedAt

@@ -66,3 +66,24 @@ func TestForkPipelineEventWatchByPath(t *testing.T) {
 		}
 	}
 }
+
+// A fork's merge request (source_project_id is the fork) whose pipeline a
+// member ran in the parent project is a fork's all the same: left alone
+// without --retry-forks, retried with it.
+func TestForkMergeRequestPipelineInParentProject(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 8, passing)
+	gl.SetSourceProject(project, path, 8, 99)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 8, "a", 0, passing), hook("fork-parent")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 8); n != 0 || !strings.Contains(fmt.Sprint(onlyLine(t, h)["detail"]), "a fork's merge request (source project 99)") {
+		t.Errorf("fork merge request, pipeline in the parent project, --retry-forks off: %d retries, want 0 and the reason; log:\n%s", n, h.logs.String())
+	}
+	h2 := start(t, gl, func(c *config) { c.retryForks = true })
+	h2.post(payload(t, project, path, 8, "a", 0, passing), hook("fork-parent-2")...)
+	h2.waitIdle()
+	if n := gl.Retries(project, 8); n != 1 {
+		t.Errorf("the same with --retry-forks: %d retries, want 1", n)
+	}
+}

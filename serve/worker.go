@@ -340,8 +340,15 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 	if project <= 0 {
 		project = key.project
 	}
-	if project != key.project && !s.cfg.retryForks {
-		return result{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}, nil
+	if !s.cfg.retryForks {
+		// A fork's merge request, wherever its pipeline ran: in the fork,
+		// or in this project (run by a member for the fork's author).
+		switch source := p.mr.SourceProjectID; {
+		case project != key.project:
+			return result{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}, nil
+		case source > 0 && source != key.project:
+			return result{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", source, head.ID)}, nil
+		}
 	}
 	job, jobProject, pipeline, err := s.findLabelJob(ctx, project, head.ID)
 	switch {

@@ -124,6 +124,15 @@ func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path s
 	return p.id
 }
 
+// SetSourceProject makes merge request iid of project id come from a fork
+// (source_project_id forkID) whatever project its pipelines run in: a
+// member may run a fork's pipeline in the parent project.
+func (s *Server) SetSourceProject(id int64, path string, iid int64, forkID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).sourceProject = forkID
+}
+
 // AddBranchPipeline runs a branch pipeline (source push) of the merge
 // request's source branch on its head commit: GitLab lists it among the
 // merge request's pipelines, after the merge request pipelines, but it is
