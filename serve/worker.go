@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -183,7 +184,8 @@ func (s *service) giveUpDetail(err error) string {
 
 // apply does what GitLab's labels call for, once: it reads the merge
 // request (unless an earlier try did), answers its status checks that are
-// ours, then puts the label job of its head pipeline right. Each step reads
+// ours, and puts the label job of its head pipeline right, both even when
+// the other fails. Each step reads
 // GitLab afresh: no state is kept from an earlier task or delivery, so a
 // duplicate delivery or a second replica finds the work done and does
 // nothing.
@@ -208,23 +210,28 @@ func (s *service) apply(ctx context.Context, t *task, p *progress) (result, erro
 		r.note("the merge request is " + clip(p.mr.State))
 		return r, nil
 	}
+	// The two steps are independent: a GitLab fault in one does not keep
+	// the other from being done; the first error is returned after both.
+	var first error
 	if !p.checksDone {
 		n, err := s.answerChecks(ctx, t, p)
 		r.join(n)
 		if err != nil {
-			return r, err
+			first = err
+		} else {
+			p.checksDone = true
 		}
-		p.checksDone = true
 	}
 	if !p.jobDone {
 		n, err := s.labelJob(ctx, t.key, p)
 		r.join(n)
 		if err != nil {
-			return r, err
+			first = cmp.Or(first, err)
+		} else {
+			p.jobDone = true
 		}
-		p.jobDone = true
 	}
-	return r, nil
+	return r, first
 }
 
 // answerChecks answers the merge request's status checks that are ours

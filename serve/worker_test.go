@@ -378,3 +378,28 @@ func TestNothingToDoSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// GitLab failing the merge request's status checks (502 on every try)
+// does not keep the label job from being retried: both steps are done,
+// and the task gives up on the checks after.
+func TestChecksFaultDoesNotBlockRetry(t *testing.T) {
+	gl := newStandIn(t)
+	gl.AddStatusCheck(project, path, "echoes-labels")
+	failedLabelJob(gl, project, path, 6, passing)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.HasSuffix(r.URL.Path, "/merge_requests/6/status_checks") {
+			gitlabtest.Error(w, 502, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 6, "a", 0, passing), hook("c")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 6); n != 1 {
+		t.Errorf("status checks list failing: %d retries of the label job, want 1", n)
+	}
+	if l := onlyLine(t, h); l["action"] != "retried+gave_up" {
+		t.Errorf("action %v, want retried+gave_up", l["action"])
+	}
+}
