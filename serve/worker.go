@@ -257,18 +257,31 @@ func (s *service) answerChecks(ctx context.Context, t *task, p *progress) (resul
 			switch {
 			case err == nil:
 				has = s.anyOurs(list)
+				s.checks.put(t.key.project, has, time.Now())
 			case unlisted(err):
 				// No status checks on this GitLab (not Ultimate), or the
-				// token is no Maintainer: the merge request's list says.
+				// token is no Maintainer: the merge request's list says for
+				// this merge request. A check of ours there is one in the
+				// project; none there says nothing of the others (a check
+				// may cover other target branches), so it is not believed
+				// for the project, unless GitLab lists no status checks at
+				// all.
 				checks, err = s.gl.MergeRequestStatusChecks(ctx, pid, t.key.iid)
-				if err != nil && !unlisted(err) {
+				switch {
+				case err == nil:
+					listed, has = true, s.anyOurs(checks)
+					if has {
+						s.checks.put(t.key.project, true, time.Now())
+					}
+				case unlisted(err):
+					listed = true
+					s.checks.put(t.key.project, false, time.Now())
+				default:
 					return r, fmt.Errorf("listing the merge request's status checks: %w", err)
 				}
-				listed, has = true, s.anyOurs(checks)
 			default:
 				return r, fmt.Errorf("listing the project's status checks: %w", err)
 			}
-			s.checks.put(t.key.project, has, time.Now())
 		}
 		if !has {
 			return r, nil

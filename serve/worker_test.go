@@ -403,3 +403,33 @@ func TestChecksFaultDoesNotBlockRetry(t *testing.T) {
 		t.Errorf("action %v, want retried+gave_up", l["action"])
 	}
 }
+
+// A token without the Maintainer role (403 on the project's status
+// checks): one merge request whose list holds no check of ours (its
+// target branch is not covered) does not make the project "has none":
+// the next merge request's check of ours is answered.
+func TestDeveloperTokenEmptyListNotCachedForProject(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 1, passing)
+	gl.SetLabels(project, path, 2, passing)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		switch r.URL.Path {
+		case "/api/v4/projects/42/external_status_checks":
+			gitlabtest.Error(w, 403, "403 Forbidden")
+			return true
+		case "/api/v4/projects/42/merge_requests/1/status_checks":
+			gitlabtest.JSON(w, 200, []any{})
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 1, "a", 0, passing), hook("mr1")...)
+	h.waitIdle()
+	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mr2")...)
+	h.waitIdle()
+	if got := gl.StatusCheckStatus(project, path, 2, ours); got != "passed" {
+		t.Errorf("MR 2's check of ours is %s after its MR hook, want passed", got)
+	}
+}
