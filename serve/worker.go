@@ -96,9 +96,6 @@ func (s *service) handle(t *task) {
 		if t.path == "" {
 			t.path = clip(p.mr.Path)
 		}
-		if err == nil && !p.pass && len(r.actions) == 0 && p.mr.State == "opened" {
-			r.note("labels fail the rules (" + s.cfg.docsURL + "): the label job is red for the right reason")
-		}
 	}
 	s.logTask(t, verdict, r.action(), r.detail, time.Since(start))
 }
@@ -376,10 +373,11 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 		return result{}, err
 	case job == nil:
 		return result{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", s.cfg.jobName, head.ID)}, nil
-	case p.pass && job.Status == "failed", !p.pass && job.Status == "success":
-	default:
-		if !p.pass && job.Status == "failed" {
-			return result{}, nil // red for the right reason: handle says so
+	case !finished(job.Status):
+		return result{detail: fmt.Sprintf("job %d is %s", job.ID, clip(job.Status))}, nil
+	case (job.Status == "success") == p.pass: // its verdict is the labels'
+		if !p.pass {
+			return result{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", s.cfg.docsURL)}, nil
 		}
 		return result{detail: fmt.Sprintf("job %d is %s", job.ID, clip(job.Status))}, nil
 	}

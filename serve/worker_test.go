@@ -433,3 +433,27 @@ func TestDeveloperTokenEmptyListNotCachedForProject(t *testing.T) {
 		t.Errorf("MR 2's check of ours is %s after its MR hook, want passed", got)
 	}
 }
+
+// Labels that fail: the line says the label job is red for the right
+// reason only when it failed; a job that succeeded without a label
+// change since, one still running, or none at all, says what it is.
+func TestRedForTheRightReasonOnlyWhenTheJobFailed(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 40, "backend")
+	gl.SetLabels(project, path, 41, "backend")
+	gl.AddPipeline(project, path, 41, labelJobs("success")...)
+	gl.SetLabels(project, path, 42, "backend")
+	gl.AddPipeline(project, path, 42, labelJobs("running")...)
+	gl.SetLabels(project, path, 43, "backend")
+	h := start(t, gl, nil)
+	for iid := int64(40); iid <= 43; iid++ {
+		h.post(payload(t, project, path, iid, "a", 0, "backend"), hook(fmt.Sprint(iid))...)
+	}
+	h.waitIdle()
+	for _, l := range h.logs.lines("delivery") {
+		red := strings.Contains(fmt.Sprint(l["detail"]), "red for the right reason")
+		if want := l["mr"] == 40.0; red != want {
+			t.Errorf("merge request %v: %q, want \"red for the right reason\": %v", l["mr"], l["detail"], want)
+		}
+	}
+}
