@@ -67,7 +67,7 @@ func (c *ReconcileCommand) config(secrets mask.Secrets) (config, time.Duration, 
 	c.Shared.config(&cfg, secrets, errs.add)
 	if len(cfg.watch) == 0 {
 		errs.add(exit.BadSetting(settingWatch, "--watch/ECHOES_WATCH names no group or project, so there is nothing to reconcile",
-			"set ECHOES_WATCH to the groups or projects (paths or ids, comma-separated) whose open merge requests to look at, such as my-group"))
+			"set ECHOES_WATCH to the groups or projects (comma-separated) whose open merge requests to look at: a path such as my-group, or an id written group:42 or project:42"))
 	}
 	window, err := c.UpdatedWithin.Value(settingUpdatedWithin+"/ECHOES_UPDATED_WITHIN", secrets)
 	switch {
