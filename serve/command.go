@@ -1,10 +1,13 @@
-// Package serve is `echoes-labels serve`: a small, stateless HTTP service
-// that receives GitLab's merge request events and makes the label job's
-// verdict follow the labels. When the labels pass and the merge request's
-// newest pipeline has a failed label job, it retries that job once; when
-// GitLab asks an external status check, it answers passed or failed; and a
-// periodic reconcile of the open merge requests catches the events that
-// were lost. It keeps no state on disk.
+// Package serve is `echoes-labels serve` and `echoes-labels reconcile`:
+// a small, stateless HTTP service that receives GitLab's merge request,
+// job and pipeline events (and a one-shot sweep) and makes the label
+// job's verdict follow the labels, read from GitLab. When the labels
+// changed after the label job of the merge request's head pipeline (or of
+// a child pipeline of it) read them, and its result is not their verdict
+// (failed while they pass, success while they fail), it retries that job,
+// once per label change; it answers the external status checks that are
+// its own passed or failed; and a periodic sweep of the open merge
+// requests catches the events that were lost. It keeps no state on disk.
 package serve
 
 import (
