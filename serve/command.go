@@ -32,6 +32,7 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
 	Shared        `embed:""`
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
@@ -64,6 +65,7 @@ const memoryLimit = 100 << 20
 // The settings a configuration error of serve names.
 const (
 	settingListen    = "--listen"
+	settingHealth    = "--health-listen"
 	settingSecret    = "--webhook-secret"
 	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
@@ -95,14 +97,30 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 			secrets.Mask(fmt.Sprintf("cannot listen on --listen/ECHOES_LISTEN %q: %v", cfg.listen, err)),
 			"give a free address such as :8080 (ports below 1024 need privileges the image does not have)")
 	}
+	var healthLn net.Listener
+	if cfg.healthListen != "" {
+		if healthLn, err = net.Listen("tcp", cfg.healthListen); err != nil {
+			_ = ln.Close()
+			return exit.BadSetting(settingHealth,
+				secrets.Mask(fmt.Sprintf("cannot listen on --health-listen/ECHOES_HEALTH_LISTEN %q: %v", cfg.healthListen, err)),
+				"give a free address other than --listen's, such as :8081, or leave it empty")
+		}
+	}
+	closeAll := func() {
+		_ = ln.Close()
+		if healthLn != nil {
+			_ = healthLn.Close()
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(mask.Writer(stderr, secrets), nil))
 	svc, err := newService(cfg, log)
 	if err != nil {
-		_ = ln.Close()
+		closeAll()
 		return err
 	}
+	svc.healthLn = healthLn
 	if err := svc.startupCheck(ctx); err != nil {
-		_ = ln.Close()
+		closeAll()
 		return err
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -136,6 +154,13 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad(exit.BadSetting(settingListen, fmt.Sprintf("--listen/ECHOES_LISTEN %s is not host:port", secrets.Quote(c.Listen, 80)),
 			"give an address such as :8080 or 127.0.0.1:8080"))
+	}
+	cfg.healthListen = strings.TrimSpace(c.HealthListen)
+	if cfg.healthListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.healthListen); err != nil || cfg.healthListen == c.Listen {
+			bad(exit.BadSetting(settingHealth, fmt.Sprintf("--health-listen/ECHOES_HEALTH_LISTEN %s is not a host:port other than --listen's", secrets.Quote(cfg.healthListen, 80)),
+				"give an address such as :8081, or leave it empty to serve the probes on --listen only"))
+		}
 	}
 	interval, err := c.ReconcileInterval.Value(settingReconcile+"/ECHOES_RECONCILE_INTERVAL", secrets)
 	switch {

@@ -629,3 +629,39 @@ func TestConnectionsCapped(t *testing.T) {
 		t.Fatal("the third connection was not accepted once one closed")
 	}
 }
+
+// Connections that send nothing, as many as --listen's cap, do not starve
+// the probes on --health-listen, which has no cap; the main listener
+// still serves them too, and the health listener serves no webhook.
+func TestIdleConnectionsDoNotStarveHealthListener(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.maxConns = 8; c.healthListen = "127.0.0.1:0" })
+	h.svc.startedOK.Store(true)
+	for range 8 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond) // let the service accept them all
+	cl := &http.Client{Timeout: time.Second}
+	for _, p := range []string{pathReadyz, pathLivez, pathHealthz, pathMetrics} {
+		resp, err := cl.Get(h.healthURL + p)
+		if err != nil {
+			t.Errorf("GET %s on --health-listen (1 s) while 8 idle connections fill --listen: %v", p, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on --health-listen: %d, want 200", p, resp.StatusCode)
+		}
+	}
+	resp, err := cl.Post(h.healthURL+pathWebhook, "application/json", strings.NewReader("{}"))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST /webhook on --health-listen: %d, want 404", resp.StatusCode)
+		}
+	}
+}

@@ -23,6 +23,9 @@ import (
 // the tunables tests shorten.
 type config struct {
 	listen    string
+	// healthListen, when set, is a second address serving only the probes
+	// and /metrics, without the connection cap of listen.
+	healthListen string
 	gitlabURL string // the API root, parsed
 	token     string
 	caFile    string // --ca-file
@@ -107,6 +110,11 @@ type service struct {
 
 	// workCtx bounds the GitLab calls of the workers; cancelled when the
 	// drain time after SIGTERM is over.
+	// healthLn, when set (--health-listen), serves the probes and
+	// /metrics beside ln, uncapped: idle connections that fill listen's
+	// cap cannot starve the kubelet.
+	healthLn net.Listener
+
 	workCtx    context.Context
 	cancelWork context.CancelFunc
 	workers    sync.WaitGroup
@@ -155,10 +163,25 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	return s, nil
 }
 
-// handler routes the three endpoints.
+// handler routes the endpoints of --listen: the webhook, the probes and
+// /metrics.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(pathWebhook, s.webhook)
+	s.probes(mux)
+	return mux
+}
+
+// healthHandler routes the endpoints of --health-listen: the probes and
+// /metrics, no webhook.
+func (s *service) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.probes(mux)
+	return mux
+}
+
+// probes adds /healthz, /livez, /readyz and /metrics to mux.
+func (s *service) probes(mux *http.ServeMux) {
 	live := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -175,7 +198,6 @@ func (s *service) handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET "+pathMetrics, s.metrics.handler())
-	return mux
 }
 
 // notReady says why the service should get no new traffic, "" when it
@@ -328,8 +350,23 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	if s.tokenPending {
 		go s.retryStartupCheck(ctx)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var health *http.Server
+	if s.healthLn != nil {
+		// Probes and scrapes only: small requests, answered at once.
+		health = &http.Server{
+			Handler:           s.healthHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       5 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- health.Serve(s.healthLn) }()
+		s.log.Info("health endpoints listening", "addr", s.healthLn.Addr().String())
+	}
 	reconcile := []any{"reconcile_interval", s.cfg.interval.String()}
 	if off := reconcileOffReason(s.cfg); off != "" {
 		reconcile = []any{"reconcile", "off: " + off}
@@ -366,6 +403,14 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopReconcile()
 	s.stopWorkers(deadline)
+	if health != nil {
+		// Liveness answered until the work is done; then the probes stop.
+		hctx, hcancel := context.WithTimeout(context.Background(), time.Second)
+		if health.Shutdown(hctx) != nil {
+			_ = health.Close()
+		}
+		hcancel()
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
