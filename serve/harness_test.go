@@ -88,6 +88,7 @@ func testConfig(gl *gitlabtest.Server) config {
 	cfg.maxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
 	cfg.settle = 20 * time.Millisecond
+	cfg.jitter = nil // deterministic: every task settles exactly settle
 	cfg.shutdownDelay = 0
 	return cfg
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -43,6 +44,14 @@ type config struct {
 	workers   int           // tasks worked on at once
 	queueSize int           // merge requests waiting at most
 	settle    time.Duration // a merge request's first delivery waits this long for the rest of its burst
+	// jitter adds a random wait of up to its argument (settle) to each
+	// task's settle, so that two replicas given one update's pair of
+	// deliveries (the merge request hook, the status check request) act
+	// at different moments; tests make it 0.
+	jitter func(max time.Duration) time.Duration
+	// rereadJobs: the jobs read longer ago than this are read again just
+	// before a retry, which another replica may have made meanwhile.
+	rereadJobs time.Duration
 	maxBody   int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
 	authPool  int64         // bytes of authenticated bodies being read at once, all requests together
 	bodyWait  time.Duration // an authenticated body waits this long for room in authPool
@@ -75,6 +84,13 @@ func defaultConfig() config {
 		workers:   4,
 		queueSize: 4096,
 		settle:    time.Second,
+		jitter: func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return rand.N(max + 1)
+		},
+		rereadJobs: 200 * time.Millisecond,
 		// GitLab sends no body past 25 MB (REQUEST_BODY_SIZE_LIMIT): a big
 		// pipeline event, a description of 1 MiB twice over.
 		maxBody:       25 << 20,
@@ -157,6 +173,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 		return nil, err
 	}
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
+	s.queue.jitter = cfg.jitter
 	s.metrics = newMetrics(s.queue.depth)
 	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newByteBudget(cfg.signedPool)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())

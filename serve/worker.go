@@ -367,6 +367,7 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 			return result{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", source, head.ID)}, nil
 		}
 	}
+	jobsRead := time.Now()
 	job, jobProject, pipeline, err := s.findLabelJob(ctx, project, head.ID)
 	switch {
 	case err != nil:
@@ -398,6 +399,18 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 	}
 	if changed.IsZero() || !changed.After(read) {
 		return result{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}, nil
+	}
+	if time.Since(jobsRead) > s.cfg.rereadJobs {
+		// Another replica may have retried it since: GitLab checks that a
+		// job is retryable without a lock, so two POSTs can both succeed.
+		// Read again just before, to narrow that window to a moment.
+		now, err := s.newestAttempt(ctx, jobProject, pipeline)
+		switch {
+		case err != nil:
+			return result{}, err
+		case now == nil || now.ID != job.ID || now.Status != job.Status:
+			return result{detail: fmt.Sprintf("job %d was already retried", job.ID)}, nil
+		}
 	}
 	retried, err := s.gl.RetryJob(ctx, projectID(jobProject), job.ID)
 	switch {
