@@ -272,6 +272,27 @@ func TestUnauthenticatedFloodIsBounded(t *testing.T) {
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
+// A webhook authenticated only by a Standard Webhooks signature (no
+// X-Gitlab-Token) is capped by --max-signed-body like any unverified
+// body: a 2 MiB pipeline or merge request event gets 413 (it cannot be
+// verified before it is read, so it is not acknowledged). The same
+// delivery with the secret token too gets GitLab's 25 MiB budget.
+func TestStandardWebhookOnlyBigBodyIs413(t *testing.T) {
+	gl := newStandIn(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := start(t, gl, func(c *config) { c.signingKey = key })
+	body := payload(t, project, path, 4, "a", 0, "backend")
+	body = bytes.Replace(body, []byte(`"object_kind"`), []byte(`"pad":"`+strings.Repeat("x", 2<<20)+`","object_kind"`), 1)
+	now := time.Now().Unix()
+	signed := []string{"X-Gitlab-Event", eventMergeRequest, "webhook-id", "m", "webhook-timestamp", fmt.Sprint(now), "webhook-signature", standardSign(key, "m", now, body)}
+	if code, _ := h.post(body, signed...); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("signed only, 2 MiB: %d, want 413", code)
+	}
+	if code, _ := h.post(body, append(signed, "X-Gitlab-Token", testSecret)...); code != http.StatusAccepted {
+		t.Errorf("signed and with the secret token, 2 MiB: %d, want 202", code)
+	}
+}
+
 // A request whose body is past --max-signed-body is refused before it is
 // read; the pool's bytes come back after every kind of answer.
 func TestSignedBodyCap(t *testing.T) {
