@@ -103,7 +103,7 @@ func TestOpenMergeRequests(t *testing.T) {
 	srv.SetUpdatedAt(42, "group/project", 4, old)
 	c, _ := newClient(t, srv.APIURL())
 
-	first, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{})
+	first, next, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group", SweepOptions{})
 	if err != nil || len(first) != 100 || next != 2 {
 		t.Fatalf("first page: %d merge requests, next %d, %v", len(first), next, err)
 	}
@@ -111,16 +111,16 @@ func TestOpenMergeRequests(t *testing.T) {
 	if mr.ProjectID != 42 || mr.IID == 0 || mr.State != "opened" || mr.SHA == "" || mr.UpdatedAt.IsZero() || len(mr.Labels) != 1 {
 		t.Errorf("merge request %+v", mr)
 	}
-	second, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{Page: 2})
+	second, next, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group", SweepOptions{Page: 2})
 	if err != nil || len(second) != 19 || next != 0 {
 		t.Errorf("second page: %d merge requests (one is merged), next %d, %v", len(second), next, err)
 	}
 	after := time.Now().Add(-time.Hour)
-	recent, _, err := c.ProjectOpenMergeRequests(ctx(t), "group/project", OpenListOptions{UpdatedAfter: &after, Page: 2})
+	recent, _, err := c.ProjectOpenMergeRequestsByUpdate(ctx(t), "group/project", SweepOptions{UpdatedAfter: &after, Page: 2})
 	if err != nil || len(recent) != 18 {
 		t.Errorf("updated in the last hour, second page: %d, %v; want 18", len(recent), err)
 	}
-	if _, _, err := c.GroupOpenMergeRequests(ctx(t), "group/project", OpenListOptions{}); StatusOf(err) != http.StatusNotFound {
+	if _, _, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group/project", SweepOptions{}); StatusOf(err) != http.StatusNotFound {
 		t.Errorf("a project as a group: %v, want a 404", err)
 	}
 }

@@ -121,36 +121,6 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 	return &info, nil
 }
 
-// OpenListOptions choose a page of a list of open merge requests.
-type OpenListOptions struct {
-	// UpdatedAfter, when set, keeps the merge requests updated since.
-	UpdatedAfter *time.Time
-	// Page is the page to read, from 1 (0 is 1); 100 merge requests a page.
-	Page int64
-}
-
-// GroupOpenMergeRequests reads one page of the open merge requests of a
-// group and its subgroups (one GET). next is the page after it, 0 on the
-// last.
-func (c *Client) GroupOpenMergeRequests(ctx context.Context, group string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
-			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
-		}, o...)
-	})
-}
-
-// ProjectOpenMergeRequests is GroupOpenMergeRequests for one project.
-func (c *Client) ProjectOpenMergeRequests(ctx context.Context, project string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
-			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
-		}, o...)
-	})
-}
-
 func (c *Client) openMergeRequests(ctx context.Context, list func(...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error)) ([]MergeRequestInfo, int64, error) {
 	var next int64
 	got, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
