@@ -63,15 +63,15 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 
 // harness is a running service against a stand-in GitLab.
 type harness struct {
-	t    *testing.T
-	gl   *gitlabtest.Server
-	svc  *service
-	url  string // the service's root
+	t   *testing.T
+	gl  *gitlabtest.Server
+	svc *service
+	url string // the service's root
 	// healthURL is the root of --health-listen, when the test set it
 	// (any loopback address: the harness listens on a free port).
 	healthURL string
-	logs *logBuffer
-	stop func() error
+	logs      *logBuffer
+	stop      func() error
 }
 
 func testConfig(gl *gitlabtest.Server) config {

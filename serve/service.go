@@ -23,18 +23,18 @@ import (
 // config is the service's whole configuration: the flags, checked, and
 // the tunables tests shorten.
 type config struct {
-	listen    string
+	listen string
 	// healthListen, when set, is a second address serving only the probes
 	// and /metrics, without the connection cap of listen.
 	healthListen string
-	gitlabURL string // the API root, parsed
-	token     string
-	caFile    string // --ca-file
-	secret    []byte
-	jobName   string
-	watch     []string     // what the sweep lists: each entry's ref (path or id)
-	allow     []watchEntry // --watch as the intake's allow-list; none: every project
-	interval  time.Duration
+	gitlabURL    string // the API root, parsed
+	token        string
+	caFile       string // --ca-file
+	secret       []byte
+	jobName      string
+	watch        []string     // what the sweep lists: each entry's ref (path or id)
+	allow        []watchEntry // --watch as the intake's allow-list; none: every project
+	interval     time.Duration
 	// signingKey is the HMAC key of Standard Webhooks signatures: from
 	// --webhook-signing-token, else the webhook secret (see signingKey).
 	signingKey []byte
@@ -52,9 +52,9 @@ type config struct {
 	// rereadJobs: the jobs read longer ago than this are read again just
 	// before a retry, which another replica may have made meanwhile.
 	rereadJobs time.Duration
-	maxBody   int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
-	authPool  int64         // bytes of authenticated bodies being read at once, all requests together
-	bodyWait  time.Duration // an authenticated body waits this long for room in authPool
+	maxBody    int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
+	authPool   int64         // bytes of authenticated bodies being read at once, all requests together
+	bodyWait   time.Duration // an authenticated body waits this long for room in authPool
 	// A sender not yet authenticated (a signature to check) has its body
 	// read into a fixed pool: each body up to maxSignedBody, all together
 	// up to signedPool; past it, 503 at once.
