@@ -134,6 +134,9 @@ func TestGroupPath(t *testing.T) {
 	if p, err := c.GroupPath(ctx(t), 7); err != nil || p != "acme/platform" {
 		t.Errorf("GroupPath(7) = %q, %v; want acme/platform", p, err)
 	}
+	if r := srv.Requests(); len(r) != 1 || r[0].Path != "/api/v4/groups/7" || r[0].Query.Get("with_projects") != "false" {
+		t.Errorf("requests %+v, want one GET /groups/7?with_projects=false", r)
+	}
 	if _, err := c.GroupPath(ctx(t), 8); StatusOf(err) != http.StatusNotFound {
 		t.Errorf("GroupPath(8), no such group: %v, want a 404", err)
 	}
