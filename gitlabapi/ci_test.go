@@ -23,7 +23,8 @@ func TestPipelinesJobsAndRetry(t *testing.T) {
 
 	mr, err := c.MergeRequestInfo(ctx(t), "42", 1)
 	if err != nil || mr.HeadPipeline == nil || mr.HeadPipeline.ID != pipeline || mr.HeadPipeline.ProjectID != 42 ||
-		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" {
+		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" ||
+		mr.SourceProjectID != 42 {
 		t.Fatalf("MergeRequestInfo's head pipeline = %+v, %v", mr, err)
 	}
 	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)
@@ -102,7 +103,7 @@ func TestOpenMergeRequests(t *testing.T) {
 	srv.SetUpdatedAt(42, "group/project", 4, old)
 	c, _ := newClient(t, srv.APIURL())
 
-	first, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{})
+	first, next, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group", SweepOptions{})
 	if err != nil || len(first) != 100 || next != 2 {
 		t.Fatalf("first page: %d merge requests, next %d, %v", len(first), next, err)
 	}
@@ -110,17 +111,34 @@ func TestOpenMergeRequests(t *testing.T) {
 	if mr.ProjectID != 42 || mr.IID == 0 || mr.State != "opened" || mr.SHA == "" || mr.UpdatedAt.IsZero() || len(mr.Labels) != 1 {
 		t.Errorf("merge request %+v", mr)
 	}
-	second, next, err := c.GroupOpenMergeRequests(ctx(t), "group", OpenListOptions{Page: 2})
+	second, next, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group", SweepOptions{Page: 2})
 	if err != nil || len(second) != 19 || next != 0 {
 		t.Errorf("second page: %d merge requests (one is merged), next %d, %v", len(second), next, err)
 	}
 	after := time.Now().Add(-time.Hour)
-	recent, _, err := c.ProjectOpenMergeRequests(ctx(t), "group/project", OpenListOptions{UpdatedAfter: &after, Page: 2})
+	recent, _, err := c.ProjectOpenMergeRequestsByUpdate(ctx(t), "group/project", SweepOptions{UpdatedAfter: &after, Page: 2})
 	if err != nil || len(recent) != 18 {
 		t.Errorf("updated in the last hour, second page: %d, %v; want 18", len(recent), err)
 	}
-	if _, _, err := c.GroupOpenMergeRequests(ctx(t), "group/project", OpenListOptions{}); StatusOf(err) != http.StatusNotFound {
+	if _, _, err := c.GroupOpenMergeRequestsByUpdate(ctx(t), "group/project", SweepOptions{}); StatusOf(err) != http.StatusNotFound {
 		t.Errorf("a project as a group: %v, want a 404", err)
+	}
+}
+
+// A group's full path by its id (serve's --watch group:ID); a group
+// GitLab does not show is its 404.
+func TestGroupPath(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.AddGroup(7, "acme/platform", 42)
+	c, _ := newClient(t, srv.APIURL())
+	if p, err := c.GroupPath(ctx(t), 7); err != nil || p != "acme/platform" {
+		t.Errorf("GroupPath(7) = %q, %v; want acme/platform", p, err)
+	}
+	if r := srv.Requests(); len(r) != 1 || r[0].Path != "/api/v4/groups/7" || r[0].Query.Get("with_projects") != "false" {
+		t.Errorf("requests %+v, want one GET /groups/7?with_projects=false", r)
+	}
+	if _, err := c.GroupPath(ctx(t), 8); StatusOf(err) != http.StatusNotFound {
+		t.Errorf("GroupPath(8), no such group: %v, want a 404", err)
 	}
 }
 

@@ -71,6 +71,9 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 type MergeRequestInfo struct {
 	MergeRequest
 	ProjectID int64
+	// SourceProjectID is the project of its source branch: a fork's when
+	// it differs from ProjectID (0 when GitLab does not say).
+	SourceProjectID int64
 	// Path is the project's path with namespace, from references.full; ""
 	// when GitLab sends no references.
 	Path      string
@@ -85,7 +88,7 @@ type MergeRequestInfo struct {
 func infoOf(mr *gitlab.BasicMergeRequest) MergeRequestInfo {
 	info := MergeRequestInfo{
 		MergeRequest: MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels},
-		ProjectID:    mr.ProjectID, SHA: mr.SHA, State: mr.State,
+		ProjectID:    mr.ProjectID, SourceProjectID: mr.SourceProjectID, SHA: mr.SHA, State: mr.State,
 	}
 	if mr.UpdatedAt != nil {
 		info.UpdatedAt = *mr.UpdatedAt
@@ -116,36 +119,6 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Ref: p.Ref, Status: p.Status}
 	}
 	return &info, nil
-}
-
-// OpenListOptions choose a page of a list of open merge requests.
-type OpenListOptions struct {
-	// UpdatedAfter, when set, keeps the merge requests updated since.
-	UpdatedAfter *time.Time
-	// Page is the page to read, from 1 (0 is 1); 100 merge requests a page.
-	Page int64
-}
-
-// GroupOpenMergeRequests reads one page of the open merge requests of a
-// group and its subgroups (one GET). next is the page after it, 0 on the
-// last.
-func (c *Client) GroupOpenMergeRequests(ctx context.Context, group string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
-			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
-		}, o...)
-	})
-}
-
-// ProjectOpenMergeRequests is GroupOpenMergeRequests for one project.
-func (c *Client) ProjectOpenMergeRequests(ctx context.Context, project string, opt OpenListOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: max(opt.Page, 1)},
-			State:       gitlab.Ptr("opened"), UpdatedAfter: opt.UpdatedAfter,
-		}, o...)
-	})
 }
 
 func (c *Client) openMergeRequests(ctx context.Context, list func(...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error)) ([]MergeRequestInfo, int64, error) {

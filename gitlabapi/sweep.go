@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
@@ -65,4 +66,28 @@ func (c *Client) ProjectOpenMergeRequestsByUpdate(ctx context.Context, project s
 			OrderBy: gitlab.Ptr("updated_at"), Sort: gitlab.Ptr("asc"),
 		}, o...)
 	})
+}
+
+// GroupPath is the full path of the group with this id (GET /groups/:id,
+// without its projects; one GET). An answer without a full_path is not
+// GitLab's.
+func (c *Client) GroupPath(ctx context.Context, id int64) (string, error) {
+	// with_projects=false: without it GitLab adds up to 100 projects.
+	// client-go deprecates its option for it, so the query is set here.
+	noProjects := func(r *retryablehttp.Request) error {
+		q := r.URL.Query()
+		q.Set("with_projects", "false")
+		r.URL.RawQuery = q.Encode()
+		return nil
+	}
+	g, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) (*gitlab.Group, *gitlab.Response, error) {
+		return c.gl.Groups.GetGroup(id, nil, append(o, noProjects)...)
+	})
+	if err != nil {
+		return "", err
+	}
+	if g == nil || g.FullPath == "" {
+		return "", c.malformed(rec, "answered without the group's full_path")
+	}
+	return g.FullPath, nil
 }

@@ -1,10 +1,13 @@
-// Package serve is `echoes-labels serve`: a small, stateless HTTP service
-// that receives GitLab's merge request events and makes the label job's
-// verdict follow the labels. When the labels pass and the merge request's
-// newest pipeline has a failed label job, it retries that job once; when
-// GitLab asks an external status check, it answers passed or failed; and a
-// periodic reconcile of the open merge requests catches the events that
-// were lost. It keeps no state on disk.
+// Package serve is `echoes-labels serve` and `echoes-labels reconcile`:
+// a small, stateless HTTP service that receives GitLab's merge request,
+// job and pipeline events (and a one-shot sweep) and makes the label
+// job's verdict follow the labels, read from GitLab. When the labels
+// changed after the label job of the merge request's head pipeline (or of
+// a child pipeline of it) read them, and its result is not their verdict
+// (failed while they pass, success while they fail), it retries that job,
+// once per label change; it answers the external status checks that are
+// its own passed or failed; and a periodic sweep of the open merge
+// requests catches the events that were lost. It keeps no state on disk.
 package serve
 
 import (
@@ -29,6 +32,7 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
 	Shared        `embed:""`
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
@@ -36,7 +40,7 @@ type Command struct {
 
 	// the intake's
 	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting to be worked on at most. A delivery past it is answered 202 and logged at WARN, and the sweep catches up; without a sweep (--reconcile-interval 0 and no reconcile job) a restart loses what was queued."`
-	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Largest body, in bytes (default 1048576: 1 MiB), of a request without X-Gitlab-Token (a status check request, or a signed webhook), read before its signature can be checked. A status check request is the merge request event: a few KiB plus the description (twice when it changed); 1 MiB fits descriptions up to about 500 KiB. All such bodies together take at most 16 MiB; past it they are refused at once (503) and the sweep answers the check later."`
+	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Largest body, in bytes (default 1048576: 1 MiB), of a request without X-Gitlab-Token (a status check request, or a signed webhook), read before its signature can be checked. A status check request is the merge request event: a few KiB plus the description (twice when it changed); 1 MiB fits descriptions up to about 500 KiB. A webhook signed (webhook-signature) without a secret token is capped here too: a bigger event (a large pipeline) gets 413, which GitLab counts against the hook; give the webhook its secret token as well, and the 25 MiB budget applies. All such bodies together take at most 16 MiB; past it they are refused at once (503) and the sweep answers the check later."`
 	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long (with /readyz failing) before the drain, so that deliveries a load balancer still sends are taken, not refused. Keep the pod's terminationGracePeriodSeconds above it plus 22 s."`
 	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"The signing token of a signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), as GitLab shows it (whsec_ then base64). Default: --webhook-secret."`
 }
@@ -51,7 +55,7 @@ type Shared struct {
 
 	// the worker's
 	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
-	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (their pipelines run in the fork); off by default."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; off by default."`
 }
 
 // memoryLimit is the heap's soft limit unless GOMEMLIMIT says otherwise:
@@ -61,6 +65,7 @@ const memoryLimit = 100 << 20
 // The settings a configuration error of serve names.
 const (
 	settingListen    = "--listen"
+	settingHealth    = "--health-listen"
 	settingSecret    = "--webhook-secret"
 	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
@@ -92,14 +97,30 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 			secrets.Mask(fmt.Sprintf("cannot listen on --listen/ECHOES_LISTEN %q: %v", cfg.listen, err)),
 			"give a free address such as :8080 (ports below 1024 need privileges the image does not have)")
 	}
+	var healthLn net.Listener
+	if cfg.healthListen != "" {
+		if healthLn, err = net.Listen("tcp", cfg.healthListen); err != nil {
+			_ = ln.Close()
+			return exit.BadSetting(settingHealth,
+				secrets.Mask(fmt.Sprintf("cannot listen on --health-listen/ECHOES_HEALTH_LISTEN %q: %v", cfg.healthListen, err)),
+				"give a free address other than --listen's, such as :8081, or leave it empty")
+		}
+	}
+	closeAll := func() {
+		_ = ln.Close()
+		if healthLn != nil {
+			_ = healthLn.Close()
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(mask.Writer(stderr, secrets), nil))
 	svc, err := newService(cfg, log)
 	if err != nil {
-		_ = ln.Close()
+		closeAll()
 		return err
 	}
+	svc.healthLn = healthLn
 	if err := svc.startupCheck(ctx); err != nil {
-		_ = ln.Close()
+		closeAll()
 		return err
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -133,6 +154,13 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad(exit.BadSetting(settingListen, fmt.Sprintf("--listen/ECHOES_LISTEN %s is not host:port", secrets.Quote(c.Listen, 80)),
 			"give an address such as :8080 or 127.0.0.1:8080"))
+	}
+	cfg.healthListen = strings.TrimSpace(c.HealthListen)
+	if cfg.healthListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.healthListen); err != nil || cfg.healthListen == c.Listen {
+			bad(exit.BadSetting(settingHealth, fmt.Sprintf("--health-listen/ECHOES_HEALTH_LISTEN %s is not a host:port other than --listen's", secrets.Quote(cfg.healthListen, 80)),
+				"give an address such as :8081, or leave it empty to serve the probes on --listen only"))
+		}
 	}
 	interval, err := c.ReconcileInterval.Value(settingReconcile+"/ECHOES_RECONCILE_INTERVAL", secrets)
 	switch {

@@ -178,9 +178,22 @@ func TestDeployManifest(t *testing.T) {
 	if !slices.Equal(c.Command, []string{"echoes-labels", "serve"}) || !strings.HasPrefix(c.Image, "registry.gitlab.com/echoeshq/echoes-labels:") {
 		t.Errorf("container runs %q %q, want echoes-labels serve from the project's image", c.Image, c.Command)
 	}
+	// Two ports: http (--listen, the webhook) and health (--health-listen,
+	// the probes), each the port its variable gives.
 	_, port, _ := net.SplitHostPort(tagDefault(t, "Listen"))
-	if len(c.Ports) != 1 || strconv.Itoa(c.Ports[0].ContainerPort) != port {
-		t.Errorf("container ports %+v, want %s (the --listen default)", c.Ports, port)
+	ports := map[string]string{}
+	for _, p := range c.Ports {
+		ports[p.Name] = strconv.Itoa(p.ContainerPort)
+	}
+	healthListen := ""
+	for _, e := range c.Env {
+		if e.Name == "ECHOES_HEALTH_LISTEN" {
+			healthListen = e.Value
+		}
+	}
+	_, healthPort, _ := net.SplitHostPort(healthListen)
+	if len(c.Ports) != 2 || ports["http"] != port || healthPort == "" || ports["health"] != healthPort {
+		t.Errorf("container ports %+v, want http %s (the --listen default) and health, ECHOES_HEALTH_LISTEN's port (%q)", c.Ports, port, healthListen)
 	}
 	known := envNames(t)
 	secrets := map[string]bool{}
@@ -214,15 +227,15 @@ func TestDeployManifest(t *testing.T) {
 	}
 	probeCode := func(p *probe) int {
 		rec := httptest.NewRecorder()
-		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p.HTTPGet.Path, nil))
+		s.healthHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p.HTTPGet.Path, nil))
 		return rec.Code
 	}
 	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
 		t.Fatal("the container needs a liveness and a readiness probe")
 	}
 	for name, p := range map[string]*probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
-		if p.HTTPGet.Port != c.Ports[0].Name {
-			t.Errorf("%s probe port %q, want the container port %q", name, p.HTTPGet.Port, c.Ports[0].Name)
+		if p.HTTPGet.Port != "health" {
+			t.Errorf("%s probe port %q, want the container port \"health\" (--health-listen)", name, p.HTTPGet.Port)
 		}
 	}
 	if c.LivenessProbe.HTTPGet.Path != pathLivez || probeCode(c.LivenessProbe) != http.StatusOK {
@@ -234,7 +247,7 @@ func TestDeployManifest(t *testing.T) {
 	if code := probeCode(c.ReadinessProbe); code != http.StatusServiceUnavailable {
 		t.Errorf("readiness before GitLab accepted the token: %d, want 503", code)
 	}
-	s.tokenOK.Store(true)
+	s.startedOK.Store(true)
 	if code := probeCode(c.ReadinessProbe); code != http.StatusOK {
 		t.Errorf("readiness once GitLab accepted the token: %d, want 200", code)
 	}
@@ -264,8 +277,8 @@ func TestDeployManifest(t *testing.T) {
 		t.Errorf("the Ingress exposes %v, want %s only (not %s, %s)", paths, pathWebhook, pathMetrics, pathReadyz)
 	}
 
-	if len(svcDoc.Spec.Ports) != 1 || svcDoc.Spec.Ports[0].TargetPort != c.Ports[0].Name {
-		t.Errorf("Service ports %+v, want one targeting %q", svcDoc.Spec.Ports, c.Ports[0].Name)
+	if len(svcDoc.Spec.Ports) != 1 || svcDoc.Spec.Ports[0].TargetPort != "http" || ports["http"] != "8080" {
+		t.Errorf("Service ports %+v, want one targeting \"http\", the container's 8080", svcDoc.Spec.Ports)
 	}
 	if svcDoc.Metadata.Name == "" || dep.Spec.Replicas < 1 {
 		t.Error("the Service needs a name and the Deployment a replica")

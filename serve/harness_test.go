@@ -63,12 +63,15 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 
 // harness is a running service against a stand-in GitLab.
 type harness struct {
-	t    *testing.T
-	gl   *gitlabtest.Server
-	svc  *service
-	url  string // the service's root
-	logs *logBuffer
-	stop func() error
+	t   *testing.T
+	gl  *gitlabtest.Server
+	svc *service
+	url string // the service's root
+	// healthURL is the root of --health-listen, when the test set it
+	// (any loopback address: the harness listens on a free port).
+	healthURL string
+	logs      *logBuffer
+	stop      func() error
 }
 
 func testConfig(gl *gitlabtest.Server) config {
@@ -85,6 +88,7 @@ func testConfig(gl *gitlabtest.Server) config {
 	cfg.maxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
 	cfg.settle = 20 * time.Millisecond
+	cfg.jitter = nil // deterministic: every task settles exactly settle
 	cfg.shutdownDelay = 0
 	return cfg
 }
@@ -105,12 +109,19 @@ func start(t *testing.T, gl *gitlabtest.Server, tune func(*config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	healthURL := ""
+	if cfg.healthListen != "" {
+		if svc.healthLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		healthURL = "http://" + svc.healthLn.Addr().String()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.serve(ctx, ln) }()
 	var once sync.Once
 	var stopErr error
-	h := &harness{t: t, gl: gl, svc: svc, url: "http://" + ln.Addr().String(), logs: logs}
+	h := &harness{t: t, gl: gl, svc: svc, url: "http://" + ln.Addr().String(), healthURL: healthURL, logs: logs}
 	h.stop = func() error {
 		once.Do(func() { cancel(); stopErr = <-done })
 		return stopErr

@@ -272,6 +272,27 @@ func TestUnauthenticatedFloodIsBounded(t *testing.T) {
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
+// A webhook authenticated only by a Standard Webhooks signature (no
+// X-Gitlab-Token) is capped by --max-signed-body like any unverified
+// body: a 2 MiB pipeline or merge request event gets 413 (it cannot be
+// verified before it is read, so it is not acknowledged). The same
+// delivery with the secret token too gets GitLab's 25 MiB budget.
+func TestStandardWebhookOnlyBigBodyIs413(t *testing.T) {
+	gl := newStandIn(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	h := start(t, gl, func(c *config) { c.signingKey = key })
+	body := payload(t, project, path, 4, "a", 0, "backend")
+	body = bytes.Replace(body, []byte(`"object_kind"`), []byte(`"pad":"`+strings.Repeat("x", 2<<20)+`","object_kind"`), 1)
+	now := time.Now().Unix()
+	signed := []string{"X-Gitlab-Event", eventMergeRequest, "webhook-id", "m", "webhook-timestamp", fmt.Sprint(now), "webhook-signature", standardSign(key, "m", now, body)}
+	if code, _ := h.post(body, signed...); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("signed only, 2 MiB: %d, want 413", code)
+	}
+	if code, _ := h.post(body, append(signed, "X-Gitlab-Token", testSecret)...); code != http.StatusAccepted {
+		t.Errorf("signed and with the secret token, 2 MiB: %d, want 202", code)
+	}
+}
+
 // A request whose body is past --max-signed-body is refused before it is
 // read; the pool's bytes come back after every kind of answer.
 func TestSignedBodyCap(t *testing.T) {
@@ -381,6 +402,50 @@ func TestWatchIsTheAllowList(t *testing.T) {
 		if l["outcome"] == outcomeIgnored && !strings.Contains(fmt.Sprint(l["reason"]), "outside --watch") {
 			t.Errorf("ignored without saying why: %v", l)
 		}
+	}
+}
+
+// --watch group:ID: the start-up check asks GitLab the group's path, the
+// service is ready only then, and a delivery for a project of that group
+// is acted on (no sweep, as in deploy/).
+func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
+	gl := newStandIn(t)
+	gl.AddGroup(77, "team", project)
+	failedLabelJob(gl, project, "team/app", 1, passing)
+	allow, err := parseWatch([]string{"group:77"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groupDown atomic.Bool
+	groupDown.Store(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if groupDown.Load() && r.URL.Path == "/api/v4/groups/77" {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, func(c *config) { c.allow = allow; c.watch = []string{"group:77"} })
+	if err := h.svc.startupCheck(context.Background()); err != nil {
+		t.Fatalf("startupCheck with GET /groups/77 failing: %v, want nil (tried again later)", err)
+	}
+	if why := h.svc.notReady(); why == "" {
+		t.Error("ready before the path of group:77 is known")
+	}
+	groupDown.Store(false)
+	if err := h.svc.checkGitLab(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if why := h.svc.notReady(); why != "" || h.svc.watchGroupPath(77) != "team" {
+		t.Errorf("after the check: not ready (%q), group 77's path %q, want ready and \"team\"", why, h.svc.watchGroupPath(77))
+	}
+	if len(h.logs.lines("watch group resolved")) != 1 {
+		t.Errorf("no log line resolving group:77:\n%s", h.logs.String())
+	}
+	code, _ := h.post(payload(t, project, "team/app", 1, "a", 0, passing), hook("g")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 1); code != http.StatusAccepted || n != 1 {
+		t.Errorf("--watch group:77, delivery for team/app: answered %d, %d retries, want 202 and 1", code, n)
 	}
 }
 
@@ -583,5 +648,41 @@ func TestConnectionsCapped(t *testing.T) {
 		c.Close()
 	case <-time.After(5 * time.Second):
 		t.Fatal("the third connection was not accepted once one closed")
+	}
+}
+
+// Connections that send nothing, as many as --listen's cap, do not starve
+// the probes on --health-listen, which has no cap; the main listener
+// still serves them too, and the health listener serves no webhook.
+func TestIdleConnectionsDoNotStarveHealthListener(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.maxConns = 8; c.healthListen = "127.0.0.1:0" })
+	h.svc.startedOK.Store(true)
+	for range 8 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(100 * time.Millisecond) // let the service accept them all
+	cl := &http.Client{Timeout: time.Second}
+	for _, p := range []string{pathReadyz, pathLivez, pathHealthz, pathMetrics} {
+		resp, err := cl.Get(h.healthURL + p)
+		if err != nil {
+			t.Errorf("GET %s on --health-listen (1 s) while 8 idle connections fill --listen: %v", p, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on --health-listen: %d, want 200", p, resp.StatusCode)
+		}
+	}
+	resp, err := cl.Post(h.healthURL+pathWebhook, "application/json", strings.NewReader("{}"))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST /webhook on --health-listen: %d, want 404", resp.StatusCode)
+		}
 	}
 }

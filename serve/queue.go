@@ -26,9 +26,17 @@ type task struct {
 	// statusCheck: a status check request asked about this merge request,
 	// so its status checks are looked at whatever the project cache says.
 	statusCheck bool
-	deliveries  []delivery
-	dropped     int  // deliveries merged beyond the ones kept for the log
-	ready       bool // in the queue's ready list
+	// jobEventsOnly: every delivery was a job event, whose project is the
+	// one the pipeline ran in, a fork's maybe, while the iid is the
+	// target's: a merge request GitLab does not find there is no fault.
+	jobEventsOnly bool
+	// recheckWatch: every delivery named the project by id only (a
+	// fork's pipeline event gives the target's id, not its path), so
+	// --watch is applied once the worker read the merge request's path.
+	recheckWatch bool
+	deliveries   []delivery
+	dropped      int  // deliveries merged beyond the ones kept for the log
+	ready        bool // in the queue's ready list
 }
 
 // newTask is the task of one delivery for the merge request key; path
@@ -46,6 +54,8 @@ func (t *task) merge(n *task) {
 		t.path = n.path
 	}
 	t.statusCheck = t.statusCheck || n.statusCheck
+	t.jobEventsOnly = t.jobEventsOnly && n.jobEventsOnly
+	t.recheckWatch = t.recheckWatch && n.recheckWatch
 	for _, d := range n.deliveries {
 		if len(t.deliveries) < maxDeliveriesPerTask {
 			t.deliveries = append(t.deliveries, d)
@@ -66,10 +76,12 @@ func (t *task) merge(n *task) {
 // settle before a worker may take it, so that a burst (labels edited five
 // times, a delivery sent twice) costs GitLab one look, not one per delivery.
 type queue struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	size     int
-	settle   time.Duration
+	mu     sync.Mutex
+	cond   *sync.Cond
+	size   int
+	settle time.Duration
+	// jitter, when set, adds jitter(settle) to each task's settle.
+	jitter   func(max time.Duration) time.Duration
 	pending  map[mrKey]*task
 	ready    []mrKey // pending and not in flight, oldest first
 	inFlight map[mrKey]bool
@@ -108,11 +120,15 @@ func (q *queue) pushLocked(t *task) (merged, ok bool) {
 		return false, false
 	}
 	q.pending[t.key] = t
-	if q.settle <= 0 {
+	wait := q.settle
+	if q.jitter != nil && q.settle > 0 {
+		wait += q.jitter(q.settle)
+	}
+	if wait <= 0 {
 		q.makeReady(t.key)
 	} else {
 		k := t.key
-		time.AfterFunc(q.settle, func() { q.mu.Lock(); q.makeReady(k); q.mu.Unlock() })
+		time.AfterFunc(wait, func() { q.mu.Lock(); q.makeReady(k); q.mu.Unlock() })
 	}
 	return false, true
 }

@@ -38,21 +38,16 @@ func (s *service) reconcileLoop(ctx context.Context) {
 				}
 				full = !ok
 			}
-			st, err := s.sweep(ctx, w, cur)
+			_, err := s.sweepEntry(ctx, w, cur, "resume_from", "full", full, "resumed", resumed, "next_ms", ms(s.cfg.interval))
 			if ctx.Err() != nil {
 				return
 			}
 			if err != nil {
 				resume[w] = cur
-				s.metrics.apiErrors.Inc(gitlabapi.Classify(err).Kind)
-				s.log.Warn("reconcile", "watch", w, "error", err.Error(), "open_mrs", st.listed, "queued", st.queued,
-					"resume_from", cur.String(), "next_ms", ms(s.cfg.interval))
 				continue
 			}
 			delete(resume, w)
 			since[w] = started
-			s.log.Info("reconcile", "watch", w, "open_mrs", st.listed, "queued", st.queued, "pages", st.pages,
-				"full", full, "resumed", resumed)
 		}
 		select {
 		case <-ctx.Done():
@@ -60,6 +55,25 @@ func (s *service) reconcileLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// sweepEntry sweeps one watch entry from cur (sweep), counts a failure
+// by its kind, and logs the entry's "reconcile" line: the counts, then
+// attrs; on a failure the error, its kind, and the cursor under
+// cursorKey. A cancelled sweep logs nothing.
+func (s *service) sweepEntry(ctx context.Context, w string, cur *sweepCursor, cursorKey string, attrs ...any) (sweepStats, error) {
+	st, err := s.sweep(ctx, w, cur)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		kind := gitlabapi.Classify(err).Kind
+		s.metrics.apiErrors.Inc(kind)
+		s.log.Warn("reconcile", append([]any{"watch", w, "error", err.Error(), "kind", kind, "open_mrs", st.listed,
+			"queued", st.queued, cursorKey, cur.String()}, attrs...)...)
+	default:
+		s.log.Info("reconcile", append([]any{"watch", w, "open_mrs", st.listed, "queued", st.queued, "pages", st.pages}, attrs...)...)
+	}
+	return st, err
 }
 
 // sweepCursor is where a sweep of one watch entry stands. GitLab lists the

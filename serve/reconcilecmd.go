@@ -67,7 +67,7 @@ func (c *ReconcileCommand) config(secrets mask.Secrets) (config, time.Duration, 
 	c.Shared.config(&cfg, secrets, errs.add)
 	if len(cfg.watch) == 0 {
 		errs.add(exit.BadSetting(settingWatch, "--watch/ECHOES_WATCH names no group or project, so there is nothing to reconcile",
-			"set ECHOES_WATCH to the groups or projects (paths or ids, comma-separated) whose open merge requests to look at, such as my-group"))
+			"set ECHOES_WATCH to the groups or projects (comma-separated) whose open merge requests to look at: a path such as my-group, or an id written group:42 or project:42"))
 	}
 	window, err := c.UpdatedWithin.Value(settingUpdatedWithin+"/ECHOES_UPDATED_WITHIN", secrets)
 	switch {
@@ -131,20 +131,14 @@ func (s *service) reconcileOnce(ctx context.Context, window time.Duration, tally
 		if window > 0 {
 			cur.from(s.now().Add(-window))
 		}
-		st, err := s.sweep(ctx, w, cur)
+		st, err := s.sweepEntry(ctx, w, cur, "stopped_at")
 		total.listed, total.queued, total.pages = total.listed+st.listed, total.queued+st.queued, total.pages+st.pages
 		if ctx.Err() != nil {
 			break
 		}
 		if err != nil {
-			kind := gitlabapi.Classify(err).Kind
-			s.metrics.apiErrors.Inc(kind)
 			failed = append(failed, fmt.Sprintf("%s: %s", w, err.Error()))
-			s.log.Warn("reconcile", "watch", w, "error", err.Error(), "kind", kind, "open_mrs", st.listed, "queued", st.queued,
-				"stopped_at", cur.String())
-			continue
 		}
-		s.log.Info("reconcile", "watch", w, "open_mrs", st.listed, "queued", st.queued, "pages", st.pages)
 	}
 	s.queue.close()
 	s.workers.Wait()

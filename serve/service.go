@@ -3,8 +3,10 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -21,15 +23,18 @@ import (
 // config is the service's whole configuration: the flags, checked, and
 // the tunables tests shorten.
 type config struct {
-	listen    string
-	gitlabURL string // the API root, parsed
-	token     string
-	caFile    string // --ca-file
-	secret    []byte
-	jobName   string
-	watch     []string     // what the sweep lists: each entry's ref (path or id)
-	allow     []watchEntry // --watch as the intake's allow-list; none: every project
-	interval  time.Duration
+	listen string
+	// healthListen, when set, is a second address serving only the probes
+	// and /metrics, without the connection cap of listen.
+	healthListen string
+	gitlabURL    string // the API root, parsed
+	token        string
+	caFile       string // --ca-file
+	secret       []byte
+	jobName      string
+	watch        []string     // what the sweep lists: each entry's ref (path or id)
+	allow        []watchEntry // --watch as the intake's allow-list; none: every project
+	interval     time.Duration
 	// signingKey is the HMAC key of Standard Webhooks signatures: from
 	// --webhook-signing-token, else the webhook secret (see signingKey).
 	signingKey []byte
@@ -39,9 +44,17 @@ type config struct {
 	workers   int           // tasks worked on at once
 	queueSize int           // merge requests waiting at most
 	settle    time.Duration // a merge request's first delivery waits this long for the rest of its burst
-	maxBody   int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
-	authPool  int64         // bytes of authenticated bodies being read at once, all requests together
-	bodyWait  time.Duration // an authenticated body waits this long for room in authPool
+	// jitter adds a random wait of up to its argument (settle) to each
+	// task's settle, so that two replicas given one update's pair of
+	// deliveries (the merge request hook, the status check request) act
+	// at different moments; tests make it 0.
+	jitter func(max time.Duration) time.Duration
+	// rereadJobs: the jobs read longer ago than this are read again just
+	// before a retry, which another replica may have made meanwhile.
+	rereadJobs time.Duration
+	maxBody    int64         // bytes from an authenticated sender (X-Gitlab-Token); past it, 413
+	authPool   int64         // bytes of authenticated bodies being read at once, all requests together
+	bodyWait   time.Duration // an authenticated body waits this long for room in authPool
 	// A sender not yet authenticated (a signature to check) has its body
 	// read into a fixed pool: each body up to maxSignedBody, all together
 	// up to signedPool; past it, 503 at once.
@@ -71,6 +84,13 @@ func defaultConfig() config {
 		workers:   4,
 		queueSize: 4096,
 		settle:    time.Second,
+		jitter: func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return rand.N(max + 1)
+		},
+		rereadJobs: 200 * time.Millisecond,
 		// GitLab sends no body past 25 MB (REQUEST_BODY_SIZE_LIMIT): a big
 		// pipeline event, a description of 1 MiB twice over.
 		maxBody:       25 << 20,
@@ -106,6 +126,11 @@ type service struct {
 
 	// workCtx bounds the GitLab calls of the workers; cancelled when the
 	// drain time after SIGTERM is over.
+	// healthLn, when set (--health-listen), serves the probes and
+	// /metrics beside ln, uncapped: idle connections that fill listen's
+	// cap cannot starve the kubelet.
+	healthLn net.Listener
+
 	workCtx    context.Context
 	cancelWork context.CancelFunc
 	workers    sync.WaitGroup
@@ -118,25 +143,22 @@ type service struct {
 	// pool of senders whose signature is not checked yet.
 	authBody, signedBody *byteBudget
 
-	// Readiness: GitLab accepted the token, and no SIGTERM yet.
-	tokenOK      atomic.Bool
+	// Readiness: the start-up check with GitLab succeeded (checkGitLab),
+	// and no SIGTERM yet.
+	startedOK    atomic.Bool
+	tokenOK      bool // GitLab accepted the token; only the start-up check's goroutine touches it
 	tokenPending bool // the start-up check failed for a reason worth trying again
 	draining     atomic.Bool
 
-	// groupPaths holds the path of each group:ID --watch entry GitLab
-	// told (id → path); a delivery is matched against group:ID entries
-	// through it. Nothing fills it yet: gitlabapi has no group read (see
-	// watchGroupPath).
+	// groupPaths holds the full path of each group:ID --watch entry (id →
+	// path), which the start-up check asks GitLab (checkGitLab). Payloads
+	// name a project's path, never its group's id, so a delivery is
+	// matched against a group:ID entry through it.
 	groupPaths sync.Map
 }
 
-// watchGroupPath is the path of group id, "" while unknown. Payloads
-// name a project's path, never its group's id, so a group:ID entry
-// matches a delivery only through its path. gitlabapi has no group
-// read yet, so this is "" and deliveries that only a group:ID entry
-// would allow are ignored (logged, 2xx) and left to the sweep, which
-// lists group ID's merge requests by id; name the group by its path to
-// have its deliveries acted on at once.
+// watchGroupPath is the full path of group id, "" while unknown (the
+// service is not ready until every group:ID entry's path is known).
 func (s *service) watchGroupPath(id int64) string {
 	if v, ok := s.groupPaths.Load(id); ok {
 		p, _ := v.(string)
@@ -151,16 +173,32 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 		return nil, err
 	}
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
+	s.queue.jitter = cfg.jitter
 	s.metrics = newMetrics(s.queue.depth)
 	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newByteBudget(cfg.signedPool)
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil
 }
 
-// handler routes the three endpoints.
+// handler routes the endpoints of --listen: the webhook, the probes and
+// /metrics.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(pathWebhook, s.webhook)
+	s.probes(mux)
+	return mux
+}
+
+// healthHandler routes the endpoints of --health-listen: the probes and
+// /metrics, no webhook.
+func (s *service) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.probes(mux)
+	return mux
+}
+
+// probes adds /healthz, /livez, /readyz and /metrics to mux.
+func (s *service) probes(mux *http.ServeMux) {
 	live := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -177,17 +215,17 @@ func (s *service) handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET "+pathMetrics, s.metrics.handler())
-	return mux
 }
 
 // notReady says why the service should get no new traffic, "" when it
-// should: GitLab has not accepted the token yet, or it is stopping.
+// should: the start-up check with GitLab has not succeeded yet, or it is
+// stopping.
 func (s *service) notReady() string {
 	switch {
 	case s.draining.Load():
 		return "stopping"
-	case !s.tokenOK.Load():
-		return "GitLab has not accepted the token yet"
+	case !s.startedOK.Load():
+		return "GitLab has not accepted the token, or told the path of each --watch group:ID, yet"
 	}
 	return ""
 }
@@ -203,55 +241,74 @@ const (
 	pathMetrics = "/metrics"
 )
 
-// checkToken asks GitLab once who the token is (GET /user); the service
-// is ready once GitLab answered.
-func (s *service) checkToken(ctx context.Context) error {
+// checkGitLab is the start-up check: it asks GitLab who the token is
+// (GET /user), then the full path of each group:ID --watch entry (GET
+// /groups/:id), without which no delivery could be matched against that
+// entry. The service is ready once both are done. A step done is not
+// redone when the check is tried again.
+func (s *service) checkGitLab(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.callTimeout)
 	defer cancel()
-	id, err := s.gl.CurrentUserID(ctx)
-	if err != nil {
-		return err
+	if !s.tokenOK {
+		id, err := s.gl.CurrentUserID(ctx)
+		if err != nil {
+			return err
+		}
+		s.tokenOK = true
+		s.log.Info("gitlab accepted the token", "user_id", id)
 	}
-	s.tokenOK.Store(true)
-	s.log.Info("gitlab accepted the token", "user_id", id)
+	for _, w := range s.cfg.allow {
+		if w.kind != watchGroupID || s.watchGroupPath(w.id) != "" {
+			continue
+		}
+		p, err := s.gl.GroupPath(ctx, w.id)
+		if err != nil {
+			return fmt.Errorf("reading the path of --watch %s: %w", w, err)
+		}
+		s.groupPaths.Store(w.id, p)
+		s.log.Info("watch group resolved", "watch", w.String(), "path", p)
+	}
+	s.startedOK.Store(true)
 	return nil
 }
 
-// startupCheck is Run's first token check: a token GitLab refuses (401)
-// stops the service with the fix; a GitLab that does not answer is
-// logged, and serve tries again in the background, not ready meanwhile.
+// startupCheck is Run's first check with GitLab (checkGitLab): a token
+// GitLab refuses (401) stops the service with the fix; a GitLab that does
+// not answer, or a group it does not show, is logged, and serve tries
+// again in the background, not ready meanwhile.
 func (s *service) startupCheck(ctx context.Context) error {
-	err := s.checkToken(ctx)
+	err := s.checkGitLab(ctx)
 	switch {
 	case err == nil:
 		return nil
-	case gitlabapi.StatusOf(err) == http.StatusUnauthorized:
+	case !s.tokenOK && gitlabapi.StatusOf(err) == http.StatusUnauthorized:
 		return exit.BadSetting(settings.SettingToken, "GitLab refused the token (401): "+err.Error(),
 			"give ECHOES_GITLAB_TOKEN a valid, unexpired access token with the api scope (a project, group or personal access token)")
 	}
 	s.tokenPending = true
-	s.log.Warn("gitlab did not answer the token check; not ready, trying again in the background",
+	s.log.Warn("gitlab did not pass the start-up check; not ready, trying again in the background",
 		"kind", gitlabapi.Classify(err).Kind, "error", err.Error())
 	return nil
 }
 
-// retryTokenCheck asks GitLab again, with backoff, until it accepts the
-// token or ctx ends. A 401 now is logged at ERROR each time: the pod stays
-// not ready, which its readiness probe shows.
-func (s *service) retryTokenCheck(ctx context.Context) {
+// retryStartupCheck runs checkGitLab again, with backoff, until it
+// succeeds or ctx ends. A 401 or 404 now is logged at ERROR each time: the
+// pod stays not ready, which its readiness probe shows.
+func (s *service) retryStartupCheck(ctx context.Context) {
 	for attempt := 0; ; attempt++ {
 		if clock.Sleep(ctx, expBackoff(time.Second, 30*time.Second, attempt)) != nil {
 			return
 		}
-		err := s.checkToken(ctx)
+		err := s.checkGitLab(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		level := slog.LevelWarn
-		if gitlabapi.StatusOf(err) == http.StatusUnauthorized {
+		switch gitlabapi.StatusOf(err) {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 			level = slog.LevelError
 		}
-		s.log.Log(ctx, level, "gitlab token check failed; not ready", "kind", gitlabapi.Classify(err).Kind, "error", err.Error(), "attempt", attempt+2)
+		s.log.Log(ctx, level, "gitlab start-up check failed; not ready", "kind", gitlabapi.Classify(err).Kind, "error", err.Error(), "attempt", attempt+2)
 	}
 }
 
@@ -308,10 +365,25 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	ln = newLimitListener(ln, s.cfg.maxConns)
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
-		go s.retryTokenCheck(ctx)
+		go s.retryStartupCheck(ctx)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var health *http.Server
+	if s.healthLn != nil {
+		// Probes and scrapes only: small requests, answered at once.
+		health = &http.Server{
+			Handler:           s.healthHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       5 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- health.Serve(s.healthLn) }()
+		s.log.Info("health endpoints listening", "addr", s.healthLn.Addr().String())
+	}
 	reconcile := []any{"reconcile_interval", s.cfg.interval.String()}
 	if off := reconcileOffReason(s.cfg); off != "" {
 		reconcile = []any{"reconcile", "off: " + off}
@@ -348,6 +420,14 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopReconcile()
 	s.stopWorkers(deadline)
+	if health != nil {
+		// Liveness answered until the work is done; then the probes stop.
+		hctx, hcancel := context.WithTimeout(context.Background(), time.Second)
+		if health.Shutdown(hctx) != nil {
+			_ = health.Close()
+		}
+		hcancel()
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

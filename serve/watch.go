@@ -143,9 +143,9 @@ func isDigits(s string) bool {
 // allows says whether a delivery for the project (its id and
 // path_with_namespace, either may be unknown: 0, "") is inside the
 // entry. A group by id cannot be told from a payload, which names no
-// group id: groupPath gives the group's path once GitLab told it (see
-// service.resolveWatchGroups), "" until then, and the entry matches
-// nothing meanwhile.
+// group id: groupPath gives the group's full path, which the start-up
+// check asks GitLab (service.checkGitLab), "" until then, and the entry
+// matches nothing meanwhile (the service is not ready meanwhile either).
 func (w watchEntry) allows(projectID int64, projectPath string, groupPath func(id int64) string) bool {
 	under := func(group string) bool {
 		return group != "" && projectPath != "" && strings.HasPrefix(strings.ToLower(projectPath), strings.ToLower(group)+"/")

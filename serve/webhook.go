@@ -30,22 +30,11 @@ type mergeRequestEvent struct {
 		PathWithNamespace string `json:"path_with_namespace"`
 	} `json:"project"`
 	ObjectAttributes struct {
-		IID        int64         `json:"iid"`
-		State      string        `json:"state"`
-		UpdatedAt  string        `json:"updated_at"`
-		Labels     []*eventLabel `json:"labels"`
-		LastCommit struct {
-			ID string `json:"id"`
-		} `json:"last_commit"`
+		IID int64 `json:"iid"`
 	} `json:"object_attributes"`
-	Labels               []*eventLabel `json:"labels"`
 	ExternalApprovalRule *struct {
 		ID int64 `json:"id"`
 	} `json:"external_approval_rule"`
-}
-
-type eventLabel struct {
-	Title string `json:"title"`
 }
 
 // X-Gitlab-Event of the deliveries the service reads. A status check
@@ -135,76 +124,88 @@ func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, 
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
 	}
 	event := r.Header.Get("X-Gitlab-Event")
-	no, t := s.authenticateAndParse(w, r, event)
+	t, no := s.authenticateAndParse(w, r, event)
 	if no != nil {
 		no.event = clip(event)
 	}
 	return t, no
 }
 
-func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*refusal, *task) {
+// authenticateAndParse is parseDelivery past the method: the sender
+// authenticated, then the body read and parsed.
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*task, *refusal) {
 	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
 	standard := r.Header.Get("webhook-signature")
 	authenticated := false
 	switch {
 	case token != "":
 		if !equalSecret(token, s.cfg.secret) {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret"), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
 		}
 		authenticated = true
 	case signature == "" && standard == "":
-		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
-			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature"), nil
+		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
+			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature")
 	case signature == "":
 		// A Standard Webhooks delivery: its id and time are checked before
 		// its body is read.
 		if reason := s.standardHeaders(r.Header); reason != "" {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
 		}
 	}
+	known := false
 	switch event {
 	case "", eventMergeRequest, eventJob, eventPipeline:
-	default:
-		// Nothing is done with it, whoever sent it: acknowledged unread,
-		// so that no big push event meets a body cap and counts as a
-		// failure against the hook.
-		return useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind"), nil
+		known = true
+	}
+	if !known && authenticated {
+		// Nothing is done with it: acknowledged unread, so that no big
+		// push event meets a body cap and counts against the hook.
+		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
 
 	body, no := s.readDelivery(w, r, authenticated)
 	if no != nil {
-		return no, nil
+		return nil, no
 	}
 	if !authenticated {
 		if signature != "" {
 			if !validSignature(signature, body, s.cfg.secret) {
-				return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
-					"X-Gitlab-Signature is not the body's HMAC with the secret"), nil
+				return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
+					"X-Gitlab-Signature is not the body's HMAC with the secret")
 			}
 		} else if !validStandardSignature(r.Header, body, s.cfg.signingKey) {
-			return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
-				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key"), nil
+			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
+				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
 		}
 	}
 	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
+	if !known {
+		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
+	}
 	var t *task
-	var no2 *refusal
 	switch event {
 	case eventJob:
-		t, no2 = s.parseJob(body)
+		t, no = s.parseJob(body)
 	case eventPipeline:
-		t, no2 = s.parsePipeline(body)
+		t, no = s.parsePipeline(body)
 	default:
-		t, no2 = parseMergeRequest(body)
+		t, no = parseMergeRequest(body)
 	}
-	if no2 != nil {
-		return no2, nil
+	if no != nil {
+		return nil, no
 	}
 	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
-		return useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project)), nil
+		if t.path == "" {
+			// A fork's pipeline event names the target project by id only:
+			// the worker applies --watch once it read the path from GitLab.
+			t.recheckWatch = true
+			return t, nil
+		}
+		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
+			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project))
 	}
-	return nil, t
+	return t, nil
 }
 
 // readDelivery reads the body within its budget: an authenticated
@@ -266,11 +267,8 @@ func parseMergeRequest(body []byte) (*task, *refusal) {
 	}
 	t := newTask(mrKey{ev.Project.ID, ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, delivery{})
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
-		sha := ev.ObjectAttributes.LastCommit.ID
-		if sha == "" {
-			return nil, useless(outcomeBadRequest, "status check request without object_attributes.last_commit.id",
-				"a status check request without object_attributes.last_commit.id")
-		}
+		// The head commit the answer is for is read from GitLab, never
+		// taken from the body.
 		t.statusCheck = true
 	}
 	return t, nil
@@ -303,7 +301,11 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 			"the label job is "+clip(ev.BuildStatus)+"; its end is another event")
 	}
 	iid, _ := strconv.ParseInt(m[1], 10, 64)
-	return newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{}), nil
+	// The event carries no target project: for a fork's pipeline project
+	// is the fork, where merge request !iid is not (see jobEventsOnly).
+	t := newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{})
+	t.jobEventsOnly = true
+	return t, nil
 }
 
 // parsePipeline reads a pipeline event: a merge request's pipeline whose
@@ -335,7 +337,8 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 	project, path := ev.Project.ID, ev.Project.PathWithNamespace
 	if target := ev.MergeRequest.TargetProjectID; target > 0 && target != project {
 		// A fork's pipeline: the merge request lives in the target project,
-		// whose path the event does not give.
+		// whose path the event does not give (merge_request has only its
+		// id); --watch is then applied by the worker (recheckWatch).
 		project, path = target, ""
 	}
 	return newTask(mrKey{project, ev.MergeRequest.IID}, path, delivery{}), nil

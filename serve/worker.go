@@ -1,10 +1,12 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,9 +96,6 @@ func (s *service) handle(t *task) {
 		if t.path == "" {
 			t.path = clip(p.mr.Path)
 		}
-		if err == nil && !p.pass && len(r.actions) == 0 && p.mr.State == "opened" {
-			r.note("labels fail the rules (" + s.cfg.docsURL + "): the label job is red for the right reason")
-		}
 	}
 	s.logTask(t, verdict, r.action(), r.detail, time.Since(start))
 }
@@ -182,7 +181,8 @@ func (s *service) giveUpDetail(err error) string {
 
 // apply does what GitLab's labels call for, once: it reads the merge
 // request (unless an earlier try did), answers its status checks that are
-// ours, then puts the label job of its head pipeline right. Each step reads
+// ours, and puts the label job of its head pipeline right, both even when
+// the other fails. Each step reads
 // GitLab afresh: no state is kept from an earlier task or delivery, so a
 // duplicate delivery or a second replica finds the work done and does
 // nothing.
@@ -190,32 +190,45 @@ func (s *service) apply(ctx context.Context, t *task, p *progress) (result, erro
 	var r result
 	if p.mr == nil {
 		mr, err := s.gl.MergeRequestInfo(ctx, projectID(t.key.project), t.key.iid)
-		if err != nil {
+		switch {
+		case err != nil && t.jobEventsOnly && gitlabapi.StatusOf(err) == http.StatusNotFound:
+			r.note(fmt.Sprintf("no merge request !%d in project %d: a fork's pipeline? the merge request hook or the sweep covers it", t.key.iid, t.key.project))
+			return r, nil
+		case err != nil:
 			return r, fmt.Errorf("reading the merge request: %w", err)
 		}
 		p.mr, p.pass = mr, check.Evaluate(mr.Labels, s.cfg.rules).Pass()
+	}
+	if t.recheckWatch && !watchAllows(s.cfg.allow, t.key.project, p.mr.Path, s.watchGroupPath) {
+		r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(p.mr.Path)), t.key.project))
+		return r, nil
 	}
 	if p.mr.State != "opened" {
 		r.note("the merge request is " + clip(p.mr.State))
 		return r, nil
 	}
+	// The two steps are independent: a GitLab fault in one does not keep
+	// the other from being done; the first error is returned after both.
+	var first error
 	if !p.checksDone {
 		n, err := s.answerChecks(ctx, t, p)
 		r.join(n)
 		if err != nil {
-			return r, err
+			first = err
+		} else {
+			p.checksDone = true
 		}
-		p.checksDone = true
 	}
 	if !p.jobDone {
 		n, err := s.labelJob(ctx, t.key, p)
 		r.join(n)
 		if err != nil {
-			return r, err
+			first = cmp.Or(first, err)
+		} else {
+			p.jobDone = true
 		}
-		p.jobDone = true
 	}
-	return r, nil
+	return r, first
 }
 
 // answerChecks answers the merge request's status checks that are ours
@@ -241,18 +254,31 @@ func (s *service) answerChecks(ctx context.Context, t *task, p *progress) (resul
 			switch {
 			case err == nil:
 				has = s.anyOurs(list)
+				s.checks.put(t.key.project, has, time.Now())
 			case unlisted(err):
 				// No status checks on this GitLab (not Ultimate), or the
-				// token is no Maintainer: the merge request's list says.
+				// token is no Maintainer: the merge request's list says for
+				// this merge request. A check of ours there is one in the
+				// project; none there says nothing of the others (a check
+				// may cover other target branches), so it is not believed
+				// for the project, unless GitLab lists no status checks at
+				// all.
 				checks, err = s.gl.MergeRequestStatusChecks(ctx, pid, t.key.iid)
-				if err != nil && !unlisted(err) {
+				switch {
+				case err == nil:
+					listed, has = true, s.anyOurs(checks)
+					if has {
+						s.checks.put(t.key.project, true, time.Now())
+					}
+				case unlisted(err):
+					listed = true
+					s.checks.put(t.key.project, false, time.Now())
+				default:
 					return r, fmt.Errorf("listing the merge request's status checks: %w", err)
 				}
-				listed, has = true, s.anyOurs(checks)
 			default:
 				return r, fmt.Errorf("listing the project's status checks: %w", err)
 			}
-			s.checks.put(t.key.project, has, time.Now())
 		}
 		if !has {
 			return r, nil
@@ -331,19 +357,28 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 	if project <= 0 {
 		project = key.project
 	}
-	if project != key.project && !s.cfg.retryForks {
-		return result{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}, nil
+	if !s.cfg.retryForks {
+		// A fork's merge request, wherever its pipeline ran: in the fork,
+		// or in this project (run by a member for the fork's author).
+		switch source := p.mr.SourceProjectID; {
+		case project != key.project:
+			return result{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}, nil
+		case source > 0 && source != key.project:
+			return result{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", source, head.ID)}, nil
+		}
 	}
+	jobsRead := time.Now()
 	job, jobProject, pipeline, err := s.findLabelJob(ctx, project, head.ID)
 	switch {
 	case err != nil:
 		return result{}, err
 	case job == nil:
 		return result{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", s.cfg.jobName, head.ID)}, nil
-	case p.pass && job.Status == "failed", !p.pass && job.Status == "success":
-	default:
-		if !p.pass && job.Status == "failed" {
-			return result{}, nil // red for the right reason: handle says so
+	case !finished(job.Status):
+		return result{detail: fmt.Sprintf("job %d is %s", job.ID, clip(job.Status))}, nil
+	case (job.Status == "success") == p.pass: // its verdict is the labels'
+		if !p.pass {
+			return result{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", s.cfg.docsURL)}, nil
 		}
 		return result{detail: fmt.Sprintf("job %d is %s", job.ID, clip(job.Status))}, nil
 	}
@@ -364,6 +399,18 @@ func (s *service) labelJob(ctx context.Context, key mrKey, p *progress) (result,
 	}
 	if changed.IsZero() || !changed.After(read) {
 		return result{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}, nil
+	}
+	if time.Since(jobsRead) > s.cfg.rereadJobs {
+		// Another replica may have retried it since: GitLab checks that a
+		// job is retryable without a lock, so two POSTs can both succeed.
+		// Read again just before, to narrow that window to a moment.
+		now, err := s.newestAttempt(ctx, jobProject, pipeline)
+		switch {
+		case err != nil:
+			return result{}, err
+		case now == nil || now.ID != job.ID || now.Status != job.Status:
+			return result{detail: fmt.Sprintf("job %d was already retried", job.ID)}, nil
+		}
 	}
 	retried, err := s.gl.RetryJob(ctx, projectID(jobProject), job.ID)
 	switch {

@@ -378,3 +378,167 @@ func TestNothingToDoSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// GitLab failing the merge request's status checks (502 on every try)
+// does not keep the label job from being retried: both steps are done,
+// and the task gives up on the checks after.
+func TestChecksFaultDoesNotBlockRetry(t *testing.T) {
+	gl := newStandIn(t)
+	gl.AddStatusCheck(project, path, "echoes-labels")
+	failedLabelJob(gl, project, path, 6, passing)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.HasSuffix(r.URL.Path, "/merge_requests/6/status_checks") {
+			gitlabtest.Error(w, 502, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 6, "a", 0, passing), hook("c")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 6); n != 1 {
+		t.Errorf("status checks list failing: %d retries of the label job, want 1", n)
+	}
+	if l := onlyLine(t, h); l["action"] != "retried+gave_up" {
+		t.Errorf("action %v, want retried+gave_up", l["action"])
+	}
+}
+
+// A token without the Maintainer role (403 on the project's status
+// checks): one merge request whose list holds no check of ours (its
+// target branch is not covered) does not make the project "has none":
+// the next merge request's check of ours is answered.
+func TestDeveloperTokenEmptyListNotCachedForProject(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 1, passing)
+	gl.SetLabels(project, path, 2, passing)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		switch r.URL.Path {
+		case "/api/v4/projects/42/external_status_checks":
+			gitlabtest.Error(w, 403, "403 Forbidden")
+			return true
+		case "/api/v4/projects/42/merge_requests/1/status_checks":
+			gitlabtest.JSON(w, 200, []any{})
+			return true
+		}
+		return false
+	})
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 1, "a", 0, passing), hook("mr1")...)
+	h.waitIdle()
+	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mr2")...)
+	h.waitIdle()
+	if got := gl.StatusCheckStatus(project, path, 2, ours); got != "passed" {
+		t.Errorf("MR 2's check of ours is %s after its MR hook, want passed", got)
+	}
+}
+
+// Labels that fail: the line says the label job is red for the right
+// reason only when it failed; a job that succeeded without a label
+// change since, one still running, or none at all, says what it is.
+func TestRedForTheRightReasonOnlyWhenTheJobFailed(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 40, "backend")
+	gl.SetLabels(project, path, 41, "backend")
+	gl.AddPipeline(project, path, 41, labelJobs("success")...)
+	gl.SetLabels(project, path, 42, "backend")
+	gl.AddPipeline(project, path, 42, labelJobs("running")...)
+	gl.SetLabels(project, path, 43, "backend")
+	h := start(t, gl, nil)
+	for iid := int64(40); iid <= 43; iid++ {
+		h.post(payload(t, project, path, iid, "a", 0, "backend"), hook(fmt.Sprint(iid))...)
+	}
+	h.waitIdle()
+	for _, l := range h.logs.lines("delivery") {
+		red := strings.Contains(fmt.Sprint(l["detail"]), "red for the right reason")
+		if want := l["mr"] == 40.0; red != want {
+			t.Errorf("merge request %v: %q, want \"red for the right reason\": %v", l["mr"], l["detail"], want)
+		}
+	}
+}
+
+// Two replicas given one update's pair of deliveries at once (the merge
+// request hook on one, the status check request on the other): each
+// task's settle has a random part, so they act at different moments and
+// the later one finds the job retried. The random parts are fixed here:
+// none for a, a whole settle for b.
+func TestTwoReplicasPairOfDeliveriesActAtDifferentMoments(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	failedLabelJob(gl, project, path, 7, passing)
+	var mu sync.Mutex
+	posts := 0
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/retry") {
+			mu.Lock()
+			posts++
+			mu.Unlock()
+		}
+		return false
+	})
+	tune := func(jitter time.Duration) func(*config) {
+		return func(c *config) {
+			c.settle = 150 * time.Millisecond
+			c.jitter = func(time.Duration) time.Duration { return jitter }
+		}
+	}
+	a := start(t, gl, tune(0))
+	b := start(t, gl, tune(150*time.Millisecond))
+	body := payload(t, project, path, 7, gl.HeadSHA(project, path, 7), ours, passing)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.post(payload(t, project, path, 7, "a", 0, passing), hook("mr-hook")...) }()
+	go func() { defer wg.Done(); b.post(body, "X-Gitlab-Signature", sign(body, testSecret)) }()
+	wg.Wait()
+	a.waitIdle()
+	b.waitIdle()
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 1 || gl.Retries(project, 7) != 1 {
+		t.Errorf("%d POST .../retry for one job by two replicas, %d retries; want 1", posts, gl.Retries(project, 7))
+	}
+	if got := gl.StatusCheckStatus(project, path, 7, ours); got != "passed" {
+		t.Errorf("the check is %s, want passed", got)
+	}
+}
+
+// Jobs read more than a moment before the retry are read again just
+// before it: a retry another replica made meanwhile is seen, and the job
+// is not retried twice.
+func TestJobsReadAgainBeforeALateRetry(t *testing.T) {
+	gl := newStandIn(t)
+	pipeline := failedLabelJob(gl, project, path, 9, passing)
+	var once sync.Once
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.HasSuffix(r.URL.Path, "/merge_requests/9/resource_label_events") {
+			once.Do(func() {
+				// Another replica retries the job while this one lists the
+				// label events, slowly.
+				job := gl.LabelJob(pipeline, jobName)
+				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/projects/%d/jobs/%d/retry", gl.APIURL(), project, job.ID), nil)
+				req.Header.Set("PRIVATE-TOKEN", testToken)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+				time.Sleep(50 * time.Millisecond)
+			})
+		}
+		return false
+	})
+	h := start(t, gl, func(c *config) { c.rereadJobs = 10 * time.Millisecond })
+	h.post(payload(t, project, path, 9, "a", 0, passing), hook("late")...)
+	h.waitIdle()
+	posts := 0
+	for _, r := range gl.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry") {
+			posts++
+		}
+	}
+	if n := gl.Retries(project, 9); n != 1 || posts != 1 {
+		t.Errorf("%d retries, %d POST .../retry; want 1 and 1 (the other replica's): on real GitLab a second POST can succeed", n, posts)
+	}
+	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, "already retried") {
+		t.Errorf("detail %q, want it to say the job was already retried", d)
+	}
+}

@@ -46,6 +46,7 @@ type ciState struct {
 	pipelines map[int64]*pipeline
 	jobs      map[int64]*Job
 	groups    map[string][]int64 // group id or path → project ids
+	groupPath map[int64]string   // group id → its full path
 	retries   map[mrKey]int
 	checks    map[mrKey][]StatusCheckResponse
 	answered  map[mrKey][]time.Time // when each of checks was posted
@@ -87,6 +88,7 @@ func (c *ciState) init() {
 		c.pipelines = map[int64]*pipeline{}
 		c.jobs = map[int64]*Job{}
 		c.groups = map[string][]int64{}
+		c.groupPath = map[int64]string{}
 		c.retries = map[mrKey]int{}
 		c.checks = map[mrKey][]StatusCheckResponse{}
 		c.answered = map[mrKey][]time.Time{}
@@ -120,6 +122,15 @@ func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path s
 	p := s.addPipeline(forkID, forkPath, id, iid, fmt.Sprintf("refs/merge-requests/%d/head", iid), "merge_request_event", jobs)
 	mr.headPipeline = p.id
 	return p.id
+}
+
+// SetSourceProject makes merge request iid of project id come from a fork
+// (source_project_id forkID) whatever project its pipelines run in: a
+// member may run a fork's pipeline in the parent project.
+func (s *Server) SetSourceProject(id int64, path string, iid int64, forkID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mr(id, path, iid).sourceProject = forkID
 }
 
 // AddBranchPipeline runs a branch pipeline (source push) of the merge
@@ -283,11 +294,12 @@ func (s *Server) SetUpdatedAt(id int64, path string, iid int64, at time.Time) {
 }
 
 // AddGroup makes a group (reachable by id and path) holding the projects,
-// for GET /groups/:id/merge_requests.
+// for GET /groups/:id/merge_requests and GET /groups/:id.
 func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ci.init()
+	s.ci.groupPath[id] = path
 	for _, key := range []string{strconv.FormatInt(id, 10), path} {
 		s.ci.groups[key] = append(s.ci.groups[key], projectIDs...)
 	}
@@ -305,6 +317,13 @@ func (s *Server) answer(mr *mergeRequest, id, iid int64) map[string]any {
 	}
 	if mr.sourceProject != 0 {
 		out["source_project_id"] = mr.sourceProject
+	}
+	for key, pid := range s.ids {
+		if pid == id && key != strconv.FormatInt(id, 10) {
+			ref := fmt.Sprintf("!%d", iid)
+			out["references"] = map[string]any{"short": ref, "relative": ref, "full": key + ref}
+			break
+		}
 	}
 	var head any
 	if p := s.ci.pipelines[mr.headPipeline]; p != nil {
@@ -351,6 +370,10 @@ func sortedIIDs(mrs map[int64]*mergeRequest) []int64 {
 // serveCI answers the routes this file adds and says whether it did.
 func (s *Server) serveCI(w http.ResponseWriter, r *http.Request) bool {
 	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
+	if len(parts) == 2 && parts[0] == "groups" && r.Method == http.MethodGet {
+		s.getGroup(w, parts[1])
+		return true
+	}
 	if len(parts) < 3 {
 		return false
 	}
@@ -375,6 +398,27 @@ func (s *Server) serveCI(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// getGroup answers GET /groups/:id (by id or path) with the group's id
+// and full_path.
+func (s *Server) getGroup(w http.ResponseWriter, key string) {
+	key, err := url.PathUnescape(key)
+	if err != nil {
+		Error(w, http.StatusBadRequest, "400 Bad request")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ci.init()
+	for id, p := range s.ci.groupPath {
+		if strconv.FormatInt(id, 10) == key || p == key {
+			i := strings.LastIndex(p, "/")
+			JSON(w, http.StatusOK, map[string]any{"id": id, "path": p[i+1:], "full_path": p, "name": p[i+1:]})
+			return
+		}
+	}
+	Error(w, http.StatusNotFound, "404 Group Not Found")
 }
 
 func (s *Server) listGroupMergeRequests(w http.ResponseWriter, r *http.Request, group string) {
