@@ -38,3 +38,13 @@ func TestTypedWatchEntriesAreListedAsTyped(t *testing.T) {
 	}
 	t.Fatalf("want the merge requests of project 42 and of group 7 listed; requests: %v", gl.Requests())
 }
+
+// A signing token that is only its prefix says so, not "not base64".
+func TestEmptySigningTokenSaysSo(t *testing.T) {
+	if _, err := signingKey("whsec_"); err == nil || !strings.Contains(err.Error(), "nothing after it") {
+		t.Errorf("signingKey(whsec_) = %v, want an error saying it is empty", err)
+	}
+	if _, err := signingKey("whsec_***"); err == nil || !strings.Contains(err.Error(), "not base64") {
+		t.Errorf("signingKey(whsec_***) = %v, want not base64", err)
+	}
+}

@@ -483,6 +483,9 @@ func signingKey(token string) ([]byte, error) {
 	if !ok {
 		return []byte(token), nil
 	}
+	if rest == "" {
+		return nil, errors.New("is whsec_ with nothing after it")
+	}
 	key, err := base64.StdEncoding.DecodeString(rest)
 	if err != nil || len(key) == 0 {
 		return nil, errors.New("the part after whsec_ is not base64")
