@@ -32,22 +32,7 @@ const (
 
 // logBuffer collects the service's JSON log lines; the workers write from
 // their own goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ gitlabtest.LockedBuffer }
 
 // lines returns the log lines whose msg is msg, decoded.
 func (b *logBuffer) lines(msg string) []map[string]any {

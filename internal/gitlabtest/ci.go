@@ -495,19 +495,29 @@ func (s *Server) projectID(key string) (int64, bool) {
 	return id, ok
 }
 
-func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// pipelineOf is the pipeline a path names, or nil once GitLab's 404 for
+// the missing project or pipeline is written. s.mu is held.
+func (s *Server) pipelineOf(w http.ResponseWriter, project, pipelineID string) *pipeline {
 	s.ci.init()
 	id, ok := s.projectID(project)
 	if !ok {
 		Error(w, http.StatusNotFound, "404 Project Not Found")
-		return
+		return nil
 	}
 	pid, _ := strconv.ParseInt(pipelineID, 10, 64)
 	p := s.ci.pipelines[pid]
 	if p == nil || p.project != id {
 		Error(w, http.StatusNotFound, "404 Not found")
+		return nil
+	}
+	return p
+}
+
+func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pipelineOf(w, project, pipelineID)
+	if p == nil {
 		return
 	}
 	q := r.URL.Query()
@@ -706,16 +716,8 @@ func (s *Server) listLabelEvents(w http.ResponseWriter, r *http.Request, id, iid
 func (s *Server) listPipelineBridges(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
-	id, ok := s.projectID(project)
-	if !ok {
-		Error(w, http.StatusNotFound, "404 Project Not Found")
-		return
-	}
-	pid, _ := strconv.ParseInt(pipelineID, 10, 64)
-	p := s.ci.pipelines[pid]
-	if p == nil || p.project != id {
-		Error(w, http.StatusNotFound, "404 Not found")
+	p := s.pipelineOf(w, project, pipelineID)
+	if p == nil {
 		return
 	}
 	out := []map[string]any{}
