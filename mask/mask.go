@@ -173,15 +173,14 @@ const minTokenTail = 8
 
 // maskTokenShaped masks every run that starts with a token prefix and
 // goes on with at least minTokenTail token characters, in any ASCII case.
+// It runs on every label, so a string with no "gl" or "wh" in it is
+// returned before anything is allocated.
 func maskTokenShaped(s string) string {
-	folded := ""
+	if !mayHoldToken(s) {
+		return s
+	}
+	folded := lowerASCII(s)
 	for _, p := range tokenPrefixes {
-		if len(s) < len(p)+minTokenTail {
-			return s
-		}
-		if folded == "" {
-			folded = lowerASCII(s)
-		}
 		if !strings.Contains(folded, p) {
 			continue
 		}
@@ -209,6 +208,21 @@ func maskTokenShaped(s string) string {
 		folded = lowerASCII(s)
 	}
 	return s
+}
+
+// mayHoldToken is false when s is too short for a token or holds no "gl"
+// or "wh" (every prefix starts with one), in any ASCII case.
+func mayHoldToken(s string) bool {
+	if len(s) < len("gldt-")+minTokenTail {
+		return false
+	}
+	for i := 0; i+1 < len(s); i++ {
+		c, d := s[i]|0x20, s[i+1]|0x20
+		if c == 'g' && d == 'l' || c == 'w' && d == 'h' {
+			return true
+		}
+	}
+	return false
 }
 
 func isTokenChar(c byte) bool {

@@ -87,6 +87,7 @@ func TestTokenShapedAndPartialSecretsAreMasked(t *testing.T) {
 		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and gldt-abcdefgh12", "[MASKED] and [MASKED]"},
 		{"glpat-short and echoes/intent/feature", "glpat-short and echoes/intent/feature"},
 		{"backend", "backend"},
+		{"whsec_abcdefgh", "[MASKED]"}, // shorter than the longest prefix plus its tail
 	} {
 		if got := none.Mask(tt.in); got != tt.want {
 			t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
