@@ -55,15 +55,23 @@ func (p Prefixes) Validate() error {
 		flag := "--" + k.kind.String() + "-prefix"
 		v := strings.ToLower(strings.TrimSpace(k.prefix))
 		if v == "" {
-			return fmt.Errorf("%s is empty", flag)
+			return &PrefixError{Flag: flag, msg: flag + " is empty"}
 		}
 		if other, dup := seen[v]; dup {
-			return fmt.Errorf("%s and %s are the same prefix %q", other, flag, v)
+			return &PrefixError{Flag: flag, msg: fmt.Sprintf("%s and %s are the same prefix %q", other, flag, v)}
 		}
 		seen[v] = flag
 	}
 	return nil
 }
+
+// PrefixError is a prefix Validate refuses, with the flag that set it.
+type PrefixError struct {
+	Flag string // --intent-prefix, --initiative-prefix or --effort-prefix
+	msg  string
+}
+
+func (e *PrefixError) Error() string { return e.msg }
 
 // WithDefaults fills in the Echoes default for each prefix left empty.
 func (p Prefixes) WithDefaults() Prefixes {

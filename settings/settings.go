@@ -6,6 +6,7 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -86,7 +87,12 @@ func (r Rules) Options(m mask.Secrets) (check.Options, string, error) {
 		return opts, "", err
 	}
 	if err := opts.Prefixes.Validate(); err != nil {
-		return opts, "", exit.BadSetting("--"+strings.SplitN(strings.TrimPrefix(err.Error(), "--"), " ", 2)[0], err.Error(), FixPrefixes)
+		var pe *check.PrefixError
+		setting := ""
+		if errors.As(err, &pe) {
+			setting = pe.Flag
+		}
+		return opts, "", exit.BadSetting(setting, err.Error(), FixPrefixes)
 	}
 	docs, err := DocsURL(r.DocsURL, m)
 	return opts, docs, err
