@@ -15,6 +15,8 @@
 # bench/run.sh calls it at its end; it needs only /usr/bin/time and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 runs="${MEMORY_RUNS:-3}"
 budget_kib=$((100 * 1024))
 cap=$((4 << 20)) # gitlabapi's maxBody
@@ -53,12 +55,7 @@ start_standin() {
 	"$work/standin" -token "$token" -project 42 -noise-bytes "$1" -noise-format "$2" -lifetime 10m \
 		-mr "7=$3" >"$work/standin.out" 2>"$work/standin.log" &
 	standin_pid=$!
-	for _ in $(seq 600); do
-		[ -s "$work/standin.out" ] && break
-		sleep 0.05
-	done
-	api=$(head -n1 "$work/standin.out")
-	[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$work/standin.log" >&2; exit 1; }
+	api=$(standin_api "$work/standin.out" "$work/standin.log")
 	body=$(curl -sf -H "PRIVATE-TOKEN: $token" "$api/projects/42/merge_requests/7" | wc -c)
 	labels=$(curl -sf -H "PRIVATE-TOKEN: $token" "$api/projects/42/merge_requests/7" | tr -cd , | wc -c)
 	labels=$((labels + 1)) # commas outside the list are few; near enough for a table

@@ -29,6 +29,8 @@
 # Installs curl, jq and GNU time from Debian's packages if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 runs="${RUNS:-200}"
 noise="${NOISE:-0}"
 
@@ -63,13 +65,8 @@ token="glpat-bench-0123456789abcdef"
 "$work/standin" -token "$token" -project 42 -noise "$noise" -lifetime 30m \
 	-mr "7=backend,echoes/intent/feature,echoes/effort/M" >"$work/standin.out" 2>"$work/standin.log" &
 standin_pid=$!
-for _ in $(seq 100); do
-	[ -s "$work/standin.out" ] && break
-	sleep 0.05
-done
-api=$(head -n1 "$work/standin.out")
+api=$(standin_api "$work/standin.out" "$work/standin.log")
 root=${api%/api/v4}
-[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$work/standin.log" >&2; exit 1; }
 
 export CI_API_V4_URL="$api" CI_MERGE_REQUEST_PROJECT_ID=42 CI_MERGE_REQUEST_IID=7
 export ECHOES_GITLAB_TOKEN="$token" NO_COLOR=1

@@ -26,6 +26,8 @@
 # FLOOD_MAX requests). Installs GNU time if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 deliveries="${DELIVERIES:-2000}"
 mrs="${MRS:-200}"
 duration="${DURATION:-10s}"
@@ -53,12 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building"
-bin="${SERVE_BIN:-}"
-if [ -z "$bin" ]; then
-	bin="$work/echoes-labels"
-	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$bin" ./cmd/echoes-labels
-fi
-"$bin" serve --help >/dev/null 2>&1 || { echo "$bin has no serve command; set SERVE_BIN to a build that has" >&2; exit 2; }
+bin=$(bench_binary "$work" serve)
 go build -o "$work/standin" ./internal/gitlabtest/standin
 go build -o "$work/serveload" ./bench/serveload
 
@@ -68,9 +65,7 @@ mapfile -t mr_args < <("$work/serveload" -standin-args -mrs "$mrs"; "$work/serve
 "$work/standin" -token "$token" -project 42 -path group/project -lifetime 10m "${mr_args[@]}" \
 	>"$work/standin.out" 2>"$work/standin.log" &
 standin_pid=$!
-for _ in $(seq 200); do [ -s "$work/standin.out" ] && break; sleep 0.05; done
-api=$(head -n1 "$work/standin.out")
-[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$work/standin.log" >&2; exit 1; }
+api=$(standin_api "$work/standin.out" "$work/standin.log")
 
 echo "== starting echoes-labels serve (reconcile off: the webhook path is what is measured)"
 ECHOES_LISTEN=127.0.0.1:0 ECHOES_GITLAB_URL="$api" ECHOES_GITLAB_TOKEN="$token" ECHOES_WEBHOOK_SECRET="$secret" \

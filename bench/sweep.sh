@@ -29,6 +29,8 @@
 # -lifetime, reconcile under `timeout`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 mrs="${MRS:-5000}"
 rate_every="${RATE_EVERY:-250}"
 rate_bound="${RATE_BOUND:-90}"
@@ -44,12 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building"
-bin="${SERVE_BIN:-}"
-if [ -z "$bin" ]; then
-	bin="$work/echoes-labels"
-	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$bin" ./cmd/echoes-labels
-fi
-"$bin" reconcile --help >/dev/null 2>&1 || { echo "$bin has no reconcile command; set SERVE_BIN to a build that has" >&2; exit 2; }
+bin=$(bench_binary "$work" reconcile)
 go build -o "$work/standin" ./internal/gitlabtest/standin
 go build -o "$work/serveload" ./bench/serveload
 
@@ -65,13 +62,8 @@ sweep() {
 	"$work/standin" -token "$token" -lifetime 10m -group-mrs "$mrs" -group-path bench "$@" \
 		>"$work/standin.out" 2>"$work/standin-$name.log" &
 	standin_pid=$!
-	local api=""
-	for _ in $(seq 600); do
-		api=$(head -n1 "$work/standin.out" 2>/dev/null || true)
-		[ -n "$api" ] && break
-		sleep 0.05
-	done
-	[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$work/standin-$name.log" >&2; exit 1; }
+	local api
+	api=$(standin_api "$work/standin.out" "$work/standin-$name.log")
 	local started stopped rc=0
 	started=$(date +%s.%N)
 	ECHOES_GITLAB_URL="$api" ECHOES_GITLAB_TOKEN="$token" \

@@ -1,0 +1,28 @@
+# Shared by the bench scripts (sourced): what each of them did alike.
+
+# standin_api OUT LOG prints the API root the stand-in writes on OUT's
+# first line once it listens, waiting up to 30 s; it exits the script,
+# with LOG, if none comes.
+standin_api() {
+	local api=""
+	for _ in $(seq 600); do
+		api=$(head -n1 "$1" 2>/dev/null || true)
+		[ -n "$api" ] && break
+		sleep 0.05
+	done
+	[ -n "$api" ] || { echo "the stand-in did not start:" >&2; cat "$2" >&2; exit 1; }
+	echo "$api"
+}
+
+# bench_binary DIR COMMAND prints the echoes-labels to measure: $SERVE_BIN,
+# or a build as released into DIR; it exits the script if that binary has
+# no COMMAND.
+bench_binary() {
+	local bin="${SERVE_BIN:-}"
+	if [ -z "$bin" ]; then
+		bin="$1/echoes-labels"
+		CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$bin" ./cmd/echoes-labels
+	fi
+	"$bin" "$2" --help >/dev/null 2>&1 || { echo "$bin has no $2 command; set SERVE_BIN to a build that has" >&2; exit 2; }
+	echo "$bin"
+}
