@@ -12,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
-
-	"gitlab.com/echoeshq/echoes-labels/mask"
 )
 
 // Call makes one client-go call through c and explains its failure as an
@@ -139,7 +137,7 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 		e.Message = fmt.Sprintf("answered %s with no usable redirect", resp.Status)
 		return e
 	}
-	msg, fromGitLab := errorMessage(last.body, c.secrets)
+	msg, fromGitLab := errorMessage(last.body)
 	if resp.StatusCode == http.StatusNotFound && !fromGitLab {
 		e.Kind = Malformed
 		e.Method, e.URL = last.Method, last.url
@@ -157,8 +155,8 @@ func (c *Client) statusError(rec *call, resp *http.Response) error {
 		return e
 	}
 	// GitLab repeats the status in its message ("404 Not found"); keep
-	// only what it adds.
-	e.Message = strings.TrimPrefix(msg, strconv.Itoa(resp.StatusCode)+" ")
+	// only what it adds, masked before the cut like all it sends.
+	e.Message = c.cut(strings.TrimPrefix(msg, strconv.Itoa(resp.StatusCode)+" "), 200)
 	if strings.EqualFold(e.Message, http.StatusText(resp.StatusCode)) {
 		e.Message = ""
 	}
@@ -181,7 +179,7 @@ func isJSON(contentType string) bool { return strings.Contains(contentType, "jso
 // {"field": ["..."]}} or {"error": "...", "error_description": "..."}. A body
 // that is none of these (a proxy's HTML page) gives no message, and
 // fromGitLab false.
-func errorMessage(body []byte, secrets mask.Secrets) (msg string, fromGitLab bool) {
+func errorMessage(body []byte) (msg string, fromGitLab bool) {
 	var e struct {
 		Message          json.RawMessage `json:"message"`
 		Error            string          `json:"error"`
@@ -196,9 +194,7 @@ func errorMessage(body []byte, secrets mask.Secrets) (msg string, fromGitLab boo
 	if msg == "" {
 		msg = strings.TrimSpace(e.Error + " " + e.ErrorDescription)
 	}
-	// A server that echoes the token: masked before the cut, which would
-	// otherwise leave its first characters.
-	return truncate(secrets.Mask(msg), 200), msg != ""
+	return msg, msg != ""
 }
 
 // noSuchRoute is true for GitLab's answer to a path that is no API route,

@@ -168,7 +168,7 @@ func New(cfg Config) (*Client, error) {
 		gitlab.WithBaseURL(base.String() + "/"),
 		gitlab.WithHTTPClient(httpClient),
 		gitlab.WithCustomLogger(nil), // retryablehttp would log URLs and errors
-		gitlab.WithCustomRetry(announced(cfg, retryPolicy)),
+		gitlab.WithCustomRetry(c.announced(cfg, retryPolicy)),
 		gitlab.WithCustomBackoff(backoff(cfg)),
 		gitlab.WithCustomRetryWaitMinMax(retryWaitMin, retryWaitMax),
 		gitlab.WithCustomRetryMax(cfg.RetryMax),
@@ -190,7 +190,7 @@ func New(cfg Config) (*Client, error) {
 		c.gl, err = gitlab.NewClient(cfg.Token, opts...)
 	}
 	if err != nil {
-		return nil, exit.BadSetting(settingURL, fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), truncate(cfg.Secrets.With(cfg.Token).Mask(err.Error()), 200)), FixGitLabURL)
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("cannot set up the GitLab client for %s: %s", base.Redacted(), c.cut(err.Error(), 200)), FixGitLabURL)
 	}
 	return c, nil
 }

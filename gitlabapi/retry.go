@@ -38,11 +38,10 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 
 // announced calls cfg.OnRetry when policy decides to retry, with the wait
 // backoff will pick for the same answer.
-func announced(cfg Config, policy retryablehttp.CheckRetry) retryablehttp.CheckRetry {
+func (c *Client) announced(cfg Config, policy retryablehttp.CheckRetry) retryablehttp.CheckRetry {
 	if cfg.OnRetry == nil {
 		return policy
 	}
-	secrets := cfg.Secrets.With(cfg.Token)
 	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		retry, perr := policy(ctx, resp, err)
 		if !retry || perr != nil {
@@ -66,7 +65,7 @@ func announced(cfg Config, policy retryablehttp.CheckRetry) retryablehttp.CheckR
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
 			return retry, perr // the deadline ends that wait: the error follows
 		}
-		cfg.OnRetry(truncate(secrets.Mask(cause), 160), wait)
+		cfg.OnRetry(c.cut(cause, 160), wait)
 		return retry, perr
 	}
 }
