@@ -118,6 +118,9 @@ func (s *Server) AddBenchGroup(o BenchGroupOptions) []BenchMR {
 
 // setLabelsLocked is SetLabels with s.mu held.
 func (s *Server) setLabelsLocked(mr *mergeRequest, labels []string) {
+	if labels == nil {
+		labels = []string{}
+	}
 	now := s.tick()
 	for _, l := range mr.labels {
 		if !slices.Contains(labels, l) {
@@ -135,13 +138,19 @@ func (s *Server) setLabelsLocked(mr *mergeRequest, labels []string) {
 	mr.updatedAt = now
 }
 
-// FastOrderedByUpdate is OrderedByUpdate for lists of thousands: a
-// FaultFunc answering GET /projects/:id/merge_requests and GET
+// isMergeRequestList is true for /api/v4/{projects,groups}/:id/merge_requests.
+func isMergeRequestList(path string) bool {
+	parts := strings.Split(strings.TrimPrefix(path, "/api/v4/"), "/")
+	return len(parts) == 3 && (parts[0] == "projects" || parts[0] == "groups") && parts[2] == "merge_requests"
+}
+
+// OrderedByUpdate (order_by=updated_at, the order a sweep pages open merge
+// requests in; the stand-in's own lists are newest iid first) is a FaultFunc answering GET /projects/:id/merge_requests and GET
 // /groups/:id/merge_requests asked with order_by=updated_at (state and
 // updated_after applied, sort=asc or desc, then by id), that sorts the
 // merge requests themselves and makes JSON of the page asked for only.
 // next, when not nil, is asked first.
-func (s *Server) FastOrderedByUpdate(next FaultFunc) FaultFunc {
+func (s *Server) OrderedByUpdate(next FaultFunc) FaultFunc {
 	return func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if next != nil && next(w, r, n) {
 			return true

@@ -19,7 +19,7 @@ func TestBenchGroupListsByUpdateAndRateLimits(t *testing.T) {
 		t.Fatalf("kinds %v", kinds)
 	}
 	limit := &RateLimit{Every: 3, Wait: time.Second}
-	s.SetFault(limit.Fault(s.FastOrderedByUpdate(nil)))
+	s.SetFault(limit.Fault(s.OrderedByUpdate(nil)))
 	get := func(url string) (*http.Response, []map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, s.APIURL()+url, nil)
@@ -62,4 +62,10 @@ func TestBenchGroupListsByUpdateAndRateLimits(t *testing.T) {
 	if got := s.BenchReport()["other"].(map[string]int)["list pages"]; got != 2 || seen != 200 {
 		t.Fatalf("list pages %d, seen %d", got, seen)
 	}
+}
+
+func updatedAt(mr map[string]any) time.Time {
+	s, _ := mr["updated_at"].(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,25 +154,7 @@ func (s *Server) APIURL() string { return s.URL + "/api/v4" }
 func (s *Server) SetLabels(id int64, path string, iid int64, labels ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if labels == nil {
-		labels = []string{}
-	}
-	mr := s.mr(id, path, iid)
-	now := s.tick()
-	for _, l := range mr.labels {
-		if !slices.Contains(labels, l) {
-			s.nextNoteID++
-			mr.labelEvents = append(mr.labelEvents, labelEvent{id: s.nextNoteID, action: "remove", label: l, created: now})
-		}
-	}
-	for _, l := range labels {
-		if !slices.Contains(mr.labels, l) {
-			s.nextNoteID++
-			mr.labelEvents = append(mr.labelEvents, labelEvent{id: s.nextNoteID, action: "add", label: l, created: now})
-		}
-	}
-	mr.labels = labels
-	mr.updatedAt = now
+	s.setLabelsLocked(s.mr(id, path, iid), labels)
 }
 
 // SetTitle edits a merge request's title: an update that changes no label.

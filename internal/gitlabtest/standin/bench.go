@@ -66,7 +66,7 @@ func (b *benchConfig) setup(srv *gitlabtest.Server, next http.Handler) http.Hand
 	var limit *gitlabtest.RateLimit
 	var fault gitlabtest.FaultFunc
 	if b.groupMRs > 0 {
-		fault = srv.FastOrderedByUpdate(nil)
+		fault = srv.OrderedByUpdate(nil)
 	}
 	if b.rateEvery > 0 {
 		limit = &gitlabtest.RateLimit{Every: b.rateEvery, Wait: b.rateWait}
