@@ -18,8 +18,13 @@ func nearMiss(name string, p Prefixes) (kind Kind, rest string, ok bool) {
 		// A separator typed wrong ("echoes-intent/feature") moves where
 		// the head ends: the loose cut reads it as a "/", and the edit it
 		// costs counts like any other.
+		strictHead := ""
 		for _, loose := range []bool{false, true} {
 			head, tail := splitHead(name, slashes, loose)
+			if loose && len(head) == len(strictHead) {
+				continue // the same cut (both start at 0): the same distance
+			}
+			strictHead = head
 			if len(head) < len(k.prefix)-maxTypos || len(head) > len(k.prefix)+maxTypos {
 				continue
 			}
