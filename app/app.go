@@ -18,7 +18,6 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/checkcmd"
 	"gitlab.com/echoeshq/echoes-labels/exit"
-	"gitlab.com/echoeshq/echoes-labels/internal/clock"
 	"gitlab.com/echoeshq/echoes-labels/mask"
 	"gitlab.com/echoeshq/echoes-labels/serve"
 	"gitlab.com/echoeshq/echoes-labels/settings"
@@ -48,15 +47,19 @@ type checkOnly struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 
-// needsAll is true when args may name serve or reconcile, or ask for
-// help, which lists every command.
+// otherCommands are the commands besides the check, by name: the one list
+// the routing below reads.
+var otherCommands = []string{"serve", "reconcile"}
+
+// needsAll is true when args may name another command, or ask for help,
+// which lists every command.
 func needsAll(args []string) bool {
 	for _, a := range args {
-		switch a {
-		case "serve", "reconcile", "help", "--help", "-h":
-			return true
-		case "--":
+		switch {
+		case a == "--":
 			return false
+		case a == "help" || a == "--help" || a == "-h" || slices.Contains(otherCommands, a):
+			return true
 		}
 	}
 	return false
@@ -66,21 +69,16 @@ const description = "Checks that a GitLab merge request carries the labels Echoe
 	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
 	"The service that retries the job when labels change: echoes-labels serve --help; one sweep of the open merge requests, for a schedule: echoes-labels reconcile --help."
 
-// maxCause bounds the cause line: it may quote what GitLab answered.
-const maxCause = 600
-
 // Main parses args, runs the chosen command and returns the exit code. ctx
 // ends when the job is cancelled (SIGTERM, Ctrl-C).
 func Main(ctx context.Context, args []string, d Deps) (code int) {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
 	secrets := mask.FromEnv(d.Env, args)
 	var cli commands
 	var grammar any = &cli
-	var check checkOnly
+	check := &cli.Check
 	if !needsAll(args) {
-		grammar = &check
+		only := &checkOnly{}
+		grammar, check = only, &only.Check
 	}
 	var env *envBinding
 	exited := false
@@ -113,11 +111,11 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		// own fix is not, or an argument such as "help" masks its words.
 		e := &exit.Error{Code: exit.Config, Cause: secrets.With(secretLike(positional(args))...).Mask(usageMessage(err)),
 			Fix: usageFix(args)}
-		if len(args) == 0 || (args[0] != "serve" && args[0] != "reconcile") {
+		if len(args) == 0 || !slices.Contains(otherCommands, args[0]) {
 			// The check's reports say why there is no verdict; where they
 			// go is read from the arguments and variables as given.
 			checkcmd.ReportError(d.Stdout, cmp.Or(lastArg(args, "--junit"), env.get("junit")),
-				cmp.Or(lastArg(args, "--format"), env.get("format")), secrets.Clip(e.Cause, maxCause), e.Fix)
+				cmp.Or(lastArg(args, "--format"), env.get("format")), secrets.Clip(e.Cause, exit.MaxCause), e.Fix)
 		}
 		return report(d.Stderr, secrets, e)
 	}
@@ -127,10 +125,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 	case "reconcile":
 		return report(d.Stderr, secrets, cli.Reconcile.Run(ctx, d.Stderr, secrets))
 	}
-	if grammar == &check {
-		return report(d.Stderr, secrets, check.Check.Run(ctx, d, secrets))
-	}
-	return report(d.Stderr, secrets, cli.Check.Run(ctx, d, secrets))
+	return report(d.Stderr, secrets, check.Run(ctx, d, secrets))
 }
 
 type exitSignal struct{}
@@ -143,7 +138,7 @@ func report(stderr io.Writer, secrets mask.Secrets, err error) int {
 	if e.Cause == "" {
 		return e.Code
 	}
-	fmt.Fprintf(stderr, "echoes-labels: %s\n", secrets.Clip(e.Cause, maxCause))
+	fmt.Fprintf(stderr, "echoes-labels: %s\n", secrets.Clip(e.Cause, exit.MaxCause))
 	if e.Fix != "" {
 		fmt.Fprintf(stderr, "  fix: %s\n", secrets.Mask(e.Fix))
 	}
@@ -161,16 +156,16 @@ func usageMessage(err error) string {
 }
 
 // commandNames are the words that name a command.
-var commandNames = []string{"check", "serve", "reconcile", "help"}
+var commandNames = append([]string{"check", "help"}, otherCommands...)
 
 // usageFix says what to do about a command line the parser refused: the
 // command meant, when the first word is a typo of one; the one value
 // --labels takes, when labels were split by a space; else the help.
 func usageFix(args []string) string {
 	pos := positional(args)
-	if len(args) > 0 && len(pos) > 0 && args[0] == pos[0] && !slices.Contains(commandNames, pos[0]) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !slices.Contains(commandNames, args[0]) {
 		for _, c := range commandNames {
-			if near(pos[0], c) {
+			if near(args[0], c) {
 				return fmt.Sprintf("did you mean %q? The commands are check (the default), serve and reconcile: see echoes-labels --help", "echoes-labels "+c)
 			}
 		}
@@ -216,7 +211,7 @@ func secretLike(args []string) []string {
 // helpArgs makes "echoes-labels --help" the check's help, with its flags:
 // the check is the default command, and the one people ask about.
 func helpArgs(args []string) []string {
-	if len(args) > 0 && (args[0] == "check" || args[0] == "serve" || args[0] == "reconcile") {
+	if len(args) > 0 && (args[0] == "check" || slices.Contains(otherCommands, args[0])) {
 		return args
 	}
 	if len(args) > 0 && args[0] == "help" {

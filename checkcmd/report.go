@@ -62,7 +62,7 @@ func (r *run) finish(mr report.MergeRequest, err error) error {
 		return err
 	}
 	out := *e
-	out.Cause, out.Fix = r.cfg.secrets.Clip(e.Cause, maxCause), r.cfg.secrets.Mask(e.Fix)
+	out.Cause, out.Fix = r.cfg.secrets.Clip(e.Cause, exit.MaxCause), r.cfg.secrets.Mask(e.Fix)
 	writeErrorReports(r.d.Stdout, r.cfg.junit, r.cfg.format, mr, &out)
 	return &out
 }

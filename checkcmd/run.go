@@ -29,9 +29,6 @@ type Deps struct {
 	MaxRetryWait time.Duration
 }
 
-// maxCause bounds a cause in the reports: it may quote what GitLab answered.
-const maxCause = 600
-
 // Run is the check: environment → plan → fetch → rules → report. It
 // returns nil on a pass, exit.Silent(exit.Labels) when the labels fail
 // (the report said why), or an *exit.Error that the JUnit and JSON

@@ -18,6 +18,10 @@ const (
 	Cancelled = 130 // stopped by SIGTERM or Ctrl-C, as shells number it
 )
 
+// MaxCause bounds a cause line, in the log and the reports alike: it may
+// quote what GitLab answered.
+const MaxCause = 600
+
 // Error carries an exit code and the one or two lines that explain it.
 type Error struct {
 	Code int
