@@ -24,9 +24,11 @@ const (
 // refused is true when GitLab said no to the token itself rather than
 // failing, which for the job token means it may not read this project.
 func refused(err error) bool {
-	var e *gitlabapi.Error
-	return errors.As(err, &e) && e.Kind == gitlabapi.Status &&
-		(e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound)
+	switch gitlabapi.StatusOf(err) {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return false
 }
 
 // apiError turns a failed call about merge request iid (0: none known)

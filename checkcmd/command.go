@@ -114,7 +114,8 @@ func (f *Command) config(m mask.Secrets) (config, error) {
 		return c, exit.BadSetting("--poll-interval", fmt.Sprintf("--poll-interval/ECHOES_POLL_INTERVAL is %s, below the floor of %s", c.pollInterval, minPollInterval),
 			"give 1s or more, such as 10s")
 	}
-	// Checked in the plan, with the job token: offline, neither is sent.
+	// Checked in the plan (settings.CheckToken), with the job token:
+	// offline, neither is sent.
 	c.token = strings.TrimSpace(f.Token)
 	return c, nil
 }

@@ -56,8 +56,8 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 			p.notices = append(p.notices, tokenSetEmpty+" is set but empty; trying the job token instead.")
 		}
 	}
-	if strings.ContainsFunc(p.token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return p, exit.BadSetting(settings.SettingToken, "the token contains spaces or control characters, so it cannot be sent", settings.FixToken)
+	if _, err := settings.CheckToken(p.token); err != nil {
+		return p, err
 	}
 	if c.mr == "" {
 		return branchPlan(p, c, job)

@@ -6,7 +6,6 @@ package exit
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Exit codes, stable and documented in the README.
@@ -44,11 +43,6 @@ func (e *Error) ExitCode() int { return e.Code }
 // BadSetting is a configuration error (exit 2) in setting.
 func BadSetting(setting, cause, fix string) *Error {
 	return &Error{Code: Config, Setting: setting, Cause: cause, Fix: fix}
-}
-
-// BadSettingf is BadSetting with a formatted cause.
-func BadSettingf(setting, fix, format string, a ...any) *Error {
-	return BadSetting(setting, fmt.Sprintf(format, a...), fix)
 }
 
 // APIError is a failed GitLab call (exit 3).

@@ -47,8 +47,11 @@ type GitLab struct {
 // CleanToken is the token as sent: line breaks and spaces at its ends are
 // dropped (a token stored from a file often ends in a newline); one with a
 // space or control character inside cannot be sent and is an error.
-func (g GitLab) CleanToken() (string, error) {
-	t := strings.TrimSpace(g.Token)
+func (g GitLab) CleanToken() (string, error) { return CheckToken(strings.TrimSpace(g.Token)) }
+
+// CheckToken refuses a token (the job token too) with a space or a control
+// character inside: it cannot be sent in a header.
+func CheckToken(t string) (string, error) {
 	if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return "", exit.BadSetting(SettingToken, "the token contains spaces or control characters, so it cannot be sent", FixToken)
 	}
