@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
 // What a newcomer met in the first hour (issue 16): each message gives its
@@ -55,7 +56,7 @@ func TestUsageMessagesNameTheirFix(t *testing.T) {
 }
 
 // DefaultDocsHint is what the docs URL's fix offers.
-const DefaultDocsHint = "https://docs.echoeshq.com"
+const DefaultDocsHint = settings.DefaultDocsURL
 
 func TestAMalformedURLDoesNotPrintItsToken(t *testing.T) {
 	r := runIn(t, map[string]string{"CI_API_V4_URL": "http://127.0.0.1:bad/api/v4?private_token=" + secret}, nil,

@@ -18,10 +18,11 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/report"
 )
 
 // DefaultDocsURL is Echoes' public documentation, the base of every details link.
-const DefaultDocsURL = "https://docs.echoeshq.com"
+const DefaultDocsURL = report.DefaultDocsBase
 
 // Fixes shared by the commands.
 const (
