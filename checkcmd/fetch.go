@@ -41,9 +41,9 @@ func (r *run) newFetcher(p plan) (fetcher, error) {
 		UserAgent: "echoes-labels/" + r.d.Version, MaxRetryWait: r.d.MaxRetryWait, Secrets: r.cfg.secrets,
 		OnRetry: func(cause string, wait time.Duration) {
 			// On stderr whatever the format: a remark on the way, not the
-			// report (in a job, stderr is in the log too).
-			fmt.Fprint(r.d.Stderr, r.cfg.secrets.Mask(fmt.Sprintf("echoes-labels: %s; trying again in %s.\n",
-				printable.String(cause), wait.Round(time.Millisecond))))
+			// report (in a job, stderr is in the log too). gitlabapi has
+			// masked and bounded the cause.
+			fmt.Fprintf(r.d.Stderr, "echoes-labels: %s; trying again in %s.\n", printable.String(cause), wait.Round(time.Millisecond))
 		},
 	})
 	f.client = client

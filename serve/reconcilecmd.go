@@ -114,13 +114,7 @@ var errCancelled = &exit.Error{Code: exit.Cancelled, Cause: "cancelled before th
 // and writes the summary line.
 func (s *service) reconcileOnce(ctx context.Context, window time.Duration, tally *tally) error {
 	start := time.Now()
-	for range s.cfg.workers {
-		s.workers.Add(1)
-		go func() {
-			defer s.workers.Done()
-			s.work()
-		}()
-	}
+	s.startWorkers()
 	stop := context.AfterFunc(ctx, func() { s.queue.abandon(); s.cancelWork() })
 	defer stop()
 

@@ -312,8 +312,9 @@ func (s *service) retryStartupCheck(ctx context.Context) {
 	}
 }
 
-// start runs the workers and the reconcile loop.
-func (s *service) start(ctx context.Context) (stopReconcile func()) {
+// startWorkers runs cfg.workers workers until the queue is closed and
+// drained.
+func (s *service) startWorkers() {
 	for range s.cfg.workers {
 		s.workers.Add(1)
 		go func() {
@@ -321,6 +322,11 @@ func (s *service) start(ctx context.Context) (stopReconcile func()) {
 			s.work()
 		}()
 	}
+}
+
+// start runs the workers and the reconcile loop.
+func (s *service) start(ctx context.Context) (stopReconcile func()) {
+	s.startWorkers()
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	if off := reconcileOffReason(s.cfg); off == "" {
