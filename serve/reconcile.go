@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -221,18 +220,18 @@ func (s *service) sweepPage(ctx context.Context, watch string, opt gitlabapi.Swe
 	}
 }
 
-// listOpen reads one page of a watch entry's open merge requests. An
-// entry that says what it is (group:42, project:acme/api) is listed as
-// that; a plain path as a group first, then as a project if it is not
-// one, and what it is is learnt once.
+// listOpen reads one page of a watch entry's open merge requests (watch
+// as parseWatch writes it). An entry that says what it is (group:42,
+// project:acme/api) is listed as that; a plain path as a group first, then
+// as a project if it is not one, and what it is is learnt once.
 func (s *service) listOpen(ctx context.Context, watch string, opt gitlabapi.SweepOptions) ([]gitlabapi.MergeRequestInfo, int64, error) {
 	kind, _ := s.groups.Load(watch)
-	ref := watch
-	if r, ok := strings.CutPrefix(watch, "group:"); ok {
-		return s.gl.GroupOpenMergeRequestsByUpdate(ctx, r, opt)
-	}
-	if r, ok := strings.CutPrefix(watch, "project:"); ok {
-		kind, ref = "project", r
+	w, _ := parseWatchEntry(watch)
+	ref := w.ref()
+	if group, known := w.isGroup(); known && group {
+		return s.gl.GroupOpenMergeRequestsByUpdate(ctx, ref, opt)
+	} else if known {
+		kind = "project"
 	}
 	if kind != "project" {
 		mrs, next, err := s.gl.GroupOpenMergeRequestsByUpdate(ctx, ref, opt)

@@ -477,7 +477,7 @@ func TestReconcileCatchesLostWebhook(t *testing.T) {
 func TestReconcileProject(t *testing.T) {
 	gl := newStandIn(t)
 	failedLabelJob(gl, project, path, 4, passing)
-	h := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = time.Hour })
+	h := start(t, gl, func(c *config) { c.watch = []string{"group/project"}; c.interval = time.Hour })
 	waitFor(t, "the retry", func() bool { return gl.Retries(project, 4) == 1 })
 	h.waitIdle()
 	lines := h.logs.lines("reconcile")

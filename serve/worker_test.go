@@ -141,7 +141,7 @@ func TestTitleEditDoesNotRetry(t *testing.T) {
 func TestFailedForAnotherReasonRetriedOnce(t *testing.T) {
 	gl := newStandIn(t)
 	pipeline := failedLabelJob(gl, project, path, 6, passing)
-	h := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = 50 * time.Millisecond })
+	h := start(t, gl, func(c *config) { c.watch = []string{"group/project"}; c.interval = 50 * time.Millisecond })
 	waitFor(t, "the first retry", func() bool { return gl.Retries(project, 6) == 1 })
 	h.waitIdle()
 	retry := gl.LabelJob(pipeline, jobName)
@@ -161,7 +161,7 @@ func TestTwoServicesOneRetry(t *testing.T) {
 	gl := newStandIn(t)
 	pipeline := failedLabelJob(gl, project, path, 7, passing)
 	a := start(t, gl, nil)
-	b := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = 30 * time.Millisecond })
+	b := start(t, gl, func(c *config) { c.watch = []string{"group/project"}; c.interval = 30 * time.Millisecond })
 	a.post(payload(t, project, path, 7, "a", 0, passing), hook("first")...)
 	waitFor(t, "one retry", func() bool { return gl.Retries(project, 7) >= 1 })
 	a.waitIdle()
@@ -262,7 +262,7 @@ func TestSweepAnswersLostStatusChecks(t *testing.T) {
 	for iid := int64(20); iid < 25; iid++ {
 		gl.SetLabels(project, path, iid, passing)
 	}
-	h := start(t, gl, func(c *config) { c.watch = []string{"42"}; c.interval = time.Hour })
+	h := start(t, gl, func(c *config) { c.watch = []string{"group/project"}; c.interval = time.Hour })
 	waitFor(t, "the sweep's answers", func() bool {
 		for iid := int64(20); iid < 25; iid++ {
 			if gl.StatusCheckStatus(project, path, iid, ours) != "passed" {
