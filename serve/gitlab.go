@@ -25,6 +25,16 @@ func newGitLab(cfg config) (*gitlabapi.Client, error) {
 // projectID is a project's id as gitlabapi takes it.
 func projectID(id int64) string { return strconv.FormatInt(id, 10) }
 
+// faultWait is how long to wait before try number attempt+2 after a
+// failure f: what GitLab asked for (Retry-After), as asked, else the
+// backoff.
+func (s *service) faultWait(f gitlabapi.Failure, attempt int) time.Duration {
+	if f.Wait > 0 {
+		return f.Wait
+	}
+	return expBackoff(s.cfg.backoff, s.cfg.maxWait, attempt)
+}
+
 // expBackoff doubles lo per attempt, up to hi.
 func expBackoff(lo, hi time.Duration, attempt int) time.Duration {
 	d := float64(lo) * math.Pow(2, float64(attempt))

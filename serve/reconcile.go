@@ -205,10 +205,7 @@ func (s *service) sweepPage(ctx context.Context, watch string, opt gitlabapi.Swe
 			return mrs, next, err
 		}
 		s.metrics.apiErrors.Inc(f.Kind)
-		wait := f.Wait
-		if wait <= 0 {
-			wait = expBackoff(s.cfg.backoff, s.cfg.maxWait, attempt)
-		}
+		wait := s.faultWait(f, attempt)
 		if time.Until(deadline) <= wait {
 			return mrs, next, err
 		}

@@ -128,10 +128,7 @@ func (s *service) try(t *task, p *progress) (result, error) {
 	for attempt := 0; attempt < s.cfg.attempts; attempt++ {
 		if attempt > 0 {
 			f := gitlabapi.Classify(err)
-			wait := f.Wait // what GitLab asked for, honoured as asked
-			if wait <= 0 {
-				wait = expBackoff(s.cfg.backoff, s.cfg.maxWait, attempt-1)
-			}
+			wait := s.faultWait(f, attempt-1)
 			if left := time.Until(deadline); wait >= left {
 				s.log.Warn("gitlab fault; giving up", "project", t.path, "mr", t.key.iid, "kind", f.Kind,
 					"attempt", attempt, "wait_ms", ms(wait), "budget_left_ms", ms(max(left, 0)), "error", err.Error())
