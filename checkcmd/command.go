@@ -8,12 +8,16 @@
 package checkcmd
 
 import (
+	"crypto/x509"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
+	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/mask"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
@@ -45,34 +49,41 @@ type Command struct {
 // minPollInterval keeps --wait from hammering GitLab.
 const minPollInterval = time.Second
 
-// config is the check's settings once validated.
+// config is the check's settings once validated, and the plan they make.
 type config struct {
-	gitlabURL, token, project, mr string
-	labels                        *string
-	rules                         check.Options
-	docs                          string
-	timeout, wait, pollInterval   time.Duration
-	noColor, comment              bool
-	commentKey                    string
-	caFile, format, junit         string
-	secrets                       mask.Secrets // the run's
+	base                        *url.URL       // the API root, parsed once; nil offline
+	caPool                      *x509.CertPool // --ca-file, read once; nil without one
+	token, project              string
+	iid                         int64 // 0: no --mr
+	labels                      *string
+	rules                       check.Options
+	docs                        string
+	timeout, wait, pollInterval time.Duration
+	noColor, comment            bool
+	commentKey                  string
+	format, junit               string
+	secrets                     mask.Secrets // the run's
+	plan                        plan
 }
 
-// config checks every flag in one pass and returns the settings. Values
-// quoted in errors are masked first, then cut. --junit and --format come
-// first: the errors after them are reported there.
-func (f *Command) config(m mask.Secrets) (config, error) {
+// config checks every setting in one place and one pass, and makes the
+// plan from them: every bad setting is reported at once, in one error.
+// Values quoted in errors are masked first, then cut. --junit and --format
+// are kept when good even if another setting is bad: the error is reported
+// there too. The GitLab settings (URL, CA file, token, project, IID) are
+// checked only when the labels are not given offline (--labels).
+func (f *Command) config(m mask.Secrets, job cienv.Job, tokenSetEmpty string) (config, error) {
 	c := config{secrets: m,
-		gitlabURL: f.GitLabURL, project: strings.TrimSpace(f.Project),
-		mr: strings.TrimSpace(f.MR), labels: f.Labels, caFile: f.CAFile, junit: f.JUnit,
+		project: strings.TrimSpace(f.Project), labels: f.Labels, junit: f.JUnit,
 		format: strings.ToLower(strings.TrimSpace(f.Format)),
 		// Printed in the note's marker: masked where it comes in.
 		commentKey: m.Mask(strings.TrimSpace(f.CommentKey)),
 	}
+	var bad exit.Settings
 	if strings.HasSuffix(c.junit, "/") {
 		c.junit = ""
-		return c, exit.BadSetting("--junit", fmt.Sprintf("--junit/ECHOES_JUNIT %s names a directory", m.Quote(f.JUnit, 80)),
-			"give the path of the report file, e.g. --junit echoes-labels.junit.xml")
+		bad.Add(exit.BadSetting("--junit", fmt.Sprintf("--junit/ECHOES_JUNIT %s names a directory", m.Quote(f.JUnit, 80)),
+			"give the path of the report file, e.g. --junit echoes-labels.junit.xml"))
 	}
 	if c.format != "text" && c.format != "json" {
 		fix := "use --format text or --format json"
@@ -80,42 +91,74 @@ func (f *Command) config(m mask.Secrets) (config, error) {
 			fix = "use --format text or --format json; a JUnit report is a file beside them: add --junit echoes-labels.junit.xml"
 		}
 		c.format = "text"
-		return c, exit.BadSetting("--format", fmt.Sprintf("--format/ECHOES_FORMAT is %s", m.Quote(f.Format, 40)), fix)
+		bad.Add(exit.BadSetting("--format", fmt.Sprintf("--format/ECHOES_FORMAT is %s", m.Quote(f.Format, 40)), fix))
 	}
 	var err error
-	if c.rules, c.docs, err = f.Rules.Options(m); err != nil {
-		return c, err
-	}
+	c.rules, c.docs, err = f.Rules.Options(m)
+	bad.Add(err)
 	for _, s := range []struct {
 		name string
 		v    settings.Switch
 		to   *bool
 	}{{"--no-color", f.NoColor, &c.noColor}, {"--comment/ECHOES_COMMENT", f.Comment, &c.comment}} {
-		if *s.to, err = s.v.Value(s.name, m); err != nil {
-			return c, err
-		}
+		*s.to, err = s.v.Value(s.name, m)
+		bad.Add(err)
 	}
-	for _, d := range []struct {
-		name string
-		v    settings.Duration
-		to   *time.Duration
-	}{{"--timeout/ECHOES_TIMEOUT", f.Timeout, &c.timeout}, {"--wait/ECHOES_WAIT", f.Wait, &c.wait},
-		{"--poll-interval/ECHOES_POLL_INTERVAL", f.PollInterval, &c.pollInterval}} {
-		if *d.to, err = d.v.Value(d.name, m); err != nil {
-			return c, err
-		}
+	// A duration that does not parse is reported once, not again for
+	// its range.
+	var badTimeout, badWait, badPoll error
+	c.timeout, badTimeout = f.Timeout.Value("--timeout/ECHOES_TIMEOUT", m)
+	c.wait, badWait = f.Wait.Value("--wait/ECHOES_WAIT", m)
+	c.pollInterval, badPoll = f.PollInterval.Value("--poll-interval/ECHOES_POLL_INTERVAL", m)
+	bad.Add(badTimeout)
+	bad.Add(badWait)
+	bad.Add(badPoll)
+	if badTimeout == nil && c.timeout <= 0 {
+		bad.Add(exit.BadSetting("--timeout", fmt.Sprintf("--timeout/ECHOES_TIMEOUT is %s", c.timeout), "give a positive duration such as 30s or 2m"))
 	}
 	switch {
-	case c.timeout <= 0:
-		return c, exit.BadSetting("--timeout", fmt.Sprintf("--timeout/ECHOES_TIMEOUT is %s", c.timeout), "give a positive duration such as 30s or 2m")
+	case badWait != nil:
 	case c.wait < 0:
-		return c, exit.BadSetting("--wait", fmt.Sprintf("--wait/ECHOES_WAIT is %s", c.wait), "give 0s to check once, or how long to wait, such as 2m")
-	case c.wait > 0 && c.pollInterval < minPollInterval:
-		return c, exit.BadSetting("--poll-interval", fmt.Sprintf("--poll-interval/ECHOES_POLL_INTERVAL is %s, below the floor of %s", c.pollInterval, minPollInterval),
-			"give 1s or more, such as 10s")
+		bad.Add(exit.BadSetting("--wait", fmt.Sprintf("--wait/ECHOES_WAIT is %s", c.wait), "give 0s to check once, or how long to wait, such as 2m"))
+	case c.wait > 0 && badPoll == nil && c.pollInterval < minPollInterval:
+		bad.Add(exit.BadSetting("--poll-interval", fmt.Sprintf("--poll-interval/ECHOES_POLL_INTERVAL is %s, below the floor of %s", c.pollInterval, minPollInterval),
+			"give 1s or more, such as 10s"))
 	}
-	// Checked in the plan (settings.CheckToken), with the job token:
-	// offline, neither is sent.
-	c.token = strings.TrimSpace(f.Token)
-	return c, nil
+	if c.labels == nil {
+		c.gitLab(f, m, job, &bad)
+	}
+	if len(bad) == 0 {
+		// The plan's errors are settings missing for the pipeline at
+		// hand (no token, no project): only worth saying once the
+		// settings given are good.
+		c.plan, err = makePlan(c, job, tokenSetEmpty)
+		bad.Add(err)
+	}
+	return c, bad.Err()
+}
+
+// gitLab checks the settings only a check that reads GitLab uses.
+func (c *config) gitLab(f *Command, m mask.Secrets, job cienv.Job, bad *exit.Settings) {
+	var err error
+	if c.base, err = gitlabapi.ParseBaseURL(f.GitLabURL); err != nil {
+		bad.Add(err)
+	}
+	if f.CAFile != "" {
+		c.caPool, err = gitlabapi.LoadCA(f.CAFile)
+		bad.Add(err)
+	}
+	// The job token is checked too: it is sent when no token is given.
+	if c.token, err = f.CleanToken(); err != nil {
+		bad.Add(err)
+	} else if c.token == "" {
+		_, err = settings.CheckToken(job.JobToken)
+		bad.Add(err)
+	}
+	if mr := strings.TrimSpace(f.MR); mr != "" {
+		c.iid, err = parseIID(mr, m)
+		bad.Add(err)
+	}
+	if c.project != "" {
+		bad.Add(validateProject(c.project, m))
+	}
 }

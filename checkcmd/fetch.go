@@ -37,7 +37,7 @@ func (r *run) newFetcher(p plan) (fetcher, error) {
 		return f, nil
 	}
 	client, err := gitlabapi.New(gitlabapi.Config{
-		BaseURL: r.cfg.gitlabURL, Token: p.token, TokenKind: p.tokenKind, CAFile: r.cfg.caFile,
+		Base: r.cfg.base, RootCAs: r.cfg.caPool, Token: p.token, TokenKind: p.tokenKind,
 		UserAgent: "echoes-labels/" + r.d.Version, MaxRetryWait: r.d.MaxRetryWait, Secrets: r.cfg.secrets,
 		OnRetry: func(cause string, wait time.Duration) {
 			// On stderr whatever the format: a remark on the way, not the

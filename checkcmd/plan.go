@@ -9,7 +9,6 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/mask"
-	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
 // source is where the plan reads the labels, in the README's order.
@@ -43,8 +42,9 @@ type plan struct {
 	skip      string // nothingToCheck: why
 }
 
-// makePlan chooses where the labels come from. It is pure: the flags and
-// the CI variables in, the plan or a configuration error out.
+// makePlan chooses where the labels come from. It is pure: the settings,
+// already checked (config), and the CI variables in, the plan or the
+// configuration error of a setting this pipeline lacks out.
 func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 	if c.labels != nil {
 		return plan{source: fromLabelsFlag, labels: cienv.SplitLabels(*c.labels)}, nil
@@ -56,17 +56,10 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 			p.notices = append(p.notices, tokenSetEmpty+" is set but empty; trying the job token instead.")
 		}
 	}
-	if _, err := settings.CheckToken(p.token); err != nil {
-		return p, err
+	if c.iid == 0 {
+		return branchPlan(p, job)
 	}
-	if c.mr == "" {
-		return branchPlan(p, c, job)
-	}
-	iid, err := parseIID(c.mr, c.secrets)
-	if err != nil {
-		return p, err
-	}
-	p.iid = iid
+	p.iid = c.iid
 	switch {
 	case p.token == "" && job.InMRPipeline:
 		p.source, p.labels = fromVariable, job.PipelineLabels
@@ -82,20 +75,21 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 	if job.InMRPipeline {
 		p.onRefused = fromVariable
 	}
-	return p, apiSettings(c, p.project)
+	return p, nil
 }
 
 // branchPlan finds the merge request of a pipeline without
 // CI_MERGE_REQUEST_IID: from CI_OPEN_MERGE_REQUESTS, or with a token of
 // one's own by source branch. With neither there is nothing to check.
-func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
+func branchPlan(p plan, job cienv.Job) (plan, error) {
 	p.source, p.skip = nothingToCheck, "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"
 	if p.token == "" {
 		return p, nil
 	}
 	if ref, ok := cienv.InProject(job.OpenMergeRequests, job.ProjectPath); ok {
+		// ref.Project is CI_PROJECT_PATH, GitLab's own.
 		p.source, p.project, p.iid, p.found, p.onRefused = fromAPI, ref.Project, ref.IID, ref.String(), nothingToCheck
-		return p, apiSettings(c, p.project)
+		return p, nil
 	}
 	if p.tokenKind != gitlabapi.PrivateToken || p.project == "" {
 		return p, nil
@@ -108,18 +102,7 @@ func branchPlan(p plan, c config, job cienv.Job) (plan, error) {
 		return p, nil
 	}
 	p.source, p.branch = fromBranch, job.Branch
-	return p, apiSettings(c, p.project)
-}
-
-// apiSettings checks what only a plan that calls GitLab needs.
-func apiSettings(c config, project string) error {
-	if err := validateProject(project, c.secrets); err != nil {
-		return err
-	}
-	if _, err := gitlabapi.ParseBaseURL(c.gitlabURL); err != nil {
-		return err
-	}
-	return nil
+	return p, nil
 }
 
 // parseIID reads a merge request IID, which GitLab numbers from 1.

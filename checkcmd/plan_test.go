@@ -8,6 +8,7 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
 // The README's "Where the labels come from", one row a case, as makePlan
@@ -25,7 +26,7 @@ func TestPlanFollowsTheREADMEOrder(t *testing.T) {
 		}
 		return out
 	}
-	api := config{gitlabURL: "https://gitlab.example.com/api/v4", project: "42", mr: "7"}
+	api := config{project: "42", iid: 7}
 	for _, tt := range []struct {
 		name string
 		cfg  config
@@ -33,7 +34,7 @@ func TestPlanFollowsTheREADMEOrder(t *testing.T) {
 		want plan
 		err  string // a configuration error naming this
 	}{
-		{"1. --labels, even with a token and a merge request", config{labels: &labels, token: "tok", mr: "7"}, mrJob,
+		{"1. --labels, even with a token and a merge request", config{labels: &labels, token: "tok", iid: 7}, mrJob,
 			plan{source: fromLabelsFlag, labels: []string{"a", "echoes/intent/x"}}, ""},
 		{"2. a token", withToken(api, "tok"), mrJob,
 			plan{source: fromAPI, token: "tok", tokenKind: gitlabapi.PrivateToken, project: "42", iid: 7, onRefused: fromVariable, pipeline: []string{"backend"}}, ""},
@@ -45,24 +46,21 @@ func TestPlanFollowsTheREADMEOrder(t *testing.T) {
 			plan{source: fromVariable, tokenKind: gitlabapi.PrivateToken, project: "42", iid: 7, labels: []string{"backend"}, pipeline: []string{"backend"}}, ""},
 		{"5. no merge request and no token", config{}, map[string]string{"CI": "true"},
 			plan{source: nothingToCheck, tokenKind: gitlabapi.PrivateToken, skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
-		{"5. a branch pipeline found in CI_OPEN_MERGE_REQUESTS", withToken(config{gitlabURL: api.gitlabURL}, "tok"),
+		{"5. a branch pipeline found in CI_OPEN_MERGE_REQUESTS", withToken(config{}, "tok"),
 			map[string]string{"CI": "true", "CI_OPEN_MERGE_REQUESTS": "fork/p!3,g/p!9", "CI_PROJECT_PATH": "G/P"},
 			plan{source: fromAPI, token: "tok", project: "g/p", iid: 9, found: "g/p!9", onRefused: nothingToCheck,
 				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
-		{"5. a branch pipeline looked up by its branch", withToken(config{gitlabURL: api.gitlabURL, project: "42"}, "tok"),
+		{"5. a branch pipeline looked up by its branch", withToken(config{project: "42"}, "tok"),
 			map[string]string{"CI": "true", "CI_COMMIT_BRANCH": "topic"},
 			plan{source: fromBranch, token: "tok", project: "42", branch: "topic",
 				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
-		{"5. the job token cannot look a branch up", config{gitlabURL: api.gitlabURL, project: "42"},
+		{"5. the job token cannot look a branch up", config{project: "42"},
 			map[string]string{"CI": "true", "CI_JOB_TOKEN": "job", "CI_COMMIT_BRANCH": "topic"},
 			plan{source: nothingToCheck, token: "job", tokenKind: gitlabapi.JobToken, project: "42",
 				skip: "no merge request here (CI_MERGE_REQUEST_IID is not set), so there is nothing to check"}, ""},
-		{"outside CI, a token and a project but no --mr", withToken(config{gitlabURL: api.gitlabURL, project: "42"}, "tok"), nil, plan{}, "--mr"},
+		{"outside CI, a token and a project but no --mr", withToken(config{project: "42"}, "tok"), nil, plan{}, "--mr"},
 		{"--mr without any token outside a merge request pipeline", api, nil, plan{}, "ECHOES_GITLAB_TOKEN"},
-		{"--mr without a project", withToken(config{gitlabURL: api.gitlabURL, mr: "7"}, "tok"), nil, plan{}, "--project"},
-		{"a token with a line break", withToken(api, "to\nk"), nil, plan{}, "ECHOES_GITLAB_TOKEN"},
-		{"an IID that is not a number", withToken(config{gitlabURL: api.gitlabURL, project: "42", mr: "x"}, "tok"), nil, plan{}, "--mr 42"},
-		{"an API URL that is not one", withToken(config{gitlabURL: "gitlab", project: "42", mr: "7"}, "tok"), nil, plan{}, "CI_API_V4_URL"},
+		{"--mr without a project", withToken(config{iid: 7}, "tok"), nil, plan{}, "--project"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := makePlan(tt.cfg, cienv.Map(tt.env).Job(), "")
@@ -86,8 +84,30 @@ func withToken(c config, token string) config { c.token = token; return c }
 
 func TestPlanSaysWhenAnEmptyTokenVariableWasSkipped(t *testing.T) {
 	job := cienv.Map(map[string]string{"CI_JOB_TOKEN": "job", "CI_MERGE_REQUEST_IID": "7"}).Job()
-	p, err := makePlan(config{gitlabURL: "https://gitlab.example.com", project: "1", mr: "7"}, job, "ECHOES_GITLAB_TOKEN")
+	p, err := makePlan(config{project: "1", iid: 7}, job, "ECHOES_GITLAB_TOKEN")
 	if err != nil || p.tokenKind != gitlabapi.JobToken || len(p.notices) != 1 || !strings.Contains(p.notices[0], "ECHOES_GITLAB_TOKEN is set but empty") {
 		t.Fatalf("plan %+v, %v", p, err)
+	}
+}
+
+// Every bad setting is reported in one error, each with its fix, so that a
+// person mends them all in one run.
+func TestConfigReportsEveryBadSettingAtOnce(t *testing.T) {
+	f := &Command{Format: "yaml", MR: "x", Project: "../p", GitLab: settings.GitLab{GitLabURL: "gitlab", Token: "to\nk"}}
+	_, err := f.config(nil, cienv.Job{}, "")
+	e := exit.From(err)
+	if e.Code != exit.Config {
+		t.Fatalf("exit %d (%v), want %d", e.Code, err, exit.Config)
+	}
+	for _, want := range []string{"--format/ECHOES_FORMAT", "--mr/CI_MERGE_REQUEST_IID", "--project/CI_MERGE_REQUEST_PROJECT_ID",
+		"not an http(s) URL", "the token contains spaces", "--timeout/ECHOES_TIMEOUT is 0s"} {
+		if !strings.Contains(e.Cause, want) {
+			t.Errorf("cause %q does not name %q", e.Cause, want)
+		}
+	}
+	for _, want := range []string{"--format text", "--mr 42", "--project my-group/my-project", "ECHOES_GITLAB_URL", "without quotes"} {
+		if !strings.Contains(e.Fix, want) {
+			t.Errorf("fix %q lacks %q", e.Fix, want)
+		}
 	}
 }

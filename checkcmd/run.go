@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
@@ -37,8 +38,13 @@ func (f *Command) Run(ctx context.Context, d Deps, secrets mask.Secrets) error {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
-	cfg, err := f.config(secrets)
-	r := &run{d: d, cfg: cfg, job: d.Env.Job()}
+	job := d.Env.Job()
+	tokenSetEmpty := ""
+	if strings.TrimSpace(f.Token) == "" {
+		tokenSetEmpty = settings.EmptyTokenVar(d.Env)
+	}
+	cfg, err := f.config(secrets, job, tokenSetEmpty)
+	r := &run{d: d, cfg: cfg, job: job}
 	var mr report.MergeRequest
 	if err == nil {
 		mr, err = r.check(ctx)
@@ -59,16 +65,9 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	start := r.d.Clock.Now()
 	budget, cancel := context.WithTimeout(ctx, r.cfg.timeout+r.cfg.wait)
 	defer cancel()
-	tokenSetEmpty := ""
-	if r.cfg.token == "" {
-		tokenSetEmpty = settings.EmptyTokenVar(r.d.Env)
-	}
-	p, err := makePlan(r.cfg, r.job, tokenSetEmpty)
+	p := r.cfg.plan
 	for _, n := range p.notices {
 		r.noticef("%s", n)
-	}
-	if err != nil {
-		return report.MergeRequest{}, err
 	}
 	f, err := r.newFetcher(p)
 	if err != nil {

@@ -6,6 +6,7 @@ package exit
 
 import (
 	"errors"
+	"strings"
 )
 
 // Exit codes, stable and documented in the README.
@@ -70,4 +71,42 @@ func From(err error) *Error {
 		return e
 	}
 	return &Error{Code: Config, Cause: err.Error(), Fix: "check the flags and variables above; if they are right, report this as a bug", Err: err}
+}
+
+// Settings collects every bad setting of one command line, so that a
+// person mends them all in one go rather than one run at a time.
+type Settings []*Error
+
+// Add records err (nil is ignored); an error that is not an *Error counts
+// as a configuration error.
+func (s *Settings) Add(err error) {
+	if err == nil {
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = BadSetting("", err.Error(), "check the flags and variables")
+	}
+	*s = append(*s, e)
+}
+
+// Err is nil, the one error, or one configuration error of several: the
+// first one's setting, every cause on one line, every fix on another.
+func (s Settings) Err() error {
+	switch len(s) {
+	case 0:
+		return nil
+	case 1:
+		return s[0]
+	}
+	causes, fixes := make([]string, 0, len(s)), make([]string, 0, len(s))
+	wrapped := make([]error, 0, len(s))
+	for _, e := range s {
+		causes, wrapped = append(causes, e.Cause), append(wrapped, e)
+		if e.Fix != "" {
+			fixes = append(fixes, e.Fix)
+		}
+	}
+	return &Error{Code: Config, Setting: s[0].Setting, Cause: strings.Join(causes, "; "),
+		Fix: strings.Join(fixes, "; "), Err: errors.Join(wrapped...)}
 }

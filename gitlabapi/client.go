@@ -61,6 +61,10 @@ type Config struct {
 	Token     string
 	TokenKind TokenKind
 	CAFile    string // PEM bundle trusted in addition to the system's
+	// Base and RootCAs, when set, are BaseURL and CAFile as the caller
+	// already checked them (ParseBaseURL, LoadCA): not read twice.
+	Base      *url.URL
+	RootCAs   *x509.CertPool
 	UserAgent string
 	// Secrets are masked in whatever GitLab's answers carry into an error
 	// (bodies, headers, the network's own messages), before any cut; the
@@ -135,9 +139,11 @@ const (
 
 // New checks the configuration and builds a Client. It makes no request.
 func New(cfg Config) (*Client, error) {
-	base, err := ParseBaseURL(cfg.BaseURL)
-	if err != nil {
-		return nil, err
+	base, err := cfg.Base, error(nil)
+	if base == nil {
+		if base, err = ParseBaseURL(cfg.BaseURL); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case cfg.RetryMax == 0:
@@ -148,11 +154,13 @@ func New(cfg Config) (*Client, error) {
 	transport := cfg.transport
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		if cfg.CAFile != "" {
-			pool, err := loadCA(cfg.CAFile)
-			if err != nil {
+		pool := cfg.RootCAs
+		if pool == nil && cfg.CAFile != "" {
+			if pool, err = LoadCA(cfg.CAFile); err != nil {
 				return nil, err
 			}
+		}
+		if pool != nil {
 			t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 		transport = t
@@ -245,10 +253,10 @@ func sanitizeURL(raw string) string {
 // maxCAFile bounds the CA bundle: Mozilla's whole store is about 200 KiB.
 const maxCAFile = 1 << 20
 
-// loadCA reads the PEM bundle. It opens without blocking and reads only a
+// LoadCA reads the PEM bundle. It opens without blocking and reads only a
 // regular file of bounded size: a FIFO or a device named by mistake (or on
 // purpose) would otherwise hang the job or fill its memory.
-func loadCA(path string) (*x509.CertPool, error) {
+func LoadCA(path string) (*x509.CertPool, error) {
 	const where = "(--ca-file, CI_SERVER_TLS_CA_FILE)"
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
