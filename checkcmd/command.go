@@ -43,6 +43,10 @@ type Command struct {
 	Comment      settings.Switch   `env:"ECHOES_COMMENT" help:"On failure, post (or update) one comment on the merge request saying what is missing; needs a token with the api scope."`
 	CommentKey   string            `name:"comment-key" env:"ECHOES_COMMENT_KEY,CI_JOB_NAME" placeholder:"NAME" help:"Which check the comment belongs to, so two jobs on one merge request keep two comments."`
 
+	SkipAuthors string          `name:"skip-authors" env:"ECHOES_SKIP_AUTHORS" placeholder:"GLOB,…" help:"Skip the check (exit 0) for merge requests by these authors: comma-separated usernames, case-insensitive, * matching any characters (renovate*,dependabot*)."`
+	Drafts      string          `env:"ECHOES_DRAFTS" default:"enforce" placeholder:"enforce|warn" help:"warn: a draft merge request lacking labels is a warning (exit 4), not a failure."`
+	Enforce     settings.Switch `env:"ECHOES_ENFORCE" default:"true" help:"false: missing labels are a warning (exit 4), not a failure, on every merge request."`
+
 	settings.Rules `embed:""`
 }
 
@@ -64,6 +68,8 @@ type config struct {
 	format, junit               string
 	secrets                     mask.Secrets // the run's
 	plan                        plan
+	skipAuthors                 []string // lower-case globs
+	draftsWarn, enforce         bool
 }
 
 // config checks every setting in one place and one pass, and makes the
@@ -124,6 +130,18 @@ func (f *Command) config(m mask.Secrets, job cienv.Job, tokenSetEmpty string) (c
 		bad.Add(exit.BadSetting("--poll-interval", fmt.Sprintf("--poll-interval/ECHOES_POLL_INTERVAL is %s, below the floor of %s", c.pollInterval, minPollInterval),
 			"give 1s or more, such as 10s"))
 	}
+	c.enforce, err = f.Enforce.Value("--enforce/ECHOES_ENFORCE", m)
+	bad.Add(err)
+	switch strings.ToLower(strings.TrimSpace(f.Drafts)) {
+	case "enforce", "":
+	case "warn":
+		c.draftsWarn = true
+	default:
+		bad.Add(exit.BadSetting("--drafts", fmt.Sprintf("--drafts/ECHOES_DRAFTS is %s", m.Quote(f.Drafts, 40)),
+			"give enforce (a draft lacking labels fails, the default) or warn (it is a warning, exit 4)"))
+	}
+	c.skipAuthors, err = parseAuthors(f.SkipAuthors, m)
+	bad.Add(err)
 	if c.labels == nil {
 		c.gitLab(f, m, job, &bad)
 	}

@@ -19,6 +19,10 @@ type fetched struct {
 	labels []string
 	mr     report.MergeRequest
 	skip   string
+	// author and draft come from the one read of the merge request: ""
+	// and false when the labels came from elsewhere.
+	author string
+	draft  bool
 }
 
 // fetcher reads the labels as the plan says, with client when the plan
@@ -103,7 +107,7 @@ func (f fetcher) fetch(ctx context.Context) (fetched, error) {
 }
 
 func (f fetcher) fromAPI(mr *gitlabapi.MergeRequest) fetched {
-	return f.masked(fetched{source: report.FromAPI, labels: mr.Labels,
+	return f.masked(fetched{source: report.FromAPI, labels: mr.Labels, author: mr.Author, draft: mr.Draft,
 		mr: report.MergeRequest{Project: f.plan.project, IID: mr.IID, WebURL: mr.WebURL}})
 }
 
@@ -117,6 +121,6 @@ func (f fetcher) fromVariable() fetched {
 func (f fetcher) masked(got fetched) fetched {
 	m := f.cfg.secrets
 	got.labels = m.Masks(got.labels)
-	got.mr.Project, got.mr.WebURL = m.Mask(got.mr.Project), m.Mask(got.mr.WebURL)
+	got.mr.Project, got.mr.WebURL, got.author = m.Mask(got.mr.Project), m.Mask(got.mr.WebURL), m.Mask(got.author)
 	return got
 }

@@ -42,16 +42,23 @@ func (r *run) write(res report.Result, start time.Time) error {
 
 // skip says there is nothing to check: exit 0, and in JSON a document
 // saying so, so that a script reading stdout is not left with nothing.
-func (r *run) skip(reason string) error {
+// hint, when set, is a second line saying how to get a verdict.
+func (r *run) skip(reason, hint string) error {
 	if err := writeJUnit(r.cfg.junit, func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
 		return err
 	}
 	if r.cfg.format == "json" {
 		return report.WriteJSON(r.d.Stdout, report.JSONReport{Verdict: report.VerdictSkipped, Reason: reason})
 	}
-	r.noticef("%s.\n  Run it in a merge request pipeline, or pass --mr (with a token) or --labels.", reason)
+	if hint != "" {
+		reason += ".\n  " + hint
+	}
+	r.noticef("%s.", reason)
 	return nil
 }
+
+// hintNoMR is how to get a verdict where there was no merge request.
+const hintNoMR = "Run it in a merge request pipeline, or pass --mr (with a token) or --labels"
 
 // finish mirrors a configuration or API error into the JUnit file and the
 // JSON document, so that the widget and scripts see why there is no

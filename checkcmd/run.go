@@ -13,6 +13,7 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/internal/clock"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/printable"
 	"gitlab.com/echoeshq/echoes-labels/report"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
@@ -78,10 +79,22 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 		return report.MergeRequest{Project: p.project, IID: p.iid}, r.orCancelled(ctx, err)
 	}
 	if got.skip != "" {
-		return report.MergeRequest{}, r.skip(got.skip)
+		return report.MergeRequest{}, r.skip(got.skip, hintNoMR)
+	}
+	if p := skippedAuthor(r.cfg.skipAuthors, got.author); p != "" {
+		return got.mr, r.skip(fmt.Sprintf("merge request %s is by %s, whose merge requests are not checked (--skip-authors %s)",
+			got.mr, printable.String(got.author), p), "")
+	}
+	notEnforced := ""
+	switch {
+	case !r.cfg.enforce:
+		notEnforced = "--enforce/ECHOES_ENFORCE is false"
+	case r.cfg.draftsWarn && got.draft:
+		notEnforced = "the merge request is a draft (--drafts warn); mark it ready, then retry this job"
 	}
 	v := check.Evaluate(got.labels, r.cfg.rules)
-	if !v.Pass() && r.cfg.wait > 0 {
+	// A warning blocks no one: not worth runner minutes waiting for.
+	if !v.Pass() && r.cfg.wait > 0 && notEnforced == "" {
 		if got, v, err = f.wait(budget, got, v); err != nil {
 			return got.mr, r.orCancelled(ctx, err)
 		}
@@ -91,6 +104,9 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 		Source: got.source, Labels: got.labels, MergeRequest: got.mr, Verdict: v,
 		Prefixes: r.cfg.rules.Prefixes, Docs: report.Docs{Base: m.Mask(r.cfg.docs)}, EventType: m.Mask(r.job.EventType),
 		OutsideCI: !r.job.InCI,
+	}
+	if !v.Pass() {
+		res.NotEnforced = notEnforced
 	}
 	if f.client != nil {
 		for _, a := range f.client.Attempts() {
@@ -105,7 +121,10 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	if r.cfg.comment {
 		f.comment(budget, res)
 	}
-	if !v.Pass() {
+	switch {
+	case res.Warn():
+		return got.mr, exit.Silent(exit.Warn)
+	case !v.Pass():
 		return got.mr, exit.Silent(exit.Labels)
 	}
 	return got.mr, nil

@@ -15,6 +15,7 @@ const (
 	Labels    = 1   // labels missing or invalid
 	Config    = 2   // configuration or usage error
 	API       = 3   // GitLab API error
+	Warn      = 4   // labels missing, not enforced: a draft (--drafts warn) or --enforce false
 	Cancelled = 130 // stopped by SIGTERM or Ctrl-C, as shells number it
 )
 

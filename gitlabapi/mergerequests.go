@@ -13,6 +13,19 @@ type MergeRequest struct {
 	IID    int64
 	WebURL string
 	Labels []string
+	// Author is the author's username ("" when GitLab does not say);
+	// Draft is GitLab's draft (or, before 14, work_in_progress).
+	Author string
+	Draft  bool
+}
+
+// summaryOf is what the check reads of a merge request.
+func summaryOf(mr *gitlab.BasicMergeRequest) MergeRequest {
+	out := MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels, Draft: mr.Draft}
+	if mr.Author != nil {
+		out.Author = mr.Author.Username
+	}
+	return out
 }
 
 // noLabels is the cause when a merge request has no list of labels. A
@@ -61,7 +74,7 @@ func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch stri
 		if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
 			return nil, c.malformed(rec, noLabels)
 		}
-		mrs[i] = MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels}
+		mrs[i] = summaryOf(mr)
 	}
 	return mrs, nil
 }
@@ -87,7 +100,7 @@ type MergeRequestInfo struct {
 
 func infoOf(mr *gitlab.BasicMergeRequest) MergeRequestInfo {
 	info := MergeRequestInfo{
-		MergeRequest: MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels},
+		MergeRequest: summaryOf(mr),
 		ProjectID:    mr.ProjectID, SourceProjectID: mr.SourceProjectID, SHA: mr.SHA, State: mr.State,
 	}
 	if mr.UpdatedAt != nil {
@@ -115,6 +128,7 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 		return nil, c.malformed(rec, noLabels)
 	}
 	info := infoOf(&mr.BasicMergeRequest)
+	info.Draft = info.Draft || mr.WorkInProgress // GitLab before 14.0
 	if p := mr.HeadPipeline; p != nil && p.ID > 0 {
 		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Ref: p.Ref, Status: p.Status}
 	}

@@ -13,6 +13,7 @@ import (
 const (
 	VerdictPass    = "pass"
 	VerdictFail    = "fail"
+	VerdictWarn    = "warn"    // labels missing, not enforced (a draft, or --enforce false): exit 4
 	VerdictSkipped = "skipped" // no merge request to check
 	VerdictError   = "error"   // configuration or API error: see the error field
 )
@@ -29,6 +30,8 @@ type JSONReport struct {
 	NearMissesOmitted int        `json:"near_misses_omitted,omitempty"`
 	Rules             []JSONRule `json:"rules,omitempty"`
 	NextStep          string     `json:"next_step,omitempty"`
+	// NotEnforced says why a verdict is warn rather than fail.
+	NotEnforced string `json:"not_enforced,omitempty"`
 	Reason            string     `json:"reason,omitempty"` // why a check was skipped
 	Error             *JSONError `json:"error,omitempty"`
 }
@@ -84,10 +87,9 @@ func JSON(w io.Writer, r Result) error {
 	labels.Intent, labels.IntentOmitted = labelNames(v.Intents, v.Counts.Intents)
 	labels.Initiative, labels.InitiativeOmitted = labelNames(v.Initiatives, v.Counts.Initiatives)
 	labels.Effort, labels.EffortOmitted = labelNames(v.Efforts, v.Counts.Efforts)
-	doc := JSONReport{Verdict: VerdictPass, Source: r.Source, Labels: labels}
+	doc := JSONReport{Verdict: r.VerdictName(), Source: r.Source, Labels: labels}
 	if !v.Pass() {
-		doc.Verdict = VerdictFail
-		doc.NextStep = r.NextStep()
+		doc.NextStep, doc.NotEnforced = r.NextStep(), r.NotEnforced
 	}
 	if r.MergeRequest.IID != 0 {
 		doc.MergeRequest = &JSONMR{Project: r.MergeRequest.Project, IID: r.MergeRequest.IID, WebURL: r.MergeRequest.WebURL}

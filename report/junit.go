@@ -79,12 +79,20 @@ func JUnit(w io.Writer, r Result) error {
 			body = append(body, "fix: "+xmlSafe(f.Fix))
 		}
 		body = append(body, "details: "+xmlSafe(f.Details))
-		switch f.Outcome {
-		case check.Failed:
+		switch {
+		case f.Outcome == check.Failed && r.Warn():
+			// Not enforced: a warning, which GitLab's widget shows as a
+			// skipped case with its text.
+			body = append(body, r.NextStep())
+			c.Name += " (warning: not enforced)"
+			text := "warning only, not enforced (" + xmlSafe(r.NotEnforced) + "): " + strings.Join(body, "\n")
+			c.Skipped = &junitSkipped{Message: "warning: " + xmlSafe(f.Message), Text: text}
+			suite.Skipped++
+		case f.Outcome == check.Failed:
 			body = append(body, r.NextStep())
 			c.Failure = &junitProblem{Message: xmlSafe(f.Message), Type: string(f.Problem), Text: strings.Join(body, "\n")}
 			suite.Failures++
-		case check.Warned:
+		case f.Outcome == check.Warned:
 			text := "warning only, the job passes: " + strings.Join(body, "\n")
 			c.Skipped = &junitSkipped{Message: "warning: " + xmlSafe(f.Message), Text: text}
 			suite.Skipped++

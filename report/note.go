@@ -37,6 +37,8 @@ func Note(r Result, marker string) string {
 		// The job passes, but a note that was red must not hide what
 		// is still off.
 		b.WriteString("✅ **Echoes labels are complete**, with a warning.\n\n")
+	case r.Warn():
+		fmt.Fprintf(&b, "⚠️ **This merge request needs an Echoes label** (a warning: not enforced, %s).\n\n", codeSpan(r.NotEnforced))
 	default:
 		b.WriteString("❌ **This merge request needs an Echoes label.**\n\n")
 	}
@@ -45,7 +47,7 @@ func Note(r Result, marker string) string {
 			continue
 		}
 		mark := "❌"
-		if f.Outcome == check.Warned {
+		if f.Outcome == check.Warned || r.Warn() {
 			mark = "⚠️ Warning only:"
 		}
 		fmt.Fprintf(&b, "- %s %s\n", mark, codeSpan(f.Message))

@@ -81,7 +81,25 @@ type Result struct {
 	EventType    string // CI_MERGE_REQUEST_EVENT_TYPE, for the details
 	OutsideCI    bool   // run by hand: there is no job to retry
 	Calls        []Call // for the details
+	// NotEnforced, when the labels fail, says why that is only a warning
+	// (exit 4): a draft under --drafts warn, or --enforce false.
+	NotEnforced string
 }
+
+// VerdictName is the verdict as JSON and the dotenv name it: pass, fail,
+// or warn (labels missing, not enforced).
+func (r Result) VerdictName() string {
+	switch {
+	case r.Verdict.Pass():
+		return VerdictPass
+	case r.NotEnforced != "":
+		return VerdictWarn
+	}
+	return VerdictFail
+}
+
+// Warn is true when labels are missing but not enforced.
+func (r Result) Warn() bool { return r.VerdictName() == VerdictWarn }
 
 // Finding is one rule as every format shows it.
 type Finding struct {

@@ -58,9 +58,13 @@ func Text(w io.Writer, r Result, o Options) error {
 	}
 	b.WriteString("\n")
 
-	if v.Pass() {
+	switch {
+	case v.Pass():
 		fmt.Fprintf(&b, "%s %s\n", s.green("✔ PASS"), r.Headline())
-	} else {
+	case r.Warn():
+		fmt.Fprintf(&b, "%s %s\n", s.yellow("⚠ WARN"), r.Headline())
+		fmt.Fprintf(&b, "  %s\n", s.yellow("not enforced: "+printable.String(r.NotEnforced)+"; the job is a warning and the pipeline goes on"))
+	default:
 		fmt.Fprintf(&b, "%s %s\n", s.red("✖ FAIL"), r.Headline())
 	}
 	for _, f := range r.Findings() {
@@ -68,6 +72,9 @@ func Text(w io.Writer, r Result, o Options) error {
 			continue
 		}
 		mark := s.red("  ✖ " + f.Title)
+		if f.Outcome == check.Failed && r.Warn() {
+			mark = s.yellow("  ⚠ " + f.Title)
+		}
 		if f.Outcome == check.Warned {
 			mark = s.yellow("  ⚠ " + f.Title + " (warning only)")
 		}

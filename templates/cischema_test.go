@@ -414,7 +414,7 @@ func TestBrokenComponentFailsValidation(t *testing.T) {
 	}{
 		{"interruptible not a boolean", "interruptible: true", "interruptible: sometimes", "interruptible"},
 		{"artifacts when unknown", "when: always", "when: sometimes", "when"},
-		{"exit code not a number", "exit_codes: [3]", `exit_codes: ["three"]`, "exit_codes"},
+		{"exit code not a number", "  rules:\n", "  allow_failure:\n    exit_codes: [\"four\"]\n  rules:\n", "exit_codes"},
 		{"unknown job keyword", "  needs: []\n", "  needs: []\n  rulez: []\n", "rulez"},
 		{"input type unknown", "type: boolean", "type: bool", "type"},
 		{"spec key unknown", "spec:\n  inputs:", "spec:\n  outputs: {}\n  inputs:", "outputs"},
@@ -453,7 +453,8 @@ func TestComponentInputs(t *testing.T) {
 	if err := yaml.NewDecoder(bytes.NewReader(Component)).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"job_name", "stage", "image", "require_effort", "allow_api_failure", "junit_report", "wait", "timeout"}
+	want := []string{"job_name", "stage", "image", "require_effort", "allow_api_failure", "junit_report", "wait", "timeout",
+		"skip_authors", "drafts", "enforce"}
 	var names []string
 	for name := range h.Spec.Inputs {
 		names = append(names, name)
@@ -502,7 +503,13 @@ func TestComponentJob(t *testing.T) {
 	}
 	cfg := cf.body.(map[string]any)
 	job, ok := cfg["echoes-labels"].(map[string]any)
-	if !ok || len(cfg) != 1 {
+	jobs := 0
+	for k := range cfg {
+		if !strings.HasPrefix(k, ".") {
+			jobs++
+		}
+	}
+	if !ok || jobs != 1 {
 		t.Fatalf("want exactly one job named echoes-labels by default, got keys %v", keys(cfg))
 	}
 	vars, _ := job["variables"].(map[string]any)
@@ -518,7 +525,11 @@ func TestComponentJob(t *testing.T) {
 		{"ECHOES_WAIT", vars["ECHOES_WAIT"], "0s"},
 		{"ECHOES_JUNIT", vars["ECHOES_JUNIT"], "echoes-labels.junit.xml"},
 		{"artifacts", fmt.Sprint(job["artifacts"]), "map[expire_in:30 days reports:map[junit:echoes-labels.junit.xml] when:always]"},
-		{"allow_failure", fmt.Sprint(job["allow_failure"]), "map[exit_codes:[3]]"},
+		{"allow_failure", fmt.Sprint(allowFailure(t, Component, nil)), "map[exit_codes:[4]]"},
+		{"allow_failure with allow_api_failure", fmt.Sprint(allowFailure(t, Component, map[string]string{"allow_api_failure": "true"})), "map[exit_codes:[3 4]]"},
+		{"ECHOES_ENFORCE", vars["ECHOES_ENFORCE"], "true"},
+		{"ECHOES_DRAFTS", vars["ECHOES_DRAFTS"], "enforce"},
+		{"ECHOES_SKIP_AUTHORS", vars["ECHOES_SKIP_AUTHORS"], ""},
 		{"script", fmt.Sprint(job["script"]), "[echoes-labels]"},
 	}
 	for _, c := range checks {
@@ -530,8 +541,8 @@ func TestComponentJob(t *testing.T) {
 		t.Error("the template must not set ECHOES_GITLAB_TOKEN: it would hide the project's masked variable")
 	}
 	rules, _ := job["rules"].([]any)
-	if len(rules) != 2 {
-		t.Fatalf("want two rules, got %v", rules)
+	if len(rules) != 1 {
+		t.Fatalf("want one rule, got %v", rules)
 	}
 	for i, r := range rules {
 		cond, _ := r.(map[string]any)["if"].(string)
@@ -539,9 +550,34 @@ func TestComponentJob(t *testing.T) {
 			t.Errorf("rule %d runs outside merge request pipelines: if: %q", i, cond)
 		}
 	}
-	if af := rules[1].(map[string]any)["allow_failure"]; af != false {
-		t.Errorf("the last rule must set allow_failure: false so API errors fail by default, got %v", af)
+	// GitLab takes a rule's allow_failure (true or false only) instead of
+	// the job's, exit codes included: exit code 4 would then fail.
+	for i, r := range rules {
+		if af, set := r.(map[string]any)["allow_failure"]; set {
+			t.Errorf("rule %d sets allow_failure: %v, which drops the job's exit codes", i, af)
+		}
 	}
+}
+
+// allowFailure is the job's allow_failure as GitLab resolves it: its own,
+// or that of the hidden job it extends.
+func allowFailure(t *testing.T, src []byte, given map[string]string) any {
+	t.Helper()
+	cf, err := parseConfig(src, given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.body.(map[string]any)
+	job := cfg["echoes-labels"].(map[string]any)
+	if af, ok := job["allow_failure"]; ok {
+		return af
+	}
+	base, _ := job["extends"].(string)
+	hidden, ok := cfg[base].(map[string]any)
+	if !ok {
+		t.Fatalf("the job extends %q, which the template does not define (keys %v)", base, keys(cfg))
+	}
+	return hidden["allow_failure"]
 }
 
 func keys(m map[string]any) []string {

@@ -310,6 +310,7 @@ func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
 func (s *Server) answer(mr *mergeRequest, id, iid int64) map[string]any {
 	out := MergeRequest(id, iid, mr.labels, mr.branch)
 	out["state"] = mr.state
+	mr.authorAndDraft(out)
 	out["sha"] = mr.sha
 	out["updated_at"] = mr.updatedAt.Format(time.RFC3339Nano)
 	if mr.title != "" {

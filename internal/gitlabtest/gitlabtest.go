@@ -70,6 +70,9 @@ type mergeRequest struct {
 	sourceProject int64        // a fork's id; 0 is the merge request's own project
 	headPipeline  int64        // 0: none
 	labelEvents   []labelEvent // every label added or removed, oldest first
+
+	author string // username; "" keeps the fixture's
+	draft  bool
 }
 
 // labelEvent is a resource label event as the stand-in keeps it.
