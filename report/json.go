@@ -31,9 +31,9 @@ type JSONReport struct {
 	Rules             []JSONRule `json:"rules,omitempty"`
 	NextStep          string     `json:"next_step,omitempty"`
 	// NotEnforced says why a verdict is warn rather than fail.
-	NotEnforced string `json:"not_enforced,omitempty"`
-	Reason            string     `json:"reason,omitempty"` // why a check was skipped
-	Error             *JSONError `json:"error,omitempty"`
+	NotEnforced string     `json:"not_enforced,omitempty"`
+	Reason      string     `json:"reason,omitempty"` // why a check was skipped
+	Error       *JSONError `json:"error,omitempty"`
 }
 
 type JSONMR struct {
