@@ -115,6 +115,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 			// The check's reports say why there is no verdict; where they
 			// go is read from the arguments and variables as given.
 			checkcmd.ReportError(d.Stdout, cmp.Or(lastArg(args, "--junit"), env.get("junit")),
+				cmp.Or(lastArg(args, "--dotenv"), env.get("dotenv")),
 				cmp.Or(lastArg(args, "--format"), env.get("format")), secrets.Clip(e.Cause, exit.MaxCause), e.Fix)
 		}
 		return report(d.Stderr, secrets, e)

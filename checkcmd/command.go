@@ -38,6 +38,7 @@ type Command struct {
 
 	Format       string            `env:"ECHOES_FORMAT" default:"text" help:"Report format: text for people, json for scripts (same exit codes). For JUnit, use --junit FILE."`
 	JUnit        string            `name:"junit" env:"ECHOES_JUNIT" placeholder:"FILE" help:"Also write a JUnit XML report here, for the merge request's test widget."`
+	Dotenv       string            `name:"dotenv" env:"ECHOES_DOTENV" placeholder:"FILE" help:"Also write the verdict and the labels of each kind here as dotenv variables (ECHOES_LABELS_*), for later jobs, on every exit."`
 	Wait         settings.Duration `env:"ECHOES_WAIT" default:"0s" help:"While labels are missing, keep re-reading them from the API for up to this long (0: don't wait)."`
 	PollInterval settings.Duration `env:"ECHOES_POLL_INTERVAL" default:"10s" help:"How often --wait re-reads the labels (at least 1s)."`
 	Comment      settings.Switch   `env:"ECHOES_COMMENT" help:"On failure, post (or update) one comment on the merge request saying what is missing; needs a token with the api scope."`
@@ -65,7 +66,7 @@ type config struct {
 	timeout, wait, pollInterval time.Duration
 	noColor, comment            bool
 	commentKey                  string
-	format, junit               string
+	format, junit, dotenv       string
 	secrets                     mask.Secrets // the run's
 	plan                        plan
 	skipAuthors                 []string // lower-case globs
@@ -80,7 +81,7 @@ type config struct {
 // checked only when the labels are not given offline (--labels).
 func (f *Command) config(m mask.Secrets, job cienv.Job, tokenSetEmpty string) (config, error) {
 	c := config{secrets: m,
-		project: strings.TrimSpace(f.Project), labels: f.Labels, junit: f.JUnit,
+		project: strings.TrimSpace(f.Project), labels: f.Labels, junit: f.JUnit, dotenv: f.Dotenv,
 		format: strings.ToLower(strings.TrimSpace(f.Format)),
 		// Printed in the note's marker: masked where it comes in.
 		commentKey: m.Mask(strings.TrimSpace(f.CommentKey)),
@@ -90,6 +91,11 @@ func (f *Command) config(m mask.Secrets, job cienv.Job, tokenSetEmpty string) (c
 		c.junit = ""
 		bad.Add(exit.BadSetting("--junit", fmt.Sprintf("--junit/ECHOES_JUNIT %s names a directory", m.Quote(f.JUnit, 80)),
 			"give the path of the report file, e.g. --junit echoes-labels.junit.xml"))
+	}
+	if strings.HasSuffix(c.dotenv, "/") {
+		c.dotenv = ""
+		bad.Add(exit.BadSetting("--dotenv", fmt.Sprintf("--dotenv/ECHOES_DOTENV %s names a directory", m.Quote(f.Dotenv, 80)),
+			"give the path of the dotenv file, e.g. --dotenv echoes-labels.env"))
 	}
 	if c.format != "text" && c.format != "json" {
 		fix := "use --format text or --format json"

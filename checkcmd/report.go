@@ -44,6 +44,7 @@ func (r *run) write(res report.Result, start time.Time) error {
 // saying so, so that a script reading stdout is not left with nothing.
 // hint, when set, is a second line saying how to get a verdict.
 func (r *run) skip(reason, hint string) error {
+	r.skipped = true
 	if err := writeJUnit(r.cfg.junit, func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
 		return err
 	}
@@ -74,12 +75,15 @@ func (r *run) finish(mr report.MergeRequest, err error) error {
 	return &out
 }
 
-// ReportError writes the errored JUnit case and JSON document for an error
-// found before the check could run (a flag the parser refused): junit and
-// format are as given, unchecked.
-func ReportError(stdout io.Writer, junit, format, cause, fix string) {
+// ReportError writes the errored JUnit case, JSON document and dotenv
+// report for an error found before the check could run (a flag the parser
+// refused): junit, dotenv and format are as given, unchecked.
+func ReportError(stdout io.Writer, junit, dotenv, format, cause, fix string) {
 	if strings.HasSuffix(junit, "/") {
 		junit = ""
+	}
+	if !strings.HasSuffix(dotenv, "/") {
+		_ = writeDotenv(dotenv, report.DotenvValues{Verdict: report.VerdictError})
 	}
 	writeErrorReports(stdout, junit, strings.ToLower(strings.TrimSpace(format)), report.MergeRequest{},
 		&exit.Error{Code: exit.Config, Cause: cause, Fix: fix})
@@ -94,10 +98,23 @@ func writeErrorReports(stdout io.Writer, junit, format string, mr report.MergeRe
 	}
 }
 
-// writeJUnit writes the JUnit report, when asked for one, atomically (a
-// half-written file never reaches GitLab) and only as a regular file: a
-// path naming a device, a FIFO or a directory is refused, never replaced.
+// writeJUnit writes the JUnit report, when asked for one.
 func writeJUnit(path string, write func(io.Writer) error) error {
+	return writeFile(path, "--junit", "the JUnit report",
+		"point --junit/ECHOES_JUNIT at a file path inside the job's directory, such as echoes-labels.junit.xml", write)
+}
+
+// writeDotenv writes the dotenv report, when asked for one.
+func writeDotenv(path string, d report.DotenvValues) error {
+	return writeFile(path, "--dotenv", "the dotenv report",
+		"point --dotenv/ECHOES_DOTENV at a file path inside the job's directory, such as echoes-labels.env",
+		func(w io.Writer) error { return report.Dotenv(w, d) })
+}
+
+// writeFile writes a report file atomically (a half-written file never
+// reaches GitLab) and only as a regular file: a path naming a device, a
+// FIFO or a directory is refused, never replaced.
+func writeFile(path, setting, what, fix string, write func(io.Writer) error) error {
 	if path == "" {
 		return nil
 	}
@@ -106,8 +123,7 @@ func writeJUnit(path string, write func(io.Writer) error) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return exit.BadSetting("--junit", fmt.Sprintf("cannot write the JUnit report %s: %v", printable.String(path), err),
-			"point --junit/ECHOES_JUNIT at a file path inside the job's directory, such as echoes-labels.junit.xml")
+		return exit.BadSetting(setting, fmt.Sprintf("cannot write %s %s: %v", what, printable.String(path), err), fix)
 	}
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return fail(fmt.Errorf("it is not a regular file (%s)", fileutil.Kind(fi.Mode())))

@@ -50,14 +50,43 @@ func (f *Command) Run(ctx context.Context, d Deps, secrets mask.Secrets) error {
 	if err == nil {
 		mr, err = r.check(ctx)
 	}
-	return r.finish(mr, err)
+	return r.outputs(r.finish(mr, err))
 }
 
-// run is one check: what it was given, read and never written.
+// run is one check: what it was given, and what it found.
 type run struct {
 	d   Deps
 	cfg config
 	job cienv.Job
+	// result is the verdict once reported; skipped says there was none
+	// to give. Both are for the dotenv report.
+	result  *report.Result
+	skipped bool
+}
+
+// outputs writes the dotenv report, whatever the exit: the verdict (error
+// when the check ended in one) and the labels of each kind.
+func (r *run) outputs(err error) error {
+	if r.cfg.dotenv == "" {
+		return err
+	}
+	d := report.DotenvValues{Verdict: report.VerdictError}
+	switch code := exit.From(err).Code; {
+	case r.result != nil && (code == exit.Pass || code == exit.Labels || code == exit.Warn):
+		d = report.DotenvOf(*r.result)
+	case r.skipped && err == nil:
+		d.Verdict = report.VerdictSkipped
+	}
+	werr := writeDotenv(r.cfg.dotenv, d)
+	switch {
+	case werr == nil:
+	case err == nil:
+		return werr
+	default:
+		// The check's own error is the one to tell; this one is said too.
+		fmt.Fprintf(r.d.Stderr, "echoes-labels: %s\n", exit.From(werr).Cause)
+	}
+	return err
 }
 
 // check runs the sequence and returns the merge request it looked at, for
@@ -116,6 +145,7 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	if err := r.write(res, start); err != nil {
 		return got.mr, err
 	}
+	r.result = &res
 	// After the report, so that the log reads verdict first, then what
 	// was done about it.
 	if r.cfg.comment {

@@ -454,7 +454,7 @@ func TestComponentInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"job_name", "stage", "image", "require_effort", "allow_api_failure", "junit_report", "wait", "timeout",
-		"skip_authors", "drafts", "enforce"}
+		"skip_authors", "drafts", "enforce", "dotenv"}
 	var names []string
 	for name := range h.Spec.Inputs {
 		names = append(names, name)
@@ -524,7 +524,8 @@ func TestComponentJob(t *testing.T) {
 		{"ECHOES_REQUIRE_EFFORT", vars["ECHOES_REQUIRE_EFFORT"], "false"},
 		{"ECHOES_WAIT", vars["ECHOES_WAIT"], "0s"},
 		{"ECHOES_JUNIT", vars["ECHOES_JUNIT"], "echoes-labels.junit.xml"},
-		{"artifacts", fmt.Sprint(job["artifacts"]), "map[expire_in:30 days reports:map[junit:echoes-labels.junit.xml] when:always]"},
+		{"artifacts", fmt.Sprint(job["artifacts"]), "map[expire_in:30 days reports:map[dotenv:echoes-labels.env junit:echoes-labels.junit.xml] when:always]"},
+		{"ECHOES_DOTENV", vars["ECHOES_DOTENV"], "echoes-labels.env"},
 		{"allow_failure", fmt.Sprint(allowFailure(t, Component, nil)), "map[exit_codes:[4]]"},
 		{"allow_failure with allow_api_failure", fmt.Sprint(allowFailure(t, Component, map[string]string{"allow_api_failure": "true"})), "map[exit_codes:[3 4]]"},
 		{"ECHOES_ENFORCE", vars["ECHOES_ENFORCE"], "true"},
