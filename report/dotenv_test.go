@@ -48,7 +48,7 @@ func TestDotenvHostileNames(t *testing.T) {
 		many = append(many, "echoes/effort/XS")
 	}
 	d := DotenvValues{Verdict: "fail",
-		Intent: []string{"echoes/intent/a\nECHOES_LABELS_VERDICT=pass", "echoes/intent/b\r\nX=1", "x\u2028Y=2", " padded ", "a,b", "$CI_JOB_TOKEN", "bad\xffutf8", "\x00", long},
+		Intent:     []string{"echoes/intent/a\nECHOES_LABELS_VERDICT=pass", "echoes/intent/b\r\nX=1", "x\u2028Y=2", " padded ", "a,b", "$CI_JOB_TOKEN", "bad\xffutf8", "\x00", long},
 		Initiative: []string{"echoes/initiative/ok"},
 		Effort:     many,
 	}
