@@ -136,6 +136,7 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	}
 	if !v.Pass() {
 		res.NotEnforced = notEnforced
+		res.Available = f.available(budget, got, v)
 	}
 	if f.client != nil {
 		for _, a := range f.client.Attempts() {

@@ -31,9 +31,12 @@ type JSONReport struct {
 	Rules             []JSONRule `json:"rules,omitempty"`
 	NextStep          string     `json:"next_step,omitempty"`
 	// NotEnforced says why a verdict is warn rather than fail.
-	NotEnforced string     `json:"not_enforced,omitempty"`
-	Reason      string     `json:"reason,omitempty"` // why a check was skipped
-	Error       *JSONError `json:"error,omitempty"`
+	NotEnforced string `json:"not_enforced,omitempty"`
+	// Available lists the project's labels of the missing kinds, when
+	// the check read them (a failing check that read GitLab).
+	Available *JSONAvailable `json:"available,omitempty"`
+	Reason    string         `json:"reason,omitempty"` // why a check was skipped
+	Error     *JSONError     `json:"error,omitempty"`
 }
 
 type JSONMR struct {
@@ -72,6 +75,14 @@ type JSONRule struct {
 	LabelsOmitted int `json:"labels_omitted,omitempty"`
 }
 
+// JSONAvailable lists existing labels per kind, at most 200 each.
+type JSONAvailable struct {
+	Intent     []string `json:"intent"`
+	Initiative []string `json:"initiative"`
+	Effort     []string `json:"effort"`
+	Truncated  bool     `json:"truncated,omitempty"`
+}
+
 type JSONError struct {
 	ExitCode int    `json:"exit_code"`
 	Cause    string `json:"cause"`
@@ -90,6 +101,12 @@ func JSON(w io.Writer, r Result) error {
 	doc := JSONReport{Verdict: r.VerdictName(), Source: r.Source, Labels: labels}
 	if !v.Pass() {
 		doc.NextStep, doc.NotEnforced = r.NextStep(), r.NotEnforced
+		if a := r.Available; a != nil {
+			doc.Available = &JSONAvailable{Truncated: a.Truncated}
+			doc.Available.Intent, _ = capped(nonNil(a.Intent), maxListed)
+			doc.Available.Initiative, _ = capped(nonNil(a.Initiative), maxListed)
+			doc.Available.Effort, _ = capped(nonNil(a.Effort), maxListed)
+		}
 	}
 	if r.MergeRequest.IID != 0 {
 		doc.MergeRequest = &JSONMR{Project: r.MergeRequest.Project, IID: r.MergeRequest.IID, WebURL: r.MergeRequest.WebURL}

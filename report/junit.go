@@ -78,6 +78,9 @@ func JUnit(w io.Writer, r Result) error {
 		if f.Fix != "" {
 			body = append(body, "fix: "+xmlSafe(f.Fix))
 		}
+		if line := r.AvailableLine(f); line != "" {
+			body = append(body, xmlSafe(line))
+		}
 		body = append(body, "details: "+xmlSafe(f.Details))
 		switch {
 		case f.Outcome == check.Failed && r.Warn():

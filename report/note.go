@@ -54,6 +54,19 @@ func Note(r Result, marker string) string {
 		if f.Fix != "" {
 			fmt.Fprintf(&b, "  - Fix: %s\n", codeSpan(f.Fix))
 		}
+		if shown, more := r.availableFor(f); len(shown) > 0 {
+			spans := make([]string, len(shown))
+			for i, l := range shown {
+				spans[i] = codeSpan(l)
+			}
+			line := strings.Join(spans, ", ")
+			if more > 0 {
+				line += ", " + andMore(more)
+			}
+			// The quick action is shown, never run: in a code span,
+			// which GitLab renders as text.
+			fmt.Fprintf(&b, "  - Available: %s\n  - Or comment: %s\n", line, codeSpan(QuickAction(shown[0])))
+		}
 		fmt.Fprintf(&b, "  - Details: %s\n", docsLink(f.Details))
 	}
 	if !pass {

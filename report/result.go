@@ -84,6 +84,9 @@ type Result struct {
 	// NotEnforced, when the labels fail, says why that is only a warning
 	// (exit 4): a draft under --drafts warn, or --enforce false.
 	NotEnforced string
+	// Available are the project's labels of the kinds missing, when the
+	// check read them (a failing check that read GitLab); nil otherwise.
+	Available *Available
 }
 
 // VerdictName is the verdict as JSON and the dotenv name it: pass, fail,
@@ -122,7 +125,7 @@ func (r Result) Findings() []Finding {
 			f.CaseName = fmt.Sprintf("an %s or %s label", p.Intent, p.Initiative)
 		}
 		if rule.Outcome != check.Passed {
-			f.Fix = fix(rule, r.Verdict, p)
+			f.Fix = fix(rule, r.Verdict, p, r.Available)
 		}
 		if rule.Outcome == check.Warned {
 			// GitLab's test report shows a passing case by its name
@@ -227,7 +230,7 @@ func Describe(src Source) string {
 
 // fix says which label to add or change for a rule that did not pass; a
 // misspelt label is the most likely culprit, so it is named first.
-func fix(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
+func fix(rule check.RuleResult, v check.Verdict, p check.Prefixes, a *Available) string {
 	var kinds []check.Kind
 	switch rule.Problem {
 	case check.NoIntentOrInitiative:
@@ -242,6 +245,9 @@ func fix(rule check.RuleResult, v check.Verdict, p check.Prefixes) string {
 	for _, nm := range v.NearMisses {
 		for _, k := range kinds {
 			if nm.Kind == k {
+				if l := a.existing(nm.Suggestion, k); l != "" {
+					return fmt.Sprintf("rename %s to %s, which exists in the project", printable.String(nm.Label), printable.String(l))
+				}
 				return fmt.Sprintf("rename %s to %s", printable.String(nm.Label), printable.String(nm.Suggestion))
 			}
 		}

@@ -82,6 +82,9 @@ func Text(w io.Writer, r Result, o Options) error {
 		if f.Fix != "" {
 			fmt.Fprintf(&b, "    fix: %s\n", f.Fix)
 		}
+		if line := r.AvailableLine(f); line != "" {
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
 		fmt.Fprintf(&b, "    details: %s\n", s.cyan(printable.String(f.Details)))
 	}
 	if !v.Pass() {

@@ -53,7 +53,9 @@ type Server struct {
 	requests     []Request
 	nextNoteID   int64
 	ci           ciState // pipelines, jobs, groups and status checks (ci.go)
-	lastTick     time.Time
+	// projectLabels are GET /projects/:id/labels's, by project id (labels.go)
+	projectLabels map[int64][]ProjectLabel
+	lastTick      time.Time
 }
 
 type mergeRequest struct {
@@ -302,7 +304,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		JSON(w, http.StatusOK, Bot)
 		return
 	}
-	if s.serveCI(w, r) {
+	if s.serveCI(w, r) || s.serveLabels(w, r) {
 		return
 	}
 	// /api/v4/projects/:id/merge_requests[/:iid[/notes[/:note_id]]]
