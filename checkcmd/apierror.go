@@ -16,7 +16,6 @@ import (
 const (
 	fixRateLimited = "GitLab is rate-limiting this token; retry the job later or raise --timeout/ECHOES_TIMEOUT to wait out the limit"
 	fixServerError = "GitLab is having trouble; retry the job, or raise --timeout/ECHOES_TIMEOUT to ride out short outages"
-	fixJobToken    = "GitLab does not let the job token read merge requests here: store an access token with the read_api scope in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
 	fixAPIRoot     = "check that --gitlab-url/CI_API_V4_URL is your GitLab's API root (…/api/v4), not a proxy or web page"
 	fixReach       = "check --gitlab-url/CI_API_V4_URL and that this runner can reach GitLab (proxy variables: HTTPS_PROXY, NO_PROXY)"
 )
@@ -55,8 +54,10 @@ func (f fetcher) apiError(err error, iid int64) error {
 	switch e.Kind {
 	case gitlabapi.Status:
 		switch {
-		case p.tokenKind == gitlabapi.JobToken && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden):
-			fix = fixJobToken
+		case p.tokenKind == gitlabapi.JobToken && refused(err):
+			var why string
+			why, fix = f.jobTokenRefusal()
+			cause += ": " + why
 		case e.Status == http.StatusUnauthorized:
 			fix = tokenName + " is wrong, expired or revoked: create an access token with the read_api scope and store it in the masked CI/CD variable ECHOES_GITLAB_TOKEN"
 		case e.Status == http.StatusForbidden:

@@ -93,9 +93,10 @@ func (f fetcher) fetch(ctx context.Context) (fetched, error) {
 	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == fromVariable:
 		var e *gitlabapi.Error
 		errors.As(err, &e)
+		why, fix := f.jobTokenRefusal()
 		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n"+
-			"  A label added since needs a new pipeline, not a retry; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.",
-			e.Status, http.StatusText(e.Status))
+			"  Why: %s.\n  A label added since needs a new pipeline, not a retry; to read them live: %s.",
+			e.Status, http.StatusText(e.Status), why, fix)
 		return f.fromVariable(), nil
 	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == nothingToCheck:
 		// A branch pipeline has no label variable to fall back on.

@@ -18,6 +18,8 @@ const (
 	MergeRequestIID       = "CI_MERGE_REQUEST_IID"
 	OpenMergeRequestsVar  = "CI_OPEN_MERGE_REQUESTS"
 	ProjectPath           = "CI_PROJECT_PATH"
+	ProjectIDVar          = "CI_PROJECT_ID"
+	ServerVersion         = "CI_SERVER_VERSION"
 	CommitBranch          = "CI_COMMIT_BRANCH"
 	MergeRequestEventType = "CI_MERGE_REQUEST_EVENT_TYPE"
 	GitLabCI              = "GITLAB_CI"
@@ -79,6 +81,8 @@ type Job struct {
 
 	OpenMergeRequests []MergeRequestRef // branch pipelines
 	ProjectPath       string
+	ProjectID         string // the pipeline's project: a fork's, for a fork's merge request
+	ServerVersion     string // GitLab's version, e.g. 18.2.1-ee
 	Branch            string
 	EventType         string // detached, merged_result, merge_train
 }
@@ -94,6 +98,8 @@ func (e Env) Job() Job {
 		NoColor:           e.Get(NoColor) != "",
 		OpenMergeRequests: OpenMergeRequests(e.Get(OpenMergeRequestsVar)),
 		ProjectPath:       strings.TrimSpace(e.Get(ProjectPath)),
+		ProjectID:         strings.TrimSpace(e.Get(ProjectIDVar)),
+		ServerVersion:     strings.TrimSpace(e.Get(ServerVersion)),
 		Branch:            e.Get(CommitBranch),
 		EventType:         e.Get(MergeRequestEventType),
 	}
