@@ -73,10 +73,13 @@ type config struct {
 	statuses       statusFlags
 	pipelines      pipelineFlags
 	bench          benchConfig
+	authors        authorFlags
+	drafts         draftFlags
+	projectLabels  string
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
-	c := &config{mrs: mrFlags{}, statuses: statusFlags{}, pipelines: pipelineFlags{}}
+	c := &config{mrs: mrFlags{}, statuses: statusFlags{}, pipelines: pipelineFlags{}, authors: authorFlags{}, drafts: draftFlags{}}
 	fs := flag.NewFlagSet("standin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "loopback address to listen on")
@@ -92,6 +95,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(c.mrs, "mr", "IID=label,label: a merge request and its labels, possibly none (repeat)")
 	fs.Var(c.pipelines, "pipeline", "IID=job:status,job:status: a pipeline of that merge request with these jobs, newest last (repeat)")
 	fs.Var(c.statuses, "status", "IID=code: answer requests for this merge request with an HTTP error 400-599 (repeat)")
+	fs.Var(c.authors, "author", "IID=username: the merge request's author (repeat)")
+	fs.Var(c.drafts, "draft", "IID: the merge request is a draft (repeat)")
+	fs.StringVar(&c.projectLabels, "labels", "", "label,label: the labels the project may use (GET /projects/:id/labels)")
 	c.bench.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -168,6 +174,19 @@ func (c *config) server() *gitlabtest.Server {
 	for iid, code := range c.statuses {
 		srv.SetStatus(c.project, c.path, iid, code)
 	}
+	for iid, name := range c.authors {
+		srv.SetAuthor(c.project, c.path, iid, name)
+	}
+	for iid := range c.drafts {
+		srv.SetDraft(c.project, c.path, iid, true)
+	}
+	var pls []gitlabtest.ProjectLabel
+	for _, l := range strings.Split(c.projectLabels, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			pls = append(pls, gitlabtest.ProjectLabel{Name: l})
+		}
+	}
+	srv.SetProjectLabels(c.project, c.path, pls...)
 	return srv
 }
 
@@ -321,5 +340,32 @@ func (m pipelineFlags) Set(s string) error {
 		p = append(p, gitlabtest.Job{Name: name, Status: status})
 	}
 	m[n] = append(m[n], p)
+	return nil
+}
+
+type authorFlags map[int64]string
+
+func (m authorFlags) String() string { return fmt.Sprint(map[int64]string(m)) }
+
+func (m authorFlags) Set(s string) error {
+	iid, name, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(iid, 10, 64)
+	if !ok || err != nil || n <= 0 || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want IID=username, got %q", s)
+	}
+	m[n] = strings.TrimSpace(name)
+	return nil
+}
+
+type draftFlags map[int64]bool
+
+func (m draftFlags) String() string { return fmt.Sprint(map[int64]bool(m)) }
+
+func (m draftFlags) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a merge request IID, got %q", s)
+	}
+	m[n] = true
 	return nil
 }
