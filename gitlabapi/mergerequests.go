@@ -14,7 +14,7 @@ type MergeRequest struct {
 	WebURL string
 	Labels []string
 	// Author is the author's username ("" when GitLab does not say);
-	// Draft is GitLab's draft (or, before 14, work_in_progress).
+	// Draft is GitLab's draft (since 14.0; work_in_progress before).
 	Author string
 	Draft  bool
 }
@@ -128,7 +128,6 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 		return nil, c.malformed(rec, noLabels)
 	}
 	info := infoOf(&mr.BasicMergeRequest)
-	info.Draft = info.Draft || mr.WorkInProgress // GitLab before 14.0
 	if p := mr.HeadPipeline; p != nil && p.ID > 0 {
 		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Ref: p.Ref, Status: p.Status}
 	}
