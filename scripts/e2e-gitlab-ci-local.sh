@@ -196,6 +196,7 @@ expect "$WORK/warn.log" "the warning says what is missing" "⚠ WARN this merge 
 expect "$WORK/warn.log" "a later job reads the dotenv report" "verdict=warn intent="
 gcl "$WORK/warn-pass.log" $(mr 2) --variable "ECHOES_GITLAB_TOKEN=$SECRET"
 expect "$WORK/warn-pass.log" "a later job reads the labels" "verdict=pass intent=echoes/intent/feature"
+project "      junit_report: $JUNIT" # without the later job, which needs a job branch pipelines lack
 
 # --- 5. no job in a plain branch pipeline
 gcl "$WORK/push.log" --variable CI_PIPELINE_SOURCE=push
