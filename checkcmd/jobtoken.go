@@ -7,11 +7,13 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/printable"
 )
 
-// jobTokenSince is the GitLab that lets the job token read a merge request
-// (GET /projects/:id/merge_requests/:iid: job_token_allowed in
-// lib/api/merge_requests.rb, listed in doc/ci/jobs/ci_job_token.md since
-// gitlab-org/gitlab#545150). gitlab.com does.
-const jobTokenSince = "GitLab 18 (since gitlab-org/gitlab#545150; gitlab.com allows it)"
+// jobTokenSince is the GitLab that lets the job token read a merge request:
+// GET /projects/:id/merge_requests/:iid has job_token_allowed (with the
+// read_merge_requests job token policy) in lib/api/merge_requests.rb and is
+// listed in doc/ci/jobs/ci_job_token.md, from gitlab-org/gitlab#545150
+// (opened after 18.0; the exact 18.x release was not found in the sources
+// read). gitlab.com does.
+const jobTokenSince = "a GitLab 18.x release with gitlab-org/gitlab#545150 (gitlab.com has it)"
 
 // jobTokenRefusal says why GitLab refused the job token, telling a
 // pipeline of another project (a fork's merge request, whose pipeline runs
