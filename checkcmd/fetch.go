@@ -113,7 +113,8 @@ func (f fetcher) fromAPI(mr *gitlabapi.MergeRequest) fetched {
 }
 
 func (f fetcher) fromVariable() fetched {
-	return f.masked(fetched{source: report.FromVariable, labels: f.plan.pipeline,
+	// The draft state as the pipeline started, like its labels.
+	return f.masked(fetched{source: report.FromVariable, labels: f.plan.pipeline, draft: f.job.PipelineDraft,
 		mr: report.MergeRequest{Project: f.plan.project, IID: f.plan.iid}})
 }
 

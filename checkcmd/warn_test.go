@@ -98,3 +98,15 @@ func TestDraftsAndEnforce(t *testing.T) {
 		t.Errorf("bad --drafts and --enforce: want both in one exit 2, got:\n%s", r)
 	}
 }
+
+// Without a token, the pipeline's labels come with its draft state.
+func TestDraftFromThePipeline(t *testing.T) {
+	srv := gitlabtest.New(t)
+	env := with(mrEnv(srv, "7"), "CI_JOB_TOKEN", "<unset>", "CI_MERGE_REQUEST_LABELS", "backend", "ECHOES_DRAFTS", "warn")
+	if r := runIn(t, with(env, "CI_MERGE_REQUEST_DRAFT", "true"), nil); r.code != 4 {
+		t.Errorf("a draft pipeline under --drafts warn: want exit 4, got:\n%s", r)
+	}
+	if r := runIn(t, with(env, "CI_MERGE_REQUEST_DRAFT", "false"), nil); r.code != 1 {
+		t.Errorf("a ready pipeline: want exit 1, got:\n%s", r)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	ProjectPath           = "CI_PROJECT_PATH"
 	ProjectIDVar          = "CI_PROJECT_ID"
 	ServerVersion         = "CI_SERVER_VERSION"
+	MergeRequestDraft     = "CI_MERGE_REQUEST_DRAFT"
 	CommitBranch          = "CI_COMMIT_BRANCH"
 	MergeRequestEventType = "CI_MERGE_REQUEST_EVENT_TYPE"
 	GitLabCI              = "GITLAB_CI"
@@ -74,6 +75,7 @@ func (e Env) Empty(name string) bool {
 type Job struct {
 	JobToken       string
 	PipelineLabels []string // frozen when the pipeline was created
+	PipelineDraft  bool     // CI_MERGE_REQUEST_DRAFT (GitLab 17.10+), frozen likewise
 	InMRPipeline   bool     // a merge request pipeline: CI_MERGE_REQUEST_IID is set
 	InCI           bool     // colour on, although stdout is a pipe
 	InGitLab       bool     // collapsible log sections work
@@ -92,6 +94,7 @@ func (e Env) Job() Job {
 	return Job{
 		JobToken:          strings.TrimSpace(e.Get(JobToken)),
 		PipelineLabels:    SplitLabels(e.Get(MergeRequestLabels)),
+		PipelineDraft:     strings.EqualFold(strings.TrimSpace(e.Get(MergeRequestDraft)), "true"),
 		InMRPipeline:      e.Get(MergeRequestIID) != "",
 		InCI:              e.Get(GitLabCI) != "" || e.Get(CI) != "",
 		InGitLab:          e.Get(GitLabCI) != "",
