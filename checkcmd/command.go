@@ -3,8 +3,10 @@
 // One check reads, in order: command.go (the flags, validated once), run.go
 // (the sequence), plan.go (where the labels come from, pure), fetch.go (the
 // one read, and --wait), the rules in package check, the report in package
-// report, report.go (where it is written), comment.go (--comment), and
-// apierror.go (the fix for a failed GitLab call).
+// report, report.go (where it is written, the dotenv report included),
+// comment.go (--comment), and apierror.go (the fix for a failed GitLab call,
+// jobtoken.go for a refused job token); authors.go is --skip-authors,
+// available.go the read of the project's labels on a failure.
 package checkcmd
 
 import (
