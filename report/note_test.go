@@ -59,6 +59,12 @@ func hostileResults(name string) []Result {
 				Verdict: check.Evaluate(labels, check.Options{RequireEffort: required})})
 		}
 	}
+	// The labels that exist, listed with the quick action to paste, and a
+	// warning's reason: label text too.
+	labels := []string{"backend"}
+	out = append(out, Result{Labels: labels, Source: FromAPI, NotEnforced: name,
+		Verdict:   check.Evaluate(labels, check.Options{RequireEffort: true}),
+		Available: &Available{Intent: []string{"echoes/intent/" + name, name}, Effort: []string{"echoes/effort/" + name}}})
 	return out
 }
 
