@@ -350,6 +350,7 @@ func TestComponentRefusesBadInputs(t *testing.T) {
 		"timeout":  {"0s", "0.0s", "0m0s", "0h0m0.000s", "0ms", "00ns", "30", "30s\n", "1d"},
 		"wait":     {"-1s", "2 m", "2m\n"},
 		"job_name": append(slices.Clone(reservedJobNames), ".hidden", "", "a\"b", "job\n"),
+		"drafts":   {"Warn", "fail", ""},
 	}
 	for input, values := range refused {
 		for _, v := range values {
@@ -367,6 +368,8 @@ func TestComponentRefusesBadInputs(t *testing.T) {
 		"timeout":  {"30s", "1m30s", "0m1s", "0.5s", "100ms", "1h"},
 		"wait":     {"0s", "2m", "1m30s"},
 		"job_name": {"echoes-labels", "labels", "images", "Image", "pages", "check: labels"},
+		"drafts":   {"enforce", "warn"},
+		"enforce":  {"true", "false"},
 	}
 	for input, values := range taken {
 		for _, v := range values {
