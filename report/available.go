@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
@@ -10,8 +11,7 @@ import (
 // Available are the labels of each kind that exist in the project (its
 // own and its ancestor groups'), read on a failing check so that the
 // report can say which ones to choose from. Each list is as GitLab sent
-// it, bounded by the read; More counts, per kind, what the read had to
-// leave out (a further page).
+// it, bounded by the read (one page).
 type Available struct {
 	Intent, Initiative, Effort []string
 	// Truncated is true when GitLab had more labels than the read took.
@@ -67,8 +67,13 @@ func (r Result) AvailableLine(f Finding) string {
 		parts[i] = printable.String(l)
 	}
 	s := "available: " + strings.Join(parts, ", ")
-	if more > 0 {
-		s += ", … " + andMore(more)[len("and "):]
+	switch {
+	case more > 0 && r.Available.Truncated:
+		s += fmt.Sprintf(", … %d more and others not read", more)
+	case more > 0:
+		s += fmt.Sprintf(", … %d more", more)
+	case r.Available.Truncated:
+		s += ", … and others not read"
 	}
 	return s
 }
