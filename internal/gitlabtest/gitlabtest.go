@@ -374,15 +374,11 @@ func (s *Server) serveNotes(w http.ResponseWriter, r *http.Request, mr *mergeReq
 	}
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
-		perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-		if perPage <= 0 {
-			perPage = 20
+		out := make([]map[string]any, 0, len(mr.notes))
+		for _, n := range mr.notes {
+			out = append(out, map[string]any{"id": n.ID, "body": n.Body, "system": n.System, "author": n.Author})
 		}
-		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-		page = max(page, 1)
-		from := min((page-1)*perPage, len(mr.notes))
-		to := min(from+perPage, len(mr.notes))
-		JSON(w, http.StatusOK, mr.notes[from:to])
+		paginate(w, r, out)
 	case len(rest) == 0 && r.Method == http.MethodPost:
 		var in struct{ Body string }
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Body == "" {
