@@ -549,16 +549,10 @@ func (mr *mergeRequest) matches(q url.Values) bool {
 func (s *Server) mergeRequestJSON(mr *mergeRequest, single bool) map[string]any {
 	fixture := mergeRequestFixture
 	if !single {
-		fixture = mergeRequestsFixture
+		fixture = listItemFixture()
 	}
 	var out map[string]any
-	if single {
-		must(json.Unmarshal(fixture, &out))
-	} else {
-		var list []map[string]any
-		must(json.Unmarshal(fixture, &list))
-		out = list[0]
-	}
+	must(json.Unmarshal(fixture, &out))
 	id, iid := mr.project.id, mr.iid
 	ref := fmt.Sprintf("!%d", iid)
 	for k, v := range map[string]any{
@@ -587,6 +581,13 @@ func (s *Server) mergeRequestJSON(mr *mergeRequest, single bool) map[string]any 
 	}
 	return out
 }
+
+// listItemFixture is the first merge request of mergeRequestsFixture.
+var listItemFixture = sync.OnceValue(func() []byte {
+	var list []json.RawMessage
+	must(json.Unmarshal(mergeRequestsFixture, &list))
+	return list[0]
+})
 
 func must(err error) {
 	if err != nil {
