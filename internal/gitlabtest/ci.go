@@ -255,7 +255,7 @@ func (s *Server) routeGroup(w http.ResponseWriter, r *http.Request, key string, 
 	g := s.groups[key]
 	switch {
 	case r.Method != http.MethodGet || len(rest) > 1 || len(rest) == 1 && rest[0] != "merge_requests":
-		Error(w, http.StatusNotFound, "404 Not Found")
+		noRoute(w)
 	case g == nil:
 		Error(w, http.StatusNotFound, "404 Group Not Found")
 	case len(rest) == 0:
@@ -297,7 +297,7 @@ func (s *Server) routeCI(w http.ResponseWriter, r *http.Request, p *project, res
 		s.listProjectStatusChecks(w, r, p)
 	case !(rest[0] == "pipelines" && len(rest) == 3 && (rest[2] == "jobs" || rest[2] == "bridges") && get) &&
 		!(rest[0] == "jobs" && (len(rest) == 2 && get || len(rest) == 3 && rest[2] == "retry" && post)):
-		Error(w, http.StatusNotFound, "404 Not Found")
+		noRoute(w)
 	case pl == nil:
 		Error(w, http.StatusNotFound, "404 Not found")
 	case rest[0] == "pipelines" && rest[2] == "jobs":

@@ -450,7 +450,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(parts) < 2 || (parts[0] != "projects" && parts[0] != "groups") {
-		Error(w, http.StatusNotFound, "404 Not Found")
+		noRoute(w)
 		return
 	}
 	key, err := url.PathUnescape(parts[1])
@@ -465,10 +465,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.projects[key]
 	switch {
-	case len(rest) == 0:
-		Error(w, http.StatusNotFound, "404 Not Found")
-	case p == nil && slices.Contains([]string{"merge_requests", "pipelines", "jobs", "external_status_checks"}, rest[0]):
+	case p == nil && (len(rest) == 0 || slices.Contains([]string{"merge_requests", "pipelines", "jobs", "external_status_checks"}, rest[0])):
 		Error(w, http.StatusNotFound, "404 Project Not Found")
+	case len(rest) == 0:
+		noRoute(w) // GET /projects/:id is GitLab's, not the stand-in's
 	case rest[0] == "merge_requests" && len(rest) == 1 && get:
 		s.listMergeRequests(w, r, []*project{p})
 	case rest[0] == "merge_requests" && len(rest) >= 2:
@@ -505,7 +505,7 @@ func (s *Server) routeMergeRequest(w http.ResponseWriter, r *http.Request, p *pr
 	case len(rest) == 1 && rest[0] == "resource_label_events" && get:
 		s.listLabelEvents(w, r, mr)
 	default:
-		Error(w, http.StatusNotFound, "404 Not Found")
+		noRoute(w)
 	}
 }
 
@@ -671,4 +671,11 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // Error writes GitLab's error body, {"message": "..."}.
 func Error(w http.ResponseWriter, status int, message string) {
 	JSON(w, status, map[string]string{"message": message})
+}
+
+// noRoute is GitLab's answer to a path that is no API route (its
+// catch-all route's), {"error": "404 Not Found"}: not a missing project
+// or merge request, whose 404 says so in a "message".
+func noRoute(w http.ResponseWriter) {
+	JSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 }

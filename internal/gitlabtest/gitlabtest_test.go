@@ -78,7 +78,10 @@ func TestSetStatus(t *testing.T) {
 	if code, mr := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/1", "PRIVATE-TOKEN", "right"); code != 200 || mr["labels"].([]any)[0] != "backend" {
 		t.Errorf("status 0 answers normally again: %d %v", code, mr["labels"])
 	}
-	if code, _ := GetJSON(t, s.APIURL()+"/projects/42/issues/1", "PRIVATE-TOKEN", "right"); code != 404 {
-		t.Errorf("issues: %d, want 404", code)
+	if code, body := GetJSON(t, s.APIURL()+"/projects/42/issues/1", "PRIVATE-TOKEN", "right"); code != 404 || body["error"] != "404 Not Found" || body["message"] != nil {
+		t.Errorf("issues: %d %v, want GitLab's catch-all 404, {\"error\": \"404 Not Found\"}", code, body)
+	}
+	if code, body := GetJSON(t, s.APIURL()+"/projects/43", "PRIVATE-TOKEN", "right"); code != 404 || body["message"] != "404 Project Not Found" {
+		t.Errorf("a missing project: %d %v, want 404 Project Not Found", code, body)
 	}
 }
