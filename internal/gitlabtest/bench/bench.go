@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -155,12 +154,12 @@ func (l *RateLimit) Fault(next gitlabtest.FaultFunc) gitlabtest.FaultFunc {
 		secs := max(int(l.Wait/time.Second), 1)
 		reset := now.Add(time.Duration(secs) * time.Second)
 		h := w.Header()
-		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Retry-After", fmt.Sprint(secs))
 		h.Set("RateLimit-Name", "throttle_authenticated_api")
 		h.Set("RateLimit-Limit", "600")
 		h.Set("RateLimit-Observed", "601")
 		h.Set("RateLimit-Remaining", "0")
-		h.Set("RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+		h.Set("RateLimit-Reset", fmt.Sprint(reset.Unix()))
 		h.Set("RateLimit-ResetTime", reset.UTC().Format(http.TimeFormat))
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusTooManyRequests)
