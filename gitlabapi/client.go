@@ -18,7 +18,9 @@
 //     GitLab's JSON (a wrong --gitlab-url) is told from both;
 //   - answers are capped at 4 MiB (see maxBody: memory), and an answer that is not the JSON asked
 //     for is Malformed, never an empty list of labels;
-//   - client-go's loggers are silenced, so nothing prints URLs or headers.
+//   - client-go's loggers are silenced, so nothing prints URLs or headers;
+//   - every list is read by one pager (pages.go) that follows X-Next-Page
+//     (or a keyset Link rel="next") and never stops at a short page.
 package gitlabapi
 
 import (
