@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
@@ -219,16 +218,6 @@ func rootCause(err error) error {
 }
 
 // cut bounds text from a server or a library after masking the secrets
-// in it: cut first, a secret's first characters would survive the mask.
-func (c *Client) cut(s string, n int) string { return truncate(c.secrets.Mask(s), n) }
-
-// truncate bounds text from a server or a library, at a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+// in it (cut first, a secret's first characters would survive the mask),
+// and shows its control characters escaped: mask.Clip.
+func (c *Client) cut(s string, n int) string { return c.secrets.Clip(s, n) }

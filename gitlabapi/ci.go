@@ -64,37 +64,6 @@ const MaxJobPages = 50
 // maxListPages bounds every other paged list serve reads: 50 pages of 100.
 const maxListPages = 50
 
-// pages reads a paged list, page after page while GitLab names a next one
-// (X-Next-Page: GitLab may send a short or empty page before the last), up
-// to max pages; each page is one call. what names the list in a malformed
-// answer's error.
-func pages[T any](ctx context.Context, c *Client, maxPages int, what string, list func(page int64, o ...gitlab.RequestOptionFunc) ([]T, *gitlab.Response, error)) ([]T, error) {
-	var out []T
-	page := int64(1)
-	for range maxPages {
-		var next int64
-		got, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]T, *gitlab.Response, error) {
-			v, resp, err := list(page, o...)
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return v, resp, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if rec.firstByte() != '[' {
-			return nil, c.malformed(rec, "answered without a list of "+what)
-		}
-		out = append(out, got...)
-		if next <= page {
-			break
-		}
-		page = next
-	}
-	return out, nil
-}
-
 func timeOf(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}
@@ -106,44 +75,32 @@ func timeOf(t *time.Time) time.Time {
 // lists retried attempts only when asked), reading every page up to
 // MaxJobPages; each page is one call. Bridges are not jobs here.
 func (c *Client) PipelineJobs(ctx context.Context, project string, pipeline int64) ([]Job, error) {
-	jobs, err := pages(ctx, c, MaxJobPages, "jobs", func(page int64, o ...gitlab.RequestOptionFunc) ([]*gitlab.Job, *gitlab.Response, error) {
+	jobs, _, err := pages(ctx, c, MaxJobPages, "jobs", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Job, *gitlab.Response, error) {
 		return c.gl.Jobs.ListPipelineJobs(project, pipeline, &gitlab.ListJobsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: page}, IncludeRetried: gitlab.Ptr(false)}, o...)
+			ListOptions: perPage100, IncludeRetried: gitlab.Ptr(false)}, o...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Job, 0, len(jobs))
-	for _, j := range jobs {
-		if j != nil && j.ID > 0 {
-			out = append(out, Job{ID: j.ID, Name: j.Name, Status: j.Status, CreatedAt: timeOf(j.CreatedAt), StartedAt: timeOf(j.StartedAt)})
-		}
-	}
-	return out, nil
+	return collect(jobs, func(j *gitlab.Job) (Job, bool) {
+		return Job{ID: j.ID, Name: j.Name, Status: j.Status, CreatedAt: timeOf(j.CreatedAt), StartedAt: timeOf(j.StartedAt)}, j.ID > 0
+	}), err
 }
+
+// perPage100 asks for GitLab's largest page.
+var perPage100 = gitlab.ListOptions{PerPage: 100}
 
 // PipelineBridges lists a pipeline's trigger jobs with the pipelines they
 // created (GET /projects/:id/pipelines/:pipeline_id/bridges), every page
 // up to MaxJobPages.
 func (c *Client) PipelineBridges(ctx context.Context, project string, pipeline int64) ([]Bridge, error) {
-	list, err := pages(ctx, c, MaxJobPages, "bridges", func(page int64, o ...gitlab.RequestOptionFunc) ([]*gitlab.Bridge, *gitlab.Response, error) {
-		return c.gl.Jobs.ListPipelineBridges(project, pipeline, &gitlab.ListJobsOptions{ListOptions: gitlab.ListOptions{PerPage: 100, Page: page}}, o...)
+	list, _, err := pages(ctx, c, MaxJobPages, "bridges", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Bridge, *gitlab.Response, error) {
+		return c.gl.Jobs.ListPipelineBridges(project, pipeline, &gitlab.ListJobsOptions{ListOptions: perPage100}, o...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Bridge, 0, len(list))
-	for _, b := range list {
-		if b == nil || b.ID <= 0 {
-			continue
-		}
+	return collect(list, func(b *gitlab.Bridge) (Bridge, bool) {
 		br := Bridge{ID: b.ID, Name: b.Name, Status: b.Status}
 		if d := b.DownstreamPipeline; d != nil && d.ID > 0 {
 			br.Downstream = &Pipeline{ID: d.ID, ProjectID: d.ProjectID, SHA: d.SHA, Ref: d.Ref, Status: d.Status}
 		}
-		out = append(out, br)
-	}
-	return out, nil
+		return br, b.ID > 0
+	}), err
 }
 
 // MergeRequestLabelEvents lists the label events of a merge request
@@ -151,19 +108,15 @@ func (c *Client) PipelineBridges(ctx context.Context, project string, pipeline i
 // up to 50 of 100, sorted oldest first by time, then id: GitLab promises no
 // order.
 func (c *Client) MergeRequestLabelEvents(ctx context.Context, project string, iid int64) ([]LabelEvent, error) {
-	list, err := pages(ctx, c, maxListPages, "label events", func(page int64, o ...gitlab.RequestOptionFunc) ([]*gitlab.LabelEvent, *gitlab.Response, error) {
-		return c.gl.ResourceLabelEvents.ListMergeRequestsLabelEvents(project, iid, &gitlab.ListLabelEventsOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: page}}, o...)
+	list, _, err := pages(ctx, c, maxListPages, "label events", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.LabelEvent, *gitlab.Response, error) {
+		return c.gl.ResourceLabelEvents.ListMergeRequestsLabelEvents(project, iid, &gitlab.ListLabelEventsOptions{ListOptions: perPage100}, o...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]LabelEvent, 0, len(list))
-	for _, e := range list {
-		if e != nil {
-			out = append(out, LabelEvent{ID: e.ID, Action: e.Action, Label: e.Label.Name, CreatedAt: timeOf(e.CreatedAt)})
-		}
-	}
+	out := collect(list, func(e *gitlab.LabelEvent) (LabelEvent, bool) {
+		return LabelEvent{ID: e.ID, Action: e.Action, Label: e.Label.Name, CreatedAt: timeOf(e.CreatedAt)}, true
+	})
 	slices.SortStableFunc(out, func(a, b LabelEvent) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
@@ -173,44 +126,36 @@ func (c *Client) MergeRequestLabelEvents(ctx context.Context, project string, ii
 	return out, nil
 }
 
+// statusCheck is the one mapping of GitLab's two status check shapes (a
+// merge request's, with its status, and a project's, without) to ours.
+func statusCheck(id int64, name, externalURL, status string) (StatusCheck, bool) {
+	return StatusCheck{ID: id, Name: name, ExternalURL: externalURL, Status: status}, id > 0
+}
+
 // MergeRequestStatusChecks lists the external status checks of a merge
 // request with their status for its head commit
 // (GET /projects/:id/merge_requests/:iid/status_checks), every page up to 50.
 func (c *Client) MergeRequestStatusChecks(ctx context.Context, project string, iid int64) ([]StatusCheck, error) {
-	list, err := pages(ctx, c, maxListPages, "status checks", func(page int64, o ...gitlab.RequestOptionFunc) ([]*gitlab.MergeStatusCheck, *gitlab.Response, error) {
+	list, _, err := pages(ctx, c, maxListPages, "status checks", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.MergeStatusCheck, *gitlab.Response, error) {
 		return c.gl.ExternalStatusChecks.ListProjectMergeRequestExternalStatusChecks(project, iid,
-			&gitlab.ListProjectMergeRequestExternalStatusChecksOptions{ListOptions: gitlab.ListOptions{PerPage: 100, Page: page}}, o...)
+			&gitlab.ListProjectMergeRequestExternalStatusChecksOptions{ListOptions: perPage100}, o...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]StatusCheck, 0, len(list))
-	for _, s := range list {
-		if s != nil && s.ID > 0 {
-			out = append(out, StatusCheck{ID: s.ID, Name: s.Name, ExternalURL: s.ExternalURL, Status: s.Status})
-		}
-	}
-	return out, nil
+	return collect(list, func(s *gitlab.MergeStatusCheck) (StatusCheck, bool) {
+		return statusCheck(s.ID, s.Name, s.ExternalURL, s.Status)
+	}), err
 }
 
 // ProjectStatusChecks lists a project's external status check services
 // (GET /projects/:id/external_status_checks; GitLab asks for the
 // Maintainer role), every page up to 50. Status is "".
 func (c *Client) ProjectStatusChecks(ctx context.Context, project string) ([]StatusCheck, error) {
-	list, err := pages(ctx, c, maxListPages, "status checks", func(page int64, o ...gitlab.RequestOptionFunc) ([]*gitlab.ProjectStatusCheck, *gitlab.Response, error) {
+	list, _, err := pages(ctx, c, maxListPages, "status checks", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.ProjectStatusCheck, *gitlab.Response, error) {
 		return c.gl.ExternalStatusChecks.ListProjectExternalStatusChecks(project,
-			&gitlab.ListProjectExternalStatusChecksOptions{ListOptions: gitlab.ListOptions{PerPage: 100, Page: page}}, o...)
+			&gitlab.ListProjectExternalStatusChecksOptions{ListOptions: perPage100}, o...)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]StatusCheck, 0, len(list))
-	for _, s := range list {
-		if s != nil && s.ID > 0 {
-			out = append(out, StatusCheck{ID: s.ID, Name: s.Name, ExternalURL: s.ExternalURL})
-		}
-	}
-	return out, nil
+	return collect(list, func(s *gitlab.ProjectStatusCheck) (StatusCheck, bool) {
+		return statusCheck(s.ID, s.Name, s.ExternalURL, "")
+	}), err
 }
 
 // RetryJob retries a job (POST, never repeated by the client). retried is

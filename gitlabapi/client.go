@@ -18,7 +18,9 @@
 //     GitLab's JSON (a wrong --gitlab-url) is told from both;
 //   - answers are capped at 4 MiB (see maxBody: memory), and an answer that is not the JSON asked
 //     for is Malformed, never an empty list of labels;
-//   - client-go's loggers are silenced, so nothing prints URLs or headers.
+//   - client-go's loggers are silenced, so nothing prints URLs or headers;
+//   - every list is read by one pager (pages.go) that follows X-Next-Page
+//     (or a keyset Link rel="next") and never stops at a short page.
 package gitlabapi
 
 import (
@@ -43,6 +45,7 @@ import (
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/printable"
 )
 
 // TokenKind says which header carries the token.
@@ -217,7 +220,7 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 		if inner := errors.Unwrap(err); inner != nil {
 			why = inner.Error()
 		}
-		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not a valid URL: %s", sanitizeURL(raw), truncate(why, 80)), FixGitLabURL)
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not a valid URL: %s", sanitizeURL(raw), printable.Truncate(why, 80)), FixGitLabURL)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw)), FixGitLabURL)
@@ -244,10 +247,7 @@ func sanitizeURL(raw string) string {
 			raw = "…@" + raw[i+1:]
 		}
 	}
-	if len(raw) > 200 {
-		raw = raw[:200] + "…"
-	}
-	return raw
+	return printable.Truncate(raw, 200)
 }
 
 // maxCAFile bounds the CA bundle: Mozilla's whole store is about 200 KiB.

@@ -38,6 +38,22 @@ func newClient(t *testing.T, baseURL string, mod ...func(*Config)) (*Client, *[]
 	return c, &waits
 }
 
+// readMR reads merge request !2 of project 1 from baseURL.
+func readMR(t *testing.T, baseURL string) error {
+	c, _ := newClient(t, baseURL)
+	_, err := c.MergeRequest(ctx(t), "1", 2)
+	return err
+}
+
+// kindOf is the Kind of an *Error, -1 for any other error.
+func kindOf(err error) ErrorKind {
+	var e *Error
+	if !errors.As(err, &e) {
+		return -1
+	}
+	return e.Kind
+}
+
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -227,10 +243,7 @@ func TestMalformedAnswers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answer(w) }))
 			defer srv.Close()
-			c, _ := newClient(t, srv.URL)
-			_, err := c.MergeRequest(ctx(t), "1", 2)
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != Malformed {
+			if err := readMR(t, srv.URL); kindOf(err) != Malformed {
 				t.Fatalf("err = %v, want a Malformed API error", err)
 			}
 		})
@@ -330,10 +343,7 @@ func TestRedirectToAnotherHostKeepsTheToken(t *testing.T) {
 		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+r.URL.Path, http.StatusFound)
 	}))
 	defer srv.Close()
-	c, _ := newClient(t, srv.URL)
-	_, err := c.MergeRequest(ctx(t), "1", 2)
-	var e *Error
-	if !errors.As(err, &e) || e.Kind != Redirected {
+	if err := readMR(t, srv.URL); kindOf(err) != Redirected {
 		t.Fatalf("err = %v, want Redirected", err)
 	}
 	for _, r := range other.Requests() {

@@ -38,27 +38,9 @@ func FuzzMergeRequestAnswer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	// The answer comes from a RoundTripper rather than a socket: the whole
-	// client runs (retry policy, status and content-type checks, decoding)
-	// at thousands of answers a second, and coverage is not blurred by a
-	// server's goroutines.
-	c, body := fuzzClient(f)
-	f.Fuzz(func(t *testing.T, answer []byte) {
-		*body = answer
-		c.resetTrace()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		mr, err := c.MergeRequest(ctx, "g/p", 7)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != Malformed || e.Status != 200 {
-				t.Fatalf("answer %q: err = %#v, want a Malformed *Error", answer, err)
-			}
-			if n := len(e.Error()); n > 400 {
-				t.Fatalf("a %d-byte error message repeats too much of the answer: %q", n, e.Error())
-			}
-			return
-		}
+	fuzzAnswers(f, func(ctx context.Context, c *Client) (*MergeRequest, error) {
+		return c.MergeRequest(ctx, "g/p", 7)
+	}, func(t *testing.T, answer []byte, mr *MergeRequest) {
 		if mr == nil || mr.Labels == nil {
 			t.Fatalf("answer %q: no error and no labels", answer)
 		}
@@ -96,20 +78,9 @@ func FuzzOpenMergeRequestsAnswer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	c, body := fuzzClient(f)
-	f.Fuzz(func(t *testing.T, answer []byte) {
-		*body = answer
-		c.resetTrace()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		mrs, err := c.OpenMergeRequestsFrom(ctx, "g/p", "feature")
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != Malformed || e.Status != 200 {
-				t.Fatalf("answer %q: err = %#v, want a Malformed *Error", answer, err)
-			}
-			return
-		}
+	fuzzAnswers(f, func(ctx context.Context, c *Client) ([]MergeRequest, error) {
+		return c.OpenMergeRequestsFrom(ctx, "g/p", "feature")
+	}, func(t *testing.T, answer []byte, mrs []MergeRequest) {
 		var want []struct {
 			Labels *[]string `json:"labels"`
 		}
@@ -130,22 +101,44 @@ func FuzzOpenMergeRequestsAnswer(f *testing.F) {
 	})
 }
 
-// fuzzClient is a client whose every answer is 200 application/json with
-// the bytes *body points at, from a RoundTripper rather than a socket.
-func fuzzClient(f *testing.F) (*Client, *[]byte) {
-	body := new([]byte)
+// fuzzAnswers serves each answer the fuzzer makes as a 200
+// application/json answer to call, and hands what call returned to accept
+// unless it failed: a failure must be a Malformed *Error whose message does
+// not repeat much of the answer. The answer comes from a RoundTripper
+// rather than a socket: the whole client runs (retry policy, status and
+// content-type checks, decoding) at thousands of answers a second, and
+// coverage is not blurred by a server's goroutines.
+func fuzzAnswers[T any](f *testing.F, call func(context.Context, *Client) (T, error), accept func(t *testing.T, answer []byte, got T)) {
+	var body []byte
 	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 			Header:  http.Header{"Content-Type": {"application/json"}},
-			Body:    io.NopCloser(bytes.NewReader(*body)),
-			Request: r, ContentLength: int64(len(*body))}, nil
+			Body:    io.NopCloser(bytes.NewReader(body)),
+			Request: r, ContentLength: int64(len(body))}, nil
 	})
 	c, err := New(Config{BaseURL: "https://gitlab.example.com", Token: "fuzz-token", transport: transport,
 		delay: func(time.Duration) time.Duration { return 0 }})
 	if err != nil {
 		f.Fatal(err)
 	}
-	return c, body
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		body = answer
+		c.resetTrace()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		got, err := call(ctx, c)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != Malformed || e.Status != 200 {
+				t.Fatalf("answer %q: err = %#v, want a Malformed *Error", answer, err)
+			}
+			if n := len(e.Error()); n > 400 {
+				t.Fatalf("a %d-byte error message repeats too much of the answer: %q", n, e.Error())
+			}
+			return
+		}
+		accept(t, answer, got)
+	})
 }
 
 func isTypeError(err error) bool {

@@ -48,35 +48,32 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*
 }
 
 // OpenMergeRequestsFrom lists the project's open merge requests whose source
-// branch is branch, newest first (one GET, first page only: a branch has at
-// most a handful).
+// branch is branch, newest first (a branch has at most a handful: one page
+// of 20, and any page GitLab names after it, up to maxListPages).
 func (c *Client) OpenMergeRequestsFrom(ctx context.Context, project, branch string) ([]MergeRequest, error) {
 	opt := &gitlab.ListProjectMergeRequestsOptions{
 		ListOptions:  gitlab.ListOptions{PerPage: 20},
 		SourceBranch: gitlab.Ptr(branch),
 		State:        gitlab.Ptr("opened"),
 	}
-	list, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListProjectMergeRequests(project, opt, o...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	// As for one merge request: an answer that is not a list (client-go
-	// takes null for an empty one), or a merge request without a list of
-	// labels, is not GitLab's; taking it as no merge request or no labels
-	// would pass unchecked or blame the developer.
-	if rec.firstByte() != '[' {
-		return nil, c.malformed(rec, "answered without a list of merge requests")
-	}
-	mrs := make([]MergeRequest, len(list))
-	for i, mr := range list {
-		if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
-			return nil, c.malformed(rec, noLabels)
+	out := []MergeRequest{}
+	var at cursor
+	for range maxListPages {
+		infos, next, err := c.mergeRequestPage(ctx, at, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+			return c.gl.MergeRequests.ListProjectMergeRequests(project, opt, o...)
+		})
+		if err != nil {
+			return nil, err
 		}
-		mrs[i] = summaryOf(mr)
+		for _, info := range infos {
+			out = append(out, info.MergeRequest)
+		}
+		if next == (cursor{}) {
+			break
+		}
+		at = next
 	}
-	return mrs, nil
+	return out, nil
 }
 
 // MergeRequestInfo is a merge request as serve reads it: what the check
@@ -124,7 +121,7 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 	if err != nil {
 		return nil, err
 	}
-	if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
+	if mr == nil || !hasLabels(&mr.BasicMergeRequest) {
 		return nil, c.malformed(rec, noLabels)
 	}
 	info := infoOf(&mr.BasicMergeRequest)
@@ -134,29 +131,27 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 	return &info, nil
 }
 
-func (c *Client) openMergeRequests(ctx context.Context, list func(...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error)) ([]MergeRequestInfo, int64, error) {
-	var next int64
-	got, rec, err := do(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		mrs, resp, err := list(o...)
-		if resp != nil {
-			next = resp.NextPage
-		}
-		return mrs, resp, err
-	})
+// mergeRequestPage reads one page of a list of merge requests. A merge
+// request without a list of labels is not GitLab's answer, as for
+// MergeRequest: taking it as one without labels, or the whole answer as
+// no merge request, would pass unchecked or blame the developer.
+func (c *Client) mergeRequestPage(ctx context.Context, at cursor, list lister[*gitlab.BasicMergeRequest]) ([]MergeRequestInfo, cursor, error) {
+	got, next, rec, err := page(ctx, c, "merge requests", at, list)
 	if err != nil {
-		return nil, 0, err
-	}
-	// As for OpenMergeRequestsFrom: not a list, or a merge request
-	// without a list of labels, is not GitLab's answer.
-	if rec.firstByte() != '[' {
-		return nil, 0, c.malformed(rec, "answered without a list of merge requests")
+		return nil, cursor{}, err
 	}
 	out := make([]MergeRequestInfo, 0, len(got))
 	for _, mr := range got {
-		if mr == nil || mr.Labels == nil || mr.LabelDetails != nil {
-			return nil, 0, c.malformed(rec, noLabels)
+		if !hasLabels(mr) {
+			return nil, cursor{}, c.malformed(rec, noLabels)
 		}
 		out = append(out, infoOf(mr))
 	}
 	return out, next, nil
+}
+
+// hasLabels is false for a merge request without a list of label names
+// (see noLabels).
+func hasLabels(mr *gitlab.BasicMergeRequest) bool {
+	return mr != nil && mr.Labels != nil && mr.LabelDetails == nil
 }

@@ -57,28 +57,17 @@ const maxNotePages = 20
 // It reads at most MaxNotesRead notes; complete is false when the
 // merge request has more notes than that, so a note not found may exist.
 func (c *Client) OurNotes(ctx context.Context, project string, iid, author int64, marker string) (ours []Note, complete bool, err error) {
-	for page := int64(1); page <= maxNotePages; page++ {
-		opt := &gitlab.ListMergeRequestNotesOptions{
-			ListOptions: gitlab.ListOptions{PerPage: 100, Page: page},
-			OrderBy:     gitlab.Ptr("created_at"),
-			Sort:        gitlab.Ptr("asc"),
-		}
-		notes, err := Call(ctx, c, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Note, *gitlab.Response, error) {
-			return c.gl.Notes.ListMergeRequestNotes(project, iid, opt, o...)
-		})
-		if err != nil {
-			return nil, false, err
-		}
-		for _, n := range notes {
-			if n != nil && !n.System && n.Author.ID == author && strings.HasPrefix(n.Body, marker) {
-				ours = append(ours, *noteOf(n))
-			}
-		}
-		if len(notes) < 100 {
-			return ours, true, nil
-		}
+	notes, complete, err := pages(ctx, c, maxNotePages, "notes", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Note, *gitlab.Response, error) {
+		return c.gl.Notes.ListMergeRequestNotes(project, iid, &gitlab.ListMergeRequestNotesOptions{
+			ListOptions: perPage100, OrderBy: gitlab.Ptr("created_at"), Sort: gitlab.Ptr("asc"),
+		}, o...)
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	return ours, false, nil
+	return collect(notes, func(n *gitlab.Note) (Note, bool) {
+		return *noteOf(n), !n.System && n.Author.ID == author && strings.HasPrefix(n.Body, marker)
+	}), complete, nil
 }
 
 // DeleteNote deletes a note; one already gone is not an error.

@@ -49,23 +49,29 @@ func (o SweepOptions) after() *time.Time {
 // of a group and its subgroups, least recently updated first (one GET).
 // next is the page after it, 0 on the last.
 func (c *Client) GroupOpenMergeRequestsByUpdate(ctx context.Context, group string, opt SweepOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{
-			ListOptions: opt.list(), State: gitlab.Ptr("opened"), UpdatedAfter: opt.after(),
-			OrderBy: gitlab.Ptr("updated_at"), Sort: gitlab.Ptr("asc"),
-		}, o...)
+	return c.sweepPage(ctx, opt, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListGroupMergeRequests(group, &gitlab.ListGroupMergeRequestsOptions{ListOptions: opt.list(),
+			State: opened, UpdatedAfter: opt.after(), OrderBy: byUpdate, Sort: ascending}, o...)
 	})
 }
 
 // ProjectOpenMergeRequestsByUpdate is GroupOpenMergeRequestsByUpdate for
 // one project.
 func (c *Client) ProjectOpenMergeRequestsByUpdate(ctx context.Context, project string, opt SweepOptions) (mrs []MergeRequestInfo, next int64, err error) {
-	return c.openMergeRequests(ctx, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
-		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{
-			ListOptions: opt.list(), State: gitlab.Ptr("opened"), UpdatedAfter: opt.after(),
-			OrderBy: gitlab.Ptr("updated_at"), Sort: gitlab.Ptr("asc"),
-		}, o...)
+	return c.sweepPage(ctx, opt, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return c.gl.MergeRequests.ListProjectMergeRequests(project, &gitlab.ListProjectMergeRequestsOptions{ListOptions: opt.list(),
+			State: opened, UpdatedAfter: opt.after(), OrderBy: byUpdate, Sort: ascending}, o...)
 	})
+}
+
+// The sweep's order: open merge requests, least recently updated first.
+var opened, byUpdate, ascending = gitlab.Ptr("opened"), gitlab.Ptr("updated_at"), gitlab.Ptr("asc")
+
+// sweepPage reads the page opt names (its number is in opt.list(), so
+// the cursor is the first page's) and the number of the next, 0 on the last.
+func (c *Client) sweepPage(ctx context.Context, opt SweepOptions, list lister[*gitlab.BasicMergeRequest]) ([]MergeRequestInfo, int64, error) {
+	mrs, next, err := c.mergeRequestPage(ctx, cursor{page: opt.list().Page}, list)
+	return mrs, next.page, err
 }
 
 // GroupPath is the full path of the group with this id (GET /groups/:id,

@@ -8,6 +8,7 @@ package gitlabtest
 // api/status_checks; see testdata/SOURCE.md), reduced to documented fields.
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -42,17 +43,20 @@ type StatusCheckResponse struct {
 }
 
 type ciState struct {
-	nextID    int64
-	pipelines map[int64]*pipeline
-	jobs      map[int64]*Job
-	groups    map[string][]int64 // group id or path → project ids
-	groupPath map[int64]string   // group id → its full path
-	retries   map[mrKey]int
-	checks    map[mrKey][]StatusCheckResponse
-	answered  map[mrKey][]time.Time // when each of checks was posted
-	// services are each project's external status checks, by project id.
-	services     map[int64][]statusCheckService
-	checkTimeout time.Duration // a pending response older than this is failed; 0 is GitLab's 2 minutes
+	nextID       int64
+	pipelines    map[int64]*pipeline
+	jobs         map[int64]*Job
+	retries      map[mrKey]int
+	checks       map[mrKey][]StatusCheckResponse
+	answered     map[mrKey][]time.Time // when each of checks was posted
+	checkTimeout time.Duration         // a pending response older than this is failed; 0 is GitLab's 2 minutes
+}
+
+// group is a group of the registry.
+type group struct {
+	id       int64
+	path     string
+	projects []int64
 }
 
 type statusCheckService struct {
@@ -83,19 +87,15 @@ type pipeline struct {
 }
 
 func (c *ciState) init() {
-	if c.pipelines == nil {
-		c.nextID = 100
-		c.pipelines = map[int64]*pipeline{}
-		c.jobs = map[int64]*Job{}
-		c.groups = map[string][]int64{}
-		c.groupPath = map[int64]string{}
-		c.retries = map[mrKey]int{}
-		c.checks = map[mrKey][]StatusCheckResponse{}
-		c.answered = map[mrKey][]time.Time{}
-		c.services = map[int64][]statusCheckService{}
-	}
+	c.nextID = 100
+	c.pipelines = map[int64]*pipeline{}
+	c.jobs = map[int64]*Job{}
+	c.retries = map[mrKey]int{}
+	c.checks = map[mrKey][]StatusCheckResponse{}
+	c.answered = map[mrKey][]time.Time{}
 }
 
+// headSHA is a stable, made-up 40-hex commit id for a merge request head.
 // headSHA is a stable, made-up 40-hex commit id for a merge request head.
 func headSHA(project, iid int64, n int) string {
 	sum := sha1.Sum([]byte(fmt.Sprintf("%d/%d/%d", project, iid, n)))
@@ -112,44 +112,26 @@ func (s *Server) AddPipeline(id int64, path string, iid int64, jobs ...Job) int6
 
 // AddForkPipeline is AddPipeline for a merge request of project id whose
 // pipeline runs in another project, its source fork (forkID, forkPath).
-func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path string, iid int64, jobs ...Job) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	if forkID != id {
-		mr.sourceProject = forkID
-	}
-	p := s.addPipeline(forkID, forkPath, id, iid, fmt.Sprintf("refs/merge-requests/%d/head", iid), "merge_request_event", jobs)
-	mr.headPipeline = p.id
-	return p.id
-}
-
-// SetSourceProject makes merge request iid of project id come from a fork
-// (source_project_id forkID) whatever project its pipelines run in: a
-// member may run a fork's pipeline in the parent project.
-func (s *Server) SetSourceProject(id int64, path string, iid int64, forkID int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mr(id, path, iid).sourceProject = forkID
+func (s *Server) AddForkPipeline(forkID int64, forkPath string, id int64, path string, iid int64, jobs ...Job) (pipeline int64) {
+	s.change(id, path, iid, func(mr *mergeRequest) {
+		if forkID != id {
+			mr.sourceProject = forkID
+		}
+		p := s.addPipeline(s.project(forkID, forkPath), mr, fmt.Sprintf("refs/merge-requests/%d/head", iid), "merge_request_event", jobs)
+		mr.headPipeline, pipeline = p.id, p.id
+	})
+	return pipeline
 }
 
 // AddBranchPipeline runs a branch pipeline (source push) of the merge
 // request's source branch on its head commit: GitLab lists it among the
 // merge request's pipelines, after the merge request pipelines, but it is
 // not the head pipeline.
-func (s *Server) AddBranchPipeline(id int64, path string, iid int64, jobs ...Job) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	return s.addPipeline(id, path, id, iid, mr.branch, "push", jobs).id
-}
-
-// SetHeadPipeline makes pipeline the merge request's head pipeline (0:
-// none), as GitLab's head_pipeline shows it.
-func (s *Server) SetHeadPipeline(id int64, path string, iid int64, pipeline int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mr(id, path, iid).headPipeline = pipeline
+func (s *Server) AddBranchPipeline(id int64, path string, iid int64, jobs ...Job) (pipeline int64) {
+	s.change(id, path, iid, func(mr *mergeRequest) {
+		pipeline = s.addPipeline(mr.project, mr, mr.branch, "push", jobs).id
+	})
+	return pipeline
 }
 
 // AddChildPipeline runs a child pipeline of parent, created by a trigger
@@ -158,33 +140,21 @@ func (s *Server) SetHeadPipeline(id int64, path string, iid int64, pipeline int6
 func (s *Server) AddChildPipeline(parent int64, bridgeName string, jobs ...Job) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	pp := s.ci.pipelines[parent]
 	if pp == nil {
 		panic(fmt.Sprintf("gitlabtest: no pipeline %d", parent))
 	}
-	c := s.addPipeline(pp.project, "", pp.mrProject, pp.iid, pp.ref, "parent_pipeline", jobs)
+	c := s.addPipeline(s.project(pp.project, ""), s.mr(pp.mrProject, "", pp.iid), pp.ref, "parent_pipeline", jobs)
 	c.sha = pp.sha
 	s.ci.nextID++
 	pp.bridges = append(pp.bridges, bridge{id: s.ci.nextID, name: bridgeName, status: "success", child: c.id, at: s.tick()})
 	return c.id
 }
 
-// addPipeline makes a pipeline of the merge request in project (path
-// names it when new). s.mu is held.
-func (s *Server) addPipeline(project int64, path string, mrProject, iid int64, ref, source string, jobs []Job) *pipeline {
-	s.ci.init()
-	if key := strconv.FormatInt(project, 10); s.projects[key] == nil {
-		s.projects[key] = map[int64]*mergeRequest{}
-		s.ids[key] = project
-		if path != "" {
-			s.projects[path] = s.projects[key]
-			s.ids[path] = project
-		}
-	}
-	mr := s.projects[strconv.FormatInt(mrProject, 10)][iid]
+// addPipeline makes a pipeline of mr that runs in project. s.mu is held.
+func (s *Server) addPipeline(project *project, mr *mergeRequest, ref, source string, jobs []Job) *pipeline {
 	s.ci.nextID++
-	p := &pipeline{id: s.ci.nextID, project: project, mrProject: mrProject, iid: iid, sha: mr.sha, ref: ref, source: source, created: s.tick()}
+	p := &pipeline{id: s.ci.nextID, project: project.id, mrProject: mr.project.id, iid: mr.iid, sha: mr.sha, ref: ref, source: source, created: s.tick()}
 	s.ci.pipelines[p.id] = p
 	for _, j := range jobs {
 		s.ci.nextID++
@@ -207,7 +177,6 @@ func started(status string) bool {
 func (s *Server) Jobs(pipelineID int64) []Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	var out []Job
 	if p := s.ci.pipelines[pipelineID]; p != nil {
 		for _, id := range p.jobs {
@@ -217,28 +186,29 @@ func (s *Server) Jobs(pipelineID int64) []Job {
 	return out
 }
 
+// job applies f to a job, if there is one by that id, under s.mu.
+func (s *Server) job(jobID int64, f func(*Job)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.ci.jobs[jobID]; j != nil {
+		f(j)
+	}
+}
+
 // SetJobStatus sets a job's status, as a runner taking it or finishing
 // it would: a job that starts gets its started_at then.
 func (s *Server) SetJobStatus(jobID int64, status string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	if j := s.ci.jobs[jobID]; j != nil {
+	s.job(jobID, func(j *Job) {
 		j.Status = status
 		if started(status) && j.StartedAt.IsZero() {
 			j.StartedAt = s.tick()
 		}
-	}
+	})
 }
 
 // SetJobTimes sets when a job was created and started (zero: never).
 func (s *Server) SetJobTimes(jobID int64, created, started time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	if j := s.ci.jobs[jobID]; j != nil {
-		j.CreatedAt, j.StartedAt = created.UTC(), started.UTC()
-	}
+	s.job(jobID, func(j *Job) { j.CreatedAt, j.StartedAt = created.UTC(), started.UTC() })
 }
 
 // LabelJob is the newest attempt of the job named name in pipeline.
@@ -257,7 +227,6 @@ func (s *Server) LabelJob(pipeline int64, name string) Job {
 func (s *Server) Retries(id, iid int64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	return s.ci.retries[mrKey{id, iid}]
 }
 
@@ -265,32 +234,7 @@ func (s *Server) Retries(id, iid int64) int {
 func (s *Server) StatusChecks(id, iid int64) []StatusCheckResponse {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	return slices.Clone(s.ci.checks[mrKey{id, iid}])
-}
-
-// HeadSHA is the head commit of merge request iid's source branch.
-func (s *Server) HeadSHA(id int64, path string, iid int64) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mr(id, path, iid).sha
-}
-
-// SetState sets a merge request's state (opened, closed, merged).
-func (s *Server) SetState(id int64, path string, iid int64, state string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	mr.state = state
-	mr.updatedAt = s.tick()
-}
-
-// SetUpdatedAt sets when a merge request was last updated, as
-// updated_after filters see it.
-func (s *Server) SetUpdatedAt(id int64, path string, iid int64, at time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mr(id, path, iid).updatedAt = at.UTC()
 }
 
 // AddGroup makes a group (reachable by id and path) holding the projects,
@@ -298,40 +242,98 @@ func (s *Server) SetUpdatedAt(id int64, path string, iid int64, at time.Time) {
 func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
-	s.ci.groupPath[id] = path
-	for _, key := range []string{strconv.FormatInt(id, 10), path} {
-		s.ci.groups[key] = append(s.ci.groups[key], projectIDs...)
+	g := s.groups[strconv.FormatInt(id, 10)]
+	if g == nil {
+		g = &group{id: id, path: path}
+		s.groups[strconv.FormatInt(id, 10)], s.groups[path] = g, g
+	}
+	g.projects = append(g.projects, projectIDs...)
+}
+
+// routeGroup answers /groups/:id[/merge_requests]. s.mu is held.
+func (s *Server) routeGroup(w http.ResponseWriter, r *http.Request, key string, rest []string) {
+	g := s.groups[key]
+	switch {
+	case r.Method != http.MethodGet || len(rest) > 1 || len(rest) == 1 && rest[0] != "merge_requests":
+		noRoute(w)
+	case g == nil:
+		Error(w, http.StatusNotFound, "404 Group Not Found")
+	case len(rest) == 0:
+		i := strings.LastIndex(g.path, "/")
+		JSON(w, http.StatusOK, map[string]any{"id": g.id, "path": g.path[i+1:], "full_path": g.path, "name": g.path[i+1:]})
+	default:
+		var projects []*project
+		for _, id := range g.projects {
+			projects = append(projects, s.project(id, ""))
+		}
+		s.listMergeRequests(w, r, projects)
 	}
 }
 
-// answer is the merge request as the API shows it, with its head
-// pipeline (null when it has none). s.mu is held.
-func (s *Server) answer(mr *mergeRequest, id, iid int64) map[string]any {
-	out := MergeRequest(id, iid, mr.labels, mr.branch)
-	out["state"] = mr.state
-	mr.authorAndDraft(out)
-	out["sha"] = mr.sha
-	out["updated_at"] = mr.updatedAt.Format(time.RFC3339Nano)
-	if mr.title != "" {
-		out["title"] = mr.title
+// routeCI answers a project's pipelines, jobs and external status checks.
+// s.mu is held.
+func (s *Server) routeCI(w http.ResponseWriter, r *http.Request, p *project, rest []string) {
+	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
+	var n int64
+	if len(rest) > 1 {
+		n, _ = strconv.ParseInt(rest[1], 10, 64)
 	}
-	if mr.sourceProject != 0 {
-		out["source_project_id"] = mr.sourceProject
-	}
-	for key, pid := range s.ids {
-		if pid == id && key != strconv.FormatInt(id, 10) {
-			ref := fmt.Sprintf("!%d", iid)
-			out["references"] = map[string]any{"short": ref, "relative": ref, "full": key + ref}
-			break
+	var pl *pipeline
+	var j *Job
+	switch rest[0] {
+	case "pipelines":
+		if pl = s.ci.pipelines[n]; pl != nil && pl.project != p.id {
+			pl = nil
+		}
+	case "jobs":
+		if j = s.ci.jobs[n]; j != nil {
+			if pl = s.ci.pipelines[j.PipelineID]; pl.project != p.id {
+				j, pl = nil, nil
+			}
 		}
 	}
-	var head any
-	if p := s.ci.pipelines[mr.headPipeline]; p != nil {
-		head = s.pipelineJSON(p)
+	switch {
+	case len(rest) == 1 && rest[0] == "external_status_checks" && get:
+		s.listProjectStatusChecks(w, r, p)
+	case !(rest[0] == "pipelines" && len(rest) == 3 && (rest[2] == "jobs" || rest[2] == "bridges") && get) &&
+		!(rest[0] == "jobs" && (len(rest) == 2 && get || len(rest) == 3 && rest[2] == "retry" && post)):
+		noRoute(w)
+	case pl == nil:
+		Error(w, http.StatusNotFound, "404 Not found")
+	case rest[0] == "pipelines" && rest[2] == "jobs":
+		s.listPipelineJobs(w, r, pl)
+	case rest[0] == "pipelines":
+		s.listPipelineBridges(w, r, pl)
+	case len(rest) == 2:
+		JSON(w, http.StatusOK, s.jobJSON(j, pl))
+	default:
+		s.retryJob(w, j, pl)
 	}
-	out["head_pipeline"], out["pipeline"] = head, head
-	return out
+}
+
+// listMergeRequestPipelines answers GET
+// /projects/:id/merge_requests/:iid/pipelines as GitLab orders it: the
+// merge request pipelines first, newest first, then the source branch's
+// pipelines, newest first. Child pipelines are not listed. s.mu is held.
+func (s *Server) listMergeRequestPipelines(w http.ResponseWriter, r *http.Request, mr *mergeRequest) {
+	var ps []*pipeline
+	for _, p := range s.ci.pipelines {
+		if p.mrProject == mr.project.id && p.iid == mr.iid && p.source != "parent_pipeline" {
+			ps = append(ps, p)
+		}
+	}
+	rank := func(p *pipeline) int {
+		if p.source == "merge_request_event" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(ps, func(a, b *pipeline) int { return cmp.Or(rank(a)-rank(b), cmp.Compare(b.id, a.id)) })
+	rows := make([]row, len(ps))
+	for i, p := range ps {
+		rows[i] = row{id: p.id, created: p.created, updated: p.created, json: func() any { return s.pipelineJSON(p) }}
+	}
+	paginate(w, r, rows)
 }
 
 // pipelineJSON is a pipeline as the API's PipelineBasic shows it. s.mu is held.
@@ -342,137 +344,6 @@ func (s *Server) pipelineJSON(p *pipeline) map[string]any {
 		"created_at": p.created.Format(time.RFC3339Nano), "updated_at": p.created.Format(time.RFC3339Nano),
 		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/pipelines/%d", p.id),
 	}
-}
-
-// matches applies the state and updated_after filters of the list APIs.
-func (mr *mergeRequest) matches(q url.Values) bool {
-	if st := q.Get("state"); st != "" && st != "all" && st != mr.state {
-		return false
-	}
-	if after := q.Get("updated_after"); after != "" {
-		t, err := time.Parse(time.RFC3339, after)
-		if err == nil && mr.updatedAt.Before(t) {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedIIDs(mrs map[int64]*mergeRequest) []int64 {
-	iids := make([]int64, 0, len(mrs))
-	for iid := range mrs {
-		iids = append(iids, iid)
-	}
-	// Newest first, as GitLab's default order (created_at desc) would have it.
-	slices.SortFunc(iids, func(a, b int64) int { return int(b - a) })
-	return iids
-}
-
-// serveCI answers the routes this file adds and says whether it did.
-func (s *Server) serveCI(w http.ResponseWriter, r *http.Request) bool {
-	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
-	if len(parts) == 2 && parts[0] == "groups" && r.Method == http.MethodGet {
-		s.getGroup(w, parts[1])
-		return true
-	}
-	if len(parts) < 3 {
-		return false
-	}
-	key, err := url.PathUnescape(parts[1])
-	if err != nil {
-		return false
-	}
-	switch {
-	case parts[0] == "groups" && len(parts) == 3 && parts[2] == "merge_requests" && r.Method == http.MethodGet:
-		s.listGroupMergeRequests(w, r, key)
-	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "pipelines" && parts[4] == "jobs" && r.Method == http.MethodGet:
-		s.listPipelineJobs(w, r, key, parts[3])
-	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "pipelines" && parts[4] == "bridges" && r.Method == http.MethodGet:
-		s.listPipelineBridges(w, r, key, parts[3])
-	case parts[0] == "projects" && len(parts) == 3 && parts[2] == "external_status_checks" && r.Method == http.MethodGet:
-		s.listProjectStatusChecks(w, r, key)
-	case parts[0] == "projects" && len(parts) == 4 && parts[2] == "jobs" && r.Method == http.MethodGet:
-		s.getJob(w, key, parts[3])
-	case parts[0] == "projects" && len(parts) == 5 && parts[2] == "jobs" && parts[4] == "retry" && r.Method == http.MethodPost:
-		s.retryJob(w, key, parts[3])
-	default:
-		return false
-	}
-	return true
-}
-
-// getGroup answers GET /groups/:id (by id or path) with the group's id
-// and full_path.
-func (s *Server) getGroup(w http.ResponseWriter, key string) {
-	key, err := url.PathUnescape(key)
-	if err != nil {
-		Error(w, http.StatusBadRequest, "400 Bad request")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	for id, p := range s.ci.groupPath {
-		if strconv.FormatInt(id, 10) == key || p == key {
-			i := strings.LastIndex(p, "/")
-			JSON(w, http.StatusOK, map[string]any{"id": id, "path": p[i+1:], "full_path": p, "name": p[i+1:]})
-			return
-		}
-	}
-	Error(w, http.StatusNotFound, "404 Group Not Found")
-}
-
-func (s *Server) listGroupMergeRequests(w http.ResponseWriter, r *http.Request, group string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	projects, ok := s.ci.groups[group]
-	if !ok {
-		Error(w, http.StatusNotFound, "404 Group Not Found")
-		return
-	}
-	out := []map[string]any{}
-	for _, id := range projects {
-		mrs := s.projects[strconv.FormatInt(id, 10)]
-		for _, iid := range sortedIIDs(mrs) {
-			if mrs[iid].matches(r.URL.Query()) {
-				out = append(out, s.answer(mrs[iid], id, iid))
-			}
-		}
-	}
-	paginate(w, r, out)
-}
-
-// listMergeRequestPipelines answers GET
-// /projects/:id/merge_requests/:iid/pipelines as GitLab orders it: the
-// merge request pipelines first, newest first, then the source branch's
-// pipelines, newest first; 20 a page. Child pipelines are not listed.
-// s.mu is held.
-func (s *Server) listMergeRequestPipelines(w http.ResponseWriter, r *http.Request, id, iid int64) {
-	s.ci.init()
-	var ps []*pipeline
-	for _, p := range s.ci.pipelines {
-		if p.mrProject == id && p.iid == iid && p.source != "parent_pipeline" {
-			ps = append(ps, p)
-		}
-	}
-	rank := func(p *pipeline) int {
-		if p.source == "merge_request_event" {
-			return 0
-		}
-		return 1
-	}
-	slices.SortFunc(ps, func(a, b *pipeline) int {
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra - rb
-		}
-		return int(b.id - a.id)
-	})
-	out := []map[string]any{}
-	for _, p := range ps {
-		out = append(out, s.pipelineJSON(p))
-	}
-	paginate(w, r, out)
 }
 
 // pipelineStatus derives a pipeline's status from its newest job attempts.
@@ -490,86 +361,28 @@ func (s *Server) pipelineStatus(p *pipeline) string {
 	return status
 }
 
-// project resolves a project id or path to its numeric id. s.mu is held.
-func (s *Server) projectID(key string) (int64, bool) {
-	id, ok := s.ids[key]
-	return id, ok
-}
-
-// pipelineOf is the pipeline a path names, or nil once GitLab's 404 for
-// the missing project or pipeline is written. s.mu is held.
-func (s *Server) pipelineOf(w http.ResponseWriter, project, pipelineID string) *pipeline {
-	s.ci.init()
-	id, ok := s.projectID(project)
-	if !ok {
-		Error(w, http.StatusNotFound, "404 Project Not Found")
-		return nil
-	}
-	pid, _ := strconv.ParseInt(pipelineID, 10, 64)
-	p := s.ci.pipelines[pid]
-	if p == nil || p.project != id {
-		Error(w, http.StatusNotFound, "404 Not found")
-		return nil
-	}
-	return p
-}
-
-func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pipelineOf(w, project, pipelineID)
-	if p == nil {
-		return
-	}
+// listPipelineJobs answers GET /projects/:id/pipelines/:pipeline_id/jobs,
+// newest first, retried attempts only with include_retried=true (GitLab
+// 13.5 and later), filtered by scope[]. s.mu is held.
+func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, p *pipeline) {
 	q := r.URL.Query()
 	retried := q.Get("include_retried") == "true"
 	scopes := q["scope[]"]
-	out := []map[string]any{}
-	// Newest first; retried attempts only when asked (GitLab 13.5 and later).
+	var rows []row
 	for _, jid := range slices.Backward(p.jobs) {
 		j := s.ci.jobs[jid]
 		if (j.Retried && !retried) || (len(scopes) > 0 && !slices.Contains(scopes, j.Status)) {
 			continue
 		}
-		out = append(out, s.jobJSON(j, p))
+		rows = append(rows, row{id: j.ID, created: j.CreatedAt, updated: j.CreatedAt, json: func() any { return s.jobJSON(j, p) }})
 	}
-	paginate(w, r, out)
-}
-
-func (s *Server) findJob(w http.ResponseWriter, project, jobID string) (*Job, *pipeline) {
-	s.ci.init()
-	id, ok := s.projectID(project)
-	if !ok {
-		Error(w, http.StatusNotFound, "404 Project Not Found")
-		return nil, nil
-	}
-	jid, _ := strconv.ParseInt(jobID, 10, 64)
-	j := s.ci.jobs[jid]
-	if j == nil || s.ci.pipelines[j.PipelineID].project != id {
-		Error(w, http.StatusNotFound, "404 Not found")
-		return nil, nil
-	}
-	return j, s.ci.pipelines[j.PipelineID]
-}
-
-func (s *Server) getJob(w http.ResponseWriter, project, jobID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if j, p := s.findJob(w, project, jobID); j != nil {
-		JSON(w, http.StatusOK, s.jobJSON(j, p))
-	}
+	paginate(w, r, rows)
 }
 
 // retryJob answers POST /projects/:id/jobs/:job_id/retry: 201 and the new
 // attempt, or 403 "Job is not retryable" for an attempt already retried or
-// still running, as GitLab's API does.
-func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, p := s.findJob(w, project, jobID)
-	if j == nil {
-		return
-	}
+// still running, as GitLab's API does. s.mu is held.
+func (s *Server) retryJob(w http.ResponseWriter, j *Job, p *pipeline) {
 	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled", "canceling"}, j.Status) {
 		Error(w, http.StatusForbidden, "403 Forbidden - Job is not retryable")
 		return
@@ -583,32 +396,57 @@ func (s *Server) retryJob(w http.ResponseWriter, project, jobID string) {
 	JSON(w, http.StatusCreated, s.jobJSON(n, p))
 }
 
+// timeJSON is a time as GitLab writes it, null when zero.
+func timeJSON(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
 // jobJSON is a job as GET /projects/:id/jobs/:job_id documents it.
 func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
-	created := p.created.Format(time.RFC3339Nano)
-	var jobCreated, jobStarted any
-	if !j.CreatedAt.IsZero() {
-		jobCreated = j.CreatedAt.Format(time.RFC3339Nano)
-	}
-	if !j.StartedAt.IsZero() {
-		jobStarted = j.StartedAt.Format(time.RFC3339Nano)
-	}
 	out := map[string]any{
 		"id": j.ID, "name": j.Name, "stage": "test", "status": j.Status, "ref": p.ref, "tag": false,
-		"allow_failure": false, "coverage": nil, "created_at": jobCreated, "started_at": jobStarted, "finished_at": nil,
+		"allow_failure": false, "coverage": nil, "created_at": timeJSON(j.CreatedAt), "started_at": timeJSON(j.StartedAt), "finished_at": nil,
 		"duration": nil, "queued_duration": 0.01, "artifacts": []any{}, "runner": nil, "user": nil,
 		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/jobs/%d", j.ID),
 		"project": map[string]any{"ci_job_token_scope_enabled": false},
 		"commit": map[string]any{
 			"id": p.sha, "short_id": p.sha[:8], "title": "Update README.md", "message": "Update README.md",
-			"author_name": "Administrator", "author_email": "admin@example.com", "created_at": created,
+			"author_name": "Administrator", "author_email": "admin@example.com", "created_at": timeJSON(p.created),
 		},
-		"pipeline": map[string]any{"id": p.id, "project_id": p.project, "ref": p.ref, "sha": p.sha, "status": s.pipelineStatus(p)},
+		"pipeline": s.pipelineRef(p),
 	}
 	if j.Status == "failed" {
 		out["failure_reason"] = "script_failure"
 	}
 	return out
+}
+
+// pipelineRef is the pipeline a job or a bridge names.
+func (s *Server) pipelineRef(p *pipeline) map[string]any {
+	return map[string]any{"id": p.id, "project_id": p.project, "ref": p.ref, "sha": p.sha, "status": s.pipelineStatus(p)}
+}
+
+// listPipelineBridges answers GET /projects/:id/pipelines/:pipeline_id/bridges.
+// s.mu is held.
+func (s *Server) listPipelineBridges(w http.ResponseWriter, r *http.Request, p *pipeline) {
+	rows := make([]row, len(p.bridges))
+	for i, b := range p.bridges {
+		rows[i] = row{id: b.id, created: b.at, updated: b.at, json: func() any {
+			var down any
+			if c := s.ci.pipelines[b.child]; c != nil {
+				down = s.pipelineJSON(c)
+			}
+			return map[string]any{
+				"id": b.id, "status": b.status, "stage": "test", "name": b.name, "ref": p.ref, "tag": false,
+				"allow_failure": false, "created_at": timeJSON(b.at), "started_at": timeJSON(b.at), "finished_at": timeJSON(b.at),
+				"pipeline": s.pipelineRef(p), "downstream_pipeline": down,
+			}
+		}}
+	}
+	paginate(w, r, rows)
 }
 
 // AddStatusCheck adds an external status check service named name to
@@ -617,16 +455,24 @@ func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
 func (s *Server) AddStatusCheck(id int64, path string, name string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
-	key := strconv.FormatInt(id, 10)
-	if s.projects[key] == nil {
-		s.projects[key], s.ids[key] = map[int64]*mergeRequest{}, id
-		s.projects[path], s.ids[path] = s.projects[key], id
-	}
+	p := s.project(id, path)
 	s.ci.nextID++
-	s.ci.services[id] = append(s.ci.services[id], statusCheckService{id: s.ci.nextID, name: name,
+	p.checks = append(p.checks, statusCheckService{id: s.ci.nextID, name: name,
 		url: fmt.Sprintf("https://checks.example.com/%s", url.PathEscape(name))})
 	return s.ci.nextID
+}
+
+// AnswerStatusCheck records a response of check for the merge request's
+// head commit, as if its service had posted it.
+func (s *Server) AnswerStatusCheck(id int64, path string, iid, check int64, status string) {
+	s.change(id, path, iid, func(mr *mergeRequest) { s.answerCheck(mr, check, mr.sha, status) })
+}
+
+// answerCheck: s.mu is held.
+func (s *Server) answerCheck(mr *mergeRequest, check int64, sha, status string) {
+	k := mrKey{mr.project.id, mr.iid}
+	s.ci.checks[k] = append(s.ci.checks[k], StatusCheckResponse{SHA: sha, ExternalStatusCheckID: check, Status: status})
+	s.ci.answered[k] = append(s.ci.answered[k], s.tick())
 }
 
 // SetStatusCheckTimeout sets how long a pending response stays pending
@@ -634,32 +480,26 @@ func (s *Server) AddStatusCheck(id int64, path string, name string) int64 {
 func (s *Server) SetStatusCheckTimeout(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ci.init()
 	s.ci.checkTimeout = d
 }
 
 // StatusCheckStatus is the status GitLab shows for check on the merge
 // request's current head commit: the newest response for that commit,
 // pending when there is none, failed once a pending one timed out.
-func (s *Server) StatusCheckStatus(id int64, path string, iid, check int64) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	return s.checkStatus(id, iid, s.mr(id, path, iid), check)
+func (s *Server) StatusCheckStatus(id int64, path string, iid, check int64) (status string) {
+	s.change(id, path, iid, func(mr *mergeRequest) { status = s.checkStatus(mr, check) })
+	return status
 }
 
 // checkStatus: see StatusCheckStatus. s.mu is held.
-func (s *Server) checkStatus(id, iid int64, mr *mergeRequest, check int64) string {
-	k := mrKey{id, iid}
+func (s *Server) checkStatus(mr *mergeRequest, check int64) string {
+	k := mrKey{mr.project.id, mr.iid}
 	rs := s.ci.checks[k]
 	for i := len(rs) - 1; i >= 0; i-- {
 		if rs[i].ExternalStatusCheckID != check || rs[i].SHA != mr.sha {
 			continue
 		}
-		timeout := s.ci.checkTimeout
-		if timeout <= 0 {
-			timeout = 2 * time.Minute
-		}
+		timeout := cmp.Or(s.ci.checkTimeout, 2*time.Minute)
 		if rs[i].Status == "pending" && time.Since(s.ci.answered[k][i]) > timeout {
 			return "failed"
 		}
@@ -670,72 +510,44 @@ func (s *Server) checkStatus(id, iid int64, mr *mergeRequest, check int64) strin
 
 // listStatusChecks answers GET /projects/:id/merge_requests/:iid/status_checks:
 // the project's checks with their status for the head commit. s.mu is held.
-func (s *Server) listStatusChecks(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
-	s.ci.init()
-	out := []map[string]any{}
-	for _, c := range s.ci.services[id] {
-		out = append(out, map[string]any{"id": c.id, "name": c.name, "external_url": c.url, "status": s.checkStatus(id, iid, mr, c.id)})
+func (s *Server) listStatusChecks(w http.ResponseWriter, r *http.Request, mr *mergeRequest) {
+	rows := make([]row, len(mr.project.checks))
+	for i, c := range mr.project.checks {
+		rows[i] = row{id: c.id, json: func() any {
+			return map[string]any{"id": c.id, "name": c.name, "external_url": c.url, "status": s.checkStatus(mr, c.id)}
+		}}
 	}
-	paginate(w, r, out)
+	paginate(w, r, rows)
 }
 
 // listProjectStatusChecks answers GET /projects/:id/external_status_checks.
-func (s *Server) listProjectStatusChecks(w http.ResponseWriter, r *http.Request, project string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ci.init()
-	id, ok := s.projectID(project)
-	if !ok {
-		Error(w, http.StatusNotFound, "404 Project Not Found")
-		return
+// s.mu is held.
+func (s *Server) listProjectStatusChecks(w http.ResponseWriter, r *http.Request, p *project) {
+	rows := make([]row, len(p.checks))
+	for i, c := range p.checks {
+		rows[i] = row{id: c.id, json: func() any {
+			return map[string]any{"id": c.id, "name": c.name, "project_id": p.id, "external_url": c.url,
+				"hmac": true, "protected_branches": []any{}}
+		}}
 	}
-	out := []map[string]any{}
-	for _, c := range s.ci.services[id] {
-		out = append(out, map[string]any{"id": c.id, "name": c.name, "project_id": id, "external_url": c.url,
-			"hmac": true, "protected_branches": []any{}})
-	}
-	paginate(w, r, out)
+	paginate(w, r, rows)
 }
 
 // listLabelEvents answers GET
-// /projects/:id/merge_requests/:iid/resource_label_events, 20 a page.
-// s.mu is held.
-func (s *Server) listLabelEvents(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
-	out := []map[string]any{}
-	for _, e := range mr.labelEvents {
-		out = append(out, map[string]any{
-			"id": e.id, "user": map[string]any{"id": Reviewer.ID, "username": Reviewer.Username, "name": "Reviewer", "state": "active"},
-			"created_at": e.created.Format(time.RFC3339Nano), "resource_type": "MergeRequest", "resource_id": id*1000 + iid,
-			"label":  map[string]any{"id": 1, "name": e.label, "color": "#0033CC", "description": ""},
-			"action": e.action,
-		})
+// /projects/:id/merge_requests/:iid/resource_label_events. s.mu is held.
+func (s *Server) listLabelEvents(w http.ResponseWriter, r *http.Request, mr *mergeRequest) {
+	rows := make([]row, len(mr.labelEvents))
+	for i, e := range mr.labelEvents {
+		rows[i] = row{id: e.id, created: e.created, updated: e.created, json: func() any {
+			return map[string]any{
+				"id": e.id, "user": userJSON(Reviewer), "created_at": timeJSON(e.created),
+				"resource_type": "MergeRequest", "resource_id": mr.project.id*1000 + mr.iid,
+				"label":  map[string]any{"id": 1, "name": e.label, "color": "#0033CC", "description": ""},
+				"action": e.action,
+			}
+		}}
 	}
-	paginate(w, r, out)
-}
-
-// listPipelineBridges answers GET /projects/:id/pipelines/:pipeline_id/bridges.
-func (s *Server) listPipelineBridges(w http.ResponseWriter, r *http.Request, project, pipelineID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pipelineOf(w, project, pipelineID)
-	if p == nil {
-		return
-	}
-	out := []map[string]any{}
-	for _, b := range p.bridges {
-		at := b.at.Format(time.RFC3339Nano)
-		var down any
-		if c := s.ci.pipelines[b.child]; c != nil {
-			down = s.pipelineJSON(c)
-		}
-		out = append(out, map[string]any{
-			"id": b.id, "status": b.status, "stage": "test", "name": b.name, "ref": p.ref, "tag": false,
-			"allow_failure": false, "created_at": at, "started_at": at, "finished_at": at,
-			"pipeline":            map[string]any{"id": p.id, "project_id": p.project, "sha": p.sha, "ref": p.ref, "status": s.pipelineStatus(p)},
-			"downstream_pipeline": down,
-		})
-	}
-	paginate(w, r, out)
+	paginate(w, r, rows)
 }
 
 // setStatusCheck answers POST
@@ -743,8 +555,7 @@ func (s *Server) listPipelineBridges(w http.ResponseWriter, r *http.Request, pro
 // sha and external_status_check_id and status required, 404 for a check
 // the project does not have (when it has any), 409 naming the head when
 // sha is not it. s.mu is held.
-func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid int64, mr *mergeRequest) {
-	s.ci.init()
+func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, mr *mergeRequest) {
 	var in struct {
 		SHA                   string `json:"sha"`
 		ExternalStatusCheckID int64  `json:"external_status_check_id"`
@@ -760,9 +571,10 @@ func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid 
 		in.SHA, in.Status = r.Form.Get("sha"), r.Form.Get("status")
 		in.ExternalStatusCheckID, _ = strconv.ParseInt(r.Form.Get("external_status_check_id"), 10, 64)
 	}
+	id, iid := mr.project.id, mr.iid
 	name := "echoes-labels"
-	known := len(s.ci.services[id]) == 0
-	for _, c := range s.ci.services[id] {
+	known := len(mr.project.checks) == 0
+	for _, c := range mr.project.checks {
 		if c.id == in.ExternalStatusCheckID {
 			known, name = true, c.name
 		}
@@ -787,49 +599,11 @@ func (s *Server) setStatusCheck(w http.ResponseWriter, r *http.Request, id, iid 
 		Error(w, http.StatusConflict, "SHA does not match HEAD of source branch: "+mr.sha)
 		return
 	}
-	k := mrKey{id, iid}
-	s.ci.checks[k] = append(s.ci.checks[k], StatusCheckResponse{SHA: in.SHA, ExternalStatusCheckID: in.ExternalStatusCheckID, Status: in.Status})
-	s.ci.answered[k] = append(s.ci.answered[k], s.tick())
+	s.answerCheck(mr, in.ExternalStatusCheckID, in.SHA, in.Status)
 	s.ci.nextID++
 	JSON(w, http.StatusCreated, map[string]any{
 		"id":                    s.ci.nextID,
 		"merge_request":         map[string]any{"id": id*1000 + iid, "iid": iid, "project_id": id, "title": "Update README.md"},
 		"external_status_check": map[string]any{"id": in.ExternalStatusCheckID, "name": name, "project_id": id},
 	})
-}
-
-// SetHeadSHA moves the merge request's source branch to a new head
-// commit (a push), which GitLab's status checks are asked about anew.
-func (s *Server) SetHeadSHA(id int64, path string, iid int64, sha string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	mr.sha = sha
-	mr.updatedAt = s.tick()
-}
-
-// paginate writes one page of items with GitLab's pagination headers
-// (per_page 20 by default, 100 at most).
-func paginate(w http.ResponseWriter, r *http.Request, items []map[string]any) {
-	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-	if perPage <= 0 {
-		perPage = 20
-	}
-	perPage = min(perPage, 100)
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	pages := max((len(items)+perPage-1)/perPage, 1)
-	from := min((page-1)*perPage, len(items))
-	to := min(from+perPage, len(items))
-	h := w.Header()
-	h.Set("X-Page", strconv.Itoa(page))
-	h.Set("X-Per-Page", strconv.Itoa(perPage))
-	h.Set("X-Total", strconv.Itoa(len(items)))
-	h.Set("X-Total-Pages", strconv.Itoa(pages))
-	if page < pages {
-		h.Set("X-Next-Page", strconv.Itoa(page+1))
-	} else {
-		h.Set("X-Next-Page", "")
-	}
-	JSON(w, http.StatusOK, items[from:to])
 }

@@ -6,24 +6,6 @@ import (
 	"testing"
 )
 
-func get(t *testing.T, url string, header ...string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("%s: not JSON: %v", url, err)
-	}
-	return resp.StatusCode, body
-}
-
 func TestMergeRequestShape(t *testing.T) {
 	s := New(t)
 	s.SetLabels(42, "group/demo", 2, "echoes/intent/feature", "echoes/effort/M")
@@ -32,14 +14,14 @@ func TestMergeRequestShape(t *testing.T) {
 	if err := json.Unmarshal(mergeRequestFixture, &fixture); err != nil {
 		t.Fatal(err)
 	}
-	code, mr := get(t, s.APIURL()+"/projects/42/merge_requests/2")
+	code, mr := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/2")
 	if code != 200 || mr["iid"] != 2.0 || mr["project_id"] != 42.0 || mr["reference"] != "!2" || mr["title"] != fixture["title"] {
 		t.Errorf("labelled MR: %d iid=%v project_id=%v reference=%v title=%v", code, mr["iid"], mr["project_id"], mr["reference"], mr["title"])
 	}
 	if got, _ := json.Marshal(mr["labels"]); string(got) != `["echoes/intent/feature","echoes/effort/M"]` {
 		t.Errorf("labels = %s", got)
 	}
-	if code, mr := get(t, s.APIURL()+"/projects/group%2Fdemo/merge_requests/1"); code != 200 || mr["labels"] == nil || len(mr["labels"].([]any)) != 0 {
+	if code, mr := GetJSON(t, s.APIURL()+"/projects/group%2Fdemo/merge_requests/1"); code != 200 || mr["labels"] == nil || len(mr["labels"].([]any)) != 0 {
 		t.Errorf("unlabelled MR by path: %d labels=%v (want an empty list, not null)", code, mr["labels"])
 	}
 }
@@ -67,7 +49,7 @@ func TestAuth(t *testing.T) {
 			s := New(t)
 			s.SetLabels(42, "group/demo", 1)
 			c.setup(s)
-			if code, body := get(t, s.APIURL()+mr, c.hdr...); code != c.want {
+			if code, body := GetJSON(t, s.APIURL()+mr, c.hdr...); code != c.want {
 				t.Errorf("%d %v, want %d", code, body, c.want)
 			}
 		})
@@ -79,24 +61,27 @@ func TestSetStatus(t *testing.T) {
 	s.SetToken("right")
 	s.SetLabels(42, "group/demo", 1, "backend")
 	s.SetStatus(42, "group/demo", 3, http.StatusServiceUnavailable)
-	if code, body := get(t, s.APIURL()+"/projects/42/merge_requests/3", "PRIVATE-TOKEN", "right"); code != 503 || body["message"] != "503 Service Unavailable" {
+	if code, body := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/3", "PRIVATE-TOKEN", "right"); code != 503 || body["message"] != "503 Service Unavailable" {
 		t.Errorf("MR with a status: %d %v", code, body)
 	}
-	if code, _ := get(t, s.APIURL()+"/projects/42/merge_requests/3", "PRIVATE-TOKEN", "wrong"); code != 401 {
+	if code, _ := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/3", "PRIVATE-TOKEN", "wrong"); code != 401 {
 		t.Errorf("MR with a status, wrong token: %d, want 401 (credentials first)", code)
 	}
-	if code, _ := get(t, s.APIURL()+"/projects/group%2Fdemo/merge_requests/1", "PRIVATE-TOKEN", "right"); code != 200 {
+	if code, _ := GetJSON(t, s.APIURL()+"/projects/group%2Fdemo/merge_requests/1", "PRIVATE-TOKEN", "right"); code != 200 {
 		t.Errorf("another MR: %d", code)
 	}
 	s.SetStatus(42, "group/demo", 1, http.StatusTooManyRequests)
-	if code, _ := get(t, s.APIURL()+"/projects/42/merge_requests/1/notes", "PRIVATE-TOKEN", "right"); code != 429 {
+	if code, _ := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/1/notes", "PRIVATE-TOKEN", "right"); code != 429 {
 		t.Errorf("notes of an MR with a status: %d, want 429", code)
 	}
 	s.SetStatus(42, "group/demo", 1, 0)
-	if code, mr := get(t, s.APIURL()+"/projects/42/merge_requests/1", "PRIVATE-TOKEN", "right"); code != 200 || mr["labels"].([]any)[0] != "backend" {
+	if code, mr := GetJSON(t, s.APIURL()+"/projects/42/merge_requests/1", "PRIVATE-TOKEN", "right"); code != 200 || mr["labels"].([]any)[0] != "backend" {
 		t.Errorf("status 0 answers normally again: %d %v", code, mr["labels"])
 	}
-	if code, _ := get(t, s.APIURL()+"/projects/42/issues/1", "PRIVATE-TOKEN", "right"); code != 404 {
-		t.Errorf("issues: %d, want 404", code)
+	if code, body := GetJSON(t, s.APIURL()+"/projects/42/issues/1", "PRIVATE-TOKEN", "right"); code != 404 || body["error"] != "404 Not Found" || body["message"] != nil {
+		t.Errorf("issues: %d %v, want GitLab's catch-all 404, {\"error\": \"404 Not Found\"}", code, body)
+	}
+	if code, body := GetJSON(t, s.APIURL()+"/projects/43", "PRIVATE-TOKEN", "right"); code != 404 || body["message"] != "404 Project Not Found" {
+		t.Errorf("a missing project: %d %v, want 404 Project Not Found", code, body)
 	}
 }

@@ -1,7 +1,7 @@
 package main
 
 // The flags of bench/sweep.sh: a group of thousands of open merge requests
-// (-group-mrs), lists of them ordered by updated_at that stay fast, a rate
+// (-group-mrs), a rate
 // limit (-rate-limit-every), and GET /_bench, which reports the calls made
 // per merge request, the retries, what each merge request needed and what
 // the rate limit saw.
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest/bench"
 )
 
 type benchConfig struct {
@@ -52,8 +53,9 @@ func (b *benchConfig) check() error {
 // of GET /_bench around next.
 func (b *benchConfig) setup(srv *gitlabtest.Server, next http.Handler) http.Handler {
 	var plan map[string]string
+	var mrs []bench.MR
 	if b.groupMRs > 0 {
-		mrs := srv.AddBenchGroup(gitlabtest.BenchGroupOptions{
+		mrs = bench.AddGroup(srv, bench.GroupOptions{
 			GroupID: b.groupID, GroupPath: b.groupPath, MRs: b.groupMRs, Projects: b.groupProjects,
 			CheckProjects: b.groupChecks, Every: b.groupEvery,
 			Passing: []string{"backend", "echoes/intent/feature"}, Failing: []string{"backend"},
@@ -63,24 +65,17 @@ func (b *benchConfig) setup(srv *gitlabtest.Server, next http.Handler) http.Hand
 			plan[fmt.Sprintf("%d/%d", mr.Project, mr.IID)] = mr.Kind
 		}
 	}
-	var limit *gitlabtest.RateLimit
-	var fault gitlabtest.FaultFunc
-	if b.groupMRs > 0 {
-		fault = srv.OrderedByUpdate(nil)
-	}
+	var limit *bench.RateLimit
 	if b.rateEvery > 0 {
-		limit = &gitlabtest.RateLimit{Every: b.rateEvery, Wait: b.rateWait}
-		fault = limit.Fault(fault)
-	}
-	if fault != nil {
-		srv.SetFault(fault)
+		limit = &bench.RateLimit{Every: b.rateEvery, Wait: b.rateWait}
+		srv.SetFault(limit.Fault(nil))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/_bench" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		out := srv.BenchReport()
+		out := bench.Report(srv, mrs)
 		out["plan"] = plan
 		if limit != nil {
 			out["rate_limit"] = limit.Report()

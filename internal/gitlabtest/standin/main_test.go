@@ -47,25 +47,6 @@ func start(t *testing.T, args ...string) (api string, logs *gitlabtest.LockedBuf
 	return string(line), logs, ch
 }
 
-// get asks for path with header set to token (none when header is "").
-func get(t *testing.T, url, header, token string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if header != "" {
-		req.Header.Set(header, token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("%s: not JSON: %v", url, err)
-	}
-	return resp.StatusCode, body
-}
-
 const secret = "glpat-standin-test-secret-0123"
 
 func TestServes(t *testing.T) {
@@ -77,14 +58,14 @@ func TestServes(t *testing.T) {
 		t.Fatalf("-addr-file holds %q (%v), stdout says %q", addr, err, api)
 	}
 
-	code, mr := get(t, api+"/projects/42/merge_requests/2", "PRIVATE-TOKEN", secret)
+	code, mr := gitlabtest.GetJSON(t, api+"/projects/42/merge_requests/2", "PRIVATE-TOKEN", secret)
 	if code != 200 || mr["iid"] != 2.0 || mr["project_id"] != 42.0 || mr["reference"] != "!2" || mr["title"] == nil {
 		t.Errorf("labelled MR: %d iid=%v project_id=%v reference=%v title=%v", code, mr["iid"], mr["project_id"], mr["reference"], mr["title"])
 	}
 	if got, _ := json.Marshal(mr["labels"]); string(got) != `["echoes/intent/feature","echoes/effort/M"]` {
 		t.Errorf("labels = %s", got)
 	}
-	if code, mr := get(t, api+"/projects/group%2Fdemo/merge_requests/1", "PRIVATE-TOKEN", secret); code != 200 || mr["labels"] == nil || len(mr["labels"].([]any)) != 0 {
+	if code, mr := gitlabtest.GetJSON(t, api+"/projects/group%2Fdemo/merge_requests/1", "PRIVATE-TOKEN", secret); code != 200 || mr["labels"] == nil || len(mr["labels"].([]any)) != 0 {
 		t.Errorf("unlabelled MR by path: %d labels=%v (want an empty list, not null)", code, mr["labels"])
 	}
 	for _, c := range []struct {
@@ -98,7 +79,7 @@ func TestServes(t *testing.T) {
 		{"/projects/42/issues/2", "PRIVATE-TOKEN", 404},
 		{"/projects/43/merge_requests/2", "PRIVATE-TOKEN", 404},
 	} {
-		if code, _ := get(t, api+c.path, c.header, secret); code != c.want {
+		if code, _ := gitlabtest.GetJSON(t, api+c.path, c.header, secret); code != c.want {
 			t.Errorf("GET %s with %q: %d, want %d", c.path, c.header, code, c.want)
 		}
 	}
@@ -143,15 +124,15 @@ func TestServes(t *testing.T) {
 func TestTokens(t *testing.T) {
 	api, logs, _ := start(t, "-token", secret, "-accept-job-token", "-noise", "3", "-mr", "7=backend")
 	mr7 := api + "/projects/42/merge_requests/7"
-	if code, mr := get(t, mr7, "PRIVATE-TOKEN", secret); code != 200 || len(mr["labels"].([]any)) != 4 {
+	if code, mr := gitlabtest.GetJSON(t, mr7, "PRIVATE-TOKEN", secret); code != 200 || len(mr["labels"].([]any)) != 4 {
 		t.Errorf("right token: %d labels=%v, want 200 and 3 noise labels before backend", code, mr["labels"])
 	} else if got := mr["labels"].([]any); got[3] != "backend" {
 		t.Errorf("labels = %v, want backend last", got)
 	}
-	if code, _ := get(t, mr7, "PRIVATE-TOKEN", "glpat-wrong"); code != 401 {
+	if code, _ := gitlabtest.GetJSON(t, mr7, "PRIVATE-TOKEN", "glpat-wrong"); code != 401 {
 		t.Errorf("wrong token: %d, want 401", code)
 	}
-	if code, _ := get(t, mr7, "JOB-TOKEN", "any-job-token"); code != 200 {
+	if code, _ := gitlabtest.GetJSON(t, mr7, "JOB-TOKEN", "any-job-token"); code != 200 {
 		t.Errorf("job token with -accept-job-token: %d, want 200", code)
 	}
 	if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "any-job-token") {
@@ -161,17 +142,17 @@ func TestTokens(t *testing.T) {
 
 func TestNoiseFormat(t *testing.T) {
 	api, _, _ := start(t, "-noise", "2", "-noise-format", "echoes/intnet/%x", "-mr", "7=")
-	code, mr := get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	code, mr := gitlabtest.GetJSON(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
 	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 2 || got[0] != "echoes/intnet/0" || got[1] != "echoes/intnet/1" {
 		t.Errorf("%d labels=%v, want 200 and echoes/intnet/0, echoes/intnet/1", code, mr["labels"])
 	}
 	api, _, _ = start(t, "-noise-bytes", "100", "-noise-format", "echoes/intnet/%d", "-mr", "7=")
-	code, mr = get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	code, mr = gitlabtest.GetJSON(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
 	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 5 || got[4] != "echoes/intnet/4" {
 		t.Errorf("-noise-bytes 100: %d labels=%v, want 200 and 5 labels of 18 bytes in JSON with their comma", code, mr["labels"])
 	}
 	api, _, _ = start(t, "-noise", "2", "-noise-format", "", "-mr", "7=b")
-	code, mr = get(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
+	code, mr = gitlabtest.GetJSON(t, api+"/projects/42/merge_requests/7", "PRIVATE-TOKEN", secret)
 	if got, _ := mr["labels"].([]any); code != 200 || len(got) != 3 || got[0] != "" || got[1] != "" || got[2] != "b" {
 		t.Errorf("%d labels=%v, want 200 and two empty labels before b", code, mr["labels"])
 	}

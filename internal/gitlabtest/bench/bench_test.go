@@ -1,25 +1,27 @@
-package gitlabtest
+package bench
 
 import (
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
 
 func TestBenchGroupListsByUpdateAndRateLimits(t *testing.T) {
-	s := New(t)
-	mrs := s.AddBenchGroup(BenchGroupOptions{GroupID: 9, GroupPath: "g", MRs: 200, Projects: 4, CheckProjects: 1,
+	s := gitlabtest.New(t)
+	mrs := AddGroup(s, GroupOptions{GroupID: 9, GroupPath: "g", MRs: 200, Projects: 4, CheckProjects: 1,
 		Passing: []string{"backend", "echoes/intent/feature"}, Failing: []string{"backend"}})
 	kinds := map[string]int{}
 	for _, mr := range mrs {
 		kinds[mr.Kind]++
 	}
-	if kinds[BenchRetryPass] != 4 || kinds[BenchRetryFail] != 4 || kinds[BenchNothing] != 192 {
+	if kinds[RetryPass] != 4 || kinds[RetryFail] != 4 || kinds[Nothing] != 192 {
 		t.Fatalf("kinds %v", kinds)
 	}
 	limit := &RateLimit{Every: 3, Wait: time.Second}
-	s.SetFault(limit.Fault(s.OrderedByUpdate(nil)))
+	s.SetFault(limit.Fault(nil))
 	get := func(url string) (*http.Response, []map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, s.APIURL()+url, nil)
@@ -59,7 +61,7 @@ func TestBenchGroupListsByUpdateAndRateLimits(t *testing.T) {
 	if r := limit.Report(); r["refused"] != 1 || r["came_again_early"] != 1 {
 		t.Fatalf("report %v", r)
 	}
-	if got := s.BenchReport()["other"].(map[string]int)["list pages"]; got != 2 || seen != 200 {
+	if got := Report(s, mrs)["other"].(map[string]int)["list pages"]; got != 2 || seen != 200 {
 		t.Fatalf("list pages %d, seen %d", got, seen)
 	}
 }
