@@ -6,6 +6,8 @@
 #
 #   bench/startup.sh                 # this tree, RUNS=200 rounds of each pair
 #   BIN=/tmp/el bench/startup.sh     # another build of echoes-labels
+#   BASE=/tmp/old bench/startup.sh   # also this build against BASE, offline and
+#                                    # online: one change at a time
 #
 # It prints one line per pair: median of the per-round ratios, ratio of
 # the medians, and both medians. Only the ratios mean anything on a shared
@@ -52,3 +54,7 @@ echo "== $runs interleaved rounds of each pair, $(nproc) cores, load $(cut -d' '
 pair "offline/hello" "$bin --labels backend,echoes/intent/feature" "$work/hello"
 pair "online/floor" "$bin" "$work/floor"
 pair "floor/hello" "$work/floor" "$work/hello"
+if [ -n "${BASE:-}" ]; then
+	pair "offline: this/BASE" "$bin --labels backend,echoes/intent/feature" "$BASE --labels backend,echoes/intent/feature"
+	pair "online: this/BASE" "$bin" "$BASE"
+fi
