@@ -10,8 +10,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
@@ -69,8 +72,9 @@ const description = "Checks that a GitLab merge request carries the labels Echoe
 	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
 	"The service that retries the job when labels change: echoes-labels serve --help; one sweep of the open merge requests, for a schedule: echoes-labels reconcile --help."
 
-// Main parses args, runs the chosen command and returns the exit code. ctx
-// ends when the job is cancelled (SIGTERM, Ctrl-C).
+// Main parses args, runs the chosen command and returns the exit code. A
+// command that can block also ends when the job is cancelled (SIGTERM,
+// Ctrl-C; see listens).
 func Main(ctx context.Context, args []string, d Deps) (code int) {
 	secrets := mask.FromEnv(d.Env, args)
 	var cli commands
@@ -119,6 +123,13 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		}
 		return report(d.Stderr, secrets, e)
 	}
+	if listens(kctx.Command(), check) {
+		// GitLab cancels a job with SIGTERM (SIGKILL follows), a person
+		// with Ctrl-C. stop (signal.Stop) runs before the process exits.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	switch kctx.Command() {
 	case "serve":
 		return report(d.Stderr, secrets, cli.Serve.Run(ctx, d.Stderr, secrets))
@@ -129,6 +140,15 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 }
 
 type exitSignal struct{}
+
+// listens is true when the command parsed can block, and so must end when
+// the job is cancelled: serve and reconcile always, a check unless it was
+// given its labels (--labels calls no GitLab at all). Listening for signals
+// starts a goroutine and a thread for it, a measured 4–10% of an offline
+// check's whole run (bench/RESULTS.md).
+func listens(command string, check *checkcmd.Command) bool {
+	return command != "check" || check.Labels == nil
+}
 
 // report is the one place an error becomes two lines on stderr, its cause
 // and its fix, and an exit code. An error whose story was told already

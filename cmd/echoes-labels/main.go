@@ -5,9 +5,7 @@ import (
 	"context"
 	"log"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"github.com/mattn/go-isatty"
 
@@ -36,16 +34,14 @@ func main() {
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2.
 	log.SetOutput(mask.Writer(os.Stderr, mask.FromEnv(env, os.Args[1:])))
-	// GitLab cancels a job with SIGTERM (SIGKILL follows), a person with Ctrl-C.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Args[1:], app.Deps{
+	// app listens for SIGTERM and Ctrl-C when the command can block.
+	code := app.Main(context.Background(), os.Args[1:], app.Deps{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		Env:        env,
 		IsTerminal: isatty.IsTerminal(os.Stdout.Fd()),
 		Version:    buildVersion(),
 	})
-	stop()
 	os.Exit(code)
 }
 
