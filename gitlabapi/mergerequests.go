@@ -13,6 +13,11 @@ type MergeRequest struct {
 	IID    int64
 	WebURL string
 	Labels []string
+	// Author is the author's username ("" when GitLab does not say);
+	// Draft is GitLab's draft (or, before 14, work_in_progress).
+	Author string
+	Draft  bool
+	Title  string
 }
 
 // noLabels is the cause when a merge request has no list of labels. A
@@ -24,15 +29,6 @@ type MergeRequest struct {
 // we never ask for) are not names either, though client-go would turn them
 // into names, and anything else in such a list into "".
 const noLabels = "answered without a list of labels"
-
-// MergeRequest fetches one merge request with one GET (plus retries).
-func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*MergeRequest, error) {
-	info, err := c.MergeRequestInfo(ctx, project, iid)
-	if err != nil {
-		return nil, err
-	}
-	return &info.MergeRequest, nil
-}
 
 // OpenMergeRequestsFrom lists the project's open merge requests whose source
 // branch is branch, newest first (one GET, first page only: a branch has at
