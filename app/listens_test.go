@@ -23,3 +23,11 @@ func TestListensOnlyWhenTheCommandCanBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryLimitPerCommand(t *testing.T) {
+	for command, want := range map[string]int64{"check": 40 << 20, "serve": 100 << 20, "reconcile": 100 << 20} {
+		if got := memoryLimit(command); got != want {
+			t.Errorf("memoryLimit(%q) = %d MiB, want %d", command, got>>20, want>>20)
+		}
+	}
+}

@@ -17,19 +17,7 @@ import (
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-// memoryLimit is a soft limit for the garbage collector. Decoding a large
-// answer (gitlabapi caps it at 4 MiB) makes tens of MiB of garbage that, at
-// the default GOGC, could double the heap before a collection: near this
-// limit the collector runs early instead, which keeps the densest answer
-// under 100 MiB of RSS (bench/memory.sh). It does not bound what is live
-// (the body cap does), and a check's heap is otherwise a few MiB, so it
-// costs nothing there. A GOMEMLIMIT in the environment wins.
-const memoryLimit = 40 << 20
-
 func main() {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 	env := cienv.New(os.LookupEnv)
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2.
