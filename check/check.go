@@ -165,6 +165,11 @@ const (
 	RuleEffort             = "effort"
 )
 
+// DefaultDocsURL is Echoes' public documentation, where the rules are
+// explained: the default base of every details link. It lives with the
+// rules so that settings (and through it serve) need not import report.
+const DefaultDocsURL = "https://docs.echoeshq.com"
+
 // Outcome of one rule.
 type Outcome int
 

@@ -14,14 +14,15 @@ type MergeRequest struct {
 	WebURL string
 	Labels []string
 	// Author is the author's username ("" when GitLab does not say);
-	// Draft is GitLab's draft (since 14.0; work_in_progress before).
+	// Draft is GitLab's draft (or, before 14, work_in_progress).
 	Author string
 	Draft  bool
+	Title  string
 }
 
-// summaryOf is what the check reads of a merge request.
+// summaryOf is what the check reads of a merge request in a list.
 func summaryOf(mr *gitlab.BasicMergeRequest) MergeRequest {
-	out := MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels, Draft: mr.Draft}
+	out := MergeRequest{IID: mr.IID, WebURL: mr.WebURL, Labels: mr.Labels, Draft: mr.Draft, Title: mr.Title}
 	if mr.Author != nil {
 		out.Author = mr.Author.Username
 	}
@@ -37,15 +38,6 @@ func summaryOf(mr *gitlab.BasicMergeRequest) MergeRequest {
 // we never ask for) are not names either, though client-go would turn them
 // into names, and anything else in such a list into "".
 const noLabels = "answered without a list of labels"
-
-// MergeRequest fetches one merge request with one GET (plus retries).
-func (c *Client) MergeRequest(ctx context.Context, project string, iid int64) (*MergeRequest, error) {
-	info, err := c.MergeRequestInfo(ctx, project, iid)
-	if err != nil {
-		return nil, err
-	}
-	return &info.MergeRequest, nil
-}
 
 // OpenMergeRequestsFrom lists the project's open merge requests whose source
 // branch is branch, newest first (a branch has at most a handful: one page

@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/json"
 	"io"
-	"unicode/utf8"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/printable"
@@ -118,26 +117,18 @@ func JSON(w io.Writer, r Result) error {
 	doc.NearMissesOmitted = more
 	for _, f := range r.Findings() {
 		rule := JSONRule{Rule: f.Rule, Result: f.Outcome.String(), Problem: string(f.Problem),
-			Message: clip(f.Message), Fix: clip(f.Fix), Details: clip(f.Details)}
+			Message: printable.Truncate(f.Message, messageRunes), Fix: printable.Truncate(f.Fix, messageRunes),
+			Details: printable.Truncate(f.Details, messageRunes)}
 		rule.Labels, rule.LabelsOmitted = cappedOf(nonNil(f.Labels), len(f.Labels)+f.LabelsOmitted, maxListed)
 		doc.Rules = append(doc.Rules, rule)
 	}
 	return WriteJSON(w, doc)
 }
 
-// clip bounds a message, which may quote every label it is about, without
-// escaping anything: JSON's encoder does that.
-func clip(s string) string {
-	const maxBytes = 16 * printable.MaxRunes
-	if len(s) <= maxBytes {
-		return s
-	}
-	cut := maxBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// messageRunes bounds a rule's message, fix and details in JSON: a message
+// may quote every label it is about. They are cut as the log cuts them
+// (printable.Truncate), control characters shown the same way.
+const messageRunes = 16 * printable.MaxRunes
 
 // WriteJSON writes one document, indented, on its own lines.
 func WriteJSON(w io.Writer, doc JSONReport) error {

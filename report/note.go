@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/printable"
@@ -108,8 +109,11 @@ func codeSpan(s string) string {
 
 // plainURL is a docs link that can stay a link: https, a host, and a path
 // of characters that neither end the autolink early nor mean anything to
-// GitLab's reference filters.
-var plainURL = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9./-]*)?$`)
+// GitLab's reference filters. Compiled on first use, not at every
+// process start: most checks write no note.
+var plainURL = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9./-]*)?$`)
+})
 
 // docsLink is the docs page as a link when it is a plain https URL, and as
 // inert text otherwise: the base comes from configuration. The link is a
@@ -117,7 +121,7 @@ var plainURL = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9
 // between them; a bare URL would be cut where the autolinker thinks a
 // domain ends ("https://0000.a0000000" links to https://0000.a).
 func docsLink(u string) string {
-	if len(u) <= noteRunes && plainURL.MatchString(u) {
+	if len(u) <= noteRunes && plainURL().MatchString(u) {
 		return "<" + u + ">"
 	}
 	return codeSpan(u)

@@ -83,7 +83,7 @@ func TestNoteDocsURLIsInertUnlessPlain(t *testing.T) {
 	for _, base := range hostileNames {
 		r := Result{Labels: labels, Source: FromAPI, Verdict: v, Docs: Docs{Base: base}}
 		var want []string
-		if u := r.Docs.For(check.RuleIntentOrInitiative); plainURL.MatchString(u) {
+		if u := r.Docs.For(check.RuleIntentOrInitiative); plainURL().MatchString(u) {
 			want = []string{u} // a plain https URL stays a link: ours to choose
 		}
 		assertNoteInert(t, base, Note(r, testMarker), want)
@@ -231,7 +231,7 @@ func FuzzNote(f *testing.F) {
 			r.Docs = Docs{Base: base}
 			var want []string
 			for _, rule := range []string{check.RuleIntentOrInitiative, check.RuleEffort} {
-				if u := r.Docs.For(rule); plainURL.MatchString(u) {
+				if u := r.Docs.For(rule); plainURL().MatchString(u) {
 					want = append(want, u)
 				}
 			}

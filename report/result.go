@@ -42,9 +42,6 @@ func (m MergeRequest) String() string {
 	return fmt.Sprintf("%s!%d", printable.String(m.Project), m.IID)
 }
 
-// DefaultDocsBase is Echoes' public documentation.
-const DefaultDocsBase = "https://docs.echoeshq.com"
-
 // Docs are the documentation links printed beside each failed rule.
 type Docs struct {
 	Base string // e.g. https://docs.echoeshq.com
@@ -54,7 +51,7 @@ type Docs struct {
 func (d Docs) For(rule string) string {
 	base := strings.TrimSuffix(d.Base, "/")
 	if base == "" {
-		base = DefaultDocsBase
+		base = check.DefaultDocsURL
 	}
 	if rule == check.RuleEffort {
 		return base + "/weighing-efforts"

@@ -15,7 +15,6 @@ import (
 	"github.com/alecthomas/kong"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
-	"gitlab.com/echoeshq/echoes-labels/report"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
@@ -58,7 +57,7 @@ func TestDefaults(t *testing.T) {
 	clearEnv(t)
 	c := parse(t)
 	if c.Listen != ":8080" || c.JobName != "echoes-labels" || interval(t, c) != 5*time.Minute ||
-		c.GitLabURL != "https://gitlab.com/api/v4" || c.DocsURL != report.DefaultDocsBase || len(c.Watch) != 0 ||
+		c.GitLabURL != "https://gitlab.com/api/v4" || c.DocsURL != settings.DefaultDocsURL || len(c.Watch) != 0 ||
 		c.IntentPrefix != "echoes/intent" || c.InitiativePrefix != "echoes/initiative" || c.EffortPrefix != "echoes/effort" {
 		t.Errorf("defaults: %+v", c)
 	}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -83,8 +84,11 @@ type pipelineEvent struct {
 // now, a successful one may have read labels since removed.
 func finished(status string) bool { return status == "failed" || status == "success" }
 
-// mergeRequestRef is the iid in a merge request pipeline's ref.
-var mergeRequestRef = regexp.MustCompile(`^refs/merge-requests/([1-9][0-9]{0,18})/(head|merge|train)$`)
+// mergeRequestRef is the iid in a merge request pipeline's ref. Compiled
+// on first use: a check, in the same binary, never needs it.
+var mergeRequestRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^refs/merge-requests/([1-9][0-9]{0,18})/(head|merge|train)$`)
+})
 
 // refusal is a delivery the service does not queue: the answer, the
 // outcome it is counted under, and why, for the log. Deliveries from an
@@ -291,7 +295,7 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 	if ev.BuildName != s.cfg.jobName {
 		return nil, useless(outcomeIgnored, "ignored: not the label job", "job "+strconv.Quote(clip(ev.BuildName))+" is not --job-name")
 	}
-	m := mergeRequestRef.FindStringSubmatch(ev.Ref)
+	m := mergeRequestRef().FindStringSubmatch(ev.Ref)
 	if m == nil {
 		return nil, useless(outcomeIgnored, "ignored: not a merge request pipeline",
 			"ref "+strconv.Quote(clip(ev.Ref))+" is not refs/merge-requests/IID/head, /merge or /train")

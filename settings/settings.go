@@ -18,11 +18,10 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/mask"
-	"gitlab.com/echoeshq/echoes-labels/report"
 )
 
 // DefaultDocsURL is Echoes' public documentation, the base of every details link.
-const DefaultDocsURL = report.DefaultDocsBase
+const DefaultDocsURL = check.DefaultDocsURL
 
 // Fixes shared by the commands.
 const (

@@ -5,9 +5,7 @@ import (
 	"context"
 	"log"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
 	"github.com/mattn/go-isatty"
 
@@ -19,33 +17,19 @@ import (
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-// memoryLimit is a soft limit for the garbage collector. Decoding a large
-// answer (gitlabapi caps it at 4 MiB) makes tens of MiB of garbage that, at
-// the default GOGC, could double the heap before a collection: near this
-// limit the collector runs early instead, which keeps the densest answer
-// under 100 MiB of RSS (bench/memory.sh). It does not bound what is live
-// (the body cap does), and a check's heap is otherwise a few MiB, so it
-// costs nothing there. A GOMEMLIMIT in the environment wins.
-const memoryLimit = 40 << 20
-
 func main() {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 	env := cienv.New(os.LookupEnv)
 	// net/http logs every request header, the token's too, through the
 	// standard logger under GODEBUG=http2debug=2.
 	log.SetOutput(mask.Writer(os.Stderr, mask.FromEnv(env, os.Args[1:])))
-	// GitLab cancels a job with SIGTERM (SIGKILL follows), a person with Ctrl-C.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, os.Args[1:], app.Deps{
+	// app listens for SIGTERM and Ctrl-C when the command can block.
+	code := app.Main(context.Background(), os.Args[1:], app.Deps{
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		Env:        env,
 		IsTerminal: isatty.IsTerminal(os.Stdout.Fd()),
 		Version:    buildVersion(),
 	})
-	stop()
 	os.Exit(code)
 }
 
