@@ -24,6 +24,7 @@ import (
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // event reads a testdata payload and applies edit to it.
@@ -372,12 +373,15 @@ func TestStandardWebhooks(t *testing.T) {
 // (200) and ignored, whatever its secret says.
 func TestWatchIsTheAllowList(t *testing.T) {
 	gl := newStandIn(t)
-	allow, err := parseWatch([]string{"acme", "project:77", "group:9", "solo/app"})
+	allow, err := rerun.ParseWatch([]string{"acme", "project:77", "group:9", "solo/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, gl, func(c *config) { c.allow = allow })
-	h.svc.groupPaths.Store(int64(9), "team")
+	gl.AddGroup(9, "team")
+	h := start(t, gl, func(c *config) { c.engine.Watch = allow })
+	if err := h.svc.engine.ResolveGroups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		id   int64
 		path string
@@ -412,7 +416,7 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 	gl := newStandIn(t)
 	gl.AddGroup(77, "team", project)
 	failedLabelJob(gl, project, "team/app", 1, passing)
-	allow, err := parseWatch([]string{"group:77"})
+	allow, err := rerun.ParseWatch([]string{"group:77"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +429,7 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 		}
 		return false
 	})
-	h := start(t, gl, func(c *config) { c.allow = allow; c.watch = []string{"group:77"} })
+	h := start(t, gl, func(c *config) { c.engine.Watch = allow })
 	if err := h.svc.startupCheck(context.Background()); err != nil {
 		t.Fatalf("startupCheck with GET /groups/77 failing: %v, want nil (tried again later)", err)
 	}
@@ -436,8 +440,8 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 	if err := h.svc.checkGitLab(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if why := h.svc.notReady(); why != "" || h.svc.watchGroupPath(77) != "team" {
-		t.Errorf("after the check: not ready (%q), group 77's path %q, want ready and \"team\"", why, h.svc.watchGroupPath(77))
+	if why := h.svc.notReady(); why != "" || !h.svc.engine.Allows(0, "team/app") {
+		t.Errorf("after the check: not ready (%q), or team/app outside group:77 (team), want ready and inside", why)
 	}
 	if len(h.logs.lines("watch group resolved")) != 1 {
 		t.Errorf("no log line resolving group:77:\n%s", h.logs.String())
@@ -449,30 +453,11 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 	}
 }
 
-// A bare number in --watch is refused at start (exit 2, with the fix):
-// GitLab numbers groups and projects apart.
-func TestWatchEntries(t *testing.T) {
-	got, err := parseWatch([]string{" acme/platform/ ", "group:42", "project:7", "group:acme", "project:acme/api", ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s []string
-	for _, w := range got {
-		g, known := w.isGroup()
-		s = append(s, fmt.Sprintf("%s=%s/%v/%v", w, w.ref(), g, known))
-	}
-	if want := "acme/platform=acme/platform/false/false group:42=42/true/true project:7=7/false/true group:acme=acme/true/true project:acme/api=acme/api/false/true"; strings.Join(s, " ") != want {
-		t.Errorf("parsed %q, want %q", strings.Join(s, " "), want)
-	}
-	for _, bad := range []string{"42", "group:", "project:0", "a b"} {
-		_, err := parseWatch([]string{"acme", bad})
-		var e *exit.Error
-		if !errors.As(err, &e) || e.Code != exit.Config || e.Setting != settingWatch || !strings.Contains(e.Fix, "group:42") {
-			t.Errorf("--watch %q: %v, want exit 2 on --watch with the group:/project: fix", bad, err)
-		}
-	}
+// A bare number in --watch is refused at start (exit 2, naming it; the
+// entries' grammar is rerun's TestWatchEntries).
+func TestWatchEntryRefusedAtStart(t *testing.T) {
 	clearEnv(t)
-	err = parse(t, "--token", "t", "--webhook-secret", "s", "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
+	err := parse(t, "--token", "t", "--webhook-secret", "s", "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.ExitCode() != 2 || !strings.Contains(e.Cause, `"42"`) {
 		t.Errorf("Run with --watch 42: %v, want exit 2 naming the entry", err)
@@ -484,9 +469,9 @@ func TestWatchEntries(t *testing.T) {
 func TestFullQueueWarns(t *testing.T) {
 	gl := newStandIn(t)
 	h := start(t, gl, func(c *config) {
-		c.queueSize = 1
-		c.settle = time.Hour // the first merge request stays queued
-		c.watch, c.interval = []string{path}, time.Hour
+		c.engine.QueueSize = 1
+		c.engine.Settle = time.Hour // the first merge request stays queued
+		c.engine.Watch, c.engine.Interval = mustWatch(path), time.Hour
 	})
 	if code, _ := h.post(payload(t, project, path, 1, "a", 0, "backend"), hook("first")...); code != 202 {
 		t.Fatalf("first: %d", code)

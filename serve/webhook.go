@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // mergeRequestEvent is the part of GitLab's merge request event that the
@@ -79,10 +81,6 @@ type pipelineEvent struct {
 	} `json:"builds"`
 }
 
-// finished are the job statuses worth a look: a failed label job may pass
-// now, a successful one may have read labels since removed.
-func finished(status string) bool { return status == "failed" || status == "success" }
-
 // mergeRequestRef is the iid in a merge request pipeline's ref.
 var mergeRequestRef = regexp.MustCompile(`^refs/merge-requests/([1-9][0-9]{0,18})/(head|merge|train)$`)
 
@@ -119,7 +117,7 @@ func useless(outcome, message, reason string) *refusal {
 // pool signedBody before the signature is checked, and refused at once
 // when the pool is full. Deliveries of a kind the service does not read
 // are acknowledged unread.
-func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, *refusal) {
+func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*rerun.Task, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
 	}
@@ -133,7 +131,7 @@ func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, 
 
 // authenticateAndParse is parseDelivery past the method: the sender
 // authenticated, then the body read and parsed.
-func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*task, *refusal) {
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*rerun.Task, *refusal) {
 	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
 	standard := r.Header.Get("webhook-signature")
 	authenticated := false
@@ -183,7 +181,7 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	if !known {
 		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
-	var t *task
+	var t *rerun.Task
 	switch event {
 	case eventJob:
 		t, no = s.parseJob(body)
@@ -195,15 +193,15 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	if no != nil {
 		return nil, no
 	}
-	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
-		if t.path == "" {
+	if !s.engine.Allows(t.Key.Project, t.Path) {
+		if t.Path == "" {
 			// A fork's pipeline event names the target project by id only:
 			// the worker applies --watch once it read the path from GitLab.
-			t.recheckWatch = true
+			t.RecheckWatch = true
 			return t, nil
 		}
 		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project))
+			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
 	}
 	return t, nil
 }
@@ -256,7 +254,7 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 }
 
 // parseMergeRequest reads a merge request event or a status check request.
-func parseMergeRequest(body []byte) (*task, *refusal) {
+func parseMergeRequest(body []byte) (*rerun.Task, *refusal) {
 	var ev mergeRequestEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a merge request event", "the body is not a merge request event: "+clip(err.Error()))
@@ -265,18 +263,18 @@ func parseMergeRequest(body []byte) (*task, *refusal) {
 		return nil, useless(outcomeBadRequest, "not a merge request event",
 			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
 	}
-	t := newTask(mrKey{ev.Project.ID, ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, delivery{})
+	t := rerun.NewTask(rerun.Key{Project: ev.Project.ID, IID: ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, rerun.Delivery{})
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
 		// The head commit the answer is for is read from GitLab, never
 		// taken from the body.
-		t.statusCheck = true
+		t.StatusCheck = true
 	}
 	return t, nil
 }
 
 // parseJob reads a job event: the label job, finished, in a merge request
 // pipeline names the merge request to look at.
-func (s *service) parseJob(body []byte) (*task, *refusal) {
+func (s *service) parseJob(body []byte) (*rerun.Task, *refusal) {
 	var ev jobEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a job event", "the body is not a job event: "+clip(err.Error()))
@@ -288,7 +286,7 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 	if ev.ObjectKind != "build" || project <= 0 {
 		return nil, useless(outcomeBadRequest, "not a job event", "object_kind "+clip(ev.ObjectKind)+" without a project id")
 	}
-	if ev.BuildName != s.cfg.jobName {
+	if ev.BuildName != s.cfg.engine.JobName {
 		return nil, useless(outcomeIgnored, "ignored: not the label job", "job "+strconv.Quote(clip(ev.BuildName))+" is not --job-name")
 	}
 	m := mergeRequestRef.FindStringSubmatch(ev.Ref)
@@ -296,21 +294,21 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 		return nil, useless(outcomeIgnored, "ignored: not a merge request pipeline",
 			"ref "+strconv.Quote(clip(ev.Ref))+" is not refs/merge-requests/IID/head, /merge or /train")
 	}
-	if !finished(ev.BuildStatus) {
+	if !rerun.Finished(ev.BuildStatus) {
 		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
 			"the label job is "+clip(ev.BuildStatus)+"; its end is another event")
 	}
 	iid, _ := strconv.ParseInt(m[1], 10, 64)
 	// The event carries no target project: for a fork's pipeline project
 	// is the fork, where merge request !iid is not (see jobEventsOnly).
-	t := newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{})
-	t.jobEventsOnly = true
+	t := rerun.NewTask(rerun.Key{Project: project, IID: iid}, ev.Project.PathWithNamespace, rerun.Delivery{})
+	t.JobEventsOnly = true
 	return t, nil
 }
 
 // parsePipeline reads a pipeline event: a merge request's pipeline whose
 // label job finished names the merge request to look at.
-func (s *service) parsePipeline(body []byte) (*task, *refusal) {
+func (s *service) parsePipeline(body []byte) (*rerun.Task, *refusal) {
 	var ev pipelineEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a pipeline event", "the body is not a pipeline event: "+clip(err.Error()))
@@ -323,14 +321,14 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 	}
 	status := ""
 	for _, b := range ev.Builds {
-		if b.Name == s.cfg.jobName {
+		if b.Name == s.cfg.engine.JobName {
 			status = b.Status
 		}
 	}
 	switch {
 	case status == "":
 		return nil, useless(outcomeIgnored, "ignored: no label job in the pipeline", "builds hold no job named --job-name")
-	case !finished(status):
+	case !rerun.Finished(status):
 		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
 			"the label job is "+clip(status)+"; its end is another event")
 	}
@@ -341,7 +339,7 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 		// id); --watch is then applied by the worker (recheckWatch).
 		project, path = target, ""
 	}
-	return newTask(mrKey{project, ev.MergeRequest.IID}, path, delivery{}), nil
+	return rerun.NewTask(rerun.Key{Project: project, IID: ev.MergeRequest.IID}, path, rerun.Delivery{}), nil
 }
 
 // webhook answers POST /webhook: it parses, counts, queues and answers,
@@ -349,14 +347,14 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 // timeout whatever GitLab's API does, since a webhook that keeps failing
 // gets disabled.
 func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	d := delivery{id: deliveryID(r), uuid: webhookUUID(r), received: start}
+	start := s.clock.Now()
+	d := rerun.Delivery{ID: deliveryID(r), UUID: webhookUUID(r), Received: start}
 	answer := func(code int, outcome, msg string, level slog.Level, attrs ...any) {
-		defer func() { s.metrics.answer.UpdateDuration(start) }()
+		defer func() { s.metrics.answer.Update(s.clock.Now().Sub(start).Seconds()) }()
 		s.metrics.deliveries.Inc(outcome)
 		if outcome != outcomeQueued && outcome != outcomeCoalesced {
-			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.id, "webhook_uuid", d.uuid, "outcome", outcome, "status", code,
-				"duration_ms", ms(time.Since(start))}, attrs...)...)
+			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.ID, "webhook_uuid", d.UUID, "outcome", outcome, "status", code,
+				"duration_ms", ms(s.clock.Now().Sub(start))}, attrs...)...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(code)
@@ -377,19 +375,19 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 		answer(no.status, no.outcome, no.message, level, "reason", no.reason, "event", no.event)
 		return
 	}
-	t.deliveries = []delivery{d}
-	merged, ok := s.queue.push(t)
+	t.Deliveries = []rerun.Delivery{d}
+	merged, ok := s.engine.Push(t)
 	switch {
 	case !ok:
 		// Full (or stopping): GitLab still hears yes, since a refusal
 		// would count against the hook and GitLab would not send it again.
 		msg, sweep := "accepted, not queued: the queue is full; the sweep will catch up", true
-		if reconcileOffReason(s.cfg) != "" {
+		if rerun.OffReason(s.cfg.engine) != "" {
 			msg, sweep = "accepted, not queued: the queue is full and no sweep runs here: lost unless a reconcile job runs", false
 		}
 		answer(http.StatusAccepted, outcomeDropped, msg, slog.LevelWarn,
-			"reason", "the queue is full ("+strconv.Itoa(s.cfg.queueSize)+" merge requests) or stopping",
-			"project", t.path, "project_id", t.key.project, "mr", t.key.iid, "event", eventName(r), "status_check", t.statusCheck, "sweep", sweep)
+			"reason", "the queue is full ("+strconv.Itoa(s.cfg.engine.QueueSize)+" merge requests) or stopping",
+			"project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "event", eventName(r), "status_check", t.StatusCheck, "sweep", sweep)
 	case merged:
 		answer(http.StatusAccepted, outcomeCoalesced, "accepted", slog.LevelInfo)
 	default:
@@ -441,7 +439,7 @@ func (s *service) standardHeaders(h http.Header) string {
 	if err != nil {
 		return "webhook-timestamp is not Unix seconds"
 	}
-	off := s.now().Sub(time.Unix(ts, 0))
+	off := s.clock.Now().Sub(time.Unix(ts, 0))
 	if off > standardTolerance || off < -standardTolerance {
 		return fmt.Sprintf("webhook-timestamp is %s off this clock, more than %s", off.Round(time.Second), standardTolerance)
 	}

@@ -1,14 +1,55 @@
-package serve
+package reconcile
 
 import (
 	"bytes"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// container is the part of a manifest's container checked here.
+type container struct {
+	Command []string `yaml:"command"`
+	Env     []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			SecretKeyRef *struct {
+				Name string `yaml:"name"`
+			} `yaml:"secretKeyRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+}
+
+// manifest is the part of a serve manifest's document checked here.
+type manifest struct {
+	Kind string `yaml:"kind"`
+	Spec struct {
+		Template struct {
+			Spec struct {
+				Containers []container `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// envNamesOf is every variable a command struct reads.
+func envNamesOf(typ reflect.Type) []string {
+	var names []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if _, embed := f.Tag.Lookup("embed"); embed || f.Anonymous {
+			names = append(names, envNamesOf(f.Type)...)
+		} else if env := f.Tag.Get("env"); env != "" {
+			names = append(names, strings.Split(env, ",")...)
+		}
+	}
+	return names
+}
 
 // cronJob is the part of deploy/echoes-labels-reconcile.yaml checked here.
 type cronJob struct {
@@ -54,7 +95,7 @@ func TestDeployHasOneSweeper(t *testing.T) {
 	if !slices.Equal(c.Command, []string{"echoes-labels", "reconcile"}) {
 		t.Errorf("command %q, want echoes-labels reconcile", c.Command)
 	}
-	known := envNamesOf(reflect.TypeFor[ReconcileCommand]())
+	known := envNamesOf(reflect.TypeFor[Command]())
 	vars := map[string]bool{}
 	for _, e := range c.Env {
 		if !slices.Contains(known, e.Name) {
