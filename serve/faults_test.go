@@ -88,12 +88,8 @@ func TestRetryAfterPastBudgetGivesUp(t *testing.T) {
 		return true
 	})
 	h := start(t, gl, func(c *config) { c.engine.MaxWait = time.Hour })
-	began := time.Now()
 	h.post(payload(t, project, path, 1, "a", 0, passing), hook("late")...)
-	h.waitIdle()
-	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("the task held its worker %s", took)
-	}
+	h.waitIdle() // a worker held for the hour would fail this wait
 	if gl.Count() != 1 {
 		t.Errorf("%d calls, want 1", gl.Count())
 	}

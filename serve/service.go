@@ -76,6 +76,7 @@ type service struct {
 	// /metrics beside ln, uncapped: idle connections that fill listen's
 	// cap cannot starve the kubelet.
 	healthLn net.Listener
+	listener atomic.Pointer[limitListener] // --listen's, capped, once serving
 
 	// Bytes of bodies being read: authenticated senders', and the fixed
 	// pool of senders whose signature is not checked yet.
@@ -245,7 +246,9 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	ln = newLimitListener(ln, s.cfg.maxConns)
+	capped := newLimitListener(ln, s.cfg.maxConns)
+	s.listener.Store(capped)
+	ln = capped
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
 		go s.retryStartupCheck(ctx)
