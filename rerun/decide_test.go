@@ -106,7 +106,7 @@ func TestDecideChecks(t *testing.T) {
 		{name: "project list refused: the merge request's next", snap: checksSnapshot{projectRefused: true}, need: needMRChecks},
 		{name: "both refused: none, remembered", snap: checksSnapshot{projectRefused: true, mrRead: true, mrRefused: true}, cache: &no},
 		{name: "refused project, ours on the merge request: answered, remembered",
-			snap: checksSnapshot{pass: true, projectRefused: true, mrRead: true, mrChecks: []gitlabapi.StatusCheck{ours("pending"), other}},
+			snap:   checksSnapshot{pass: true, projectRefused: true, mrRead: true, mrChecks: []gitlabapi.StatusCheck{ours("pending"), other}},
 			answer: "1:pending", want: "passed", cache: &yes},
 		{name: "refused project, none of ours here: not remembered for the project",
 			snap: checksSnapshot{projectRefused: true, mrRead: true, mrChecks: []gitlabapi.StatusCheck{other}}},
