@@ -4,8 +4,10 @@
 package reruntest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,4 +100,37 @@ func Config(gl *gitlabtest.Server) rerun.Config {
 	cfg.Settle = 20 * time.Millisecond
 	cfg.Jitter = nil // deterministic: every task settles exactly Settle
 	return cfg
+}
+
+// Clock is a clock.Clock whose Sleep does not wait: it moves the clock on
+// by the wait and records it, so a test reads the waits asked for instead
+// of timing them.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+	sleeps []time.Duration
+}
+
+// Now is the wall clock moved on by every Sleep so far.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Sleep records d and moves the clock on by it, at once; ctx's error if
+// it ended.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.offset += max(d, 0)
+	c.sleeps = append(c.sleeps, d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// Sleeps are the waits asked for so far.
+func (c *Clock) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
 }
