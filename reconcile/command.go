@@ -8,6 +8,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,21 +67,17 @@ func run(ctx context.Context, cfg rerun.Config, window time.Duration, stderr io.
 // with the fix, before any sweep; a GitLab that does not answer is exit 3.
 func identify(ctx context.Context, e *rerun.Engine) error {
 	err := e.Identify(ctx)
+	var refused *exit.Error
 	switch {
 	case err == nil:
 		return nil
-	case rerun.Refusal(err) != nil || isExit(err):
+	case errors.As(err, &refused):
 		return err
 	case ctx.Err() != nil:
 		return rerun.ErrCancelled
 	}
 	return exit.APIError("GitLab did not say who the token is (GET /user): "+err.Error(),
 		"check --gitlab-url/ECHOES_GITLAB_URL and that GitLab answers; the next run tries again", err)
-}
-
-func isExit(err error) bool {
-	_, ok := err.(*exit.Error)
-	return ok
 }
 
 // config checks every setting in one pass, as serve's does.

@@ -17,8 +17,8 @@ type retryPlan struct {
 	first    bool // wait before the first try too (a step that failed already)
 	// again says whether a failure is worth another try.
 	again func(err error) bool
-	// failed is told each failure worth another try, before the wait;
-	// attempt is the number of the try that follows.
+	// failed is told each failure that another try follows (the tries
+	// left), before the wait; attempt is the number of that try.
 	failed func(err error, attempt int)
 	// waiting is told the wait before try attempt (from 2).
 	waiting func(err error, attempt int, wait time.Duration)
@@ -61,7 +61,7 @@ func (e *Engine) retry(ctx context.Context, p retryPlan, do func(context.Context
 		if err == nil || ctx.Err() != nil || !p.again(err) {
 			return err
 		}
-		if p.failed != nil {
+		if p.failed != nil && (p.attempts <= 0 || attempt < p.attempts) {
 			p.failed(err, attempt+1)
 		}
 	}

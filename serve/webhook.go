@@ -129,53 +129,77 @@ func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*rerun.
 	return t, no
 }
 
-// authenticateAndParse is parseDelivery past the method: the sender
-// authenticated, then the body read and parsed.
-func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*rerun.Task, *refusal) {
-	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
-	standard := r.Header.Get("webhook-signature")
-	authenticated := false
+// scheme is how a delivery says who sent it, decided once from its
+// headers: the secret token, checked before the body is read, or a
+// signature of the body, checked once it is read.
+type scheme int
+
+const (
+	byToken     scheme = iota // X-Gitlab-Token
+	bySignature               // X-Gitlab-Signature: a status check request
+	byStandard                // webhook-id, webhook-timestamp, webhook-signature: a signed webhook
+)
+
+// schemeOf decides the delivery's scheme, refusing what can be refused
+// before the body is read: a wrong token, no credential at all, a
+// Standard Webhooks delivery without its id or out of its time.
+func (s *service) schemeOf(h http.Header) (scheme, *refusal) {
 	switch {
-	case token != "":
-		if !equalSecret(token, s.cfg.secret) {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
+	case h.Get("X-Gitlab-Token") != "":
+		if !equalSecret(h.Get("X-Gitlab-Token"), s.cfg.secret) {
+			return byToken, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
 		}
-		authenticated = true
-	case signature == "" && standard == "":
-		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
+		return byToken, nil
+	case h.Get("X-Gitlab-Signature") != "":
+		return bySignature, nil
+	case h.Get("webhook-signature") == "":
+		return byToken, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
 			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature")
-	case signature == "":
-		// A Standard Webhooks delivery: its id and time are checked before
-		// its body is read.
-		if reason := s.standardHeaders(r.Header); reason != "" {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
-		}
+	}
+	if reason := s.standardHeaders(h); reason != "" {
+		return byStandard, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
+	}
+	return byStandard, nil
+}
+
+// verify checks a signed delivery's signature against its body; a
+// token's sender was checked before the body was read.
+func (s *service) verify(how scheme, h http.Header, body []byte) *refusal {
+	switch {
+	case how == bySignature && !validSignature(h.Get("X-Gitlab-Signature"), body, s.cfg.secret):
+		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
+			"X-Gitlab-Signature is not the body's HMAC with the secret")
+	case how == byStandard && !validStandardSignature(h, body, s.cfg.signingKey):
+		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
+			"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
+	}
+	return nil
+}
+
+// authenticateAndParse is parseDelivery past the method: the sender
+// authenticated (schemeOf, then verify once the body is read within its
+// budget), then the body parsed.
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*rerun.Task, *refusal) {
+	how, no := s.schemeOf(r.Header)
+	if no != nil {
+		return nil, no
 	}
 	known := false
 	switch event {
 	case "", eventMergeRequest, eventJob, eventPipeline:
 		known = true
 	}
-	if !known && authenticated {
+	if !known && how == byToken {
 		// Nothing is done with it: acknowledged unread, so that no big
 		// push event meets a body cap and counts against the hook.
 		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
-
-	body, no := s.readDelivery(w, r, authenticated)
+	body, no := s.readDelivery(w, r, how == byToken)
 	if no != nil {
 		return nil, no
 	}
-	if !authenticated {
-		if signature != "" {
-			if !validSignature(signature, body, s.cfg.secret) {
-				return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
-					"X-Gitlab-Signature is not the body's HMAC with the secret")
-			}
-		} else if !validStandardSignature(r.Header, body, s.cfg.signingKey) {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
-				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
-		}
+	if no := s.verify(how, r.Header, body); no != nil {
+		return nil, no
 	}
 	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
 	if !known {
