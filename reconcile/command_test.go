@@ -246,17 +246,7 @@ func TestReconcileCommandWindow(t *testing.T) {
 	}
 }
 
-// manyMergeRequests gives project n open merge requests whose labels
-// fail, updated a second apart in threes (so that pages cut through
-// seconds), the oldest first; the stand-in orders its lists by updated_at.
-func manyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc) {
-	base := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
-	for i := 1; i <= n; i++ {
-		gl.SetLabels(project, path, int64(i), "backend")
-		gl.SetUpdatedAt(project, path, int64(i), base.Add(time.Duration((i-1)/3)*time.Second).Add(time.Duration(i)*time.Millisecond))
-	}
-	gl.SetFault(gl.OrderedByUpdate(fault))
-}
+var manyMergeRequests = reruntest.ManyMergeRequests
 
 // The cursor reaches every open merge request however many pages they
 // take: 250 merge requests, 2 a page, 125 pages and more, each looked at

@@ -5,10 +5,11 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
 
 // container is the part of a manifest's container checked here.
@@ -38,18 +39,7 @@ type manifest struct {
 }
 
 // envNamesOf is every variable a command struct reads.
-func envNamesOf(typ reflect.Type) []string {
-	var names []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if _, embed := f.Tag.Lookup("embed"); embed || f.Anonymous {
-			names = append(names, envNamesOf(f.Type)...)
-		} else if env := f.Tag.Get("env"); env != "" {
-			names = append(names, strings.Split(env, ",")...)
-		}
-	}
-	return names
-}
+var envNamesOf = reruntest.EnvNames
 
 // cronJob is the part of deploy/echoes-labels-reconcile.yaml checked here.
 type cronJob struct {

@@ -6,6 +6,7 @@ package reruntest
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -133,4 +134,32 @@ func (c *Clock) Sleeps() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]time.Duration(nil), c.sleeps...)
+}
+
+// EnvNames is every variable a command struct reads (its env tags, those
+// of embedded structs included).
+func EnvNames(typ reflect.Type) []string {
+	var names []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if _, embed := f.Tag.Lookup("embed"); embed || f.Anonymous {
+			names = append(names, EnvNames(f.Type)...)
+		} else if env := f.Tag.Get("env"); env != "" {
+			names = append(names, strings.Split(env, ",")...)
+		}
+	}
+	return names
+}
+
+// ManyMergeRequests gives Project n open merge requests whose labels
+// fail, updated a second apart in threes (so that pages cut through
+// seconds), the oldest first; the stand-in orders its lists by
+// updated_at, then runs fault (nil: none).
+func ManyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc) {
+	base := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	for i := 1; i <= n; i++ {
+		gl.SetLabels(Project, Path, int64(i), "backend")
+		gl.SetUpdatedAt(Project, Path, int64(i), base.Add(time.Duration((i-1)/3)*time.Second).Add(time.Duration(i)*time.Millisecond))
+	}
+	gl.SetFault(gl.OrderedByUpdate(fault))
 }
