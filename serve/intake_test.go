@@ -507,6 +507,26 @@ func TestTokenRefusedAtStart(t *testing.T) {
 	}
 }
 
+// An untrusted certificate at start stops serve (exit 2 on --ca-file),
+// as it stops reconcile: one start-up identity check for both.
+func TestUntrustedCertificateRefusedAtStart(t *testing.T) {
+	clearEnv(t)
+	gl := gitlabtest.NewUnstarted()
+	gl.StartTLS()
+	t.Cleanup(gl.Close)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := c.Run(ctx, &logBuffer{}, nil)
+	var e *exit.Error
+	if !errors.As(err, &e) || e.ExitCode() != 2 || e.Setting != "--ca-file" || !strings.Contains(e.Fix, "--ca-file") {
+		t.Fatalf("Run against an untrusted certificate: %#v, want exit 2 on --ca-file with the fix", err)
+	}
+	if gl.Count() != 0 {
+		t.Errorf("an untrusted server got %d requests", gl.Count())
+	}
+}
+
 // Readiness: not ready while GitLab does not answer the token check (it
 // is tried again in the background), ready once it does, not ready again
 // after SIGTERM while deliveries are still answered for the shutdown
