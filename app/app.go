@@ -23,6 +23,7 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/checkcmd"
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/reconcile"
 	"gitlab.com/echoeshq/echoes-labels/serve"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
@@ -35,10 +36,10 @@ type Deps = checkcmd.Deps
 // the service that keeps the check's verdict in step with the labels; and
 // one sweep of that service, for those with nowhere to run it.
 type commands struct {
-	Check     checkcmd.Command       `cmd:"" default:"withargs" help:"${description}"`
-	Serve     serve.Command          `cmd:"" help:"Receive GitLab's merge request, job and pipeline webhooks and status check requests, and make the label job's verdict and the status check follow the labels within seconds (see the README, Turn green without a retry)."`
-	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs and answer the status checks whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
-	Version   kong.VersionFlag       `help:"Print the version and exit."`
+	Check     checkcmd.Command  `cmd:"" default:"withargs" help:"${description}"`
+	Serve     serve.Command     `cmd:"" help:"Receive GitLab's merge request, job and pipeline webhooks and status check requests, and make the label job's verdict and the status check follow the labels within seconds (see the README, Turn green without a retry)."`
+	Reconcile reconcile.Command `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs and answer the status checks whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
+	Version   kong.VersionFlag  `help:"Print the version and exit."`
 }
 
 // checkOnly is the command line as a CI check sees it. Building kong's

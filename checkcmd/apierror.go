@@ -22,13 +22,7 @@ const (
 
 // refused is true when GitLab said no to the token itself rather than
 // failing, which for the job token means it may not read this project.
-func refused(err error) bool {
-	switch gitlabapi.StatusOf(err) {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
-		return true
-	}
-	return false
-}
+var refused = gitlabapi.Refused
 
 // apiError turns a failed call about merge request iid (0: none known)
 // into exit 3 with the fix for its cause. An error that is not GitLab's

@@ -56,9 +56,15 @@ func APIError(cause, fix string, err error) *Error {
 // failure, exit 1): nothing more is printed.
 func Silent(code int) *Error { return &Error{Code: code} }
 
-// ErrCancelled is what a run stopped by a signal ends with.
-var ErrCancelled = &Error{Code: Cancelled, Cause: "cancelled before the check finished (SIGTERM or Ctrl-C)",
-	Fix: "nothing to mend: run the job again for a verdict"}
+// ErrCancelled is what a check stopped by a signal ends with.
+var ErrCancelled = CancelledBefore("the check", "nothing to mend: run the job again for a verdict")
+
+// CancelledBefore is what a run of what stopped by a signal ends with
+// (exit 130), fix saying what runs it again: the one cancel error of
+// every command.
+func CancelledBefore(what, fix string) *Error {
+	return &Error{Code: Cancelled, Cause: "cancelled before " + what + " finished (SIGTERM or Ctrl-C)", Fix: fix}
+}
 
 // From gives every error an exit code: nil is Pass; one that is not an
 // *Error is a bug or an I/O failure, reported as a configuration problem

@@ -148,13 +148,21 @@ func backoff(cfg Config) retryablehttp.Backoff {
 func waitFor(cfg Config, lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	wait, asked := RetryAfter(resp)
 	if !asked {
-		wait = lo << min(max(attempt, 0), 20)
-		if wait > hi || wait <= 0 {
-			wait = hi
-		}
+		wait = Backoff(lo, hi, attempt)
 	}
 	if cfg.MaxRetryWait > 0 && wait > cfg.MaxRetryWait {
 		wait = cfg.MaxRetryWait
+	}
+	return wait
+}
+
+// Backoff is the wait before retry number attempt+1 when GitLab asks for
+// none: lo doubled attempt times, capped at hi. It is the one backoff of
+// every command: the client's retries and serve's and reconcile's.
+func Backoff(lo, hi time.Duration, attempt int) time.Duration {
+	wait := lo << min(max(attempt, 0), 20)
+	if wait > hi || wait <= 0 {
+		return hi
 	}
 	return wait
 }

@@ -1,30 +1,25 @@
-// Package serve is `echoes-labels serve` and `echoes-labels reconcile`:
-// a small, stateless HTTP service that receives GitLab's merge request,
-// job and pipeline events (and a one-shot sweep) and makes the label
-// job's verdict follow the labels, read from GitLab. When the labels
-// changed after the label job of the merge request's head pipeline (or of
-// a child pipeline of it) read them, and its result is not their verdict
-// (failed while they pass, success while they fail), it retries that job,
-// once per label change; it answers the external status checks that are
-// its own passed or failed; and a periodic sweep of the open merge
-// requests catches the events that were lost. It keeps no state on disk.
+// Package serve is `echoes-labels serve`: a small, stateless HTTP service
+// that receives GitLab's merge request, job and pipeline events and
+// status check requests, authenticates them within byte budgets, and
+// queues the merge request they name for the engine (package rerun),
+// which makes the label job's verdict and our status checks follow the
+// labels, read from GitLab; a periodic sweep of the open merge requests
+// catches the events that were lost. It serves the probes and /metrics,
+// and drains on SIGTERM. It keeps no state on disk.
 package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
-	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
@@ -33,7 +28,7 @@ import (
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
 	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
-	Shared        `embed:""`
+	rerun.Flags   `embed:""`
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`
@@ -45,38 +40,16 @@ type Command struct {
 	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"The signing token of a signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), as GitLab shows it (whsec_ then base64). Default: --webhook-secret."`
 }
 
-// Shared are the flags serve and reconcile both read, declared once: how
-// to reach GitLab, the label job, the watch list and the label rules.
-type Shared struct {
-	settings.GitLab `embed:"" set:"token_help=Access token with the api scope: retrying jobs and answering status checks write."`
-	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
-	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects to reconcile, also the allow-list: a delivery for a project outside them is ignored. Each one a path (acme/platform: a group and its subgroups, or a project), group:PATH, project:PATH, group:ID or project:ID; a bare number is refused (a group and a project can share it)."`
-	settings.Rules  `embed:""`
-
-	// the worker's
-	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
-	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; off by default."`
-}
-
-// memoryLimit is the heap's soft limit unless GOMEMLIMIT says otherwise:
-// under the 128 MiB of deploy/, with room for the runtime.
-const memoryLimit = 100 << 20
-
 // The settings a configuration error of serve names.
 const (
 	settingListen    = "--listen"
 	settingHealth    = "--health-listen"
 	settingSecret    = "--webhook-secret"
-	settingJobName   = "--job-name"
 	settingReconcile = "--reconcile-interval"
 	settingQueueSize = "--queue-size"
 	settingMaxSigned = "--max-signed-body"
 	settingDelay     = "--shutdown-delay"
 	settingSigning   = "--webhook-signing-token"
-
-	// the worker's
-	settingStatusCheckName = "--status-check-name"
-	defaultStatusCheckName = "echoes-labels"
 )
 
 // Run serves until ctx is done (SIGTERM, SIGINT), then stops accepting,
@@ -90,7 +63,7 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 	if err != nil {
 		return err
 	}
-	secrets = secrets.With(cfg.token, string(cfg.secret), strings.TrimSpace(c.WebhookSigningToken))
+	secrets = secrets.With(cfg.engine.Token, string(cfg.secret), strings.TrimSpace(c.WebhookSigningToken))
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return exit.BadSetting(settingListen,
@@ -123,12 +96,6 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 		closeAll()
 		return err
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The heap's bound: the bodies being read are budgeted (48 MiB
-		// at most); past this the collector works harder rather than the
-		// process growing past deploy/'s 128 MiB limit.
-		debug.SetMemoryLimit(memoryLimit)
-	}
 	if err := svc.serve(ctx, ln); err != nil {
 		return &exit.Error{Code: exit.Config, Cause: secrets.Clip("the service stopped: "+err.Error(), 300),
 			Fix: "see the log lines above; restart it once the cause is mended", Err: err}
@@ -141,15 +108,15 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 // one error with one cause line and one fix line.
 func (c *Command) config(secrets mask.Secrets) (config, error) {
 	cfg := defaultConfig()
-	var errs settingErrors
-	bad := errs.add
+	var errs rerun.SettingErrors
+	bad := errs.Add
 
 	cfg.secret = []byte(strings.TrimSpace(c.WebhookSecret))
 	if len(cfg.secret) == 0 {
 		bad(exit.BadSetting(settingSecret, "--webhook-secret/ECHOES_WEBHOOK_SECRET is not set",
 			"set ECHOES_WEBHOOK_SECRET to the secret token you give the GitLab webhook (and the shared secret of the status check): without it anyone could drive the service"))
 	}
-	c.Shared.config(&cfg, secrets, bad)
+	c.Flags.Config(&cfg.engine, secrets, bad)
 	cfg.listen = c.Listen
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad(exit.BadSetting(settingListen, fmt.Sprintf("--listen/ECHOES_LISTEN %s is not host:port", secrets.Quote(c.Listen, 80)),
@@ -170,13 +137,13 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 		bad(exit.BadSetting(settingReconcile, fmt.Sprintf("--reconcile-interval/ECHOES_RECONCILE_INTERVAL is %s", interval),
 			"give 0 to turn reconciling off, or a duration of a second or more such as 5m"))
 	}
-	cfg.interval = interval
-	if cfg.interval > 0 {
-		cfg.checkTTL = min(cfg.interval, cfg.checkTTL)
+	cfg.engine.Interval = interval
+	if interval > 0 {
+		cfg.engine.CheckTTL = min(interval, cfg.engine.CheckTTL)
 	}
 
 	// the intake's
-	cfg.queueSize = c.QueueSize
+	cfg.engine.QueueSize = c.QueueSize
 	if c.QueueSize < 1 {
 		bad(exit.BadSetting(settingQueueSize, fmt.Sprintf("--queue-size/ECHOES_QUEUE_SIZE is %d", c.QueueSize),
 			"give the number of merge requests that may wait, 4096 by default"))
@@ -203,81 +170,5 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 		bad(exit.BadSetting(settingSigning, "--webhook-signing-token/ECHOES_WEBHOOK_SIGNING_TOKEN (or the secret): "+err.Error(),
 			"copy the signing token from the webhook's settings as GitLab shows it: whsec_ then base64"))
 	}
-	return cfg, joinSettings(errs)
-}
-
-// config checks the shared settings into cfg, reporting each bad one to
-// bad.
-func (c *Shared) config(cfg *config, secrets mask.Secrets, bad func(error)) {
-	token, err := c.CleanToken()
-	switch {
-	case err != nil:
-		bad(err)
-	case token == "":
-		bad(exit.BadSetting(settings.SettingToken, "--token/ECHOES_GITLAB_TOKEN (or GITLAB_TOKEN) is not set",
-			"create a project, group or personal access token with the api scope and pass it in ECHOES_GITLAB_TOKEN"))
-	}
-	cfg.token = token
-	if u, err := gitlabapi.ParseBaseURL(c.GitLabURL); err != nil {
-		bad(err)
-	} else {
-		cfg.gitlabURL = u.String()
-	}
-	cfg.caFile = c.CAFile
-	cfg.jobName = strings.TrimSpace(c.JobName)
-	if cfg.jobName == "" {
-		bad(exit.BadSetting(settingJobName, "--job-name/ECHOES_JOB_NAME is empty",
-			"give the name of the label job in .gitlab-ci.yml (echoes-labels by default)"))
-	}
-	if cfg.rules, cfg.docsURL, err = c.Options(secrets); err != nil {
-		bad(err)
-	}
-	if cfg.allow, err = parseWatch(c.Watch); err != nil {
-		bad(err)
-	}
-	for _, w := range cfg.allow {
-		cfg.watch = append(cfg.watch, w.String())
-	}
-	// the worker's
-	cfg.statusCheckName = strings.TrimSpace(c.StatusCheckName)
-	if cfg.statusCheckName == "" {
-		bad(exit.BadSetting(settingStatusCheckName, "--status-check-name/ECHOES_STATUS_CHECK_NAME is empty",
-			"give the name of the external status check the service answers (echoes-labels by default)"))
-	}
-	var err2 error
-	if cfg.retryForks, err2 = c.RetryForks.Value("--retry-forks/ECHOES_RETRY_FORKS", secrets); err2 != nil {
-		bad(err2)
-	}
-}
-
-// settingErrors collects every bad setting of one command line.
-type settingErrors []*exit.Error
-
-func (errs *settingErrors) add(err error) {
-	var e *exit.Error
-	if !errors.As(err, &e) {
-		e = exit.BadSetting("", err.Error(), "check the flags and variables")
-	}
-	*errs = append(*errs, e)
-}
-
-// joinSettings makes one configuration error of several: the first one's
-// setting, every cause on one line, every fix on another.
-func joinSettings(errs []*exit.Error) error {
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	causes, fixes := make([]string, 0, len(errs)), make([]string, 0, len(errs))
-	wrapped := make([]error, 0, len(errs))
-	for _, e := range errs {
-		causes, wrapped = append(causes, e.Cause), append(wrapped, e)
-		if e.Fix != "" {
-			fixes = append(fixes, e.Fix)
-		}
-	}
-	return &exit.Error{Code: exit.Config, Setting: errs[0].Setting, Cause: strings.Join(causes, "; "),
-		Fix: strings.Join(fixes, "; "), Err: errors.Join(wrapped...)}
+	return cfg, errs.Err()
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
 
 // envNames are the variables Command reads, from its kong tags, those of
@@ -25,18 +27,8 @@ func envNames(t *testing.T) []string {
 	return envNamesOf(reflect.TypeFor[Command]())
 }
 
-func envNamesOf(typ reflect.Type) []string {
-	var names []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if _, embed := f.Tag.Lookup("embed"); embed || f.Anonymous {
-			names = append(names, envNamesOf(f.Type)...)
-		} else if env := f.Tag.Get("env"); env != "" {
-			names = append(names, strings.Split(env, ",")...)
-		}
-	}
-	return names
-}
+// envNamesOf is every variable a command struct reads.
+var envNamesOf = reruntest.EnvNames
 
 // tagDefault is the default a Command field's kong tag gives (a field of
 // an embedded struct too).

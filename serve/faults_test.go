@@ -23,7 +23,7 @@ func TestTLSFailureNotRetried(t *testing.T) {
 	t.Cleanup(gl.Close)
 	gl.SetToken(testToken)
 	failedLabelJob(gl, project, path, 1, passing)
-	h := start(t, gl, func(c *config) { c.attempts = 10 })
+	h := start(t, gl, func(c *config) { c.engine.Attempts = 10 })
 	h.post(payload(t, project, path, 1, "a", 0, passing), hook("tls")...)
 	h.waitIdle()
 	lines := h.logs.lines("delivery")
@@ -45,7 +45,7 @@ func TestTLSFailureNotRetried(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gl.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h2 := start(t, gl, func(c *config) { c.caFile = caFile })
+	h2 := start(t, gl, func(c *config) { c.engine.CAFile = caFile })
 	h2.post(payload(t, project, path, 1, "a", 0, passing), hook("tls-ca")...)
 	h2.waitIdle()
 	if gl.Retries(project, 1) != 1 {
@@ -53,7 +53,7 @@ func TestTLSFailureNotRetried(t *testing.T) {
 	}
 }
 
-// A 502 storm costs one task at most cfg.attempts GitLab calls: the
+// A 502 storm costs one task at most cfg.engine.Attempts GitLab calls: the
 // client makes one attempt a call, the task's tries are the only retries.
 func TestBadGatewayStormIsBounded(t *testing.T) {
 	gl := newStandIn(t)
@@ -65,7 +65,7 @@ func TestBadGatewayStormIsBounded(t *testing.T) {
 	h := start(t, gl, nil)
 	h.post(payload(t, project, path, 1, "a", 0, passing), hook("storm")...)
 	h.waitIdle()
-	attempts := h.svc.cfg.attempts
+	attempts := h.svc.cfg.engine.Attempts
 	if n := gl.Count(); n < 1 || n > attempts {
 		t.Errorf("%d GitLab calls for one task in a 502 storm, want at most %d", n, attempts)
 	}
@@ -87,13 +87,9 @@ func TestRetryAfterPastBudgetGivesUp(t *testing.T) {
 		gitlabtest.Error(w, http.StatusTooManyRequests, "429 Too Many Requests")
 		return true
 	})
-	h := start(t, gl, func(c *config) { c.maxWait = time.Hour })
-	began := time.Now()
+	h := start(t, gl, func(c *config) { c.engine.MaxWait = time.Hour })
 	h.post(payload(t, project, path, 1, "a", 0, passing), hook("late")...)
-	h.waitIdle()
-	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("the task held its worker %s", took)
-	}
+	h.waitIdle() // a worker held for the hour would fail this wait
 	if gl.Count() != 1 {
 		t.Errorf("%d calls, want 1", gl.Count())
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // A job event from a fork's merge request pipeline names the fork's
@@ -16,7 +18,7 @@ func TestForkJobEventEndsQuietly(t *testing.T) {
 	gl.SetLabels(project, path, 3)
 	fp := gl.AddForkPipeline(99, "alice/project", project, path, 3, labelJobs("failed")...)
 	gl.SetLabels(project, path, 3, passing)
-	h := start(t, gl, func(c *config) { c.retryForks = true })
+	h := start(t, gl, func(c *config) { c.engine.RetryForks = true })
 	body := event(t, "job_event.json", func(ev map[string]any) {
 		ev["build_name"], ev["build_status"], ev["ref"], ev["project_id"] = jobName, "failed", "refs/merge-requests/3/head", 99
 		ev["project"] = map[string]any{"id": 99, "path_with_namespace": "alice/project"}
@@ -44,11 +46,11 @@ func TestForkPipelineEventWatchByPath(t *testing.T) {
 		gl.SetLabels(project, path, 3)
 		gl.AddForkPipeline(99, "alice/project", project, path, 3, labelJobs("failed")...)
 		gl.SetLabels(project, path, 3, passing)
-		allow, err := parseWatch([]string{c.watch})
+		allow, err := rerun.ParseWatch([]string{c.watch})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := start(t, gl, func(cfg *config) { cfg.retryForks = true; cfg.allow = allow })
+		h := start(t, gl, func(cfg *config) { cfg.engine.RetryForks = true; cfg.engine.Watch = allow })
 		body := event(t, "pipeline_event.json", func(ev map[string]any) {
 			mr := ev["merge_request"].(map[string]any)
 			mr["iid"], mr["target_project_id"], mr["source_project_id"] = 3, project, 99
@@ -80,7 +82,7 @@ func TestForkMergeRequestPipelineInParentProject(t *testing.T) {
 	if n := gl.Retries(project, 8); n != 0 || !strings.Contains(fmt.Sprint(onlyLine(t, h)["detail"]), "a fork's merge request (source project 99)") {
 		t.Errorf("fork merge request, pipeline in the parent project, --retry-forks off: %d retries, want 0 and the reason; log:\n%s", n, h.logs.String())
 	}
-	h2 := start(t, gl, func(c *config) { c.retryForks = true })
+	h2 := start(t, gl, func(c *config) { c.engine.RetryForks = true })
 	h2.post(payload(t, project, path, 8, "a", 0, passing), hook("fork-parent-2")...)
 	h2.waitIdle()
 	if n := gl.Retries(project, 8); n != 1 {

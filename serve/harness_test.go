@@ -12,38 +12,37 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/check"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 const (
 	testSecret = "webhook-secret-0123456789"
-	testToken  = "glpat-serve-test-token-abcdef"
-	project    = int64(42)
-	path       = "group/project"
-	jobName    = "echoes-labels"
-	passing    = "echoes/intent/feature"
+	testToken  = reruntest.Token
+	project    = reruntest.Project
+	path       = reruntest.Path
+	jobName    = reruntest.JobName
+	passing    = reruntest.Passing
 )
 
-// logBuffer collects the service's JSON log lines; the workers write from
-// their own goroutines.
-type logBuffer struct{ gitlabtest.LockedBuffer }
+// logBuffer collects the service's JSON log lines.
+type logBuffer struct{ reruntest.Log }
 
-// lines returns the log lines whose msg is msg, decoded.
-func (b *logBuffer) lines(msg string) []map[string]any {
-	var out []map[string]any
-	for _, l := range strings.Split(b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
+func (b *logBuffer) lines(msg string) []map[string]any { return b.Lines(msg) }
+
+// mustWatch is --watch parsed.
+func mustWatch(entries ...string) []rerun.WatchEntry {
+	w, err := rerun.ParseWatch(entries)
+	if err != nil {
+		panic(err)
 	}
-	return out
+	return w
 }
 
 // harness is a running service against a stand-in GitLab.
@@ -61,19 +60,19 @@ type harness struct {
 
 func testConfig(gl *gitlabtest.Server) config {
 	cfg := defaultConfig()
-	cfg.gitlabURL = gl.APIURL()
-	cfg.token = testToken
+	cfg.engine.GitLabURL = gl.APIURL()
+	cfg.engine.Token = testToken
 	cfg.secret = []byte(testSecret)
-	cfg.jobName = jobName
-	cfg.rules = check.Options{}
-	cfg.docsURL = "https://docs.echoeshq.com"
+	cfg.engine.JobName = jobName
+	cfg.engine.Rules = check.Options{}
+	cfg.engine.DocsURL = "https://docs.echoeshq.com"
 	// No real waiting in tests: faults are retried at once (unless GitLab
 	// asks for a wait with Retry-After).
-	cfg.backoff = time.Millisecond
-	cfg.maxWait = 20 * time.Millisecond
+	cfg.engine.Backoff = time.Millisecond
+	cfg.engine.MaxWait = 20 * time.Millisecond
 	cfg.drain = 5 * time.Second
-	cfg.settle = 20 * time.Millisecond
-	cfg.jitter = nil // deterministic: every task settles exactly settle
+	cfg.engine.Settle = 20 * time.Millisecond
+	cfg.engine.Jitter = nil // deterministic: every task settles exactly settle
 	cfg.shutdownDelay = 0
 	return cfg
 }
@@ -121,12 +120,7 @@ func start(t *testing.T, gl *gitlabtest.Server, tune func(*config)) *harness {
 }
 
 // newStandIn is a stand-in GitLab that wants the test token.
-func newStandIn(t *testing.T) *gitlabtest.Server {
-	gl := gitlabtest.New(t)
-	gl.SetToken(testToken)
-	gl.RequireToken(true)
-	return gl
-}
+func newStandIn(t *testing.T) *gitlabtest.Server { return reruntest.StandIn(t) }
 
 // payload is the real merge request event (testdata) for this merge
 // request and labels; statusCheck > 0 makes it a status check request.
@@ -206,53 +200,22 @@ func sign(body []byte, secret string) string {
 // waitIdle waits until the service has nothing queued or in flight.
 func (h *harness) waitIdle() {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !idle(h.svc.queue) {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("the service is still busy after 10 s; queue depth %d", h.svc.queue.depth())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	reruntest.WaitFor(h.t, "the service to be idle", h.svc.engine.Idle)
 }
 
-// idle reports whether nothing is waiting or being worked on.
-func idle(q *queue) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.pending) == 0 && len(q.inFlight) == 0
-}
-
-// waitFor polls cond for up to 10 s.
+// waitFor polls cond until it holds (reruntest.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	reruntest.WaitFor(t, what, cond)
 }
 
 // failedLabelJob gives merge request iid a head pipeline whose label job
-// failed on no labels, then the labels: the labels changed after the job
-// read them, as when a developer mends them once the job failed.
+// failed, then the labels (reruntest.FailedLabelJob).
 func failedLabelJob(gl *gitlabtest.Server, projectID int64, projectPath string, iid int64, labels ...string) int64 {
-	gl.SetLabels(projectID, projectPath, iid)
-	p := gl.AddPipeline(projectID, projectPath, iid,
-		gitlabtest.Job{Name: "build", Status: "success"},
-		gitlabtest.Job{Name: jobName, Status: "failed"},
-		gitlabtest.Job{Name: "test", Status: "success"})
-	gl.SetLabels(projectID, projectPath, iid, labels...)
-	return p
+	return reruntest.FailedLabelJob(gl, projectID, projectPath, iid, labels...)
 }
 
 // newestLabelJob is the status of the newest attempt of the label job.
 func newestLabelJob(gl *gitlabtest.Server, pipeline int64) (status string, attempts int) {
-	for _, j := range gl.Jobs(pipeline) {
-		if j.Name == jobName {
-			status, attempts = j.Status, attempts+1
-		}
-	}
-	return status, attempts
+	return reruntest.NewestLabelJob(gl, pipeline)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type byteBudget struct {
 	mu      sync.Mutex
 	size    int64
 	used    int64
+	peak    int64         // the most ever reserved at once
 	changed chan struct{} // closed and replaced on each release
 }
 
@@ -32,6 +34,7 @@ func (b *byteBudget) tryAcquire(n int64) bool {
 		return false
 	}
 	b.used += n
+	b.peak = max(b.peak, b.used)
 	return true
 }
 
@@ -44,6 +47,7 @@ func (b *byteBudget) acquire(ctx context.Context, n int64) bool {
 		b.mu.Lock()
 		if n <= b.size-b.used {
 			b.used += n
+			b.peak = max(b.peak, b.used)
 			b.mu.Unlock()
 			return true
 		}
@@ -65,7 +69,14 @@ func (b *byteBudget) release(n int64) {
 	b.changed = make(chan struct{})
 }
 
-// inUse is the bytes reserved now (tests).
+// highWater is the most bytes ever reserved at once.
+func (b *byteBudget) highWater() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
+}
+
+// inUse is the bytes reserved now.
 func (b *byteBudget) inUse() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -127,12 +138,13 @@ func reservation(r *http.Request, limit int64) int64 {
 // waits for one to close (the kernel's backlog holds the rest).
 type limitListener struct {
 	net.Listener
+	open      atomic.Int64 // connections accepted and not closed yet
 	sem       chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-func newLimitListener(ln net.Listener, n int) net.Listener {
+func newLimitListener(ln net.Listener, n int) *limitListener {
 	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
 }
 
@@ -147,7 +159,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.sem
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
+	l.open.Add(1)
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.open.Add(-1); <-l.sem })}, nil
 }
 
 func (l *limitListener) Close() error {

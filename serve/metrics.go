@@ -8,6 +8,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // metrics are the service's series in Prometheus' text format, written by
@@ -17,11 +18,13 @@ import (
 // (VictoriaMetrics writes a HELP without text) stand right above its samples;
 // every series of a known label value exists from the start, at zero, so a
 // dashboard or an alert finds it before the first delivery.
+//
+// What the engine did (actions, GitLab's failures) is read from its
+// counts (rerun.Counts) when scraped: the engine keeps them, once per
+// merge request looked at; serve counts only what it answered.
 type metrics struct {
 	families   []*family
 	deliveries labelled // by outcome
-	actions    labelled // by action
-	apiErrors  labelled // by kind: gitlabapi.FailureKinds
 	processing map[string]*vm.PrometheusHistogram
 	answer     *vm.PrometheusHistogram
 }
@@ -59,24 +62,34 @@ const (
 
 var (
 	outcomes     = []string{outcomeQueued, outcomeCoalesced, outcomeDropped, outcomeIgnored, outcomeUnauthorized, outcomeBadRequest, outcomeTooLarge, outcomeBadMethod, outcomeOverloaded}
-	actionNames  = []string{"job_retried", "status_passed", "status_failed"}
-	taskSources  = []string{"webhook", "reconcile"}
+	taskSources  = []string{rerun.SourceWebhook, rerun.SourceReconcile}
 	taskBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	answerBucket = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 )
 
-func newMetrics(depth func() int) *metrics {
+// newMetrics makes the service's own series; watch adds the engine's.
+func newMetrics() *metrics {
 	m := &metrics{processing: map[string]*vm.PrometheusHistogram{}}
-	counters := func(name, help, label string, values []string) labelled {
-		l := labelled{f: m.family(name, help, "counter"), label: label}
-		for _, v := range values {
-			l.f.set.GetOrCreateCounter(fmt.Sprintf("%s{%s=%q}", name, label, v))
-		}
-		return l
+	l := labelled{f: m.family("echoes_serve_deliveries_total", "Webhook deliveries received, by outcome.", "counter"), label: "outcome"}
+	for _, v := range outcomes {
+		l.f.set.GetOrCreateCounter(fmt.Sprintf("%s{%s=%q}", l.f.name, l.label, v))
 	}
-	m.deliveries = counters("echoes_serve_deliveries_total", "Webhook deliveries received, by outcome.", "outcome", outcomes)
-	m.actions = counters("echoes_serve_actions_total", "Actions taken on GitLab: job_retried, status_passed, status_failed.", "action", actionNames)
-	m.apiErrors = counters("echoes_serve_gitlab_api_errors_total", "GitLab API calls that failed, by kind (each call is one HTTP request).", "kind", gitlabapi.FailureKinds)
+	m.deliveries = l
+	return m
+}
+
+// watch adds the engine's series, read from its counts when scraped.
+func (m *metrics) watch(e *rerun.Engine) {
+	counted := func(name, help, label string, values []string, of func(rerun.Counts) map[string]int) {
+		set := m.family(name, help, "counter").set
+		for _, v := range values {
+			set.NewGauge(fmt.Sprintf("%s{%s=%q}", name, label, v), func() float64 { return float64(of(e.Counts())[v]) })
+		}
+	}
+	counted("echoes_serve_actions_total", "Actions taken on GitLab: job_retried, status_passed, status_failed.", "action", rerun.MetricActions,
+		func(c rerun.Counts) map[string]int { return c.Actions })
+	counted("echoes_serve_gitlab_api_errors_total", "GitLab API calls that failed, by kind (each call is one HTTP request).", "kind", gitlabapi.FailureKinds,
+		func(c rerun.Counts) map[string]int { return c.APIErrors })
 	proc := m.family("echoes_serve_processing_seconds", "Time to handle one merge request's task, GitLab calls included.", "histogram")
 	for _, s := range taskSources {
 		m.processing[s] = proc.set.NewPrometheusHistogramExt(fmt.Sprintf("echoes_serve_processing_seconds{source=%q}", s), taskBuckets)
@@ -85,8 +98,14 @@ func newMetrics(depth func() int) *metrics {
 		"Time from a webhook delivery's headers to the service's answer; GitLab wants it well under its timeout.", "histogram").
 		set.NewPrometheusHistogramExt("echoes_serve_webhook_answer_seconds", answerBucket)
 	m.family("echoes_serve_queue_depth", "Merge requests waiting to be worked on.", "gauge").
-		set.NewGauge("echoes_serve_queue_depth", func() float64 { return float64(depth()) })
-	return m
+		set.NewGauge("echoes_serve_queue_depth", func() float64 { return float64(e.Depth()) })
+}
+
+// observe takes one result of the engine: its processing time.
+func (m *metrics) observe(r rerun.Result) {
+	if h := m.processing[r.Source]; h != nil {
+		h.Update(r.Took.Seconds())
+	}
 }
 
 func (m *metrics) family(name, help, kind string) *family {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // An entry that says what it is is listed as that, never guessed:
@@ -11,18 +13,14 @@ import (
 func TestTypedWatchEntriesAreListedAsTyped(t *testing.T) {
 	gl := newStandIn(t)
 	start(t, gl, func(c *config) {
-		c.interval = time.Hour
-		allow, err := parseWatch([]string{"project:42", "group:7"})
+		c.engine.Interval = time.Hour
+		allow, err := rerun.ParseWatch([]string{"project:42", "group:7"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.allow, c.watch = allow, nil
-		for _, w := range allow {
-			c.watch = append(c.watch, w.String())
-		}
+		c.engine.Watch = allow
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	waitFor(t, "the merge requests of project 42 and of group 7 listed", func() bool {
 		var project, group bool
 		for _, r := range gl.Requests() {
 			if strings.HasPrefix(r.Path, "/api/v4/groups/42") {
@@ -31,12 +29,8 @@ func TestTypedWatchEntriesAreListedAsTyped(t *testing.T) {
 			project = project || strings.HasPrefix(r.Path, "/api/v4/projects/42/merge_requests")
 			group = group || strings.HasPrefix(r.Path, "/api/v4/groups/7/merge_requests")
 		}
-		if project && group {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("want the merge requests of project 42 and of group 7 listed; requests: %v", gl.Requests())
+		return project && group
+	})
 }
 
 // A signing token that is only its prefix says so, not "not base64".

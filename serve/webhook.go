@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
 
 // mergeRequestEvent is the part of GitLab's merge request event that the
@@ -80,10 +82,6 @@ type pipelineEvent struct {
 	} `json:"builds"`
 }
 
-// finished are the job statuses worth a look: a failed label job may pass
-// now, a successful one may have read labels since removed.
-func finished(status string) bool { return status == "failed" || status == "success" }
-
 // mergeRequestRef is the iid in a merge request pipeline's ref. Compiled
 // on first use: a check, in the same binary, never needs it.
 var mergeRequestRef = sync.OnceValue(func() *regexp.Regexp {
@@ -123,7 +121,7 @@ func useless(outcome, message, reason string) *refusal {
 // pool signedBody before the signature is checked, and refused at once
 // when the pool is full. Deliveries of a kind the service does not read
 // are acknowledged unread.
-func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, *refusal) {
+func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*rerun.Task, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
 	}
@@ -135,59 +133,83 @@ func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*task, 
 	return t, no
 }
 
-// authenticateAndParse is parseDelivery past the method: the sender
-// authenticated, then the body read and parsed.
-func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*task, *refusal) {
-	token, signature := r.Header.Get("X-Gitlab-Token"), r.Header.Get("X-Gitlab-Signature")
-	standard := r.Header.Get("webhook-signature")
-	authenticated := false
+// scheme is how a delivery says who sent it, decided once from its
+// headers: the secret token, checked before the body is read, or a
+// signature of the body, checked once it is read.
+type scheme int
+
+const (
+	byToken     scheme = iota // X-Gitlab-Token
+	bySignature               // X-Gitlab-Signature: a status check request
+	byStandard                // webhook-id, webhook-timestamp, webhook-signature: a signed webhook
+)
+
+// schemeOf decides the delivery's scheme, refusing what can be refused
+// before the body is read: a wrong token, no credential at all, a
+// Standard Webhooks delivery without its id or out of its time.
+func (s *service) schemeOf(h http.Header) (scheme, *refusal) {
 	switch {
-	case token != "":
-		if !equalSecret(token, s.cfg.secret) {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
+	case h.Get("X-Gitlab-Token") != "":
+		if !equalSecret(h.Get("X-Gitlab-Token"), s.cfg.secret) {
+			return byToken, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Token", "X-Gitlab-Token is not the webhook secret")
 		}
-		authenticated = true
-	case signature == "" && standard == "":
-		return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
+		return byToken, nil
+	case h.Get("X-Gitlab-Signature") != "":
+		return bySignature, nil
+	case h.Get("webhook-signature") == "":
+		return byToken, refuse(http.StatusUnauthorized, outcomeUnauthorized, "missing X-Gitlab-Token",
 			"no X-Gitlab-Token, no X-Gitlab-Signature, no webhook-signature")
-	case signature == "":
-		// A Standard Webhooks delivery: its id and time are checked before
-		// its body is read.
-		if reason := s.standardHeaders(r.Header); reason != "" {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
-		}
+	}
+	if reason := s.standardHeaders(h); reason != "" {
+		return byStandard, refuse(http.StatusUnauthorized, outcomeUnauthorized, "bad webhook signature headers", reason)
+	}
+	return byStandard, nil
+}
+
+// verify checks a signed delivery's signature against its body; a
+// token's sender was checked before the body was read.
+func (s *service) verify(how scheme, h http.Header, body []byte) *refusal {
+	switch {
+	case how == bySignature && !validSignature(h.Get("X-Gitlab-Signature"), body, s.cfg.secret):
+		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
+			"X-Gitlab-Signature is not the body's HMAC with the secret")
+	case how == byStandard && !validStandardSignature(h, body, s.cfg.signingKey):
+		return refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
+			"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
+	}
+	return nil
+}
+
+// authenticateAndParse is parseDelivery past the method: the sender
+// authenticated (schemeOf, then verify once the body is read within its
+// budget), then the body parsed.
+func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, event string) (*rerun.Task, *refusal) {
+	how, no := s.schemeOf(r.Header)
+	if no != nil {
+		return nil, no
 	}
 	known := false
 	switch event {
 	case "", eventMergeRequest, eventJob, eventPipeline:
 		known = true
 	}
-	if !known && authenticated {
+	if !known && how == byToken {
 		// Nothing is done with it: acknowledged unread, so that no big
 		// push event meets a body cap and counts against the hook.
 		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
-
-	body, no := s.readDelivery(w, r, authenticated)
+	body, no := s.readDelivery(w, r, how == byToken)
 	if no != nil {
 		return nil, no
 	}
-	if !authenticated {
-		if signature != "" {
-			if !validSignature(signature, body, s.cfg.secret) {
-				return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong X-Gitlab-Signature",
-					"X-Gitlab-Signature is not the body's HMAC with the secret")
-			}
-		} else if !validStandardSignature(r.Header, body, s.cfg.signingKey) {
-			return nil, refuse(http.StatusUnauthorized, outcomeUnauthorized, "wrong webhook-signature",
-				"no v1 webhook-signature is the HMAC of id.timestamp.body with the signing key")
-		}
+	if no := s.verify(how, r.Header, body); no != nil {
+		return nil, no
 	}
 	// From here on the sender is GitLab: whatever is wrong is answered 2xx.
 	if !known {
 		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
-	var t *task
+	var t *rerun.Task
 	switch event {
 	case eventJob:
 		t, no = s.parseJob(body)
@@ -199,15 +221,15 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	if no != nil {
 		return nil, no
 	}
-	if !watchAllows(s.cfg.allow, t.key.project, t.path, s.watchGroupPath) {
-		if t.path == "" {
+	if !s.engine.Allows(t.Key.Project, t.Path) {
+		if t.Path == "" {
 			// A fork's pipeline event names the target project by id only:
 			// the worker applies --watch once it read the path from GitLab.
-			t.recheckWatch = true
+			t.RecheckWatch = true
 			return t, nil
 		}
 		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.path)), t.key.project))
+			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
 	}
 	return t, nil
 }
@@ -260,7 +282,7 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 }
 
 // parseMergeRequest reads a merge request event or a status check request.
-func parseMergeRequest(body []byte) (*task, *refusal) {
+func parseMergeRequest(body []byte) (*rerun.Task, *refusal) {
 	var ev mergeRequestEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a merge request event", "the body is not a merge request event: "+clip(err.Error()))
@@ -269,18 +291,18 @@ func parseMergeRequest(body []byte) (*task, *refusal) {
 		return nil, useless(outcomeBadRequest, "not a merge request event",
 			"object_kind "+clip(ev.ObjectKind)+" without a project id and a merge request iid")
 	}
-	t := newTask(mrKey{ev.Project.ID, ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, delivery{})
+	t := rerun.NewTask(rerun.Key{Project: ev.Project.ID, IID: ev.ObjectAttributes.IID}, ev.Project.PathWithNamespace, rerun.Delivery{})
 	if rule := ev.ExternalApprovalRule; rule != nil && rule.ID > 0 {
 		// The head commit the answer is for is read from GitLab, never
 		// taken from the body.
-		t.statusCheck = true
+		t.StatusCheck = true
 	}
 	return t, nil
 }
 
 // parseJob reads a job event: the label job, finished, in a merge request
 // pipeline names the merge request to look at.
-func (s *service) parseJob(body []byte) (*task, *refusal) {
+func (s *service) parseJob(body []byte) (*rerun.Task, *refusal) {
 	var ev jobEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a job event", "the body is not a job event: "+clip(err.Error()))
@@ -292,7 +314,7 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 	if ev.ObjectKind != "build" || project <= 0 {
 		return nil, useless(outcomeBadRequest, "not a job event", "object_kind "+clip(ev.ObjectKind)+" without a project id")
 	}
-	if ev.BuildName != s.cfg.jobName {
+	if ev.BuildName != s.cfg.engine.JobName {
 		return nil, useless(outcomeIgnored, "ignored: not the label job", "job "+strconv.Quote(clip(ev.BuildName))+" is not --job-name")
 	}
 	m := mergeRequestRef().FindStringSubmatch(ev.Ref)
@@ -300,21 +322,21 @@ func (s *service) parseJob(body []byte) (*task, *refusal) {
 		return nil, useless(outcomeIgnored, "ignored: not a merge request pipeline",
 			"ref "+strconv.Quote(clip(ev.Ref))+" is not refs/merge-requests/IID/head, /merge or /train")
 	}
-	if !finished(ev.BuildStatus) {
+	if !rerun.Finished(ev.BuildStatus) {
 		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
 			"the label job is "+clip(ev.BuildStatus)+"; its end is another event")
 	}
 	iid, _ := strconv.ParseInt(m[1], 10, 64)
 	// The event carries no target project: for a fork's pipeline project
 	// is the fork, where merge request !iid is not (see jobEventsOnly).
-	t := newTask(mrKey{project, iid}, ev.Project.PathWithNamespace, delivery{})
-	t.jobEventsOnly = true
+	t := rerun.NewTask(rerun.Key{Project: project, IID: iid}, ev.Project.PathWithNamespace, rerun.Delivery{})
+	t.JobEventsOnly = true
 	return t, nil
 }
 
 // parsePipeline reads a pipeline event: a merge request's pipeline whose
 // label job finished names the merge request to look at.
-func (s *service) parsePipeline(body []byte) (*task, *refusal) {
+func (s *service) parsePipeline(body []byte) (*rerun.Task, *refusal) {
 	var ev pipelineEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, useless(outcomeBadRequest, "not a pipeline event", "the body is not a pipeline event: "+clip(err.Error()))
@@ -327,14 +349,14 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 	}
 	status := ""
 	for _, b := range ev.Builds {
-		if b.Name == s.cfg.jobName {
+		if b.Name == s.cfg.engine.JobName {
 			status = b.Status
 		}
 	}
 	switch {
 	case status == "":
 		return nil, useless(outcomeIgnored, "ignored: no label job in the pipeline", "builds hold no job named --job-name")
-	case !finished(status):
+	case !rerun.Finished(status):
 		return nil, useless(outcomeIgnored, "ignored: the label job has not finished",
 			"the label job is "+clip(status)+"; its end is another event")
 	}
@@ -345,7 +367,7 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 		// id); --watch is then applied by the worker (recheckWatch).
 		project, path = target, ""
 	}
-	return newTask(mrKey{project, ev.MergeRequest.IID}, path, delivery{}), nil
+	return rerun.NewTask(rerun.Key{Project: project, IID: ev.MergeRequest.IID}, path, rerun.Delivery{}), nil
 }
 
 // webhook answers POST /webhook: it parses, counts, queues and answers,
@@ -353,14 +375,14 @@ func (s *service) parsePipeline(body []byte) (*task, *refusal) {
 // timeout whatever GitLab's API does, since a webhook that keeps failing
 // gets disabled.
 func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	d := delivery{id: deliveryID(r), uuid: webhookUUID(r), received: start}
+	start := s.clock.Now()
+	d := rerun.Delivery{ID: deliveryID(r), UUID: webhookUUID(r), Received: start}
 	answer := func(code int, outcome, msg string, level slog.Level, attrs ...any) {
-		defer func() { s.metrics.answer.UpdateDuration(start) }()
+		defer func() { s.metrics.answer.Update(s.clock.Now().Sub(start).Seconds()) }()
 		s.metrics.deliveries.Inc(outcome)
 		if outcome != outcomeQueued && outcome != outcomeCoalesced {
-			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.id, "webhook_uuid", d.uuid, "outcome", outcome, "status", code,
-				"duration_ms", ms(time.Since(start))}, attrs...)...)
+			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.ID, "webhook_uuid", d.UUID, "outcome", outcome, "status", code,
+				"duration_ms", ms(s.clock.Now().Sub(start))}, attrs...)...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(code)
@@ -381,19 +403,19 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 		answer(no.status, no.outcome, no.message, level, "reason", no.reason, "event", no.event)
 		return
 	}
-	t.deliveries = []delivery{d}
-	merged, ok := s.queue.push(t)
+	t.Deliveries = []rerun.Delivery{d}
+	merged, ok := s.engine.Push(t)
 	switch {
 	case !ok:
 		// Full (or stopping): GitLab still hears yes, since a refusal
 		// would count against the hook and GitLab would not send it again.
 		msg, sweep := "accepted, not queued: the queue is full; the sweep will catch up", true
-		if reconcileOffReason(s.cfg) != "" {
+		if rerun.OffReason(s.cfg.engine) != "" {
 			msg, sweep = "accepted, not queued: the queue is full and no sweep runs here: lost unless a reconcile job runs", false
 		}
 		answer(http.StatusAccepted, outcomeDropped, msg, slog.LevelWarn,
-			"reason", "the queue is full ("+strconv.Itoa(s.cfg.queueSize)+" merge requests) or stopping",
-			"project", t.path, "project_id", t.key.project, "mr", t.key.iid, "event", eventName(r), "status_check", t.statusCheck, "sweep", sweep)
+			"reason", "the queue is full ("+strconv.Itoa(s.cfg.engine.QueueSize)+" merge requests) or stopping",
+			"project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "event", eventName(r), "status_check", t.StatusCheck, "sweep", sweep)
 	case merged:
 		answer(http.StatusAccepted, outcomeCoalesced, "accepted", slog.LevelInfo)
 	default:
@@ -445,7 +467,7 @@ func (s *service) standardHeaders(h http.Header) string {
 	if err != nil {
 		return "webhook-timestamp is not Unix seconds"
 	}
-	off := s.now().Sub(time.Unix(ts, 0))
+	off := s.clock.Now().Sub(time.Unix(ts, 0))
 	if off > standardTolerance || off < -standardTolerance {
 		return fmt.Sprintf("webhook-timestamp is %s off this clock, more than %s", off.Round(time.Second), standardTolerance)
 	}

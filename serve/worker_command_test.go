@@ -15,8 +15,8 @@ func TestWorkerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.statusCheckName != "echoes-labels" || cfg.retryForks || cfg.checkTTL != time.Minute || perProjectLimit(cfg) != 2 {
-		t.Errorf("defaults: name %q, retry forks %v, ttl %s, per project %d", cfg.statusCheckName, cfg.retryForks, cfg.checkTTL, perProjectLimit(cfg))
+	if cfg.engine.StatusCheckName != "echoes-labels" || cfg.engine.RetryForks || cfg.engine.CheckTTL != time.Minute || cfg.engine.PerProject != 0 {
+		t.Errorf("defaults: name %q, retry forks %v, ttl %s, per project %d", cfg.engine.StatusCheckName, cfg.engine.RetryForks, cfg.engine.CheckTTL, cfg.engine.PerProject)
 	}
 
 	t.Setenv("ECHOES_STATUS_CHECK_NAME", " labels-policy ")
@@ -25,8 +25,8 @@ func TestWorkerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.statusCheckName != "labels-policy" || !cfg.retryForks || cfg.checkTTL != 20*time.Second {
-		t.Errorf("from the environment: name %q, retry forks %v, ttl %s", cfg.statusCheckName, cfg.retryForks, cfg.checkTTL)
+	if cfg.engine.StatusCheckName != "labels-policy" || !cfg.engine.RetryForks || cfg.engine.CheckTTL != 20*time.Second {
+		t.Errorf("from the environment: name %q, retry forks %v, ttl %s", cfg.engine.StatusCheckName, cfg.engine.RetryForks, cfg.engine.CheckTTL)
 	}
 
 	for _, c := range []struct{ env, value, want string }{

@@ -1,4 +1,4 @@
-package serve
+package rerun
 
 import (
 	"context"
@@ -6,59 +6,59 @@ import (
 	"time"
 )
 
-// mrKey names one merge request: the unit of coalescing.
-type mrKey struct{ project, iid int64 }
+// Key names one merge request: the unit of coalescing.
+type Key struct{ Project, IID int64 }
 
-// delivery is one webhook request as the log line reports it.
-type delivery struct {
-	id       string // Idempotency-Key (the same across GitLab's retries); "reconcile" for a sweep
-	uuid     string // X-Gitlab-Webhook-UUID: new for each request GitLab sends
-	received time.Time
+// Delivery is one webhook request as the log line reports it.
+type Delivery struct {
+	ID       string // Idempotency-Key (the same across GitLab's retries); "reconcile" for a sweep
+	UUID     string // X-Gitlab-Webhook-UUID: new for each request GitLab sends
+	Received time.Time
 }
 
-// task is the work pending for one merge request: only which merge
+// Task is the work pending for one merge request: only which merge
 // request it is. Deliveries for the same merge request merge into one
 // task, so a burst costs one look at GitLab; what to do is decided from
 // GitLab's state when a worker takes it, never from a payload.
-type task struct {
-	key  mrKey
-	path string // project path, for the log
-	// statusCheck: a status check request asked about this merge request,
+type Task struct {
+	Key  Key
+	Path string // project path, for the log
+	// StatusCheck: a status check request asked about this merge request,
 	// so its status checks are looked at whatever the project cache says.
-	statusCheck bool
-	// jobEventsOnly: every delivery was a job event, whose project is the
+	StatusCheck bool
+	// JobEventsOnly: every delivery was a job event, whose project is the
 	// one the pipeline ran in, a fork's maybe, while the iid is the
 	// target's: a merge request GitLab does not find there is no fault.
-	jobEventsOnly bool
-	// recheckWatch: every delivery named the project by id only (a
+	JobEventsOnly bool
+	// RecheckWatch: every delivery named the project by id only (a
 	// fork's pipeline event gives the target's id, not its path), so
 	// --watch is applied once the worker read the merge request's path.
-	recheckWatch bool
-	deliveries   []delivery
+	RecheckWatch bool
+	Deliveries   []Delivery
 	dropped      int  // deliveries merged beyond the ones kept for the log
 	ready        bool // in the queue's ready list
 }
 
-// newTask is the task of one delivery for the merge request key; path
+// NewTask is the task of one delivery for the merge request key; path
 // names its project in the log.
-func newTask(key mrKey, path string, d delivery) *task {
-	return &task{key: key, path: clip(path), deliveries: []delivery{d}}
+func NewTask(key Key, path string, d Delivery) *Task {
+	return &Task{Key: key, Path: Clip(path), Deliveries: []Delivery{d}}
 }
 
 // maxDeliveriesPerTask bounds the memory a burst on one merge request takes.
 const maxDeliveriesPerTask = 64
 
 // merge folds a newer delivery's task into t.
-func (t *task) merge(n *task) {
-	if n.path != "" {
-		t.path = n.path
+func (t *Task) merge(n *Task) {
+	if n.Path != "" {
+		t.Path = n.Path
 	}
-	t.statusCheck = t.statusCheck || n.statusCheck
-	t.jobEventsOnly = t.jobEventsOnly && n.jobEventsOnly
-	t.recheckWatch = t.recheckWatch && n.recheckWatch
-	for _, d := range n.deliveries {
-		if len(t.deliveries) < maxDeliveriesPerTask {
-			t.deliveries = append(t.deliveries, d)
+	t.StatusCheck = t.StatusCheck || n.StatusCheck
+	t.JobEventsOnly = t.JobEventsOnly && n.JobEventsOnly
+	t.RecheckWatch = t.RecheckWatch && n.RecheckWatch
+	for _, d := range n.Deliveries {
+		if len(t.Deliveries) < maxDeliveriesPerTask {
+			t.Deliveries = append(t.Deliveries, d)
 		} else {
 			t.dropped++
 		}
@@ -82,9 +82,9 @@ type queue struct {
 	settle time.Duration
 	// jitter, when set, adds jitter(settle) to each task's settle.
 	jitter   func(max time.Duration) time.Duration
-	pending  map[mrKey]*task
-	ready    []mrKey // pending and not in flight, oldest first
-	inFlight map[mrKey]bool
+	pending  map[Key]*Task
+	ready    []Key // pending and not in flight, oldest first
+	inFlight map[Key]bool
 	// perProject bounds the tasks of one project in flight (0: no bound);
 	// projects counts them.
 	perProject int
@@ -93,7 +93,7 @@ type queue struct {
 }
 
 func newQueue(size int, settle time.Duration, perProject int) *queue {
-	q := &queue{size: size, settle: settle, pending: map[mrKey]*task{}, inFlight: map[mrKey]bool{},
+	q := &queue{size: size, settle: settle, pending: map[Key]*Task{}, inFlight: map[Key]bool{},
 		perProject: perProject, projects: map[int64]int{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
@@ -102,32 +102,32 @@ func newQueue(size int, settle time.Duration, perProject int) *queue {
 // push adds t, merging it into the pending task of its merge request. It
 // returns false when the queue is full or closed: the caller answers GitLab
 // anyway and the reconcile catches up.
-func (q *queue) push(t *task) (merged, ok bool) {
+func (q *queue) push(t *Task) (merged, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.pushLocked(t)
 }
 
-func (q *queue) pushLocked(t *task) (merged, ok bool) {
+func (q *queue) pushLocked(t *Task) (merged, ok bool) {
 	if q.closed {
 		return false, false
 	}
-	if p := q.pending[t.key]; p != nil {
+	if p := q.pending[t.Key]; p != nil {
 		p.merge(t)
 		return true, true
 	}
 	if len(q.pending) >= q.size {
 		return false, false
 	}
-	q.pending[t.key] = t
+	q.pending[t.Key] = t
 	wait := q.settle
 	if q.jitter != nil && q.settle > 0 {
 		wait += q.jitter(q.settle)
 	}
 	if wait <= 0 {
-		q.makeReady(t.key)
+		q.makeReady(t.Key)
 	} else {
-		k := t.key
+		k := t.Key
 		time.AfterFunc(wait, func() { q.mu.Lock(); q.makeReady(k); q.mu.Unlock() })
 	}
 	return false, true
@@ -135,7 +135,7 @@ func (q *queue) pushLocked(t *task) (merged, ok bool) {
 
 // makeReady lets a worker take k's pending task, unless a worker holds k
 // (done will) or it is already ready. q.mu is held.
-func (q *queue) makeReady(k mrKey) {
+func (q *queue) makeReady(k Key) {
 	if t := q.pending[k]; t != nil && !t.ready && !q.inFlight[k] {
 		t.ready = true
 		q.ready = append(q.ready, k)
@@ -144,7 +144,7 @@ func (q *queue) makeReady(k mrKey) {
 }
 
 // pushWait is push for the reconcile, which may wait for room.
-func (q *queue) pushWait(ctx context.Context, t *task) bool {
+func (q *queue) pushWait(ctx context.Context, t *Task) bool {
 	stop := context.AfterFunc(ctx, func() { q.mu.Lock(); q.cond.Broadcast(); q.mu.Unlock() })
 	defer stop()
 	q.mu.Lock()
@@ -162,7 +162,7 @@ func (q *queue) pushWait(ctx context.Context, t *task) bool {
 
 // pop waits for a task whose merge request no worker holds. It returns
 // nil once the queue is closed and drained.
-func (q *queue) pop() *task {
+func (q *queue) pop() *Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
@@ -172,7 +172,7 @@ func (q *queue) pop() *task {
 			t := q.pending[k]
 			delete(q.pending, k)
 			q.inFlight[k] = true
-			q.projects[k.project]++
+			q.projects[k.Project]++
 			q.cond.Broadcast() // room for pushWait
 			return t
 		}
@@ -188,7 +188,7 @@ func (q *queue) pop() *task {
 // its limit, -1 when there is none. q.mu is held.
 func (q *queue) next() int {
 	for i, k := range q.ready {
-		if q.perProject <= 0 || q.projects[k.project] < q.perProject {
+		if q.perProject <= 0 || q.projects[k.Project] < q.perProject {
 			return i
 		}
 	}
@@ -196,12 +196,12 @@ func (q *queue) next() int {
 }
 
 // done releases a merge request; work that arrived meanwhile becomes ready.
-func (q *queue) done(k mrKey) {
+func (q *queue) done(k Key) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.inFlight, k)
-	if q.projects[k.project]--; q.projects[k.project] <= 0 {
-		delete(q.projects, k.project)
+	if q.projects[k.Project]--; q.projects[k.Project] <= 0 {
+		delete(q.projects, k.Project)
 	}
 	// Work that came meanwhile has waited at least as long as this took.
 	q.makeReady(k)
@@ -227,14 +227,21 @@ func (q *queue) depth() int {
 }
 
 // abandon empties the queue and returns what was waiting.
-func (q *queue) abandon() []*task {
+func (q *queue) abandon() []*Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []*task
+	var out []*Task
 	for _, t := range q.pending {
 		out = append(out, t)
 	}
-	q.pending, q.ready = map[mrKey]*task{}, nil
+	q.pending, q.ready = map[Key]*Task{}, nil
 	q.cond.Broadcast()
 	return out
+}
+
+// idle is true when nothing is waiting or being worked on.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) == 0 && len(q.inFlight) == 0
 }

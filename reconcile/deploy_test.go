@@ -1,4 +1,4 @@
-package serve
+package reconcile
 
 import (
 	"bytes"
@@ -8,7 +8,38 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
+
+// container is the part of a manifest's container checked here.
+type container struct {
+	Command []string `yaml:"command"`
+	Env     []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			SecretKeyRef *struct {
+				Name string `yaml:"name"`
+			} `yaml:"secretKeyRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+}
+
+// manifest is the part of a serve manifest's document checked here.
+type manifest struct {
+	Kind string `yaml:"kind"`
+	Spec struct {
+		Template struct {
+			Spec struct {
+				Containers []container `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// envNamesOf is every variable a command struct reads.
+var envNamesOf = reruntest.EnvNames
 
 // cronJob is the part of deploy/echoes-labels-reconcile.yaml checked here.
 type cronJob struct {
@@ -54,7 +85,7 @@ func TestDeployHasOneSweeper(t *testing.T) {
 	if !slices.Equal(c.Command, []string{"echoes-labels", "reconcile"}) {
 		t.Errorf("command %q, want echoes-labels reconcile", c.Command)
 	}
-	known := envNamesOf(reflect.TypeFor[ReconcileCommand]())
+	known := envNamesOf(reflect.TypeFor[Command]())
 	vars := map[string]bool{}
 	for _, e := range c.Env {
 		if !slices.Contains(known, e.Name) {

@@ -1,4 +1,4 @@
-package serve
+package rerun
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/exit"
 )
 
-// settingWatch is the flag a bad --watch entry is reported under.
-const settingWatch = "--watch"
+// SettingWatch is the flag a bad --watch entry is reported under.
+const SettingWatch = "--watch"
 
 // watchKind says what a --watch entry names.
 type watchKind int
@@ -28,17 +28,17 @@ const (
 	watchProjectID
 )
 
-// watchEntry is one --watch entry, parsed: what it names and how. The
+// WatchEntry is one --watch entry, parsed: what it names and how. The
 // intake uses it as the allow-list (allows), the sweep as what to list
 // (ref, isGroup).
-type watchEntry struct {
+type WatchEntry struct {
 	kind watchKind
 	id   int64  // watchGroupID, watchProjectID
 	path string // the other kinds: no slash at either end
 }
 
 // ref is the entry as GitLab's API takes it: the path or the id.
-func (w watchEntry) ref() string {
+func (w WatchEntry) ref() string {
 	if w.id > 0 {
 		return strconv.FormatInt(w.id, 10)
 	}
@@ -47,7 +47,7 @@ func (w watchEntry) ref() string {
 
 // isGroup is true or false when the entry says what it is; known is false
 // for a bare path, which may be either.
-func (w watchEntry) isGroup() (group, known bool) {
+func (w WatchEntry) isGroup() (group, known bool) {
 	switch w.kind {
 	case watchGroupPath, watchGroupID:
 		return true, true
@@ -58,7 +58,7 @@ func (w watchEntry) isGroup() (group, known bool) {
 }
 
 // String is the entry as it was written (normalised), for the log.
-func (w watchEntry) String() string {
+func (w WatchEntry) String() string {
 	switch w.kind {
 	case watchGroupPath, watchGroupID:
 		return "group:" + w.ref()
@@ -68,7 +68,7 @@ func (w watchEntry) String() string {
 	return w.path
 }
 
-// parseWatch reads the --watch/ECHOES_WATCH entries. Each one is
+// ParseWatch reads the --watch/ECHOES_WATCH entries. Each one is
 //
 //	acme/platform          a group or a project, by path (a group covers its subgroups)
 //	group:acme/platform    a group, by path
@@ -80,8 +80,8 @@ func (w watchEntry) String() string {
 // "42" can name both, and the one meant cannot be told. Blank entries are
 // skipped; spaces and slashes at the ends are trimmed. The error is an
 // *exit.Error (code 2) naming every bad entry, with the fix.
-func parseWatch(entries []string) ([]watchEntry, error) {
-	var out []watchEntry
+func ParseWatch(entries []string) ([]WatchEntry, error) {
+	var out []WatchEntry
 	var bad []string
 	for _, raw := range entries {
 		e := strings.TrimSpace(raw)
@@ -90,20 +90,20 @@ func parseWatch(entries []string) ([]watchEntry, error) {
 		}
 		w, ok := parseWatchEntry(e)
 		if !ok {
-			bad = append(bad, strconv.Quote(clip(e)))
+			bad = append(bad, strconv.Quote(Clip(e)))
 			continue
 		}
 		out = append(out, w)
 	}
 	if len(bad) > 0 {
-		return out, exit.BadSetting(settingWatch,
+		return out, exit.BadSetting(SettingWatch,
 			fmt.Sprintf("--watch/ECHOES_WATCH entries %s are ambiguous or malformed: a bare number can be a group or a project", strings.Join(bad, ", ")),
 			"write group:42 or project:42 for an id, or give the path (acme/platform, acme/platform/api)")
 	}
 	return out, nil
 }
 
-func parseWatchEntry(e string) (watchEntry, bool) {
+func parseWatchEntry(e string) (WatchEntry, bool) {
 	kind := watchPath
 	switch {
 	case strings.HasPrefix(e, "group:"):
@@ -113,22 +113,22 @@ func parseWatchEntry(e string) (watchEntry, bool) {
 	}
 	e = strings.Trim(strings.TrimSpace(e), "/")
 	if e == "" || strings.ContainsAny(e, " \t\r\n") {
-		return watchEntry{}, false
+		return WatchEntry{}, false
 	}
 	if isDigits(e) {
 		id, err := strconv.ParseInt(e, 10, 64)
 		if err != nil || id <= 0 {
-			return watchEntry{}, false
+			return WatchEntry{}, false
 		}
 		switch kind {
 		case watchGroupPath:
-			return watchEntry{kind: watchGroupID, id: id}, true
+			return WatchEntry{kind: watchGroupID, id: id}, true
 		case watchProjectPath:
-			return watchEntry{kind: watchProjectID, id: id}, true
+			return WatchEntry{kind: watchProjectID, id: id}, true
 		}
-		return watchEntry{}, false // a bare number: group or project?
+		return WatchEntry{}, false // a bare number: group or project?
 	}
-	return watchEntry{kind: kind, path: e}, true
+	return WatchEntry{kind: kind, path: e}, true
 }
 
 func isDigits(s string) bool {
@@ -144,9 +144,9 @@ func isDigits(s string) bool {
 // path_with_namespace, either may be unknown: 0, "") is inside the
 // entry. A group by id cannot be told from a payload, which names no
 // group id: groupPath gives the group's full path, which the start-up
-// check asks GitLab (service.checkGitLab), "" until then, and the entry
+// check asks GitLab (Engine.ResolveGroups), "" until then, and the entry
 // matches nothing meanwhile (the service is not ready meanwhile either).
-func (w watchEntry) allows(projectID int64, projectPath string, groupPath func(id int64) string) bool {
+func (w WatchEntry) allows(projectID int64, projectPath string, groupPath func(id int64) string) bool {
 	under := func(group string) bool {
 		return group != "" && projectPath != "" && strings.HasPrefix(strings.ToLower(projectPath), strings.ToLower(group)+"/")
 	}
@@ -165,7 +165,7 @@ func (w watchEntry) allows(projectID int64, projectPath string, groupPath func(i
 }
 
 // watchAllows applies the allow-list: with no entry, every project.
-func watchAllows(entries []watchEntry, projectID int64, projectPath string, groupPath func(id int64) string) bool {
+func watchAllows(entries []WatchEntry, projectID int64, projectPath string, groupPath func(id int64) string) bool {
 	if len(entries) == 0 {
 		return true
 	}
@@ -175,4 +175,13 @@ func watchAllows(entries []watchEntry, projectID int64, projectPath string, grou
 		}
 	}
 	return false
+}
+
+// WatchStrings are the entries as the log shows them.
+func WatchStrings(entries []WatchEntry) []string {
+	var out []string
+	for _, w := range entries {
+		out = append(out, w.String())
+	}
+	return out
 }

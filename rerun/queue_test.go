@@ -1,4 +1,4 @@
-package serve
+package rerun
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 )
 
 // tk is a task of one delivery, named id, for merge request iid.
-func tk(project, iid int64, id string) *task {
-	return newTask(mrKey{project, iid}, "", delivery{id: id})
+func tk(project, iid int64, id string) *Task {
+	return NewTask(Key{project, iid}, "", Delivery{ID: id})
 }
 
 func TestQueueCoalescesPerMergeRequest(t *testing.T) {
@@ -17,7 +17,7 @@ func TestQueueCoalescesPerMergeRequest(t *testing.T) {
 		t.Fatal("first push")
 	}
 	check := tk(1, 1, "check")
-	check.statusCheck = true
+	check.StatusCheck = true
 	if merged, ok := q.push(check); !merged || !ok {
 		t.Fatal("second push for the same merge request was not merged")
 	}
@@ -30,7 +30,7 @@ func TestQueueCoalescesPerMergeRequest(t *testing.T) {
 		t.Error("a full queue refused work for a merge request already waiting")
 	}
 	got := q.pop()
-	if got.key != (mrKey{1, 1}) || !got.statusCheck || len(got.deliveries) != 4 {
+	if got.Key != (Key{1, 1}) || !got.StatusCheck || len(got.Deliveries) != 4 {
 		t.Errorf("popped %+v, want !1 with 4 deliveries, marked as asked by a status check request", got)
 	}
 }
@@ -45,22 +45,22 @@ func TestQueuePerProjectLimit(t *testing.T) {
 	}
 	q.push(tk(2, 1, "healthy"))
 	a, b := q.pop(), q.pop()
-	if a.key.project != 1 || b.key.project != 1 {
-		t.Fatalf("popped %v and %v, want project 1's first two", a.key, b.key)
+	if a.Key.Project != 1 || b.Key.Project != 1 {
+		t.Fatalf("popped %v and %v, want project 1's first two", a.Key, b.Key)
 	}
-	if got := q.pop(); got.key != (mrKey{2, 1}) {
-		t.Fatalf("popped %v with project 1 at its limit, want project 2's", got.key)
+	if got := q.pop(); got.Key != (Key{2, 1}) {
+		t.Fatalf("popped %v with project 1 at its limit, want project 2's", got.Key)
 	}
-	popped := make(chan *task)
+	popped := make(chan *Task)
 	go func() { popped <- q.pop() }()
 	select {
 	case got := <-popped:
-		t.Fatalf("popped %v while project 1 is at its limit", got.key)
+		t.Fatalf("popped %v while project 1 is at its limit", got.Key)
 	case <-time.After(50 * time.Millisecond):
 	}
-	q.done(a.key)
-	if got := <-popped; got.key != (mrKey{1, 3}) {
-		t.Errorf("after done: %v, want project 1's third", got.key)
+	q.done(a.Key)
+	if got := <-popped; got.Key != (Key{1, 3}) {
+		t.Errorf("after done: %v, want project 1's third", got.Key)
 	}
 }
 
@@ -72,18 +72,18 @@ func TestQueueOneWorkerPerMergeRequest(t *testing.T) {
 	first := q.pop()
 	q.push(tk(1, 1, "2"))
 	q.push(tk(1, 2, "3"))
-	if got := q.pop(); got.key != (mrKey{1, 2}) {
-		t.Fatalf("popped %v while !1 is in flight, want !2", got.key)
+	if got := q.pop(); got.Key != (Key{1, 2}) {
+		t.Fatalf("popped %v while !1 is in flight, want !2", got.Key)
 	}
-	popped := make(chan *task)
+	popped := make(chan *Task)
 	go func() { popped <- q.pop() }()
 	select {
 	case got := <-popped:
-		t.Fatalf("popped %v while !1 was still in flight", got.key)
+		t.Fatalf("popped %v while !1 was still in flight", got.Key)
 	case <-time.After(50 * time.Millisecond):
 	}
-	q.done(first.key)
-	if got := <-popped; got.key != (mrKey{1, 1}) || got.deliveries[0].id != "2" {
+	q.done(first.Key)
+	if got := <-popped; got.Key != (Key{1, 1}) || got.Deliveries[0].ID != "2" {
 		t.Errorf("after done: %+v, want !1's later work", got)
 	}
 }
@@ -106,10 +106,10 @@ func TestQueueCloseDrainsAndPushWait(t *testing.T) {
 	if _, ok := q.push(tk(1, 4, "4")); ok {
 		t.Error("push after close")
 	}
-	if got := q.pop(); got == nil || got.key != (mrKey{1, 3}) {
+	if got := q.pop(); got == nil || got.Key != (Key{1, 3}) {
 		t.Errorf("close lost the waiting work: %v", got)
 	}
-	q.done(first.key)
+	q.done(first.Key)
 	if got := q.pop(); got != nil {
 		t.Errorf("pop after drain: %v, want nil", got)
 	}
@@ -123,14 +123,27 @@ func TestQueueSettles(t *testing.T) {
 	q.push(tk(1, 1, "1"))
 	q.push(tk(1, 1, "2"))
 	got := q.pop()
-	if waited := time.Since(began); waited < 90*time.Millisecond || len(got.deliveries) != 2 {
-		t.Errorf("popped after %s with %d deliveries, want after the settle time with both", waited, len(got.deliveries))
+	if waited := time.Since(began); waited < 90*time.Millisecond || len(got.Deliveries) != 2 {
+		t.Errorf("popped after %s with %d deliveries, want after the settle time with both", waited, len(got.Deliveries))
 	}
-	q.done(got.key)
+	q.done(got.Key)
+	// Closing ends the settle of what waits: pop does not wait the hour.
+	q.settle = time.Hour
 	q.push(tk(1, 2, "3"))
 	q.close()
-	began = time.Now()
-	if got := q.pop(); got == nil || time.Since(began) > 50*time.Millisecond {
-		t.Errorf("close did not end the settling: %v after %s", got, time.Since(began))
+	if got := q.pop(); got == nil || got.Key != (Key{1, 2}) {
+		t.Errorf("close did not end the settling: popped %v, want !2", got)
+	}
+}
+
+// Unset, the tasks of one project in flight are half the workers, rounded up.
+func TestPerProjectLimitDefault(t *testing.T) {
+	cfg := DefaultConfig()
+	if got := perProjectLimit(cfg); got != 2 {
+		t.Errorf("per project with 4 workers: %d, want 2", got)
+	}
+	cfg.Workers, cfg.PerProject = 5, 0
+	if got := perProjectLimit(cfg); got != 3 {
+		t.Errorf("per project with 5 workers: %d, want 3", got)
 	}
 }

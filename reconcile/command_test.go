@@ -1,12 +1,12 @@
-package serve
+package reconcile
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,14 +17,39 @@ import (
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
+	"gitlab.com/echoeshq/echoes-labels/rerun"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
 
-// parseReconcile reads a ReconcileCommand from args as the binary will.
-func parseReconcile(t *testing.T, args ...string) *ReconcileCommand {
+const (
+	testToken = reruntest.Token
+	project   = reruntest.Project
+	path      = reruntest.Path
+	passing   = reruntest.Passing
+)
+
+var (
+	newStandIn     = reruntest.StandIn
+	failedLabelJob = reruntest.FailedLabelJob
+	newestLabelJob = reruntest.NewestLabelJob
+)
+
+type logBuffer = reruntest.Log
+
+// clearEnv unsets every variable the command reads, for the test.
+func clearEnv(t *testing.T) {
+	for _, name := range envNamesOf(reflect.TypeFor[Command]()) {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+}
+
+// parseReconcile reads a Command from args as the binary will.
+func parseReconcile(t *testing.T, args ...string) *Command {
 	t.Helper()
 	var cli struct {
-		Reconcile ReconcileCommand `cmd:""`
+		Reconcile Command `cmd:""`
 	}
 	parser, err := kong.New(&cli, kong.Name("echoes-labels"), kong.Exit(func(int) { t.Fatal("kong exited") }),
 		kong.Vars{"docs_url": settings.DefaultDocsURL, "version": "test"})
@@ -40,19 +65,19 @@ func parseReconcile(t *testing.T, args ...string) *ReconcileCommand {
 // reconcile runs `echoes-labels reconcile` against gl with args (the
 // stand-in's URL and the test token are given), with serve's test
 // tunables and tune's; it returns Run's error and the log.
-func reconcile(t *testing.T, gl *gitlabtest.Server, tune func(*config), args ...string) (*exit.Error, *logBuffer) {
+func reconcile(t *testing.T, gl *gitlabtest.Server, tune func(*rerun.Config), args ...string) (*exit.Error, *logBuffer) {
 	t.Helper()
 	clearEnv(t)
 	c := parseReconcile(t, append([]string{"--gitlab-url", gl.APIURL(), "--token", testToken}, args...)...)
 	logs := &logBuffer{}
 	cfg, window, err := c.config(nil)
 	if err == nil {
-		test := testConfig(gl)
-		cfg.backoff, cfg.maxWait, cfg.drain = test.backoff, test.maxWait, test.drain
+		test := reruntest.Config(gl)
+		cfg.Backoff, cfg.MaxWait = test.Backoff, test.MaxWait
 		if tune != nil {
 			tune(&cfg)
 		}
-		err = runReconcile(context.Background(), cfg, window, logs, nil)
+		err = run(context.Background(), cfg, window, logs, nil)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -72,7 +97,7 @@ func reconcile(t *testing.T, gl *gitlabtest.Server, tune func(*config), args ...
 // summary is the one "reconcile done" line.
 func summary(t *testing.T, logs *logBuffer) map[string]any {
 	t.Helper()
-	l := logs.lines("reconcile done")
+	l := logs.Lines("reconcile done")
 	if len(l) != 1 {
 		t.Fatalf("%d summary lines, want 1", len(l))
 	}
@@ -101,10 +126,10 @@ func TestReconcileCommandRetriesOnce(t *testing.T) {
 		t.Errorf("summary %v: want 2 open merge requests worked, 1 retried, complete", s)
 	}
 	var actions []string
-	for _, l := range logs.lines("delivery") {
+	for _, l := range logs.Lines("delivery") {
 		actions = append(actions, fmt.Sprintf("!%v %v", l["mr"], l["action"]))
-		if l["delivery"] != reconcileDelivery {
-			t.Errorf("delivery line %v: want delivery %q", l, reconcileDelivery)
+		if l["delivery"] != "reconcile" {
+			t.Errorf("delivery line %v: want delivery reconcile", l)
 		}
 	}
 	if got := strings.Join(actions, ", "); !strings.Contains(got, "!1 retried") || !strings.Contains(got, "!2 none") {
@@ -139,8 +164,8 @@ func TestReconcileCommandListFails(t *testing.T) {
 	}
 	// The group list (404 would make it a project; 502 is not learnt) is
 	// tried cfg.attempts times, and nothing more.
-	if n := lists.Load(); n != int32(defaultConfig().attempts) {
-		t.Errorf("%d list calls, want %d", n, defaultConfig().attempts)
+	if n := lists.Load(); n != int32(rerun.DefaultConfig().Attempts) {
+		t.Errorf("%d list calls, want %d", n, rerun.DefaultConfig().Attempts)
 	}
 	if s := summary(t, logs); s["complete"] != false {
 		t.Errorf("summary %v: want complete false", s)
@@ -154,7 +179,7 @@ func TestReconcileCommandListFails(t *testing.T) {
 func TestReconcileCommandNeedsWatch(t *testing.T) {
 	gl := newStandIn(t)
 	e, _ := reconcile(t, gl, nil)
-	if e == nil || e.Code != exit.Config || e.Setting != settingWatch || !strings.Contains(e.Fix, "ECHOES_WATCH") {
+	if e == nil || e.Code != exit.Config || e.Setting != rerun.SettingWatch || !strings.Contains(e.Fix, "ECHOES_WATCH") {
 		t.Fatalf("reconcile without --watch: %+v, want exit 2 for --watch with a fix", e)
 	}
 	if gl.Count() != 0 {
@@ -180,7 +205,7 @@ func TestReconcileCommandTokenRefused(t *testing.T) {
 	if n := gl.Count(); n != 1 {
 		t.Errorf("%d GitLab calls, want 1 (GET /user)", n)
 	}
-	if len(logs.lines("reconcile done")) != 0 {
+	if len(logs.Lines("reconcile done")) != 0 {
 		t.Error("a summary line without a sweep")
 	}
 }
@@ -221,17 +246,7 @@ func TestReconcileCommandWindow(t *testing.T) {
 	}
 }
 
-// manyMergeRequests gives project n open merge requests whose labels
-// fail, updated a second apart in threes (so that pages cut through
-// seconds), the oldest first; the stand-in orders its lists by updated_at.
-func manyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc) {
-	base := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
-	for i := 1; i <= n; i++ {
-		gl.SetLabels(project, path, int64(i), "backend")
-		gl.SetUpdatedAt(project, path, int64(i), base.Add(time.Duration((i-1)/3)*time.Second).Add(time.Duration(i)*time.Millisecond))
-	}
-	gl.SetFault(gl.OrderedByUpdate(fault))
-}
+var manyMergeRequests = reruntest.ManyMergeRequests
 
 // The cursor reaches every open merge request however many pages they
 // take: 250 merge requests, 2 a page, 125 pages and more, each looked at
@@ -239,12 +254,12 @@ func manyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc)
 func TestReconcileCursorPastHundredPages(t *testing.T) {
 	gl := newStandIn(t)
 	manyMergeRequests(gl, 250, nil)
-	e, logs := reconcile(t, gl, func(c *config) { c.sweepPage = 2 }, "--watch", path, "--updated-within", "0")
+	e, logs := reconcile(t, gl, func(c *rerun.Config) { c.SweepPage = 2 }, "--watch", path, "--updated-within", "0")
 	if e != nil {
 		t.Fatalf("reconcile: %+v", e)
 	}
 	seen := map[string]int{}
-	for _, l := range logs.lines("delivery") {
+	for _, l := range logs.Lines("delivery") {
 		seen[fmt.Sprint(l["mr"])]++
 	}
 	if len(seen) != 250 {
@@ -271,86 +286,38 @@ func TestReconcileCursorPastHundredPages(t *testing.T) {
 	}
 }
 
-// A sweep that fails part-way keeps its cursor; the next one resumes from
-// it: what was reached is not listed again, the rest is.
-func TestReconcileResumesFromCursor(t *testing.T) {
+// A merge request listed by two --watch entries (its group and itself)
+// is looked at and counted once: the summary and the exit code read the
+// engine's counts, not the log.
+func TestReconcileCountsAMergeRequestOnce(t *testing.T) {
 	gl := newStandIn(t)
-	var failing atomic.Bool
-	var lists atomic.Int32
-	manyMergeRequests(gl, 30, func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if strings.HasSuffix(r.URL.Path, "/merge_requests") && lists.Add(1) > 4 && failing.Load() {
-			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-			return true
-		}
-		return false
-	})
-	failing.Store(true)
-	cfg := testConfig(gl)
-	cfg.watch, cfg.sweepPage, cfg.attempts = []string{path}, 5, 1
-	svc, err := newService(cfg, discardLog())
-	if err != nil {
-		t.Fatal(err)
+	gl.AddGroup(7, "group", project)
+	failedLabelJob(gl, project, path, 1, passing)
+	failedLabelJob(gl, project, path, 2, "backend")
+	e, logs := reconcile(t, gl, nil, "--watch", "group:7,"+path+",project:42", "--updated-within", "0")
+	if e != nil {
+		t.Fatalf("reconcile: code %d %q, want exit 0", e.Code, e.Cause)
 	}
-	cur := &sweepCursor{}
-	first, err := svc.sweep(context.Background(), path, cur)
-	// The group list's 404, then three pages of 5; pages cut through
-	// seconds, so each page after the first brings fewer than 5 new.
-	if err == nil || first.listed < 10 || first.listed >= 15 || cur.after == nil {
-		t.Fatalf("first sweep: %+v, %v, cursor %s: want 10 to 14 listed, then the 502", first, err, cur)
+	s := summary(t, logs)
+	if s["open_mrs"] != 2.0 || s["queued"] != 2.0 || s["worked"] != 2.0 || s["retried"] != 1.0 || s["complete"] != true {
+		t.Errorf("summary %v: want 2 open merge requests, queued and worked once each, 1 retried", s)
 	}
-	failing.Store(false)
-	before := len(gl.Requests())
-	second, err := svc.sweep(context.Background(), path, cur)
-	if err != nil || first.listed+second.listed != 30 {
-		t.Fatalf("resumed sweep: %+v, %v: want the other %d", second, err, 30-first.listed)
+	if n := len(logs.Lines("delivery")); n != 2 {
+		t.Errorf("%d delivery lines, want 2 (one per merge request)", n)
 	}
-	r := gl.Requests()[before]
-	if got := r.Query.Get("updated_after"); got == "" || r.Query.Get("page") != "1" {
-		t.Errorf("the resumed sweep began with %v, want the cursor's updated_after and page 1", r.Query)
-	}
-	if depth := svc.queue.depth(); depth != 30 {
-		t.Errorf("%d merge requests queued, want 30 (each once)", depth)
+	if n := gl.Retries(project, 1); n != 1 {
+		t.Errorf("%d retries of !1, want 1", n)
 	}
 }
 
-// The service's loop keeps the cursor of a failed sweep and says where it
-// will resume.
-func TestReconcileLoopResumes(t *testing.T) {
+// Each "reconcile" line is the sweep of one entry, whatever the others
+// listed; the summary counts each merge request once.
+func TestReconcileEntryLinesCountTheirOwn(t *testing.T) {
 	gl := newStandIn(t)
-	var lists atomic.Int32
-	manyMergeRequests(gl, 12, func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if strings.HasSuffix(r.URL.Path, "/merge_requests") && lists.Add(1) == 3 { // the group's 404, page 1, then this
-			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-			return true
-		}
-		return false
-	})
-	h := start(t, gl, func(c *config) {
-		c.watch, c.sweepPage, c.attempts, c.interval, c.overlap = []string{path}, 5, 1, 50*time.Millisecond, 0
-	})
-	waitFor(t, "a sweep after the failed one", func() bool {
-		for _, l := range h.logs.lines("reconcile") {
-			if l["resumed"] == true {
-				return true
-			}
-		}
-		return false
-	})
-	var failed, resumed map[string]any
-	for _, l := range h.logs.lines("reconcile") {
-		if l["error"] != nil && failed == nil {
-			failed = l
-		}
-		if l["resumed"] == true && resumed == nil {
-			resumed = l
-		}
-	}
-	if failed == nil || !strings.Contains(fmt.Sprint(failed["resume_from"]), "updated_after") {
-		t.Errorf("failed sweep line %v: want resume_from with the cursor", failed)
-	}
-	if resumed == nil || resumed["open_mrs"] != 7.0 || resumed["full"] != false {
-		t.Errorf("resumed sweep line %v: want the 7 merge requests past the first page (!4 to !12 but !4 and !5, read at the cursor's second)", resumed)
+	failedLabelJob(gl, project, path, 1, "backend")
+	_, logs := reconcile(t, gl, nil, "--watch", path+",project:42", "--updated-within", "0")
+	lines := logs.Lines("reconcile")
+	if len(lines) != 2 || lines[0]["open_mrs"] != 1.0 || lines[1]["open_mrs"] != 1.0 || lines[1]["queued"] != 0.0 {
+		t.Errorf("entry lines %v: want 1 listed by each, queued by the first only", lines)
 	}
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

@@ -1,0 +1,242 @@
+package rerun
+
+import (
+	"fmt"
+	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+)
+
+// The decisions are pure functions of a snapshot of GitLab's state: the
+// worker reads GitLab into the snapshot, asks the decision, reads what it
+// says it needs next (need), and at the end performs the writes it names.
+// Nothing here calls GitLab, reads a clock or keeps state.
+
+// need is what a decision needs read before it can decide.
+type need int
+
+const (
+	needNothing       need = iota
+	needJobs               // the label job of the head pipeline (or a child pipeline of it)
+	needLabelEvents        // the merge request's label events
+	needJobsAgain          // the label job's newest attempt again, just before a retry
+	needProjectChecks      // the project's status checks
+	needMRChecks           // the merge request's status checks
+)
+
+// jobPolicy is what the label job decision is told by the configuration.
+type jobPolicy struct {
+	jobName    string
+	retryForks bool
+	docsURL    string
+	rereadJobs time.Duration // jobs read longer ago than this are read again before a retry
+}
+
+// jobSnapshot is GitLab's state of one merge request's label job, as far
+// as the worker read it.
+type jobSnapshot struct {
+	project int64 // the merge request's (target) project
+	pass    bool  // its labels pass the rules
+	head    *gitlabapi.Pipeline
+	source  int64 // the merge request's source project, 0 when unknown
+
+	jobsRead   bool
+	job        *gitlabapi.Job // the newest attempt of the label job; nil: none
+	jobProject int64          // the project and pipeline it is in
+	pipeline   int64
+	jobsReadAt time.Time
+
+	eventsRead bool
+	changed    time.Time // the newest label event; zero: none
+
+	now       time.Time // when the decision is asked (for the re-read)
+	reread    bool
+	newestNow *gitlabapi.Job // the re-read's newest attempt; nil: none
+}
+
+// jobDecision is what to do with the label job: read more (need), retry
+// it (retry), or nothing, and why (detail).
+type jobDecision struct {
+	need       need
+	project    int64 // needJobs: the head pipeline's project and id
+	pipeline   int64
+	retry      bool // retry job in jobProject
+	job        *gitlabapi.Job
+	jobProject int64
+	detail     string
+}
+
+// decideJob decides whether to retry the label job of the merge request's
+// head pipeline (or of a child pipeline of it): when its result is not the
+// labels' verdict, both ways (failed while the labels pass, success while
+// they fail), and only when the labels changed after that attempt read
+// them (GitLab's resource label events against the job's start), so an
+// update that changes no label never retries, and a job that fails for
+// another reason is retried at most once per label change, by any number
+// of replicas and sweeps.
+func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
+	head := s.head
+	if head == nil {
+		return jobDecision{detail: "no head pipeline"}
+	}
+	project := head.ProjectID
+	if project <= 0 {
+		project = s.project
+	}
+	if !p.retryForks {
+		// A fork's merge request, wherever its pipeline ran: in the fork,
+		// or in this project (run by a member for the fork's author).
+		switch {
+		case project != s.project:
+			return jobDecision{detail: fmt.Sprintf("a fork's merge request: its head pipeline %d runs in project %d; left alone (--retry-forks acts on it)", head.ID, project)}
+		case s.source > 0 && s.source != s.project:
+			return jobDecision{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", s.source, head.ID)}
+		}
+	}
+	if !s.jobsRead {
+		return jobDecision{need: needJobs, project: project, pipeline: head.ID}
+	}
+	job := s.job
+	switch {
+	case job == nil:
+		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", p.jobName, head.ID)}
+	case !finished(job.Status):
+		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
+	case (job.Status == "success") == s.pass: // its verdict is the labels'
+		if !s.pass {
+			return jobDecision{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", p.docsURL)}
+		}
+		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
+	}
+	read := job.StartedAt
+	if read.IsZero() {
+		read = job.CreatedAt
+	}
+	if read.IsZero() {
+		return jobDecision{detail: fmt.Sprintf("job %d is %s, but GitLab gives no time it read the labels: not retried", job.ID, job.Status)}
+	}
+	if !s.eventsRead {
+		return jobDecision{need: needLabelEvents}
+	}
+	if s.changed.IsZero() || !s.changed.After(read) {
+		return jobDecision{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}
+	}
+	if s.now.Sub(s.jobsReadAt) > p.rereadJobs {
+		// Another replica may have retried it since: GitLab checks that a
+		// job is retryable without a lock, so two POSTs can both succeed.
+		// Read again just before, to narrow that window to a moment.
+		if !s.reread {
+			return jobDecision{need: needJobsAgain, project: s.jobProject, pipeline: s.pipeline}
+		}
+		if now := s.newestNow; now == nil || now.ID != job.ID || now.Status != job.Status {
+			return jobDecision{detail: fmt.Sprintf("job %d was already retried", job.ID)}
+		}
+	}
+	return jobDecision{retry: true, job: job, jobProject: s.jobProject,
+		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, s.pipeline)}
+}
+
+// finished are the job statuses worth a look: a failed label job may pass
+// now, a successful one may have read labels since removed.
+func finished(status string) bool { return status == "failed" || status == "success" }
+
+// Finished is finished for the intake: a job or pipeline event whose label
+// job has not finished names nothing to look at yet.
+func Finished(status string) bool { return finished(status) }
+
+// checksSnapshot is GitLab's state of one merge request's status checks,
+// as far as the worker read it.
+type checksSnapshot struct {
+	name    string // --status-check-name: the checks that are ours
+	pass    bool   // the labels pass the rules
+	request bool   // a status check request asked about this merge request
+
+	// projectHas: the project has a status check of ours, as the cache
+	// or the project's list says; nil while unknown.
+	projectHas     *bool
+	projectRefused bool // GitLab will not list the project's checks (gitlabapi.Refused)
+
+	mrRead    bool
+	mrRefused bool // GitLab will not list the merge request's either
+	mrChecks  []gitlabapi.StatusCheck
+}
+
+// checksDecision is what to do with the status checks: read more (need),
+// answer some (answer: check id → status), remember for the project
+// whether it has a check of ours (cache: nil, nothing to remember), and
+// what to say.
+type checksDecision struct {
+	need   need
+	answer []statusAnswer
+	want   string
+	cache  *bool
+	detail string
+}
+
+type statusAnswer struct {
+	id     int64
+	status string // the check's status now
+}
+
+// decideChecks decides which of the merge request's status checks to
+// answer: ours (by name) whose status for its head commit is not the
+// verdict (pending, failed while the labels pass, passed while they
+// fail). It looks only when the project has a check of ours, or when a
+// status check request asked. A GitLab that will not list the project's
+// checks (no licence, a token with no Maintainer role) is asked the merge
+// request's list instead: a check of ours there is one in the project;
+// none there says nothing of the others (a check may cover other target
+// branches), so it is not believed for the project, unless GitLab lists
+// no status checks at all.
+func decideChecks(s checksSnapshot) checksDecision {
+	var d checksDecision
+	if !s.request {
+		has := s.projectHas
+		if has == nil {
+			switch {
+			case !s.projectRefused:
+				return checksDecision{need: needProjectChecks}
+			case !s.mrRead:
+				return checksDecision{need: needMRChecks}
+			}
+			h := !s.mrRefused && anyOurs(s.mrChecks, s.name)
+			has = &h
+			if h || s.mrRefused {
+				d.cache = has
+			}
+		}
+		if !*has {
+			return d
+		}
+	}
+	if !s.mrRead {
+		return checksDecision{need: needMRChecks, cache: d.cache}
+	}
+	d.want = "failed"
+	if s.pass {
+		d.want = "passed"
+	}
+	ours := 0
+	for _, c := range s.mrChecks {
+		if c.Name != s.name {
+			continue // another service's check: never ours to answer
+		}
+		ours++
+		if c.Status != d.want {
+			d.answer = append(d.answer, statusAnswer{id: c.ID, status: c.Status})
+		}
+	}
+	if ours == 0 && s.request {
+		d.detail = fmt.Sprintf("no status check named %q on this merge request", s.name)
+	}
+	return d
+}
+
+func anyOurs(checks []gitlabapi.StatusCheck, name string) bool {
+	for _, c := range checks {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}

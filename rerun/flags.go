@@ -1,0 +1,104 @@
+package rerun
+
+import (
+	"errors"
+	"strings"
+
+	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
+	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/settings"
+)
+
+// Flags are the flags serve and reconcile both read, declared once: how
+// to reach GitLab, the label job, the watch list and the label rules.
+type Flags struct {
+	settings.GitLab `embed:"" set:"token_help=Access token with the api scope: retrying jobs and answering status checks write."`
+	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
+	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects to reconcile, also the allow-list: a delivery for a project outside them is ignored. Each one a path (acme/platform: a group and its subgroups, or a project), group:PATH, project:PATH, group:ID or project:ID; a bare number is refused (a group and a project can share it)."`
+	settings.Rules  `embed:""`
+
+	// the worker's
+	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; off by default."`
+}
+
+// The settings a configuration error of the shared flags names.
+const (
+	settingJobName         = "--job-name"
+	settingStatusCheckName = "--status-check-name"
+)
+
+// Config checks the shared settings into cfg, reporting each bad one to
+// bad.
+func (c *Flags) Config(cfg *Config, secrets mask.Secrets, bad func(error)) {
+	token, err := c.CleanToken()
+	switch {
+	case err != nil:
+		bad(err)
+	case token == "":
+		bad(exit.BadSetting(settings.SettingToken, "--token/ECHOES_GITLAB_TOKEN (or GITLAB_TOKEN) is not set",
+			"create a project, group or personal access token with the api scope and pass it in ECHOES_GITLAB_TOKEN"))
+	}
+	cfg.Token = token
+	if u, err := gitlabapi.ParseBaseURL(c.GitLabURL); err != nil {
+		bad(err)
+	} else {
+		cfg.GitLabURL = u.String()
+	}
+	cfg.CAFile = c.CAFile
+	cfg.JobName = strings.TrimSpace(c.JobName)
+	if cfg.JobName == "" {
+		bad(exit.BadSetting(settingJobName, "--job-name/ECHOES_JOB_NAME is empty",
+			"give the name of the label job in .gitlab-ci.yml (echoes-labels by default)"))
+	}
+	if cfg.Rules, cfg.DocsURL, err = c.Options(secrets); err != nil {
+		bad(err)
+	}
+	if cfg.Watch, err = ParseWatch(c.Watch); err != nil {
+		bad(err)
+	}
+	// the worker's
+	cfg.StatusCheckName = strings.TrimSpace(c.StatusCheckName)
+	if cfg.StatusCheckName == "" {
+		bad(exit.BadSetting(settingStatusCheckName, "--status-check-name/ECHOES_STATUS_CHECK_NAME is empty",
+			"give the name of the external status check the service answers (echoes-labels by default)"))
+	}
+	var err2 error
+	if cfg.RetryForks, err2 = c.RetryForks.Value("--retry-forks/ECHOES_RETRY_FORKS", secrets); err2 != nil {
+		bad(err2)
+	}
+}
+
+// SettingErrors collects every bad setting of one command line.
+type SettingErrors []*exit.Error
+
+// Add adds one bad setting.
+func (errs *SettingErrors) Add(err error) {
+	var e *exit.Error
+	if !errors.As(err, &e) {
+		e = exit.BadSetting("", err.Error(), "check the flags and variables")
+	}
+	*errs = append(*errs, e)
+}
+
+// Err makes one configuration error of them: the first one's setting,
+// every cause on one line, every fix on another; nil for none.
+func (errs SettingErrors) Err() error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	causes, fixes := make([]string, 0, len(errs)), make([]string, 0, len(errs))
+	wrapped := make([]error, 0, len(errs))
+	for _, e := range errs {
+		causes, wrapped = append(causes, e.Cause), append(wrapped, e)
+		if e.Fix != "" {
+			fixes = append(fixes, e.Fix)
+		}
+	}
+	return &exit.Error{Code: exit.Config, Setting: errs[0].Setting, Cause: strings.Join(causes, "; "),
+		Fix: strings.Join(fixes, "; "), Err: errors.Join(wrapped...)}
+}
