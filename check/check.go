@@ -5,6 +5,7 @@ package check
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Kind is what an Echoes label says about a merge request.
@@ -273,11 +274,28 @@ func Evaluate(labels []string, opt Options) Verdict {
 		case Effort:
 			v.Efforts = keep(v.Efforts, l, &v.Counts.Efforts)
 		default:
-			if kind, rest, ok := nearMiss(name, p); ok {
+			// An invisible character (U+200B, U+2060, …) makes a label
+			// print as an Echoes label while it is none: the label without
+			// them is the one to add, if it is one.
+			visible := withoutFormatChars(name)
+			kind, rest, ok := Other, "", false
+			if visible != name {
+				kind = Classify(visible, p).Kind
+				ok = kind != Other
+			}
+			if !ok {
+				visible = ""
+				kind, rest, ok = nearMiss(name, p)
+			}
+			if ok {
 				v.Counts.NearMisses++
 				if missesOf[kind] < MaxKept {
 					missesOf[kind]++
-					v.NearMisses = append(v.NearMisses, NearMiss{Label: name, Kind: kind, Suggestion: p.of(kind) + rest})
+					suggestion := visible // built only for the kept: a million misses allocate nothing
+					if suggestion == "" {
+						suggestion = p.of(kind) + rest
+					}
+					v.NearMisses = append(v.NearMisses, NearMiss{Label: name, Kind: kind, Suggestion: suggestion})
 				}
 			}
 		}
@@ -376,3 +394,19 @@ func names(total int, groups ...[]Label) ([]string, int) {
 	}
 	return out, total - len(out)
 }
+
+// withoutFormatChars is name without Unicode's invisible format characters
+// (category Cf); name itself, unallocated, when it has none.
+func withoutFormatChars(name string) string {
+	if !strings.ContainsFunc(name, isFormatChar) {
+		return name
+	}
+	return strings.Map(func(r rune) rune {
+		if isFormatChar(r) {
+			return -1
+		}
+		return r
+	}, name)
+}
+
+func isFormatChar(r rune) bool { return r >= 0x80 && unicode.Is(unicode.Cf, r) }

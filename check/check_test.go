@@ -145,6 +145,13 @@ func TestNearMisses(t *testing.T) {
 		{"echoes::intent::feature", "echoes/intent::feature"},
 		{"echoes/intent feature", "echoes/intent/feature"},
 		{"echoes:initiative/apollo", "echoes/initiative/apollo"},
+		// Invisible format characters (Cf) print as nothing: the label
+		// without them is the one meant.
+		{"ech\u200boes/intent/feature", "echoes/intent/feature"},
+		{"echoes/intent\u2060/feature", "echoes/intent/feature"},
+		{"\ufeffechoes/initiative/apollo", "echoes/initiative/apollo"},
+		{"echoes/\u200d\u200d\u200deffort::M", "echoes/effort::M"},
+		{"bug\u200b", ""},
 		{"bug", ""},
 		{"echoes-team/a", ""},
 		{"echoes/team/a", ""},

@@ -10,10 +10,11 @@ import (
 // jobTokenSince is the GitLab that lets the job token read a merge request:
 // GET /projects/:id/merge_requests/:iid has job_token_allowed (with the
 // read_merge_requests job token policy) in lib/api/merge_requests.rb and is
-// listed in doc/ci/jobs/ci_job_token.md, from gitlab-org/gitlab#545150
-// (opened after 18.0; the exact 18.x release was not found in the sources
-// read). gitlab.com does.
-const jobTokenSince = "a GitLab 18.x release with gitlab-org/gitlab#545150 (gitlab.com has it)"
+// listed in doc/ci/jobs/ci_job_token.md (gitlab-org/gitlab#545150). The
+// sources read bound the release, not pin it: absent from the 18.0-era
+// fine_grained_permissions.md endpoint table, present in 19.1.0-pre's
+// merge_requests.rb. gitlab.com has it. docs/DESIGN.md keeps the evidence.
+const jobTokenSince = "GitLab 19.1 (and some 18.x releases, from gitlab-org/gitlab#545150; gitlab.com has it)"
 
 // jobTokenRefusal says why GitLab refused the job token, telling a
 // pipeline of another project (a fork's merge request, whose pipeline runs

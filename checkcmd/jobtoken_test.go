@@ -21,7 +21,7 @@ func TestJobTokenRefusalSaysWhy(t *testing.T) {
 	}
 	srv.AcceptAnyJobToken(false) // an older GitLab refuses it
 	r := runIn(t, env, nil)
-	if r.code != 1 || !strings.Contains(r.stdout, "this GitLab (17.11.2-ee) does not let the job token read merge requests; a GitLab 18.x release") ||
+	if r.code != 1 || !strings.Contains(r.stdout, "this GitLab (17.11.2-ee) does not let the job token read merge requests; GitLab 19.1") ||
 		!strings.Contains(r.stdout, "upgrade GitLab, or store") || strings.Contains(r.stdout, "allowlist") {
 		t.Fatalf("old GitLab: want the version named:\n%s", r)
 	}

@@ -62,10 +62,13 @@ func isPlain(s string) bool {
 }
 
 // needsEscape is true for runes that move the cursor, change colours or
-// reorder text on a terminal or in GitLab's log viewer.
+// reorder text on a terminal or in GitLab's log viewer, and for the
+// invisible format characters (Unicode's Cf: U+200B, U+2060, U+FEFF, the
+// bidi controls, …), which make "ech\u200boes/intent/feature" print like
+// the real label while it counts as nothing.
 func needsEscape(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
-		r == '\u2028' || r == '\u2029' || r == '\ufeff'
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Bidi_Control, r) ||
+		r == '\u2028' || r == '\u2029'
 }
 
 func escape(r rune) string {

@@ -13,6 +13,8 @@ func TestString(t *testing.T) {
 		{"\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`},
 		{"a\nb\rc\td", `a\x0ab\x0dc\x09d`},
 		{"x\u202ey", `x\u202ey`},
+		{"ech\u200boes/intent/feature", `ech\u200boes/intent/feature`},
+		{"a\u2060b\ufeffc\u00add", `a\u2060b\ufeffc\xadd`},
 		{"bad\xffutf8", "bad\ufffdutf8"},
 		{"\x00", `\x00`},
 	}
