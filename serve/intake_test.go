@@ -472,7 +472,7 @@ func TestWatchEntries(t *testing.T) {
 		}
 	}
 	clearEnv(t)
-	err = parse(t, "--token", "t", "--webhook-secret", "s", "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
+	err = parse(t, "--token", "t", "--webhook-secret", testSecret, "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.ExitCode() != 2 || !strings.Contains(e.Cause, `"42"`) {
 		t.Errorf("Run with --watch 42: %v, want exit 2 naming the entry", err)
