@@ -32,7 +32,7 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
-	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, with a cap on connections of its own (64), for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
 	Shared        `embed:""`
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16 characters or more (openssl rand -hex 32). The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.

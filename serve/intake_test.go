@@ -610,47 +610,6 @@ func TestReadinessFlips(t *testing.T) {
 	done <- nil
 }
 
-// At most maxConns connections are served at once; the next waits.
-func TestConnectionsCapped(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := newLimitListener(inner, 2)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 3)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	for range 3 {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-	}
-	first := <-accepted
-	<-accepted
-	select {
-	case <-accepted:
-		t.Fatal("a third connection was accepted past the cap of 2")
-	case <-time.After(100 * time.Millisecond):
-	}
-	first.Close()
-	select {
-	case c := <-accepted:
-		c.Close()
-	case <-time.After(5 * time.Second):
-		t.Fatal("the third connection was not accepted once one closed")
-	}
-}
-
 // Connections that send nothing, as many as --listen's cap, do not starve
 // the probes on --health-listen, which has no cap; the main listener
 // still serves them too, and the health listener serves no webhook.

@@ -25,7 +25,7 @@ import (
 type config struct {
 	listen string
 	// healthListen, when set, is a second address serving only the probes
-	// and /metrics, without the connection cap of listen.
+	// and /metrics, with a cap of its own (healthConns).
 	healthListen string
 	gitlabURL    string // the API root, parsed
 	token        string
@@ -60,7 +60,7 @@ type config struct {
 	// up to signedPool; past it, 503 at once.
 	maxSignedBody int64
 	signedPool    int64
-	maxConns      int           // connections open at once; more wait in the kernel's backlog
+	maxConns      int           // connections open at once; past it the oldest waiting for headers is closed (connGuard)
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	shutdownDelay time.Duration // SIGTERM: keep answering (not ready) this long before the drain
 	attempts      int           // tries of one task when GitLab faults; each call is one HTTP request
@@ -127,9 +127,10 @@ type service struct {
 	// workCtx bounds the GitLab calls of the workers; cancelled when the
 	// drain time after SIGTERM is over.
 	// healthLn, when set (--health-listen), serves the probes and
-	// /metrics beside ln, uncapped: idle connections that fill listen's
-	// cap cannot starve the kubelet.
-	healthLn net.Listener
+	// /metrics beside ln, with a cap of its own: connections that fill
+	// listen's cap cannot starve the kubelet.
+	healthLn    net.Listener
+	healthGuard atomic.Pointer[connGuard] // healthLn's cap, once serving (tests)
 
 	workCtx    context.Context
 	cancelWork context.CancelFunc
@@ -368,7 +369,8 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	ln = newLimitListener(ln, s.cfg.maxConns)
+	guard := newConnGuard(ln, s.cfg.maxConns)
+	srv.ConnState, ln = guard.track, guard
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
 		go s.retryStartupCheck(ctx)
@@ -387,7 +389,10 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 			MaxHeaderBytes:    8 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
-		go func() { errc <- health.Serve(s.healthLn) }()
+		hguard := newConnGuard(s.healthLn, healthConns)
+		health.ConnState = hguard.track
+		s.healthGuard.Store(hguard)
+		go func() { errc <- health.Serve(hguard) }()
 		s.log.Info("health endpoints listening", "addr", s.healthLn.Addr().String())
 	}
 	reconcile := []any{"reconcile_interval", s.cfg.interval.String()}

@@ -1,0 +1,150 @@
+package serve
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// healthConns caps the connections of --health-listen: the kubelet's
+// probes and a scraper need a handful.
+const healthConns = 64
+
+// connGuard caps the connections of one listener at max. At the cap, the
+// connection that has waited longest without sending a whole request's
+// headers (just opened, or idle between requests) is closed to make room
+// for the new one: idle or trickling strangers cannot keep GitLab out.
+// When every connection is in the middle of a request, Accept waits for
+// one to end (the kernel's backlog holds the rest). Its track method must
+// be the http.Server's ConnState, which tells it when a connection's
+// headers are in.
+type connGuard struct {
+	net.Listener
+	max int
+
+	mu      sync.Mutex
+	open    map[*guardedConn]struct{}
+	seq     uint64        // orders the connections by when they last began to wait for headers
+	room    chan struct{} // closed and replaced each time a connection leaves
+	done    chan struct{}
+	closing sync.Once
+
+	evicted atomic.Int64 // connections closed to make room
+}
+
+// guardedConn is one connection of a connGuard.
+type guardedConn struct {
+	net.Conn
+	g *connGuard
+	// Under g.mu: busy while a request's headers are in and it is being
+	// answered; since orders the connections waiting for headers.
+	busy  bool
+	since uint64
+}
+
+func newConnGuard(ln net.Listener, max int) *connGuard {
+	return &connGuard{Listener: ln, max: max, open: map[*guardedConn]struct{}{},
+		room: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Accept takes the next connection; at the cap it first closes the
+// oldest one still waiting for headers, or waits for one to end.
+func (g *connGuard) Accept() (net.Conn, error) {
+	c, err := g.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	gc := &guardedConn{Conn: c, g: g}
+	for {
+		g.mu.Lock()
+		if len(g.open) < g.max {
+			g.seq++
+			gc.since = g.seq
+			g.open[gc] = struct{}{}
+			g.mu.Unlock()
+			return gc, nil
+		}
+		victim := g.oldestWaiting()
+		if victim != nil {
+			g.removeLocked(victim)
+		}
+		wait := g.room
+		g.mu.Unlock()
+		if victim != nil {
+			g.evicted.Add(1)
+			_ = victim.Conn.Close()
+			continue
+		}
+		select {
+		case <-wait:
+		case <-g.done:
+			_ = c.Close()
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+// oldestWaiting is the open connection that has waited longest for a
+// request's headers, nil when every one is busy. Called with g.mu held.
+func (g *connGuard) oldestWaiting() *guardedConn {
+	var oldest *guardedConn
+	for c := range g.open {
+		if !c.busy && (oldest == nil || c.since < oldest.since) {
+			oldest = c
+		}
+	}
+	return oldest
+}
+
+// removeLocked forgets c and wakes an Accept waiting for room.
+func (g *connGuard) removeLocked(c *guardedConn) {
+	if _, ok := g.open[c]; !ok {
+		return
+	}
+	delete(g.open, c)
+	close(g.room)
+	g.room = make(chan struct{})
+}
+
+// track is the http.Server's ConnState: a connection is busy from the
+// moment its request's headers are in (StateActive) until it waits for
+// the next request (StateIdle), when it may be closed to make room again.
+func (g *connGuard) track(c net.Conn, state http.ConnState) {
+	gc, ok := c.(*guardedConn)
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch state {
+	case http.StateActive:
+		gc.busy = true
+	case http.StateIdle:
+		g.seq++
+		gc.busy, gc.since = false, g.seq
+	case http.StateHijacked, http.StateClosed:
+		g.removeLocked(gc)
+	}
+}
+
+// count is the connections open now (tests).
+func (g *connGuard) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.open)
+}
+
+func (g *connGuard) Close() error {
+	err := g.Listener.Close()
+	g.closing.Do(func() { close(g.done) })
+	return err
+}
+
+func (c *guardedConn) Close() error {
+	err := c.Conn.Close()
+	c.g.mu.Lock()
+	c.g.removeLocked(c)
+	c.g.mu.Unlock()
+	return err
+}

@@ -1,0 +1,134 @@
+package serve
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// acceptAll runs g's Accept loop, handing each connection to the channel.
+func acceptAll(g *connGuard) chan net.Conn {
+	out := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := g.Accept()
+			if err != nil {
+				close(out)
+				return
+			}
+			out <- c
+		}
+	}()
+	return out
+}
+
+// closedByServer reports whether the server side closed c: a read sees
+// EOF (or a reset) rather than the test's own deadline.
+func closedByServer(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// At the cap, the connection that has waited longest for its headers is
+// closed to make room; one whose request is in (busy) is never closed:
+// when all are busy, the next waits until one ends.
+func TestConnGuardMakesRoomFromTheOldestWaiting(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGuard(inner, 2)
+	defer g.Close()
+	accepted := acceptAll(g)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dial()
+	s1 := <-accepted
+	c2 := dial()
+	s2 := <-accepted
+	// s1 is now busy with a request; s2 waits for its headers, then a
+	// third comes: s2, not s1, makes room.
+	g.track(s1, http.StateActive)
+	dial()
+	s3 := <-accepted
+	if g.evicted.Load() != 1 || g.count() != 2 {
+		t.Fatalf("evicted %d, open %d: want 1 and 2", g.evicted.Load(), g.count())
+	}
+	if _, err := s2.Write([]byte("x")); err == nil {
+		t.Error("the connection waiting for headers was not closed to make room")
+	}
+	if _, err := s1.Write([]byte("x")); err != nil {
+		t.Errorf("the busy connection was closed: %v", err)
+	}
+	// Both busy: the fourth waits until one ends.
+	g.track(s3, http.StateActive)
+	dial()
+	s1.Close()
+	s4 := <-accepted
+	if g.evicted.Load() != 1 {
+		t.Errorf("evicted %d with every connection busy, want still 1", g.evicted.Load())
+	}
+	if _, err := s3.Write([]byte("x")); err != nil {
+		t.Errorf("the other busy connection was closed: %v", err)
+	}
+	if !closedByServer(t, c2) {
+		t.Error("the client of the connection closed to make room did not see it close")
+	}
+	// Back to waiting for its next request's headers (keep-alive), s3 may
+	// make room again.
+	g.track(s3, http.StateIdle)
+	dial()
+	<-accepted
+	if g.evicted.Load() != 2 {
+		t.Errorf("evicted %d once a connection went idle, want 2", g.evicted.Load())
+	}
+	s4.Close()
+}
+
+// --health-listen has a cap of its own: connections that send nothing,
+// three times its cap, leave the probes answered, and no more than the
+// cap are held open.
+func TestHealthListenerCapped(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.healthListen = "127.0.0.1:0" })
+	h.svc.startedOK.Store(true)
+	addr := strings.TrimPrefix(h.healthURL, "http://")
+	var idle []net.Conn
+	for range 3 * healthConns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	for _, p := range []string{pathReadyz, pathLivez, pathMetrics} {
+		resp, err := testClient.Get(h.healthURL + p)
+		if err != nil {
+			t.Fatalf("GET %s with %d idle connections: %v", p, len(idle), err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", p, resp.StatusCode)
+		}
+	}
+	g := h.svc.healthGuard.Load()
+	if n := g.count(); n > healthConns {
+		t.Errorf("%d connections open on --health-listen, past its cap of %d", n, healthConns)
+	}
+	if !closedByServer(t, idle[0]) {
+		t.Error("the oldest idle connection is still open")
+	}
+}
