@@ -238,7 +238,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 func TestReconcileIntervalWithoutUnit(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
-	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret").Run(context.Background(), &logBuffer{}, nil)
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret-0123456789").Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
 		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
