@@ -148,3 +148,21 @@ func (c *guardedConn) Close() error {
 	c.g.mu.Unlock()
 	return err
 }
+
+// clientKey is the part of a client's address that its share of a pool
+// is counted under: the IP, or for IPv6 its /64 (one host's usual
+// allocation, in which an attacker has addresses to spare).
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip.To4() != nil {
+		return ip.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}

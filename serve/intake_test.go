@@ -162,7 +162,7 @@ func (g gate) Read([]byte) (int, error) { <-g.open; return 0, io.EOF }
 // delivery with the secret is still taken meanwhile.
 func TestUnauthenticatedFloodIsBounded(t *testing.T) {
 	gl := newStandIn(t)
-	h := start(t, gl, nil)
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute }) // the stalls last as long as the test needs
 	big := bytes.Repeat([]byte("x"), 8<<20)
 	small := big[:512<<10]
 
@@ -213,15 +213,15 @@ func TestUnauthenticatedFloodIsBounded(t *testing.T) {
 		codes[key]++
 		mu.Unlock()
 	}
-	// 32 chunked bodies that stall after 600 KiB: half of them fill the
-	// pool (1 MiB each, the cap, since their length is not told), the
-	// rest are refused at once.
+	// 32 chunked bodies that stall after 600 KiB: four of them fill this
+	// address's share of the pool (a quarter; 1 MiB each, the cap, since
+	// their length is not told), the rest are refused at once.
 	open := make(chan struct{})
 	for i := range 32 {
 		wg.Add(1)
 		go send(i, chunked{io.MultiReader(bytes.NewReader(big[:600<<10]), gate{open}, bytes.NewReader(big[600<<10:]))}, "X-Gitlab-Signature", "00ff")
 	}
-	waitFor(t, "the pool to fill", func() bool { return h.svc.signedBody.inUse() == h.svc.cfg.signedPool })
+	waitFor(t, "the address's share to fill", func() bool { return h.svc.signedBody.inUse() == h.svc.signedBody.share })
 	// 32 bodies that say they are 8 MiB, refused unread; 64 small ones,
 	// refused while the pool is full.
 	for i := range 32 {

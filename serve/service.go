@@ -60,6 +60,7 @@ type config struct {
 	// up to signedPool; past it, 503 at once.
 	maxSignedBody int64
 	signedPool    int64
+	bodyStall     time.Duration // such a body may stall this long at most (minRate)
 	maxConns      int           // connections open at once; past it the oldest waiting for headers is closed (connGuard)
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	shutdownDelay time.Duration // SIGTERM: keep answering (not ready) this long before the drain
@@ -98,6 +99,7 @@ func defaultConfig() config {
 		bodyWait:      3 * time.Second,
 		maxSignedBody: 1 << 20,
 		signedPool:    16 << 20,
+		bodyStall:     bodyStall,
 		maxConns:      256,
 		idleTimeout:   5 * time.Second,
 		shutdownDelay: 5 * time.Second,
@@ -176,7 +178,9 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
 	s.queue.jitter = cfg.jitter
 	s.metrics = newMetrics(s.queue.depth)
-	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newByteBudget(cfg.signedPool)
+	// One address may take a quarter of the pool of bodies not yet
+	// authenticated (and always room for one body at the cap).
+	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newSharedBudget(cfg.signedPool, max(cfg.signedPool/4, cfg.maxSignedBody+1))
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	return s, nil
 }
