@@ -125,6 +125,8 @@ type service struct {
 	queue   *queue
 	metrics *metrics
 	now     func() time.Time
+	// refusals bounds the log lines of deliveries not queued (ratelog.go).
+	refusals *refusalLog
 
 	// workCtx bounds the GitLab calls of the workers; cancelled when the
 	// drain time after SIGTERM is over.
@@ -177,6 +179,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	}
 	s := &service{cfg: cfg, log: log, gl: gl, queue: newQueue(cfg.queueSize, cfg.settle, perProjectLimit(cfg)), now: time.Now}
 	s.queue.jitter = cfg.jitter
+	s.refusals = newRefusalLog(log, time.Now)
 	s.metrics = newMetrics(s.queue.depth)
 	// One address may take a quarter of the pool of bodies not yet
 	// authenticated (and always room for one body at the cap).

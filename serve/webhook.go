@@ -379,11 +379,17 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	answer := func(code int, outcome, msg string, level slog.Level, attrs ...any) {
 		defer func() { s.metrics.answer.UpdateDuration(start) }()
 		s.metrics.deliveries.Inc(outcome)
-		if outcome != outcomeQueued && outcome != outcomeCoalesced {
+		if outcome != outcomeQueued && outcome != outcomeCoalesced && s.refusals.allow(outcome) {
 			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.id, "webhook_uuid", d.uuid, "outcome", outcome, "status", code,
 				"duration_ms", ms(time.Since(start))}, attrs...)...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if code >= 400 {
+			// A refused sender gets a new connection for its next try, so
+			// that one connection cannot pipeline thousands of refusals
+			// (and no unread body is drained after the answer).
+			w.Header().Set("Connection", "close")
+		}
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, msg+"\n")
 	}
