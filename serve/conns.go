@@ -11,10 +11,11 @@ import (
 // probes and a scraper need a handful.
 const healthConns = 64
 
-// connGuard caps the connections of one listener at max. At the cap, the
-// connection that has waited longest without sending a whole request's
-// headers (just opened, or idle between requests) is closed to make room
-// for the new one: idle or trickling strangers cannot keep GitLab out.
+// connGuard caps the connections of one listener at max. At the cap, a
+// connection that has not sent a whole request's headers (just opened,
+// or idle between requests) is closed to make room for the new one, the
+// oldest of the address that has the most of them: idle or trickling
+// strangers cannot keep GitLab out.
 // When every connection is in the middle of a request, Accept waits for
 // one to end (the kernel's backlog holds the rest). Its track method must
 // be the http.Server's ConnState, which tells it when a connection's
@@ -36,7 +37,8 @@ type connGuard struct {
 // guardedConn is one connection of a connGuard.
 type guardedConn struct {
 	net.Conn
-	g *connGuard
+	g      *connGuard
+	client string // clientKey of its remote address
 	// Under g.mu: busy while a request's headers are in and it is being
 	// answered; since orders the connections waiting for headers.
 	busy  bool
@@ -55,7 +57,7 @@ func (g *connGuard) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	gc := &guardedConn{Conn: c, g: g}
+	gc := &guardedConn{Conn: c, g: g, client: clientKey(c.RemoteAddr().String())}
 	for {
 		g.mu.Lock()
 		if len(g.open) < g.max {
@@ -85,12 +87,27 @@ func (g *connGuard) Accept() (net.Conn, error) {
 	}
 }
 
-// oldestWaiting is the open connection that has waited longest for a
-// request's headers, nil when every one is busy. Called with g.mu held.
+// oldestWaiting is the connection to close to make room, nil when every
+// one is busy: of the client address with the most connections waiting
+// for a request's headers, the one that has waited longest. A stranger
+// opening connections from one address thus closes its own, never the
+// lone connection GitLab (or the kubelet) just opened; from many
+// addresses (or behind one proxy) it comes down to the oldest. Called
+// with g.mu held.
 func (g *connGuard) oldestWaiting() *guardedConn {
+	waiting := map[string]int{}
+	for c := range g.open {
+		if !c.busy {
+			waiting[c.client]++
+		}
+	}
 	var oldest *guardedConn
 	for c := range g.open {
-		if !c.busy && (oldest == nil || c.since < oldest.since) {
+		if c.busy {
+			continue
+		}
+		if oldest == nil || waiting[c.client] > waiting[oldest.client] ||
+			(waiting[c.client] == waiting[oldest.client] && c.since < oldest.since) {
 			oldest = c
 		}
 	}

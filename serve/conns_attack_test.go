@@ -132,3 +132,45 @@ func TestHealthListenerCapped(t *testing.T) {
 		t.Error("the oldest idle connection is still open")
 	}
 }
+
+// At the cap, the address with the most connections waiting for headers
+// gives one up, its oldest: a stranger's own connections make room, not
+// the older lone connection of another address.
+func TestConnGuardMakesRoomFromTheBusiestAddress(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGuard(inner, 3)
+	defer g.Close()
+	accepted := acceptAll(g)
+	dial := func(from string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	lone := dial("127.0.0.1")
+	<-accepted
+	first := dial("127.0.0.2")
+	<-accepted
+	dial("127.0.0.2")
+	<-accepted
+	dial("127.0.0.2")
+	<-accepted
+	if g.evicted.Load() != 1 || !closedByServer(t, first) {
+		t.Fatalf("evicted %d: want 1, the busiest address's oldest", g.evicted.Load())
+	}
+	_ = lone.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := lone.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Errorf("the lone older connection of another address was closed: %v", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
