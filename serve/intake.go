@@ -72,17 +72,6 @@ func (b *byteBudget) heldBy(key string) int64 {
 	return b.byKey[key]
 }
 
-// tryAcquire reserves n bytes if they are free now.
-func (b *byteBudget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if n > b.size-b.used {
-		return false
-	}
-	b.used += n
-	return true
-}
-
 // acquire reserves n bytes, waiting for them until ctx is done.
 func (b *byteBudget) acquire(ctx context.Context, n int64) bool {
 	if n > b.size {
