@@ -8,12 +8,13 @@
 #
 #   health      9,000 connections to --health-listen sending partial headers
 #   slow        16 connections trickling 1 MiB bodies at ~50 B/s (signed status checks beside)
+#   busy        256 connections sending 1 MiB bodies at 10 KiB/s, above the minimum rate (same)
 #   share       64 clients sending 1 MiB chunked bodies, wrong signature, at full speed (same)
 #   idle        4,000 idle TCP connections to --listen (deliveries with the secret beside)
 #   pipeline    16 clients sending authenticated 19 MB pipeline events (24,000 builds)
 #   pipelining  one connection pipelining 20,000 requests with a wrong secret (log bytes counted)
 #
-#   bench/attack.sh                  # all of them, about 2 minutes
+#   bench/attack.sh                  # all of them, about 3 minutes
 #   bench/attack.sh idle slow        # some
 #   ATTACK_FOR=20s bench/attack.sh   # longer (at most 2m each)
 #   SERVE_BIN=/path/to/echoes-labels bench/attack.sh   # another build (the figures before a change)
@@ -26,7 +27,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 attack_for="${ATTACK_FOR:-10s}"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(health slow share idle pipeline pipelining)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(health slow busy share idle pipeline pipelining)
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
@@ -73,6 +74,7 @@ for s in "${scenarios[@]}"; do
 	case "$s" in
 	health) args+=(-attack health -target "http://$health/readyz" -conns 9000 -good health) ;;
 	slow) args+=(-attack slow -conns 16 -good signed) ;;
+	busy) args+=(-attack busy -conns 256 -good signed) ;;
 	share) args+=(-attack share -conns 64 -good signed) ;;
 	idle) args+=(-attack idle -conns 4000 -good hook) ;;
 	pipeline) args+=(-attack pipeline -conns 16 -good hook) ;;

@@ -195,3 +195,29 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+// One address reads at most an eighth of the connection cap's bodies not
+// yet authenticated at once: bodies that trickle at the minimum rate take
+// few bytes each, and would otherwise keep every connection busy.
+func TestUnverifiedBodiesPerAddress(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute; c.maxConns = 16 })
+	reading := func(key string) int {
+		h.svc.signedBody.mu.Lock()
+		defer h.svc.signedBody.mu.Unlock()
+		return h.svc.signedBody.bodies[key]
+	}
+	trickle(t, h, "127.0.0.2", false)
+	trickle(t, h, "127.0.0.2", false)
+	waitFor(t, "two bodies from 127.0.0.2", func() bool { return reading("127.0.0.2") == 2 })
+	if code := answerOf(t, trickle(t, h, "127.0.0.2", false)); code != http.StatusServiceUnavailable {
+		t.Errorf("a third body from one address with a cap of 16 connections: %d, want 503", code)
+	}
+	body := payload(t, project, path, 8, "a", 7, "backend")
+	if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != http.StatusAccepted {
+		t.Errorf("a signed status check request from another address: %d, want 202", code)
+	}
+	if n := reading("127.0.0.1"); n != 0 {
+		t.Errorf("127.0.0.1 still counts %d bodies once answered", n)
+	}
+}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -43,6 +44,31 @@ type guardedConn struct {
 	// answered; since orders the connections waiting for headers.
 	busy  bool
 	since uint64
+	// done: answered and about to close (a refusal): the first to close
+	// to make room, since net/http lingers half a second before closing.
+	done bool
+}
+
+type connKey struct{}
+
+// withConn is the http.Server's ConnContext: a request's context holds
+// its connection, for answered.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// answered marks the connection of r, whose answer (a refusal, which
+// closes the connection) is written, as the first to close to make
+// room: strangers refused by the thousand do not hold the cap while
+// net/http lingers before closing their connections.
+func answered(r *http.Request) {
+	gc, ok := r.Context().Value(connKey{}).(*guardedConn)
+	if !ok {
+		return
+	}
+	gc.g.mu.Lock()
+	defer gc.g.mu.Unlock()
+	gc.busy, gc.done = false, true
 }
 
 func newConnGuard(ln net.Listener, max int) *connGuard {
@@ -88,7 +114,8 @@ func (g *connGuard) Accept() (net.Conn, error) {
 }
 
 // oldestWaiting is the connection to close to make room, nil when every
-// one is busy: of the client address with the most connections waiting
+// one is busy: one already answered and closing (answered), else, of the
+// client address with the most connections waiting
 // for a request's headers, the one that has waited longest. A stranger
 // opening connections from one address thus closes its own, never the
 // lone connection GitLab (or the kubelet) just opened; from many
@@ -105,6 +132,9 @@ func (g *connGuard) oldestWaiting() *guardedConn {
 	for c := range g.open {
 		if c.busy {
 			continue
+		}
+		if c.done {
+			return c
 		}
 		if oldest == nil || waiting[c.client] > waiting[oldest.client] ||
 			(waiting[c.client] == waiting[oldest.client] && c.since < oldest.since) {

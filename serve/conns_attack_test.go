@@ -174,3 +174,39 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A connection whose refusal is answered (it closes after net/http's
+// linger) makes room before any connection still waiting for headers.
+func TestConnGuardClosesAnsweredFirst(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGuard(inner, 2)
+	defer g.Close()
+	accepted := acceptAll(g)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	waiting := dial()
+	<-accepted
+	refused := dial()
+	s2 := <-accepted
+	g.track(s2, http.StateActive)
+	r, _ := http.NewRequestWithContext(withConn(t.Context(), s2), http.MethodPost, "/webhook", nil)
+	answered(r)
+	dial()
+	<-accepted
+	if g.evicted.Load() != 1 || !closedByServer(t, refused) {
+		t.Fatalf("evicted %d: want 1, the answered connection", g.evicted.Load())
+	}
+	_ = waiting.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := waiting.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Errorf("the older connection waiting for headers was closed first: %v", err)
+	}
+}

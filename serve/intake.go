@@ -20,8 +20,35 @@ type byteBudget struct {
 	used    int64
 	changed chan struct{} // closed and replaced on each release
 
-	share int64            // bytes one key may hold at most; 0: no bound
-	byKey map[string]int64 // bytes held, by key
+	share  int64            // bytes one key may hold at most; 0: no bound
+	byKey  map[string]int64 // bytes held, by key
+	bodies map[string]int   // bodies being read, by key (enter)
+}
+
+// enter counts one more body being read for key, if key reads fewer
+// than most now: the bytes a body first takes are few, so without it one
+// address could keep every connection busy with bodies that trickle in
+// at the minimum rate.
+func (b *byteBudget) enter(key string, most int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bodies == nil {
+		b.bodies = map[string]int{}
+	}
+	if b.bodies[key] >= most {
+		return false
+	}
+	b.bodies[key]++
+	return true
+}
+
+// leave is the end of a body that entered.
+func (b *byteBudget) leave(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bodies[key]--; b.bodies[key] <= 0 {
+		delete(b.bodies, key)
+	}
 }
 
 func newByteBudget(size int64) *byteBudget {

@@ -377,7 +377,7 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	guard := newConnGuard(ln, s.cfg.maxConns)
-	srv.ConnState, ln = guard.track, guard
+	srv.ConnState, srv.ConnContext, ln = guard.track, withConn, guard
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
 		go s.retryStartupCheck(ctx)

@@ -244,8 +244,14 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 		body, err = readBody(r, n, limit)
 	} else {
 		budget, key := s.signedBody, clientKey(r.RemoteAddr)
+		if most := max(1, s.cfg.maxConns/8); !budget.enter(key, most) {
+			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
+				fmt.Sprintf("this address is already sending %d bodies not yet authenticated, the most it may", most))
+			no.retryAfter = "10"
+			return nil, nil, no
+		}
 		var held int64
-		release = sync.OnceFunc(func() { budget.releaseFor(key, held) })
+		release = sync.OnceFunc(func() { budget.releaseFor(key, held); budget.leave(key) })
 		rate := newMinRate(r.Body, http.NewResponseController(w), time.Now, s.cfg.bodyStall)
 		body, err = readGrowing(rate, r.ContentLength, limit, func(n int64) bool {
 			if !budget.tryAcquireFor(key, n) {
@@ -392,6 +398,10 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, msg+"\n")
+		if code >= 400 {
+			_ = http.NewResponseController(w).Flush()
+			answered(r)
+		}
 	}
 	t, no := s.parseDelivery(w, r)
 	if no != nil {

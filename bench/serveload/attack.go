@@ -9,6 +9,7 @@ package main
 //
 //	health      -conns connections to --health-listen sending partial headers, reopened when closed
 //	slow        -conns connections trickling a 1 MiB body at ~50 B/s with a made-up X-Gitlab-Signature
+//	busy        -conns connections sending 1 MiB bodies at 10 KiB/s (above the minimum rate), made-up signature
 //	share       -conns clients sending 1 MiB chunked bodies at full speed, wrong signature (one address)
 //	idle        -conns TCP connections to --listen that send nothing, reopened when closed
 //	pipeline    -conns clients sending authenticated 19 MB pipeline events (24,000 builds), back to back
@@ -83,7 +84,9 @@ func attack(a attackOptions, stdout io.Writer) error {
 	case "idle":
 		holdConns(ctx, attacker, host(a.target), a.conns, "", &st)
 	case "slow":
-		trickleBodies(ctx, attacker, host(a.target), a.conns, &st)
+		trickleBodies(ctx, attacker, host(a.target), a.conns, 10, &st) // 50 B/s
+	case "busy":
+		trickleBodies(ctx, attacker, host(a.target), a.conns, 2<<10, &st) // 10 KiB/s, above the service's minimum
 	case "share":
 		floodFrom(ctx, attacker, a.target, a.conns, &st)
 	case "pipeline":
@@ -93,7 +96,7 @@ func attack(a attackOptions, stdout io.Writer) error {
 	case "pipelining":
 		pipelining(ctx, attacker, host(a.target), a.requests, a.secret, &st)
 	default:
-		return fmt.Errorf("-attack %q: want health, slow, share, idle, pipeline or pipelining", a.kind)
+		return fmt.Errorf("-attack %q: want health, slow, busy, share, idle, pipeline or pipelining", a.kind)
 	}
 	<-ctx.Done()
 	took := time.Since(began)
@@ -194,8 +197,8 @@ func holdConns(ctx context.Context, d *net.Dialer, addr string, n int, prefix st
 }
 
 // trickleBodies keeps n connections sending a 1 MiB status check request
-// body at about 50 bytes a second, reopening each one the service cuts.
-func trickleBodies(ctx context.Context, d *net.Dialer, addr string, n int, st *attackStats) {
+// body, step bytes every 200 ms, reopening each one the service cuts.
+func trickleBodies(ctx context.Context, d *net.Dialer, addr string, n, step int, st *attackStats) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
@@ -230,7 +233,7 @@ func trickleBodies(ctx context.Context, d *net.Dialer, addr string, n int, st *a
 						st.closedByServer.Add(1)
 						break send
 					case <-tick.C:
-						if _, err := c.Write(bytes.Repeat([]byte("x"), 10)); err != nil {
+						if _, err := c.Write(bytes.Repeat([]byte("x"), step)); err != nil {
 							st.answer("write failed")
 							break send
 						}

@@ -115,7 +115,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.inFlight, "in-flight", 256, "requests open at once at most")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "spread the deliveries over this long (at most 5m)")
 	fs.DurationVar(&o.settle, "settle", 60*time.Second, "wait at most this long for the service to finish its work")
-	fs.StringVar(&o.attack.kind, "attack", "", "be one of bench/attack.sh's attacks instead (see attack.go): health, slow, share, idle, pipeline, pipelining")
+	fs.StringVar(&o.attack.kind, "attack", "", "be one of bench/attack.sh's attacks instead (see attack.go): health, slow, busy, share, idle, pipeline, pipelining")
 	fs.StringVar(&o.attack.target, "target", "", "attack: the URL attacked (loopback)")
 	fs.StringVar(&o.attack.health, "health", "", "attack: the root of --health-listen, for -good health (loopback)")
 	fs.StringVar(&o.attack.from, "from", "127.0.0.2", "attack: the loopback address the attack comes from")
