@@ -12,6 +12,10 @@ import (
 // probes and a scraper need a handful.
 const healthConns = 64
 
+// deferSeconds is how long a connection that sends nothing waits in the
+// kernel before Accept sees it (deferAccept).
+const deferSeconds = 5
+
 // connGuard caps the connections of one listener at max. At the cap, a
 // connection that has not sent a whole request's headers (just opened,
 // or idle between requests) is closed to make room for the new one, the
@@ -72,6 +76,7 @@ func answered(r *http.Request) {
 }
 
 func newConnGuard(ln net.Listener, max int) *connGuard {
+	deferAccept(ln, deferSeconds)
 	return &connGuard{Listener: ln, max: max, open: map[*guardedConn]struct{}{},
 		room: make(chan struct{}), done: make(chan struct{})}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +54,7 @@ func TestConnGuardMakesRoomFromTheOldestWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
+		_, _ = c.Write([]byte("P")) // a request's first byte: handed over at once (deferAccept)
 		return c
 	}
 	dial()
@@ -97,9 +100,9 @@ func TestConnGuardMakesRoomFromTheOldestWaiting(t *testing.T) {
 	s4.Close()
 }
 
-// --health-listen has a cap of its own: connections that send nothing,
-// three times its cap, leave the probes answered, and no more than the
-// cap are held open.
+// --health-listen has a cap of its own: connections that send a request's
+// first bytes and no more, three times its cap, leave the probes
+// answered, and no more than the cap are held open.
 func TestHealthListenerCapped(t *testing.T) {
 	gl := newStandIn(t)
 	h := start(t, gl, func(c *config) { c.healthListen = "127.0.0.1:0" })
@@ -112,6 +115,7 @@ func TestHealthListenerCapped(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		_, _ = c.Write([]byte("GET /readyz HTTP/1.1\r\n"))
 		idle = append(idle, c)
 	}
 	for _, p := range []string{pathReadyz, pathLivez, pathMetrics} {
@@ -151,6 +155,7 @@ func TestConnGuardMakesRoomFromTheBusiestAddress(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
+		_, _ = c.Write([]byte("P"))
 		return c
 	}
 	lone := dial("127.0.0.1")
@@ -191,6 +196,7 @@ func TestConnGuardClosesAnsweredFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
+		_, _ = c.Write([]byte("P")) // a request's first byte: handed over at once (deferAccept)
 		return c
 	}
 	waiting := dial()
@@ -208,5 +214,31 @@ func TestConnGuardClosesAnsweredFirst(t *testing.T) {
 	_ = waiting.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, err := waiting.Read(make([]byte, 1)); !isTimeout(err) {
 		t.Errorf("the older connection waiting for headers was closed first: %v", err)
+	}
+}
+
+// On Linux the cap's listener hands over connections only once they send
+// something (TCP_DEFER_ACCEPT): idle ones wait in the kernel.
+func TestDeferAccept(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("TCP_DEFER_ACCEPT is Linux's")
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGuard(inner, 2)
+	defer g.Close()
+	raw, err := inner.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var gerr error
+	_ = raw.Control(func(fd uintptr) {
+		got, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT)
+	})
+	if gerr != nil || got == 0 {
+		t.Errorf("TCP_DEFER_ACCEPT = %d (%v), want it set", got, gerr)
 	}
 }
