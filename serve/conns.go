@@ -37,6 +37,12 @@ type connGuard struct {
 	closing sync.Once
 
 	evicted atomic.Int64 // connections closed to make room
+
+	// perClient, when not 0, is the most connections one client address
+	// holds: past it a new one is closed as soon as accepted, before it
+	// costs a goroutine (--health-listen, which no proxy stands before).
+	perClient int
+	byClient  map[string]int // open connections by client, under mu
 }
 
 // guardedConn is one connection of a connGuard.
@@ -77,7 +83,7 @@ func answered(r *http.Request) {
 
 func newConnGuard(ln net.Listener, max int) *connGuard {
 	deferAccept(ln, deferSeconds)
-	return &connGuard{Listener: ln, max: max, open: map[*guardedConn]struct{}{},
+	return &connGuard{Listener: ln, max: max, open: map[*guardedConn]struct{}{}, byClient: map[string]int{},
 		room: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -91,10 +97,21 @@ func (g *connGuard) Accept() (net.Conn, error) {
 	gc := &guardedConn{Conn: c, g: g, client: clientKey(c.RemoteAddr().String())}
 	for {
 		g.mu.Lock()
+		if g.perClient > 0 && g.byClient[gc.client] >= g.perClient {
+			g.mu.Unlock()
+			g.evicted.Add(1)
+			_ = c.Close()
+			if c, err = g.Listener.Accept(); err != nil {
+				return nil, err
+			}
+			gc = &guardedConn{Conn: c, g: g, client: clientKey(c.RemoteAddr().String())}
+			continue
+		}
 		if len(g.open) < g.max {
 			g.seq++
 			gc.since = g.seq
 			g.open[gc] = struct{}{}
+			g.byClient[gc.client]++
 			g.mu.Unlock()
 			return gc, nil
 		}
@@ -155,6 +172,9 @@ func (g *connGuard) removeLocked(c *guardedConn) {
 		return
 	}
 	delete(g.open, c)
+	if g.byClient[c.client]--; g.byClient[c.client] <= 0 {
+		delete(g.byClient, c.client)
+	}
 	close(g.room)
 	g.room = make(chan struct{})
 }

@@ -101,16 +101,18 @@ func TestConnGuardMakesRoomFromTheOldestWaiting(t *testing.T) {
 }
 
 // --health-listen has a cap of its own: connections that send a request's
-// first bytes and no more, three times its cap, leave the probes
-// answered, and no more than the cap are held open.
+// first bytes and no more, three times its cap from one address, leave
+// the probes from another answered; no more than the cap are held open,
+// and a quarter of it by one address.
 func TestHealthListenerCapped(t *testing.T) {
 	gl := newStandIn(t)
 	h := start(t, gl, func(c *config) { c.healthListen = "127.0.0.1:0" })
 	h.svc.startedOK.Store(true)
 	addr := strings.TrimPrefix(h.healthURL, "http://")
 	var idle []net.Conn
+	stranger := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
 	for range 3 * healthConns {
-		c, err := net.Dial("tcp", addr)
+		c, err := stranger.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,8 +134,14 @@ func TestHealthListenerCapped(t *testing.T) {
 	if n := g.count(); n > healthConns {
 		t.Errorf("%d connections open on --health-listen, past its cap of %d", n, healthConns)
 	}
-	if !closedByServer(t, idle[0]) {
-		t.Error("the oldest idle connection is still open")
+	g.mu.Lock()
+	held := g.byClient["127.0.0.2"]
+	g.mu.Unlock()
+	if held > healthConns/4 {
+		t.Errorf("127.0.0.2 holds %d connections, past a quarter of %d", held, healthConns)
+	}
+	if !closedByServer(t, idle[len(idle)-1]) {
+		t.Error("the last connection of the address past its quarter is still open")
 	}
 }
 
@@ -240,5 +248,40 @@ func TestDeferAccept(t *testing.T) {
 	})
 	if gerr != nil || got == 0 {
 		t.Errorf("TCP_DEFER_ACCEPT = %d (%v), want it set", got, gerr)
+	}
+}
+
+// With a bound per client (--health-listen's), a client at it has its
+// new connections closed as soon as accepted; another client still gets in.
+func TestConnGuardPerClient(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGuard(inner, 8)
+	g.perClient = 2
+	defer g.Close()
+	accepted := acceptAll(g)
+	dial := func(from string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_, _ = c.Write([]byte("G"))
+		return c
+	}
+	dial("127.0.0.2")
+	<-accepted
+	dial("127.0.0.2")
+	<-accepted
+	third := dial("127.0.0.2")
+	dial("127.0.0.1")
+	if c := <-accepted; clientKey(c.RemoteAddr().String()) != "127.0.0.1" {
+		t.Errorf("accepted %s, want 127.0.0.1's connection", c.RemoteAddr())
+	}
+	if !closedByServer(t, third) || g.count() != 3 {
+		t.Errorf("open %d: want the third of 127.0.0.2 closed, 3 open", g.count())
 	}
 }

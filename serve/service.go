@@ -397,6 +397,7 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		hguard := newConnGuard(s.healthLn, healthConns)
+		hguard.perClient = healthConns / 4
 		health.ConnState = hguard.track
 		s.healthGuard.Store(hguard)
 		go func() { errc <- health.Serve(hguard) }()
