@@ -2,7 +2,7 @@
 # The attacks of issue 20 ("Bounded against strangers") on
 # `echoes-labels serve`, each against a fresh service (--health-listen on)
 # and the stand-in GitLab, on 127.0.0.1 only; the attackers connect from
-# 127.0.0.2. Beside each attack, what GitLab (or the kubelet) sends comes
+# 127.0.1.N (one address each). Beside each attack, what GitLab (or the kubelet) sends comes
 # every 250 ms and must be answered 2xx within 2 s, every one; the
 # service's peak RSS (VmHWM) must stay under deploy/'s 128 MiB.
 #
@@ -56,7 +56,11 @@ api=$(standin_api "$work/standin.out" "$work/standin.log")
 
 status=0
 results=()
+n=0
 for s in "${scenarios[@]}"; do
+	# Each attack from an address of its own: the tens of thousands of
+	# connections one leaves in TIME_WAIT take the ports of its address.
+	n=$((n + 1))
 	log="$work/serve-$s.log"
 	ECHOES_LISTEN=127.0.0.1:0 ECHOES_HEALTH_LISTEN=127.0.0.3:0 ECHOES_GITLAB_URL="$api" ECHOES_GITLAB_TOKEN="$token" \
 		ECHOES_WEBHOOK_SECRET="$secret" ECHOES_RECONCILE_INTERVAL=0 ECHOES_SHUTDOWN_DELAY=0 ECHOES_WATCH=gitlabhq,gitlab-org \
@@ -70,7 +74,8 @@ for s in "${scenarios[@]}"; do
 		sleep 0.05
 	done
 	[ -n "$addr" ] || { echo "the service did not start:" >&2; cat "$log" >&2; exit 1; }
-	args=(-webhook "http://$addr/webhook" -health "http://$health" -secret "$secret" -attack-for "$attack_for" -target "http://$addr/webhook")
+	args=(-webhook "http://$addr/webhook" -health "http://$health" -secret "$secret" -attack-for "$attack_for" -target "http://$addr/webhook"
+		-from "127.0.1.$n")
 	case "$s" in
 	health) args+=(-attack health -target "http://$health/readyz" -conns 9000 -good health) ;;
 	slow) args+=(-attack slow -conns 16 -good signed) ;;
