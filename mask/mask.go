@@ -131,7 +131,9 @@ func ArgValues(args []string, flag string) []string {
 func (m Secrets) With(values ...string) Secrets {
 	for _, s := range values {
 		for _, v := range []string{s, strings.TrimSpace(s)} {
-			if len(v) >= MinSecret && !slices.Contains(m, v) {
+			// A bare token prefix (whsec_, glpat-) hides nothing: it is
+			// the word the fixes name, not a secret.
+			if len(v) >= MinSecret && !slices.Contains(tokenPrefixes, lowerASCII(v)) && !slices.Contains(m, v) {
 				m = append(m, v)
 			}
 		}

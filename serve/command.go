@@ -27,9 +27,9 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
-	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, with a cap on connections of its own (64), for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
 	rerun.Flags   `embed:""`
-	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
+	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16 characters or more (openssl rand -hex 32). The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`
 
@@ -39,6 +39,10 @@ type Command struct {
 	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long (with /readyz failing) before the drain, so that deliveries a load balancer still sends are taken, not refused. Keep the pod's terminationGracePeriodSeconds above it plus 22 s."`
 	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"The signing token of a signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), as GitLab shows it (whsec_ then base64). Default: --webhook-secret."`
 }
+
+// minSecret is the shortest webhook secret or signing key taken, in
+// bytes: a shorter one could be guessed from the outside.
+const minSecret = 16
 
 // The settings a configuration error of serve names.
 const (
@@ -112,9 +116,13 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	bad := errs.Add
 
 	cfg.secret = []byte(strings.TrimSpace(c.WebhookSecret))
-	if len(cfg.secret) == 0 {
+	switch n := len(cfg.secret); {
+	case n == 0:
 		bad(exit.BadSetting(settingSecret, "--webhook-secret/ECHOES_WEBHOOK_SECRET is not set",
 			"set ECHOES_WEBHOOK_SECRET to the secret token you give the GitLab webhook (and the shared secret of the status check): without it anyone could drive the service"))
+	case n < minSecret:
+		bad(exit.BadSetting(settingSecret, fmt.Sprintf("--webhook-secret/ECHOES_WEBHOOK_SECRET is %d characters, under %d: it could be guessed", n, minSecret),
+			"make one with `openssl rand -hex 32` and give it to ECHOES_WEBHOOK_SECRET and to the GitLab webhook (and the status check)"))
 	}
 	c.Flags.Config(&cfg.engine, secrets, bad)
 	cfg.listen = c.Listen
@@ -166,9 +174,13 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	if signing == "" {
 		signing = string(cfg.secret)
 	}
-	if cfg.signingKey, err = signingKey(signing); err != nil {
+	switch cfg.signingKey, err = signingKey(signing); {
+	case err != nil:
 		bad(exit.BadSetting(settingSigning, "--webhook-signing-token/ECHOES_WEBHOOK_SIGNING_TOKEN (or the secret): "+err.Error(),
 			"copy the signing token from the webhook's settings as GitLab shows it: whsec_ then base64"))
+	case strings.TrimSpace(c.WebhookSigningToken) != "" && len(cfg.signingKey) < minSecret:
+		bad(exit.BadSetting(settingSigning, fmt.Sprintf("--webhook-signing-token/ECHOES_WEBHOOK_SIGNING_TOKEN is a key of %d bytes, under %d: it could be guessed", len(cfg.signingKey), minSecret),
+			"copy the signing token from the webhook's settings as GitLab shows it (whsec_ then the base64 of 32 bytes), or make one with `openssl rand -hex 32`"))
 	}
 	return cfg, errs.Err()
 }

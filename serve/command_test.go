@@ -71,7 +71,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("ECHOES_GITLAB_URL", "https://gitlab.example.com/api/v4")
 	t.Setenv("GITLAB_TOKEN", "second")
 	t.Setenv("ECHOES_GITLAB_TOKEN", "first")
-	t.Setenv("ECHOES_WEBHOOK_SECRET", "s3cret")
+	t.Setenv("ECHOES_WEBHOOK_SECRET", "s3cret-0123456789")
 	t.Setenv("ECHOES_JOB_NAME", "labels")
 	t.Setenv("ECHOES_WATCH", "acme/backend, group:42,acme")
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "0")
@@ -79,7 +79,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("ECHOES_INTENT_PREFIX", "why")
 	c := parse(t)
 	if c.Listen != "127.0.0.1:9000" || c.GitLabURL != "https://gitlab.example.com/api/v4" || c.Token != "first" ||
-		c.WebhookSecret != "s3cret" || c.JobName != "labels" || interval(t, c) != 0 || c.IntentPrefix != "why" {
+		c.WebhookSecret != "s3cret-0123456789" || c.JobName != "labels" || interval(t, c) != 0 || c.IntentPrefix != "why" {
 		t.Errorf("from the environment: %+v", c)
 	}
 	cfg, err := c.config(nil)
@@ -109,14 +109,14 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no secret", []string{"--token", "t"}, "--webhook-secret"},
 		{"blank secret", []string{"--token", "t", "--webhook-secret", "  "}, "--webhook-secret"},
-		{"no token", []string{"--webhook-secret", "s"}, "--token"},
-		{"not a URL", []string{"--token", "t", "--webhook-secret", "s", "--gitlab-url", "gitlab.example.com"}, "--gitlab-url"},
-		{"listen without port", []string{"--token", "t", "--webhook-secret", "s", "--listen", "8080"}, "--listen"},
-		{"empty job name", []string{"--token", "t", "--webhook-secret", "s", "--job-name", ""}, "--job-name"},
-		{"interval too short", []string{"--token", "t", "--webhook-secret", "s", "--reconcile-interval", "10ms"}, "--reconcile-interval"},
-		{"negative interval", []string{"--token", "t", "--webhook-secret", "s", "--reconcile-interval=-1m"}, "--reconcile-interval"},
-		{"same prefixes", []string{"--token", "t", "--webhook-secret", "s", "--intent-prefix", "x", "--effort-prefix", "X"}, "same prefix"},
-		{"password in the URL", []string{"--token", "t", "--webhook-secret", "s", "--gitlab-url", "https://user:pa55word@gitlab.example.com"}, "user name or password"},
+		{"no token", []string{"--webhook-secret", testSecret}, "--token"},
+		{"not a URL", []string{"--token", "t", "--webhook-secret", testSecret, "--gitlab-url", "gitlab.example.com"}, "--gitlab-url"},
+		{"listen without port", []string{"--token", "t", "--webhook-secret", testSecret, "--listen", "8080"}, "--listen"},
+		{"empty job name", []string{"--token", "t", "--webhook-secret", testSecret, "--job-name", ""}, "--job-name"},
+		{"interval too short", []string{"--token", "t", "--webhook-secret", testSecret, "--reconcile-interval", "10ms"}, "--reconcile-interval"},
+		{"negative interval", []string{"--token", "t", "--webhook-secret", testSecret, "--reconcile-interval=-1m"}, "--reconcile-interval"},
+		{"same prefixes", []string{"--token", "t", "--webhook-secret", testSecret, "--intent-prefix", "x", "--effort-prefix", "X"}, "same prefix"},
+		{"password in the URL", []string{"--token", "t", "--webhook-secret", testSecret, "--gitlab-url", "https://user:pa55word@gitlab.example.com"}, "user name or password"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clearEnv(t)
@@ -138,7 +138,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
+		err = parse(t, "--token", "t", "--webhook-secret", testSecret, "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
 		var ce *exit.Error
 		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") || ce.Setting != "--listen" || ce.Code != exit.Config {
 			t.Errorf("Run on a busy port: %v", err)
@@ -238,7 +238,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 func TestReconcileIntervalWithoutUnit(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
-	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret").Run(context.Background(), &logBuffer{}, nil)
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret-0123456789").Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
 		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
@@ -252,11 +252,11 @@ func TestReconcileIntervalWithoutUnit(t *testing.T) {
 // their ends (GitLab strips line breaks from the secret it sends).
 func TestSecretsTrimmed(t *testing.T) {
 	clearEnv(t)
-	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret\r\n").config(nil)
+	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret-0123456789\r\n").config(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.engine.Token != "glpat-abcdef" || string(cfg.secret) != "s3cret" {
+	if cfg.engine.Token != "glpat-abcdef" || string(cfg.secret) != "s3cret-0123456789" {
 		t.Errorf("token %q secret %q", cfg.engine.Token, cfg.secret)
 	}
 }

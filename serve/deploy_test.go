@@ -143,8 +143,8 @@ func TestDeployManifest(t *testing.T) {
 	dep, ok := docs["Deployment"]
 	svcDoc, ok2 := docs["Service"]
 	ing, ok3 := docs["Ingress"]
-	if !ok || !ok2 || !ok3 || len(docs) != 3 {
-		t.Fatalf("kinds %v, want a Deployment, a Service and an Ingress", slices.Collect(func(yield func(string) bool) {
+	if !ok || !ok2 || !ok3 || len(docs) != 4 {
+		t.Fatalf("kinds %v, want a Deployment, a Service, an Ingress and a NetworkPolicy (deploy_attack_test.go)", slices.Collect(func(yield func(string) bool) {
 			for k := range docs {
 				if !yield(k) {
 					return

@@ -4,38 +4,101 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // byteBudget is a semaphore weighted in bytes: the bodies being read, all
-// requests together, hold at most its size. Bytes are reserved before a
-// body is read and released once the delivery is parsed.
+// requests together, hold at most its size. Bytes are reserved before
+// they are read and released once the delivery is parsed. With a share,
+// the bytes taken under one key (a client's address: tryAcquireFor) are
+// bounded too, so that no client can take the whole pool.
 type byteBudget struct {
 	mu      sync.Mutex
 	size    int64
 	used    int64
 	peak    int64         // the most ever reserved at once
 	changed chan struct{} // closed and replaced on each release
+
+	share  int64            // bytes one key may hold at most; 0: no bound
+	byKey  map[string]int64 // bytes held, by key
+	bodies map[string]int   // bodies being read, by key (enter)
+}
+
+// enter counts one more body being read for key, if key reads fewer
+// than most now: the bytes a body first takes are few, so without it one
+// address could keep every connection busy with bodies that trickle in
+// at the minimum rate.
+func (b *byteBudget) enter(key string, most int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bodies == nil {
+		b.bodies = map[string]int{}
+	}
+	if b.bodies[key] >= most {
+		return false
+	}
+	b.bodies[key]++
+	return true
+}
+
+// leave is the end of a body that entered.
+func (b *byteBudget) leave(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bodies[key]--; b.bodies[key] <= 0 {
+		delete(b.bodies, key)
+	}
 }
 
 func newByteBudget(size int64) *byteBudget {
 	return &byteBudget{size: size, changed: make(chan struct{})}
 }
 
-// tryAcquire reserves n bytes if they are free now.
-func (b *byteBudget) tryAcquire(n int64) bool {
+// newSharedBudget is a budget of size in which one key holds share at most.
+func newSharedBudget(size, share int64) *byteBudget {
+	b := newByteBudget(size)
+	b.share, b.byKey = share, map[string]int64{}
+	return b
+}
+
+// tryAcquireFor reserves n bytes for key if they are free now, in the
+// pool and in key's share.
+func (b *byteBudget) tryAcquireFor(key string, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > b.size-b.used {
+	if n > b.size-b.used || (b.share > 0 && n > b.share-b.byKey[key]) {
 		return false
 	}
 	b.used += n
 	b.peak = max(b.peak, b.used)
+	if b.byKey != nil {
+		b.byKey[key] += n
+	}
 	return true
+}
+
+// releaseFor gives back n bytes that key took.
+func (b *byteBudget) releaseFor(key string, n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	if b.byKey != nil {
+		if b.byKey[key] -= n; b.byKey[key] <= 0 {
+			delete(b.byKey, key)
+		}
+	}
+	b.mu.Unlock()
+	b.release(n)
+}
+
+// heldBy is the bytes key holds now (tests, the log).
+func (b *byteBudget) heldBy(key string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.byKey[key]
 }
 
 // acquire reserves n bytes, waiting for them until ctx is done.
@@ -134,54 +197,126 @@ func reservation(r *http.Request, limit int64) int64 {
 	return limit
 }
 
-// limitListener accepts at most n connections at once; the next Accept
-// waits for one to close (the kernel's backlog holds the rest).
-type limitListener struct {
-	net.Listener
-	open      atomic.Int64 // connections accepted and not closed yet
-	sem       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	l.open.Add(1)
-	return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.open.Add(-1); <-l.sem })}, nil
-}
-
-func (l *limitListener) Close() error {
-	err := l.Listener.Close()
-	l.closeOnce.Do(func() { close(l.done) })
-	return err
-}
-
-type limitConn struct {
-	net.Conn
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.release()
-	return err
-}
-
 // unauthenticatedReadTimeout bounds reading a body whose sender is not
 // known yet (a signature to check): a real status check request of a
 // MiB comes in well under it, and a slow sender cannot hold its share of
 // the pool for long.
 const unauthenticatedReadTimeout = 5 * time.Second
+
+// A body not yet authenticated must keep coming at minBodyRate at least:
+// each read buys the time its bytes are worth at that rate, and no more
+// than bodyStall (config.bodyStall) ahead, so a sender that trickles (or stalls) is cut
+// within seconds rather than holding its connection and its bytes.
+const (
+	minBodyRate = 8 << 10 // bytes a second
+	bodyStall   = 2 * time.Second
+)
+
+// signedStep is the first buffer of a body not yet authenticated; it
+// doubles as bytes come in, each growth taken from the pool first.
+const signedStep = 16 << 10
+
+// errTooSlow is a body that came in under minBodyRate.
+var errTooSlow = errors.New("the body came in slower than the minimum rate")
+
+// minRate holds a body's read deadline to minBodyRate (see above).
+type minRate struct {
+	body     io.Reader
+	rc       *http.ResponseController
+	now      func() time.Time
+	stall    time.Duration
+	deadline time.Time // the next bytes must come by then
+	end      time.Time // the whole body by then
+	cut      bool
+}
+
+func newMinRate(body io.Reader, rc *http.ResponseController, now func() time.Time, stall time.Duration) *minRate {
+	start := now()
+	m := &minRate{body: body, rc: rc, now: now, stall: stall, deadline: start.Add(stall), end: start.Add(max(unauthenticatedReadTimeout, stall))}
+	_ = rc.SetReadDeadline(m.deadline)
+	return m
+}
+
+func (m *minRate) Read(p []byte) (int, error) {
+	n, err := m.body.Read(p)
+	now := m.now()
+	if n > 0 {
+		d := m.deadline.Add(time.Duration(n) * time.Second / minBodyRate)
+		d = minTime(d, now.Add(m.stall), m.end)
+		if !d.Equal(m.deadline) {
+			m.deadline = d
+			_ = m.rc.SetReadDeadline(d)
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) && !now.Before(m.deadline) {
+		m.cut = true
+		return n, errTooSlow
+	}
+	return n, err
+}
+
+func minTime(ts ...time.Time) time.Time {
+	out := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(out) {
+			out = t
+		}
+	}
+	return out
+}
+
+// errNoRoom is a body whose next bytes the pool (or the client's share
+// of it) has no room for.
+var errNoRoom = errors.New("no room in the pool")
+
+// readGrowing reads at most limit bytes of body, of which length bytes
+// are announced (-1: unknown), into a buffer that starts at signedStep
+// and doubles; take reserves each growth before it is made, so that the
+// buffer never outgrows what is reserved, and a sender holds only about
+// twice what it sent. A body past limit is errTooLarge; no room,
+// errNoRoom.
+func readGrowing(body io.Reader, length, limit int64, take func(n int64) bool) ([]byte, error) {
+	if length > limit {
+		return nil, errTooLarge
+	}
+	most := limit + 1 // one byte past the cap tells a body past it
+	if length >= 0 {
+		most = max(length, 1)
+	}
+	first := min(most, signedStep)
+	if !take(first) {
+		return nil, errNoRoom
+	}
+	buf := make([]byte, 0, first)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= most {
+				if length >= 0 {
+					// All that was announced is in; more is not read.
+					return buf, nil
+				}
+				return nil, errTooLarge
+			}
+			grown := min(2*int64(cap(buf)), most)
+			if !take(grown - int64(cap(buf))) {
+				return nil, errNoRoom
+			}
+			next := make([]byte, len(buf), grown)
+			copy(next, buf)
+			buf = next
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case length < 0 && int64(len(buf)) > limit:
+			return nil, errTooLarge
+		case errors.Is(err, io.EOF):
+			if length >= 0 && int64(len(buf)) < length {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+}

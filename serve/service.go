@@ -25,7 +25,7 @@ type config struct {
 
 	listen string
 	// healthListen, when set, is a second address serving only the probes
-	// and /metrics, without the connection cap of listen.
+	// and /metrics, with a cap of its own (healthConns).
 	healthListen string
 	secret       []byte
 	// signingKey is the HMAC key of Standard Webhooks signatures: from
@@ -40,7 +40,8 @@ type config struct {
 	// up to signedPool; past it, 503 at once.
 	maxSignedBody int64
 	signedPool    int64
-	maxConns      int           // connections open at once; more wait in the kernel's backlog
+	bodyStall     time.Duration // such a body may stall this long at most (minRate)
+	maxConns      int           // connections open at once; past it the oldest waiting for headers is closed (connGuard)
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	shutdownDelay time.Duration // SIGTERM: keep answering (not ready) this long before the drain
 	drain         time.Duration // SIGTERM: time to finish the work in flight
@@ -56,6 +57,7 @@ func defaultConfig() config {
 		bodyWait:      3 * time.Second,
 		maxSignedBody: 1 << 20,
 		signedPool:    16 << 20,
+		bodyStall:     bodyStall,
 		maxConns:      256,
 		idleTimeout:   5 * time.Second,
 		shutdownDelay: 5 * time.Second,
@@ -71,12 +73,14 @@ type service struct {
 	engine  *rerun.Engine
 	metrics *metrics
 	clock   clock.Clock
+	// refusals bounds the log lines of deliveries not queued (ratelog.go).
+	refusals *refusalLog
 
 	// healthLn, when set (--health-listen), serves the probes and
-	// /metrics beside ln, uncapped: idle connections that fill listen's
-	// cap cannot starve the kubelet.
-	healthLn net.Listener
-	listener atomic.Pointer[limitListener] // --listen's, capped, once serving
+	// /metrics beside ln, with a cap of its own: connections that fill
+	// listen's cap cannot starve the kubelet.
+	healthLn    net.Listener
+	healthGuard atomic.Pointer[connGuard] // healthLn's cap, once serving (tests)
 
 	// Bytes of bodies being read: authenticated senders', and the fixed
 	// pool of senders whose signature is not checked yet.
@@ -100,7 +104,10 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	}
 	s.engine, s.clock = e, cmp.Or[clock.Clock](cfg.engine.Clock, clock.Real{})
 	s.metrics.watch(e)
-	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newByteBudget(cfg.signedPool)
+	s.refusals = newRefusalLog(log, s.clock.Now)
+	// One address may take a quarter of the pool of bodies not yet
+	// authenticated (and always room for one body at the cap).
+	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newSharedBudget(cfg.signedPool, max(cfg.signedPool/4, cfg.maxSignedBody+1))
 	return s, nil
 }
 
@@ -246,9 +253,8 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	capped := newLimitListener(ln, s.cfg.maxConns)
-	s.listener.Store(capped)
-	ln = capped
+	guard := newConnGuard(ln, s.cfg.maxConns)
+	srv.ConnState, srv.ConnContext, ln = guard.track, withConn, guard
 	stopReconcile := s.start(ctx)
 	if s.tokenPending {
 		go s.retryStartupCheck(ctx)
@@ -267,7 +273,11 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 			MaxHeaderBytes:    8 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
-		go func() { errc <- health.Serve(s.healthLn) }()
+		hguard := newConnGuard(s.healthLn, healthConns)
+		hguard.perClient = healthConns / 4
+		health.ConnState = hguard.track
+		s.healthGuard.Store(hguard)
+		go func() { errc <- health.Serve(hguard) }()
 		s.log.Info("health endpoints listening", "addr", s.healthLn.Addr().String())
 	}
 	reconcile := []any{"reconcile_interval", s.cfg.engine.Interval.String()}

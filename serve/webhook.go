@@ -198,10 +198,12 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 		// push event meets a body cap and counts against the hook.
 		return nil, useless(outcomeIgnored, "ignored: not an event the service reads", "another event kind")
 	}
-	body, no := s.readDelivery(w, r, how == byToken)
+	body, release, no := s.readDelivery(w, r, how == byToken)
 	if no != nil {
 		return nil, no
 	}
+	// The body's bytes stay reserved until it is decoded.
+	defer release()
 	if no := s.verify(how, r.Header, body); no != nil {
 		return nil, no
 	}
@@ -236,18 +238,22 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 
 // readDelivery reads the body within its budget: an authenticated
 // sender's in the shared authBody (waiting a little for room), an unknown
-// sender's in the fixed signedBody pool (refused at once when full).
-func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authenticated bool) ([]byte, *refusal) {
-	limit, budget := s.cfg.maxSignedBody, s.signedBody
+// sender's in the fixed signedBody pool, within its address's share and
+// as it comes in (refused at once when there is no room). The bytes stay
+// reserved until the caller calls release, once the body is parsed:
+// what is reserved bounds what is held.
+func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authenticated bool) (body []byte, release func(), no *refusal) {
+	limit := s.cfg.maxSignedBody
 	if authenticated {
-		limit, budget = s.cfg.maxBody, s.authBody
+		limit = s.cfg.maxBody
 	}
 	if r.ContentLength > limit {
-		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
+		return nil, nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
 			fmt.Sprintf("Content-Length %d is past the cap of %d bytes", r.ContentLength, limit))
 	}
-	n := reservation(r, limit)
+	var err error
 	if authenticated {
+		budget, n := s.authBody, reservation(r, limit)
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.bodyWait)
 		ok := budget.acquire(ctx, n)
 		cancel()
@@ -257,28 +263,52 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 			no := refuse(http.StatusAccepted, outcomeOverloaded, "accepted unread: the service is busy; the sweep will catch up",
 				fmt.Sprintf("no room to read %d bytes within %s (authenticated bodies being read take %d of %d)", n, s.cfg.bodyWait, budget.inUse(), budget.size))
 			no.warn = true
-			return nil, no
+			return nil, nil, no
 		}
+		release = sync.OnceFunc(func() { budget.release(n) })
+		body, err = readBody(r, n, limit)
 	} else {
-		if !budget.tryAcquire(n) {
+		budget, key := s.signedBody, clientKey(r.RemoteAddr)
+		if most := max(1, s.cfg.maxConns/8); !budget.enter(key, most) {
 			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
-				fmt.Sprintf("the pool for bodies not yet authenticated is full (%d of %d bytes)", budget.inUse(), budget.size))
+				fmt.Sprintf("this address is already sending %d bodies not yet authenticated, the most it may", most))
 			no.retryAfter = "10"
-			return nil, no
+			return nil, nil, no
 		}
-		// A slow sender holds its share of the pool for seconds at most.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unauthenticatedReadTimeout))
+		var held int64
+		release = sync.OnceFunc(func() { budget.releaseFor(key, held); budget.leave(key) })
+		rate := newMinRate(r.Body, http.NewResponseController(w), time.Now, s.cfg.bodyStall)
+		body, err = readGrowing(rate, r.ContentLength, limit, func(n int64) bool {
+			if !budget.tryAcquireFor(key, n) {
+				return false
+			}
+			held += n
+			return true
+		})
+		if errors.Is(err, errNoRoom) {
+			release()
+			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
+				fmt.Sprintf("no room for the body in the pool of bodies not yet authenticated (%d of %d bytes taken, %d by this address, which may take %d)",
+					budget.inUse(), budget.size, budget.heldBy(key), budget.share))
+			no.retryAfter = "10"
+			return nil, nil, no
+		}
+		if rate.cut {
+			release()
+			return nil, nil, refuse(http.StatusRequestTimeout, outcomeBadRequest, "the body came too slowly",
+				fmt.Sprintf("the body came in under %d bytes a second, or took more than %s", minBodyRate, unauthenticatedReadTimeout))
+		}
 	}
-	defer budget.release(n)
-	body, err := readBody(r, n, limit)
 	switch {
 	case errors.Is(err, errTooLarge):
-		return nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
+		release()
+		return nil, nil, refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge, "body too large",
 			fmt.Sprintf("the body is past the cap of %d bytes", limit))
 	case err != nil:
-		return nil, refuse(http.StatusBadRequest, outcomeBadRequest, "cannot read the body", "reading the body: "+clip(err.Error()))
+		release()
+		return nil, nil, refuse(http.StatusBadRequest, outcomeBadRequest, "cannot read the body", "reading the body: "+clip(err.Error()))
 	}
-	return body, nil
+	return body, release, nil
 }
 
 // parseMergeRequest reads a merge request event or a status check request.
@@ -380,13 +410,23 @@ func (s *service) webhook(w http.ResponseWriter, r *http.Request) {
 	answer := func(code int, outcome, msg string, level slog.Level, attrs ...any) {
 		defer func() { s.metrics.answer.Update(s.clock.Now().Sub(start).Seconds()) }()
 		s.metrics.deliveries.Inc(outcome)
-		if outcome != outcomeQueued && outcome != outcomeCoalesced {
+		if outcome != outcomeQueued && outcome != outcomeCoalesced && s.refusals.allow(outcome) {
 			s.log.Log(r.Context(), level, "delivery", append([]any{"delivery", d.ID, "webhook_uuid", d.UUID, "outcome", outcome, "status", code,
 				"duration_ms", ms(s.clock.Now().Sub(start))}, attrs...)...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if code >= 400 {
+			// A refused sender gets a new connection for its next try, so
+			// that one connection cannot pipeline thousands of refusals
+			// (and no unread body is drained after the answer).
+			w.Header().Set("Connection", "close")
+		}
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, msg+"\n")
+		if code >= 400 {
+			_ = http.NewResponseController(w).Flush()
+			answered(r)
+		}
 	}
 	t, no := s.parseDelivery(w, r)
 	if no != nil {

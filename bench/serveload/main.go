@@ -12,6 +12,7 @@
 //	serveload -webhook URL -metrics URL -standin ROOT -secret S -mrs 200 -deliveries 2000 -duration 10s
 //	serveload -flood -webhook URL -clients 64 -flood-bytes 8388608 -flood-for 12s
 //	serveload -sweep-report ROOT [-strict=false]   # bench/sweep.sh's figures and gates
+//	serveload -attack idle -target URL -webhook URL -secret S -conns 4000   # bench/attack.sh (attack.go)
 //
 // Deliveries are GitLab's: a Merge Request Hook (the merge request event)
 // or a Job Hook (the label job's end, in GitLab's shape: object_kind
@@ -81,6 +82,8 @@ type options struct {
 	flood                         bool
 	clients, floodMax, floodBytes int
 	floodFor                      time.Duration
+
+	attack attackOptions
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -112,8 +115,21 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.inFlight, "in-flight", 256, "requests open at once at most")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "spread the deliveries over this long (at most 5m)")
 	fs.DurationVar(&o.settle, "settle", 60*time.Second, "wait at most this long for the service to finish its work")
+	fs.StringVar(&o.attack.kind, "attack", "", "be one of bench/attack.sh's attacks instead (see attack.go): health, slow, busy, share, idle, pipeline, pipelining")
+	fs.StringVar(&o.attack.target, "target", "", "attack: the URL attacked (loopback)")
+	fs.StringVar(&o.attack.health, "health", "", "attack: the root of --health-listen, for -good health (loopback)")
+	fs.StringVar(&o.attack.from, "from", "127.0.0.2", "attack: the loopback address the attack comes from")
+	fs.StringVar(&o.attack.good, "good", "hook", "attack: what is sent beside it every 250 ms: hook (the secret token), signed (a status check request), health")
+	fs.IntVar(&o.attack.conns, "conns", 16, "attack: connections or clients")
+	fs.IntVar(&o.attack.requests, "requests", 20000, "attack pipelining: requests on the one connection")
+	fs.DurationVar(&o.attack.runFor, "attack-for", 10*time.Second, "attack: how long (at most 2m)")
+	fs.StringVar(&o.attack.pipelinePayload, "pipeline-payload", "serve/testdata/pipeline_event.json", "attack pipeline: a real pipeline event, its first build repeated 24,000 times")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.attack.kind != "" {
+		o.attack.webhook, o.attack.secret, o.attack.payload = o.webhook, o.secret, o.payload
+		return attack(o.attack, stdout)
 	}
 	if o.sweepReport != "" {
 		if err := loopback(o.sweepReport); err != nil {

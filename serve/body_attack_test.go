@@ -1,0 +1,223 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// deadlineWriter is a ResponseWriter whose read deadlines are recorded.
+type deadlineWriter struct {
+	http.ResponseWriter
+	deadlines []time.Time
+}
+
+func (w *deadlineWriter) SetReadDeadline(d time.Time) error {
+	w.deadlines = append(w.deadlines, d)
+	return nil
+}
+
+// stepReader gives n bytes a read, each read one tick of its clock later;
+// past the reads it has, it fails as a read past its deadline does.
+type stepReader struct {
+	now   time.Time
+	tick  time.Duration
+	n     int
+	reads int
+}
+
+func (r *stepReader) Read(p []byte) (int, error) {
+	r.now = r.now.Add(r.tick)
+	if r.reads == 0 {
+		return 0, errors.New("i/o timeout")
+	}
+	r.reads--
+	return copy(p, bytes.Repeat([]byte("x"), r.n)), nil
+}
+
+// A body that keeps up with the minimum rate keeps its read deadline
+// bodyStall ahead; one that trickles (50 bytes a second) sees it close in
+// and is cut when it passes, with errTooSlow.
+func TestMinRate(t *testing.T) {
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		tick  time.Duration
+		n     int
+		reads int
+		slow  bool
+	}{
+		{"fast", time.Millisecond, 4096, 40, false},
+		{"trickle", time.Second, 50, 1000, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &stepReader{now: start, tick: c.tick, n: c.n, reads: c.reads}
+			w := &deadlineWriter{}
+			m := newMinRate(r, http.NewResponseController(w), func() time.Time { return r.now }, 2*time.Second)
+			var err error
+			read := 0
+			for err == nil {
+				var n int
+				n, err = m.Read(make([]byte, 8192))
+				read += n
+				if err == nil && r.now.After(w.deadlines[len(w.deadlines)-1]) {
+					// The connection would fail the next read: so does the reader.
+					r.reads = 0
+				}
+			}
+			last := w.deadlines[len(w.deadlines)-1]
+			if c.slow {
+				if !errors.Is(err, errTooSlow) || !m.cut || read > 4*50 {
+					t.Errorf("trickle: %v after %d bytes (cut %v), want errTooSlow within a few seconds' bytes", err, read, m.cut)
+				}
+				return
+			}
+			if m.cut || read != c.n*c.reads {
+				t.Errorf("fast: cut %v after %d bytes, want all %d read", m.cut, read, c.n*c.reads)
+			}
+			if want := r.now.Add(-time.Millisecond).Add(2 * time.Second); !last.Equal(want) {
+				t.Errorf("fast: deadline %s, want %s (2 s past the last bytes)", last, want)
+			}
+		})
+	}
+}
+
+// trickle sends a status check request's headers and the first bytes of
+// a 1 MiB body (chunked: 600 KiB of it) from the address local, then
+// stops; answerOf reads the answer.
+func trickle(t *testing.T, h *harness, local string, chunked bool) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c, err := d.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	head := "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Gitlab-Signature: 00ff\r\n"
+	if chunked {
+		head += "Transfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n", 600<<10, strings.Repeat("x", 600<<10))
+	} else {
+		head += "Content-Length: 1048576\r\n\r\n{\"object_kind\""
+	}
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// answerOf reads the status of the answer on c.
+func answerOf(t *testing.T, c net.Conn) int {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A body that stalls is cut (408) once it falls below the minimum rate,
+// and gives its bytes back to the pool.
+func TestSlowBodyIsCut(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.bodyStall = 50 * time.Millisecond })
+	c := trickle(t, h, "127.0.0.1", false)
+	if code := answerOf(t, c); code != http.StatusRequestTimeout {
+		t.Errorf("a stalled body: %d, want 408", code)
+	}
+	waitFor(t, "the pool to be given back", func() bool { return h.svc.signedBody.inUse() == 0 })
+}
+
+// A body not yet authenticated holds about what came in, not what its
+// Content-Length says: trickling senders hold little of the pool.
+func TestSlowBodyHoldsWhatCameIn(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute })
+	for range 8 {
+		trickle(t, h, "127.0.0.1", false)
+	}
+	waitFor(t, "8 bodies to begin", func() bool { return h.svc.signedBody.inUse() == 8*signedStep })
+	body := payload(t, project, path, 6, "a", 7, "backend")
+	if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != http.StatusAccepted {
+		t.Errorf("a signed status check request beside 8 stalled 1 MiB bodies: %d, want 202", code)
+	}
+}
+
+// One address fills its share of the pool of bodies not yet
+// authenticated (a quarter) with stalled bodies and is refused past it;
+// a correctly signed status check request from another address is
+// still read and taken.
+func TestPoolSharedByAddress(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute })
+	share := h.svc.signedBody.share
+	if share != h.svc.cfg.signedPool/4 {
+		t.Fatalf("share %d, want a quarter of %d", share, h.svc.cfg.signedPool)
+	}
+	for range 4 { // 4 × 1 MiB: the chunked bodies reserve up to the cap
+		trickle(t, h, "127.0.0.2", true)
+	}
+	waitFor(t, "127.0.0.2's share to fill", func() bool { return h.svc.signedBody.heldBy("127.0.0.2") == share })
+	if code := answerOf(t, trickle(t, h, "127.0.0.2", false)); code != http.StatusServiceUnavailable {
+		t.Errorf("past its share: %d, want 503", code)
+	}
+	body := payload(t, project, path, 5, "a", 7, "backend")
+	if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != http.StatusAccepted {
+		t.Errorf("a signed status check request from another address: %d, want 202", code)
+	}
+	if held := h.svc.signedBody.heldBy("127.0.0.1"); held != 0 {
+		t.Errorf("127.0.0.1 still holds %d bytes once answered", held)
+	}
+}
+
+// Client addresses are counted by IP, IPv6 by its /64.
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.2:5000":               "127.0.0.2",
+		"192.0.2.1:1":                  "192.0.2.1",
+		"[::ffff:10.0.0.1]:80":         "10.0.0.1",
+		"[2001:db8:1:2:3::4]:443":      "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::9]:1":     "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:8080":       "2001:db8:1:3::/64",
+		"[2001:db8:0:0:1:2:3:4]:65535": "2001:db8::/64",
+		"not an address":               "not an address",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// One address reads at most an eighth of the connection cap's bodies not
+// yet authenticated at once: bodies that trickle at the minimum rate take
+// few bytes each, and would otherwise keep every connection busy.
+func TestUnverifiedBodiesPerAddress(t *testing.T) {
+	gl := newStandIn(t)
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute; c.maxConns = 16 })
+	reading := func(key string) int {
+		h.svc.signedBody.mu.Lock()
+		defer h.svc.signedBody.mu.Unlock()
+		return h.svc.signedBody.bodies[key]
+	}
+	trickle(t, h, "127.0.0.2", false)
+	trickle(t, h, "127.0.0.2", false)
+	waitFor(t, "two bodies from 127.0.0.2", func() bool { return reading("127.0.0.2") == 2 })
+	if code := answerOf(t, trickle(t, h, "127.0.0.2", false)); code != http.StatusServiceUnavailable {
+		t.Errorf("a third body from one address with a cap of 16 connections: %d, want 503", code)
+	}
+	body := payload(t, project, path, 8, "a", 7, "backend")
+	if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != http.StatusAccepted {
+		t.Errorf("a signed status check request from another address: %d, want 202", code)
+	}
+	if n := reading("127.0.0.1"); n != 0 {
+		t.Errorf("127.0.0.1 still counts %d bodies once answered", n)
+	}
+}
