@@ -86,7 +86,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		kong.Name("echoes-labels"),
 		kong.Description(description),
 		kong.Writers(d.Stdout, d.Stderr), // help and version only: errors come back to us
-		kong.Vars{"version": d.Version, "docs_url": settings.DefaultDocsURL, "description": description},
+		kong.Vars{"version": "echoes-labels " + d.Version, "docs_url": settings.DefaultDocsURL, "description": description},
 		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
 		kong.Resolvers(kong.ResolverFunc(func(ctx *kong.Context, p *kong.Path, f *kong.Flag) (any, error) { return env.resolve(ctx, p, f) })),
 		kong.ValueFormatter(func(v *kong.Value) string { return env.help(v) }),

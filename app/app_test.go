@@ -23,7 +23,7 @@ func TestMainRoutesAndExplains(t *testing.T) {
 	}{
 		{"the check is the default command", []string{"--labels", "echoes/intent/feature"}, nil, 0, "PASS", ""},
 		{"check by name", []string{"check", "--labels", "backend"}, nil, 1, "FAIL", ""},
-		{"version", []string{"--version"}, nil, 0, "v9.9.9", ""},
+		{"version", []string{"--version"}, nil, 0, "echoes-labels v9.9.9\n", ""},
 		{"help is the check's", []string{"help"}, nil, 0, "--labels", ""},
 		{"serve's help", []string{"serve", "--help"}, nil, 0, "--webhook-secret", ""},
 		{"an unknown flag", []string{"--nope"}, nil, 2, "", "fix: see echoes-labels --help"},

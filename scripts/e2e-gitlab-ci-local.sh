@@ -42,7 +42,7 @@ fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
 
 echo "e2e: building echoes-labels and the stand-in GitLab"
 mkdir -p "$WORK/bin"
-(cd "$ROOT" && go build -trimpath -ldflags "-X main.version=e2e" -o "$WORK/bin/echoes-labels" ./cmd/echoes-labels)
+(cd "$ROOT" && go build -trimpath -ldflags "-X main.revision=e2e0000" -o "$WORK/bin/echoes-labels" ./cmd/echoes-labels)
 (cd "$ROOT" && go build -o "$WORK/bin/standin" ./internal/gitlabtest/standin)
 export PATH="$WORK/bin:$PATH"
 

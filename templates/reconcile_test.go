@@ -36,7 +36,7 @@ func TestReconcileComponentMatchesGitLabSchema(t *testing.T) {
 	}
 	given := map[string]string{"watch": "acme,acme-labs/api,42", "require_effort": "true", "job_name": "labels",
 		"updated_within": "2h", "reconcile_job_name": "labels: reconcile", "stage": "check",
-		"image": "registry.example.com/echoes-labels:1.1.0"}
+		"image": "registry.example.com/echoes-labels:2.0.0"}
 	if err := s.validateFile(ReconcileComponent, given); err != nil {
 		t.Fatalf("templates/echoes-labels-reconcile.yml with %v:\n%v", given, err)
 	}
