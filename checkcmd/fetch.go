@@ -89,8 +89,8 @@ func (f fetcher) fetch(ctx context.Context) (fetched, error) {
 	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == fromVariable:
 		var e *gitlabapi.Error
 		errors.As(err, &e)
-		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n"+
-			"  A label added since needs a new pipeline, not a retry; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.",
+		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels GitLab gave this job when it started (CI_MERGE_REQUEST_LABELS).\n"+
+			"  A retry sees a label added since; or store a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.",
 			e.Status, http.StatusText(e.Status))
 		return f.fromVariable(), nil
 	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == nothingToCheck:

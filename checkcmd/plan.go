@@ -19,7 +19,7 @@ const (
 	fromLabelsFlag source = iota // 1. --labels: no GitLab call
 	fromAPI                      // 2./3. a token or the job token: GET the merge request
 	fromBranch                   // a branch pipeline: list the branch's open merge requests
-	fromVariable                 // 4. CI_MERGE_REQUEST_LABELS, frozen at pipeline creation
+	fromVariable                 // 4. CI_MERGE_REQUEST_LABELS, filled in when the job started
 	nothingToCheck               // 5. no merge request
 )
 

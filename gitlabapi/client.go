@@ -215,7 +215,7 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw)), FixGitLabURL)
 	}
 	if u.User != nil {
-		return nil, exit.BadSetting(settingURL, "the GitLab API URL carries a user name or password", "drop them from the URL and pass the token with ECHOES_GITLAB_TOKEN or --token")
+		return nil, exit.BadSetting(settingURL, "the GitLab API URL carries a user name or password", "drop them from the URL and give the token with ECHOES_GITLAB_TOKEN or --token")
 	}
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/")

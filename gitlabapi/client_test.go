@@ -301,6 +301,22 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// An https:// URL for a plain HTTP server fails at once, saying so: the
+// handshake would fail the same way on every try.
+func TestHTTPSToAPlainHTTPServer(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(1, "g/p", 2, "echoes/intent/x")
+	c, _ := newClient(t, strings.Replace(srv.APIURL(), "http://", "https://", 1))
+	_, err := c.MergeRequest(ctx(t), "1", 2)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != TLS || !IsPlainHTTP(e.Err) || e.Attempts != 1 {
+		t.Fatalf("err = %v (%+v), want a TLS error from one attempt that IsPlainHTTP", err, e)
+	}
+	if !strings.Contains(e.Error(), "plain HTTP") || !strings.Contains(e.Error(), "https://") {
+		t.Errorf("the error does not say http/https: %s", e.Error())
+	}
+}
+
 func TestBadCAFileIsAConfigError(t *testing.T) {
 	for name, path := range map[string]string{
 		"missing":    filepath.Join(t.TempDir(), "nope.pem"),

@@ -154,10 +154,10 @@ fi
 # --- 3. without ECHOES_GITLAB_TOKEN: the job token is refused, the pipeline's label variable decides
 gcl "$WORK/jobtoken.log" echoes-labels $(mr 2) --variable "CI_MERGE_REQUEST_LABELS=echoes/initiative/checkout,echoes/effort/S"
 expect_rc "without a token, the pipeline's labels are used" 0
-expect "$WORK/jobtoken.log" "falls back to CI_MERGE_REQUEST_LABELS" "as they were when the pipeline started: CI_MERGE_REQUEST_LABELS"
+expect "$WORK/jobtoken.log" "falls back to CI_MERGE_REQUEST_LABELS" "as they were when this job started: CI_MERGE_REQUEST_LABELS"
 gcl "$WORK/jobtoken-fail.log" echoes-labels $(mr 2) --variable "CI_MERGE_REQUEST_LABELS=backend"
 expect_rc "without a token, a pipeline started unlabelled fails" 1
-expect "$WORK/jobtoken-fail.log" "tells to run a new pipeline" "then run a new pipeline for it"
+expect "$WORK/jobtoken-fail.log" "tells to retry the job" "then retry this job: GitLab gives a retried job the labels"
 
 # --- 4. GitLab API errors fail the job by default ...
 gcl "$WORK/api-default.log" echoes-labels $(mr 404) --variable "ECHOES_GITLAB_TOKEN=$SECRET"

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/version"
 )
 
 const changelog = `# Changelog
@@ -152,6 +154,10 @@ func TestRunOnTheRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
+		before, _ := os.ReadFile(filepath.Join("../..", f))
+		if !strings.Contains(string(before), version.Number) && f != "CHANGELOG.md" {
+			continue // pins nothing
+		}
 		b, _ := os.ReadFile(filepath.Join(dir, f))
 		if !strings.Contains(string(b), "99.0.0") {
 			t.Errorf("%s does not say 99.0.0 after the cut", f)
