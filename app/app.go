@@ -152,6 +152,11 @@ func usageMessage(err error) string {
 	if flag, _, ok := strings.Cut(msg, ": expected string value but got \"EOL\""); ok {
 		return flag + " needs a value"
 	}
+	// kong offers -h, the one short flag, for any unknown short one:
+	// `unknown flag -l, did you mean "-h"?`. The flags are long ones.
+	if rest, ok := strings.CutPrefix(msg, "unknown flag -"); ok && len(rest) > 1 && rest[0] != '-' && strings.HasSuffix(rest, `, did you mean "-h"?`) {
+		return "unknown flag -" + strings.TrimSuffix(rest, `, did you mean "-h"?`) + ": the only short flag is -h (help); the others are long, such as --labels"
+	}
 	return msg
 }
 
@@ -169,6 +174,9 @@ func usageFix(args []string) string {
 				return fmt.Sprintf("did you mean %q? The commands are check (the default), serve and reconcile: see echoes-labels --help", "echoes-labels "+c)
 			}
 		}
+	}
+	if len(args) > 0 && (args[0] == "version" || args[0] == "-v" || args[0] == "-V") {
+		return "to print the version: echoes-labels --version"
 	}
 	if len(mask.ArgValues(args, "--labels")) > 0 && len(pos) > 1 {
 		return "--labels takes one comma-separated value: quote it, e.g. --labels 'echoes/intent/feature,backend'"

@@ -106,6 +106,9 @@ func (f *Command) config(m mask.Secrets) (config, error) {
 		}
 	}
 	switch {
+	case c.comment && f.Labels != nil:
+		return c, exit.BadSetting("--comment", "--comment/ECHOES_COMMENT writes on a merge request, but --labels checks labels without one",
+			"drop --comment (or unset ECHOES_COMMENT), or check a merge request with --project and --mr instead of --labels")
 	case c.timeout <= 0:
 		return c, exit.BadSetting("--timeout", fmt.Sprintf("--timeout/ECHOES_TIMEOUT is %s", c.timeout), "give a positive duration such as 30s or 2m")
 	case c.wait < 0:

@@ -127,14 +127,30 @@ func parseIID(s string, m mask.Secrets) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)),
-			"pass the number after ! in the merge request's title, e.g. --mr 42")
+		fix := "pass the merge request's IID, the number after ! in its header and at the end of its URL, e.g. --mr 42"
+		if _, tail, ok := strings.Cut(s, "/-/merge_requests/"); ok {
+			tail, _, _ = strings.Cut(tail, "/")
+			if iid, err := strconv.ParseInt(tail, 10, 64); err == nil && iid > 0 {
+				fix = fmt.Sprintf("pass the IID alone, the number at the end of the URL (and after ! in the merge request's header): --mr %d", iid)
+			}
+		}
+		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)), fix)
 	}
 	return n, nil
 }
 
 // validateProject accepts a numeric id or a namespace/project path.
 func validateProject(p string, m mask.Secrets) error {
+	if _, rest, ok := strings.Cut(p, "://"); ok {
+		fix := "give the project's path (group/project), not its URL, or its numeric id"
+		if _, path, ok := strings.Cut(rest, "/"); ok {
+			path, _, _ = strings.Cut(path, "/-/")
+			if path = strings.Trim(path, "/"); strings.Contains(path, "/") && !strings.ContainsAny(path, "?#") {
+				fix = fmt.Sprintf("give the project's path, not its URL: --project %s (or its numeric id)", m.Clip(path, 200))
+			}
+		}
+		return exit.BadSetting("--project", fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is a URL", m.Quote(p, 60)), fix)
+	}
 	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
 		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
 		return exit.BadSetting("--project", fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is neither a numeric id nor a group/project path", m.Quote(p, 60)),

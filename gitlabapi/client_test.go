@@ -398,6 +398,12 @@ func TestParseBaseURL(t *testing.T) {
 			t.Errorf("error repeats a password: %s", ce.Cause)
 		}
 	}
+	// Past the API root: the URL is blamed, and the root offered.
+	_, err := ParseBaseURL("https://gitlab.example.com/api/v4/projects")
+	var ce *exit.Error
+	if !errors.As(err, &ce) || ce.Code != exit.Config || !strings.Contains(ce.Cause, "past the API root") || !strings.Contains(ce.Fix, "https://gitlab.example.com/api/v4,") {
+		t.Errorf("…/api/v4/projects: %v, want a configuration error offering https://gitlab.example.com/api/v4", err)
+	}
 }
 
 func TestRetryAfterPastTheDeadlineIsReportedAtOnce(t *testing.T) {
