@@ -25,9 +25,9 @@ import (
 // like any other error: with --junit and --format known.
 type Command struct {
 	settings.GitLab `embed:"" set:"token_help=Access token with the read_api scope (the api scope for --comment). Without one the job token (CI_JOB_TOKEN) is tried."`
-	Project         string  `env:"CI_MERGE_REQUEST_PROJECT_ID,CI_PROJECT_ID" placeholder:"ID|PATH" help:"Project id or group/project path."`
-	MR              string  `name:"mr" env:"CI_MERGE_REQUEST_IID" placeholder:"IID" help:"Merge request IID (the number after !)."`
-	Labels          *string `placeholder:"L1,L2" help:"Check these comma-separated labels and call no GitLab at all."`
+	Project         string   `env:"CI_MERGE_REQUEST_PROJECT_ID,CI_PROJECT_ID" placeholder:"ID|PATH" help:"Project id or group/project path."`
+	MR              string   `name:"mr" env:"CI_MERGE_REQUEST_IID" placeholder:"IID" help:"Merge request IID (the number after !)."`
+	Labels          []string `sep:"none" placeholder:"L1,L2" help:"Check these comma-separated labels and call no GitLab at all; repeated, they add up."`
 
 	Timeout settings.Duration `env:"ECHOES_TIMEOUT" default:"30s" help:"Bound on each read of the labels, retries included; the whole run is bounded by --timeout plus --wait."`
 	NoColor settings.Switch   `help:"Plain output (also when NO_COLOR is set)."`
@@ -48,7 +48,7 @@ const minPollInterval = time.Second
 // config is the check's settings once validated.
 type config struct {
 	gitlabURL, token, project, mr string
-	labels                        *string
+	labels                        []string // nil: not given
 	rules                         check.Options
 	docs                          string
 	timeout, wait, pollInterval   time.Duration

@@ -611,3 +611,11 @@ func TestMaskingNeverBreaksWhatItMasks(t *testing.T) {
 		}
 	})
 }
+
+// Repeated --labels add up rather than the last one winning.
+func TestRepeatedLabelsAddUp(t *testing.T) {
+	r := run(t, nil, "--labels", "backend", "--labels", "echoes/intent/feature", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"verdict": "pass"`) || !strings.Contains(r.stdout, "backend") {
+		t.Fatalf("--labels backend --labels echoes/intent/feature: %s", r)
+	}
+}

@@ -47,7 +47,9 @@ type plan struct {
 // the CI variables in, the plan or a configuration error out.
 func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 	if c.labels != nil {
-		return plan{source: fromLabelsFlag, labels: cienv.SplitLabels(*c.labels)}, nil
+		p := plan{source: fromLabelsFlag, labels: cienv.SplitLabels(strings.Join(c.labels, ","))}
+		p.notices = labelsHints(p.labels, c.secrets)
+		return p, nil
 	}
 	p := plan{token: c.token, tokenKind: gitlabapi.PrivateToken, project: c.project, pipeline: job.PipelineLabels}
 	if p.token == "" && job.JobToken != "" {
@@ -137,6 +139,22 @@ func parseIID(s string, m mask.Secrets) (int64, error) {
 		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)), fix)
 	}
 	return n, nil
+}
+
+// labelsHints are the notices for labels that were likely typed wrong:
+// --labels splits on commas only, and the shell's quotes or a list's
+// brackets are not part of a name.
+func labelsHints(labels []string, m mask.Secrets) []string {
+	var out []string
+	for _, l := range labels {
+		switch {
+		case strings.Contains(l, ";"):
+			out = append(out, fmt.Sprintf("--labels: %s holds a \";\": labels are separated by commas, e.g. --labels 'echoes/intent/feature,backend'.", m.Quote(l, 80)))
+		case strings.ContainsAny(l[:1], "\"'[({") || strings.ContainsAny(l[len(l)-1:], "\"')]}"):
+			out = append(out, fmt.Sprintf("--labels: %s starts or ends with a quote or a bracket, which is then part of its name: give the names alone, e.g. --labels 'echoes/intent/feature,backend'.", m.Quote(l, 80)))
+		}
+	}
+	return out
 }
 
 // validateProject accepts a numeric id or a namespace/project path.
