@@ -32,8 +32,8 @@ type Deps = checkcmd.Deps
 // one sweep of that service, for those with nowhere to run it.
 type commands struct {
 	Check     checkcmd.Command       `cmd:"" default:"withargs" help:"${description}"`
-	Serve     serve.Command          `cmd:"" help:"Receive GitLab's merge request, job and pipeline webhooks and status check requests, and make the label job's verdict and the status check follow the labels within seconds (see the README, Turn green without a retry)."`
-	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs and answer the status checks whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
+	Serve     serve.Command          `cmd:"" help:"Receive GitLab's webhooks and status check requests and make the label job's verdict follow the labels within seconds (docs/SERVE.md)."`
+	Reconcile serve.ReconcileCommand `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs whose verdict no longer follows the labels, then exit: for a schedule or a CronJob (docs/SERVE.md)."`
 	Version   kong.VersionFlag       `help:"Print the version and exit."`
 }
 
