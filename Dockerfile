@@ -2,25 +2,36 @@
 # shell for the job's script, CA certificates, a non-root user, and no
 # ENTRYPOINT, so GitLab runs the job's script: through /bin/sh.
 #
-#   buildah bud --build-arg VERSION=v1.2.3 -t echoes-labels .   (or docker build)
+#   buildah bud --platform linux/arm64 --build-arg REVISION=0dfcaec -t echoes-labels .
 #
-# scripts/build-image.sh builds this same file without a registry, with
-# local stand-ins for the two base images passed as build args.
+# The Go stage runs on the build machine's platform and cross-compiles for
+# the target's (GOARCH: no emulation); only the last stage is the target's.
+# scripts/build-image.sh builds this same file for linux/amd64 and
+# linux/arm64 and writes the multi-platform index, without a registry,
+# with local stand-ins for the two base images passed as build args.
 ARG GO_IMAGE=golang:1.26-alpine
 ARG BASE_IMAGE=busybox:1.37-musl
 
-FROM ${GO_IMAGE} AS build
+FROM --platform=${BUILDPLATFORM} ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/echoes-labels ./cmd/echoes-labels \
- && /out/echoes-labels --version
+# Set by buildah and BuildKit from --platform; empty (the build machine's)
+# with a builder that sets neither.
+ARG TARGETOS
+ARG TARGETARCH
+# The commit, which Go cannot read here (.dockerignore leaves .git out):
+# --version prints "echoes-labels X.Y.Z (REVISION)", X.Y.Z from the source.
+ARG REVISION=
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -X main.revision=${REVISION}" -o /out/echoes-labels ./cmd/echoes-labels \
+ && if [ "${TARGETARCH:-$(go env GOHOSTARCH)}" = "$(go env GOHOSTARCH)" ]; then /out/echoes-labels --version; fi
 
-FROM ${BASE_IMAGE}
-ARG VERSION=dev
+# --platform said again: buildah 1.28 (Debian 12) would otherwise look the
+# base up for the build stage's platform.
+FROM --platform=${TARGETPLATFORM} ${BASE_IMAGE}
+ARG VERSION=
 LABEL org.opencontainers.image.title="echoes-labels" \
       org.opencontainers.image.description="Fails a GitLab merge request pipeline when the merge request lacks its Echoes labels" \
       org.opencontainers.image.version="${VERSION}" \

@@ -37,8 +37,8 @@ type Deps = checkcmd.Deps
 // one sweep of that service, for those with nowhere to run it.
 type commands struct {
 	Check     checkcmd.Command  `cmd:"" default:"withargs" help:"${description}"`
-	Serve     serve.Command     `cmd:"" help:"Receive GitLab's merge request, job and pipeline webhooks and status check requests, and make the label job's verdict and the status check follow the labels within seconds (see the README, Turn green without a retry)."`
-	Reconcile reconcile.Command `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs and answer the status checks whose verdict no longer follows the labels, then exit: for a scheduled pipeline or a CronJob (see the README, Turn green without a retry)."`
+	Serve     serve.Command     `cmd:"" help:"Receive GitLab's webhooks and status check requests and make the label job's verdict follow the labels within seconds (docs/SERVE.md)."`
+	Reconcile reconcile.Command `cmd:"" help:"Look once at the open merge requests of --watch, retry the label jobs whose verdict no longer follows the labels, then exit: for a schedule or a CronJob (docs/SERVE.md)."`
 	Version   kong.VersionFlag  `help:"Print the version and exit."`
 }
 
@@ -92,7 +92,7 @@ func Main(ctx context.Context, args []string, d Deps) (code int) {
 		kong.Name("echoes-labels"),
 		kong.Description(description),
 		kong.Writers(d.Stdout, d.Stderr), // help and version only: errors come back to us
-		kong.Vars{"version": d.Version, "docs_url": settings.DefaultDocsURL, "description": description},
+		kong.Vars{"version": "echoes-labels " + d.Version, "docs_url": settings.DefaultDocsURL, "description": description},
 		kong.Exit(func(int) { exited = true; panic(exitSignal{}) }),
 		kong.Resolvers(kong.ResolverFunc(func(ctx *kong.Context, p *kong.Path, f *kong.Flag) (any, error) { return env.resolve(ctx, p, f) })),
 		kong.ValueFormatter(func(v *kong.Value) string { return env.help(v) }),
@@ -196,8 +196,17 @@ func report(stderr io.Writer, secrets mask.Secrets, err error) int {
 func usageMessage(err error) string {
 	msg := err.Error()
 	// kong: `--labels: expected string value but got "EOL" (<EOL>)`.
-	if flag, _, ok := strings.Cut(msg, ": expected string value but got \"EOL\""); ok {
-		return flag + " needs a value"
+	// A repeatable flag (--labels) says it another way:
+	// `--labels: missing value, expecting "<arg>"`.
+	for _, eol := range []string{": expected string value but got \"EOL\"", ": missing value, expecting "} {
+		if flag, _, ok := strings.Cut(msg, eol); ok {
+			return flag + " needs a value"
+		}
+	}
+	// kong offers -h, the one short flag, for any unknown short one:
+	// `unknown flag -l, did you mean "-h"?`. The flags are long ones.
+	if rest, ok := strings.CutPrefix(msg, "unknown flag -"); ok && len(rest) > 1 && rest[0] != '-' && strings.HasSuffix(rest, `, did you mean "-h"?`) {
+		return "unknown flag -" + strings.TrimSuffix(rest, `, did you mean "-h"?`) + ": the only short flag is -h (help); the others are long, such as --labels"
 	}
 	return msg
 }
@@ -216,6 +225,9 @@ func usageFix(args []string) string {
 				return fmt.Sprintf("did you mean %q? The commands are check (the default), serve and reconcile: see echoes-labels --help", "echoes-labels "+c)
 			}
 		}
+	}
+	if len(args) > 0 && (args[0] == "version" || args[0] == "-v" || args[0] == "-V") {
+		return "to print the version: echoes-labels --version"
 	}
 	if len(mask.ArgValues(args, "--labels")) > 0 && len(pos) > 1 {
 		return "--labels takes one comma-separated value: quote it, e.g. --labels 'echoes/intent/feature,backend'"

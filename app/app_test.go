@@ -23,10 +23,12 @@ func TestMainRoutesAndExplains(t *testing.T) {
 	}{
 		{"the check is the default command", []string{"--labels", "echoes/intent/feature"}, nil, 0, "PASS", ""},
 		{"check by name", []string{"check", "--labels", "backend"}, nil, 1, "FAIL", ""},
-		{"version", []string{"--version"}, nil, 0, "v9.9.9", ""},
+		{"version", []string{"--version"}, nil, 0, "echoes-labels v9.9.9\n", ""},
 		{"help is the check's", []string{"help"}, nil, 0, "--labels", ""},
 		{"serve's help", []string{"serve", "--help"}, nil, 0, "--webhook-secret", ""},
 		{"an unknown flag", []string{"--nope"}, nil, 2, "", "fix: see echoes-labels --help"},
+		{"an unknown short flag is not offered -h", []string{"-l", "x"}, nil, 2, "", "unknown flag -l: the only short flag is -h (help); the others are long, such as --labels"},
+		{"version as a command", []string{"version"}, nil, 2, "", "fix: to print the version: echoes-labels --version"},
 		{"serve with nothing set names both missing settings", []string{"serve"}, nil, 2, "", "--webhook-secret"},
 		{"a token pasted into a flag's value is masked", []string{"--timeout", token},
 			map[string]string{"ECHOES_GITLAB_TOKEN": token}, 2, "", "[MASKED]"},

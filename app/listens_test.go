@@ -13,7 +13,7 @@ func TestListensOnlyWhenTheCommandCanBlock(t *testing.T) {
 		check   checkcmd.Command
 		want    bool
 	}{
-		{"check", checkcmd.Command{Labels: &labels}, false},
+		{"check", checkcmd.Command{Labels: []string{labels}}, false},
 		{"check", checkcmd.Command{}, true},
 		{"serve", checkcmd.Command{}, true},
 		{"reconcile", checkcmd.Command{}, true},

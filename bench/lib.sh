@@ -21,7 +21,7 @@ bench_binary() {
 	local bin="${SERVE_BIN:-}"
 	if [ -z "$bin" ]; then
 		bin="$1/echoes-labels"
-		CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$bin" ./cmd/echoes-labels
+		CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$bin" ./cmd/echoes-labels
 	fi
 	"$bin" "$2" --help >/dev/null 2>&1 || { echo "$bin has no $2 command; set SERVE_BIN to a build that has" >&2; exit 2; }
 	echo "$bin"

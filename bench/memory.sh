@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building"
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$work/echoes-labels" ./cmd/echoes-labels
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/echoes-labels" ./cmd/echoes-labels
 go build -o "$work/standin" ./internal/gitlabtest/standin
 ours="$work/echoes-labels"
 token="glpat-bench-0123456789abcdef"

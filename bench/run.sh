@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building"
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X main.version=bench' -o "$work/echoes-labels" ./cmd/echoes-labels
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/echoes-labels" ./cmd/echoes-labels
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/hello" ./bench/hello
 go build -o "$work/standin" ./internal/gitlabtest/standin
 go build -o "$work/pairs" ./bench/pairs

@@ -85,6 +85,9 @@ func (f fetcher) apiError(err error, iid int64) error {
 		}
 	case gitlabapi.TLS:
 		fix = "if your GitLab uses a private CA, point CI_SERVER_TLS_CA_FILE or --ca-file at its PEM certificate"
+		if gitlabapi.IsPlainHTTP(e.Err) {
+			fix = "write http:// instead of https:// in --gitlab-url/ECHOES_GITLAB_URL, or give the address where your GitLab speaks HTTPS"
+		}
 	case gitlabapi.Redirected:
 		fix = "set --gitlab-url/CI_API_V4_URL to the address GitLab redirects to, so the token goes straight there"
 	case gitlabapi.Malformed:

@@ -37,7 +37,7 @@ func TestAvailableLabels(t *testing.T) {
 		t.Fatalf("want exit 1:\n%s", r)
 	}
 	for _, want := range []string{
-		"fix: rename echoes/intnet/feature to echoes/intent/feature, which exists in the project",
+		"fix: replace the label echoes/intnet/feature with echoes/intent/feature on this merge request (it exists in the project)",
 		"available: echoes/intent/bugfix, echoes/intent/feature, echoes/intent/x00",
 		"echoes/intent/x17, … 13 more\n",
 		"available: echoes/effort/M\n",

@@ -31,9 +31,9 @@ import (
 // like any other error: with --junit and --format known.
 type Command struct {
 	settings.GitLab `embed:"" set:"token_help=Access token with the read_api scope (the api scope for --comment). Without one the job token (CI_JOB_TOKEN) is tried."`
-	Project         string  `env:"CI_MERGE_REQUEST_PROJECT_ID,CI_PROJECT_ID" placeholder:"ID|PATH" help:"Project id or group/project path."`
-	MR              string  `name:"mr" env:"CI_MERGE_REQUEST_IID" placeholder:"IID" help:"Merge request IID (the number after !)."`
-	Labels          *string `placeholder:"L1,L2" help:"Check these comma-separated labels and call no GitLab at all."`
+	Project         string   `env:"CI_MERGE_REQUEST_PROJECT_ID,CI_PROJECT_ID" placeholder:"ID|PATH" help:"Project id or group/project path."`
+	MR              string   `name:"mr" env:"CI_MERGE_REQUEST_IID" placeholder:"IID" help:"Merge request IID (the number after !)."`
+	Labels          []string `sep:"none" placeholder:"L1,L2" help:"Check these comma-separated labels and call no GitLab at all; repeated, they add up."`
 
 	Timeout settings.Duration `env:"ECHOES_TIMEOUT" default:"30s" help:"Bound on each read of the labels, retries included; the whole run is bounded by --timeout plus --wait."`
 	NoColor settings.Switch   `help:"Plain output (also when NO_COLOR is set)."`
@@ -61,8 +61,8 @@ type config struct {
 	base                        *url.URL       // the API root, parsed once; nil offline
 	caPool                      *x509.CertPool // --ca-file, read once; nil without one
 	token, project              string
-	iid                         int64 // 0: no --mr
-	labels                      *string
+	iid                         int64    // 0: no --mr
+	labels                      []string // nil: not given
 	rules                       check.Options
 	docs                        string
 	timeout, wait, pollInterval time.Duration
@@ -150,6 +150,10 @@ func (f *Command) config(m mask.Secrets, job cienv.Job, tokenSetEmpty string) (c
 	}
 	c.skipAuthors, err = parseAuthors(f.SkipAuthors, m)
 	bad.Add(err)
+	if c.comment && c.labels != nil {
+		bad.Add(exit.BadSetting("--comment", "--comment/ECHOES_COMMENT writes on a merge request, but --labels checks labels without one",
+			"drop --comment (or unset ECHOES_COMMENT), or check a merge request with --project and --mr instead of --labels"))
+	}
 	if c.labels == nil {
 		c.gitLab(f, m, job, &bad)
 	}

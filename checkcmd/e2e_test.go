@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/version"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "echoes-labels")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binary, "../cmd/echoes-labels")
+	build := exec.Command("go", "build", "-ldflags", "-X main.revision=e2e0000", "-o", binary, "../cmd/echoes-labels")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building echoes-labels:", err)
@@ -395,7 +396,7 @@ func TestColour(t *testing.T) {
 
 func TestVersionAndHelp(t *testing.T) {
 	r := run(t, nil, "--version")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "v0.0.0-test" {
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "echoes-labels "+version.Number+" (e2e0000)" {
 		t.Fatalf("--version: %s", r)
 	}
 	r = run(t, map[string]string{"COLUMNS": "100"}, "--help")

@@ -368,6 +368,8 @@ func TestMalformedVariablesNameTheFix(t *testing.T) {
 		{"api url without a scheme", with(base, "CI_API_V4_URL", "gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},
 		{"api url of another scheme", with(base, "CI_API_V4_URL", "ftp://gitlab.example.com/api/v4"), "is not an http(s) URL", "CI_API_V4_URL", nil},
 		{"project with a query", with(base, "CI_MERGE_REQUEST_PROJECT_ID", "group/project?x=1"), "neither a numeric id nor a group/project path", "--project", nil},
+		{"project as a URL", with(base, "CI_MERGE_REQUEST_PROJECT_ID", "https://gitlab.com/group/project"), "is a URL", "--project group/project (or its numeric id)", nil},
+		{"iid as a URL", with(base, "CI_MERGE_REQUEST_IID", "https://gitlab.com/g/p/-/merge_requests/7"), "not a positive number", "the number at the end of the URL (and after ! in the merge request's header): --mr 7", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.env)
@@ -379,6 +381,20 @@ func TestMalformedVariablesNameTheFix(t *testing.T) {
 	}
 	if srv.Count() != 0 {
 		t.Errorf("malformed variables made %d API requests", srv.Count())
+	}
+}
+
+// --comment writes on a merge request; --labels has none: a configuration
+// error, not a token without the api scope.
+func TestCommentWithLabelsIsAConfigError(t *testing.T) {
+	for _, r := range []result{
+		run(t, nil, "--labels", "echoes/intent/x", "--comment"),
+		run(t, map[string]string{"ECHOES_COMMENT": "true"}, "--labels", "echoes/intent/x"),
+	} {
+		if r.code != 2 {
+			t.Fatalf("exit %d, want 2\n%s", r.code, r)
+		}
+		causeAndFix(t, r, "--labels checks labels without one", "drop --comment (or unset ECHOES_COMMENT)")
 	}
 }
 
@@ -596,4 +612,12 @@ func TestMaskingNeverBreaksWhatItMasks(t *testing.T) {
 			t.Fatalf("a credential from the URL was printed:\n%s", r)
 		}
 	})
+}
+
+// Repeated --labels add up rather than the last one winning.
+func TestRepeatedLabelsAddUp(t *testing.T) {
+	r := run(t, nil, "--labels", "backend", "--labels", "echoes/intent/feature", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"verdict": "pass"`) || !strings.Contains(r.stdout, "backend") {
+		t.Fatalf("--labels backend --labels echoes/intent/feature: %s", r)
+	}
 }

@@ -407,7 +407,7 @@ func TestGitLabLogSections(t *testing.T) {
 			t.Errorf("details lack %q:\n%s", want, details)
 		}
 	}
-	if !strings.Contains(r.stdout[end:], "rename echoes/intnet/x to echoes/intent/x") {
+	if !strings.Contains(r.stdout[end:], "replace the label echoes/intnet/x with echoes/intent/x on this merge request") {
 		t.Errorf("the fix should stay visible after the section:\n%s", r.stdout[end:])
 	}
 }
@@ -730,7 +730,7 @@ func TestALabelSpellingAMarkerTakesNoNote(t *testing.T) {
 	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
 		t.Fatal(r)
 	}
-	// Quoted in the lenient job's note, in its "rename … to …" fix.
+	// Quoted in the lenient job's note, in its "replace the label … with …" fix.
 	srv.SetLabels(42, "group/project", 7, "echoes/intnet/<!-- echoes-labels:sticky-note job=strict -->")
 	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
 		t.Fatal(r)

@@ -94,8 +94,8 @@ func (f fetcher) fetch(ctx context.Context) (fetched, error) {
 		var e *gitlabapi.Error
 		errors.As(err, &e)
 		why, fix := f.jobTokenRefusal()
-		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels the pipeline started with (CI_MERGE_REQUEST_LABELS).\n"+
-			"  Why: %s.\n  A label added since needs a new pipeline, not a retry; to read them live: %s.",
+		f.noticef("GitLab refused the job token (%d %s), so this check uses the labels GitLab gave this job when it started (CI_MERGE_REQUEST_LABELS).\n"+
+			"  Why: %s.\n  A retry of this job sees a label added since; to read them live: %s.",
 			e.Status, http.StatusText(e.Status), why, fix)
 		return f.fromVariable(), nil
 	case p.tokenKind == gitlabapi.JobToken && refused(err) && p.onRefused == nothingToCheck:

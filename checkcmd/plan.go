@@ -18,7 +18,7 @@ const (
 	fromLabelsFlag source = iota // 1. --labels: no GitLab call
 	fromAPI                      // 2./3. a token or the job token: GET the merge request
 	fromBranch                   // a branch pipeline: list the branch's open merge requests
-	fromVariable                 // 4. CI_MERGE_REQUEST_LABELS, frozen at pipeline creation
+	fromVariable                 // 4. CI_MERGE_REQUEST_LABELS, filled in when the job started
 	nothingToCheck               // 5. no merge request
 )
 
@@ -47,7 +47,9 @@ type plan struct {
 // configuration error of a setting this pipeline lacks out.
 func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 	if c.labels != nil {
-		return plan{source: fromLabelsFlag, labels: cienv.SplitLabels(*c.labels)}, nil
+		p := plan{source: fromLabelsFlag, labels: cienv.SplitLabels(strings.Join(c.labels, ","))}
+		p.notices = labelsHints(p.labels, c.secrets)
+		return p, nil
 	}
 	p := plan{token: c.token, tokenKind: gitlabapi.PrivateToken, project: c.project, pipeline: job.PipelineLabels}
 	if p.token == "" && job.JobToken != "" {
@@ -110,14 +112,46 @@ func parseIID(s string, m mask.Secrets) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "!")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)),
-			"pass the number after ! in the merge request's title, e.g. --mr 42")
+		fix := "pass the merge request's IID, the number after ! in its header and at the end of its URL, e.g. --mr 42"
+		if _, tail, ok := strings.Cut(s, "/-/merge_requests/"); ok {
+			tail, _, _ = strings.Cut(tail, "/")
+			if iid, err := strconv.ParseInt(tail, 10, 64); err == nil && iid > 0 {
+				fix = fmt.Sprintf("pass the IID alone, the number at the end of the URL (and after ! in the merge request's header): --mr %d", iid)
+			}
+		}
+		return 0, exit.BadSetting("--mr", fmt.Sprintf("the merge request IID (--mr/CI_MERGE_REQUEST_IID) is %s, not a positive number", m.Quote(s, 40)), fix)
 	}
 	return n, nil
 }
 
+// labelsHints are the notices for labels that were likely typed wrong:
+// --labels splits on commas only, and the shell's quotes or a list's
+// brackets are not part of a name.
+func labelsHints(labels []string, m mask.Secrets) []string {
+	var out []string
+	for _, l := range labels {
+		switch {
+		case strings.Contains(l, ";"):
+			out = append(out, fmt.Sprintf("--labels: %s holds a \";\": labels are separated by commas, e.g. --labels 'echoes/intent/feature,backend'.", m.Quote(l, 80)))
+		case strings.ContainsAny(l[:1], "\"'[({") || strings.ContainsAny(l[len(l)-1:], "\"')]}"):
+			out = append(out, fmt.Sprintf("--labels: %s starts or ends with a quote or a bracket, which is then part of its name: give the names alone, e.g. --labels 'echoes/intent/feature,backend'.", m.Quote(l, 80)))
+		}
+	}
+	return out
+}
+
 // validateProject accepts a numeric id or a namespace/project path.
 func validateProject(p string, m mask.Secrets) error {
+	if _, rest, ok := strings.Cut(p, "://"); ok {
+		fix := "give the project's path (group/project), not its URL, or its numeric id"
+		if _, path, ok := strings.Cut(rest, "/"); ok {
+			path, _, _ = strings.Cut(path, "/-/")
+			if path = strings.Trim(path, "/"); strings.Contains(path, "/") && !strings.ContainsAny(path, "?#") {
+				fix = fmt.Sprintf("give the project's path, not its URL: --project %s (or its numeric id)", m.Clip(path, 200))
+			}
+		}
+		return exit.BadSetting("--project", fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is a URL", m.Quote(p, 60)), fix)
+	}
 	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '?' || r == '#' }) ||
 		strings.Contains(p, "..") || strings.HasPrefix(p, "/") || len(p) > 1024 {
 		return exit.BadSetting("--project", fmt.Sprintf("the project (--project/CI_MERGE_REQUEST_PROJECT_ID) %s is neither a numeric id nor a group/project path", m.Quote(p, 60)),

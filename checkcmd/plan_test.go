@@ -34,7 +34,7 @@ func TestPlanFollowsTheREADMEOrder(t *testing.T) {
 		want plan
 		err  string // a configuration error naming this
 	}{
-		{"1. --labels, even with a token and a merge request", config{labels: &labels, token: "tok", iid: 7}, mrJob,
+		{"1. --labels, even with a token and a merge request", config{labels: []string{labels}, token: "tok", iid: 7}, mrJob,
 			plan{source: fromLabelsFlag, labels: []string{"a", "echoes/intent/x"}}, ""},
 		{"2. a token", withToken(api, "tok"), mrJob,
 			plan{source: fromAPI, token: "tok", tokenKind: gitlabapi.PrivateToken, project: "42", iid: 7, onRefused: fromVariable, pipeline: []string{"backend"}}, ""},
@@ -108,6 +108,26 @@ func TestConfigReportsEveryBadSettingAtOnce(t *testing.T) {
 	for _, want := range []string{"--format text", "--mr 42", "--project my-group/my-project", "ECHOES_GITLAB_URL", "without quotes"} {
 		if !strings.Contains(e.Fix, want) {
 			t.Errorf("fix %q lacks %q", e.Fix, want)
+		}
+	}
+}
+
+// --labels splits on commas; a ";" or quotes and brackets around a name
+// get a hint, and a plain list none.
+func TestLabelsHints(t *testing.T) {
+	for _, tt := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"echoes/intent/feature", "backend"}, ""},
+		{[]string{"backend;echoes/intent/feature"}, `"backend;echoes/intent/feature" holds a ";"`},
+		{[]string{"echoes/intent/feature;backend"}, `holds a ";": labels are separated by commas`},
+		{[]string{"[echoes/intent/feature", "backend]"}, "starts or ends with a quote or a bracket"},
+		{[]string{`"echoes/intent/feature"`}, "starts or ends with a quote or a bracket"},
+	} {
+		got := strings.Join(labelsHints(tt.labels, nil), "\n")
+		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("labelsHints(%q) = %q, want %q", tt.labels, got, tt.want)
 		}
 	}
 }

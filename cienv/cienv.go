@@ -74,8 +74,8 @@ func (e Env) Empty(name string) bool {
 // Job is the pipeline as GitLab's predefined variables describe it.
 type Job struct {
 	JobToken       string
-	PipelineLabels []string // frozen when the pipeline was created
-	PipelineDraft  bool     // CI_MERGE_REQUEST_DRAFT (GitLab 17.10+), frozen likewise
+	PipelineLabels []string // as GitLab filled them in when the job started (a retry gets them afresh)
+	PipelineDraft  bool     // CI_MERGE_REQUEST_DRAFT (GitLab 17.10+), filled in likewise
 	InMRPipeline   bool     // a merge request pipeline: CI_MERGE_REQUEST_IID is set
 	InCI           bool     // colour on, although stdout is a pipe
 	InGitLab       bool     // collapsible log sections work

@@ -1,6 +1,6 @@
 // Package examples holds what the README's "Try it locally" runs: a merge
 // request webhook delivery in GitLab's shape and try-serve.sh. Its tests
-// check the README against the repository's release notes.
+// check the release the source says against CHANGELOG.md and every pin.
 package examples
 
 import (
@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/version"
 )
 
 var (
@@ -28,10 +30,12 @@ func read(t *testing.T, name string) string {
 	return string(b)
 }
 
-// TestReadmePinsTheNewestRelease fails when the README pins a version that
-// is not the newest release of CHANGELOG.md: a user copying the include
-// would otherwise ask for a release that does not exist, or an old one.
-func TestReadmePinsTheNewestRelease(t *testing.T) {
+// TestPinsAreTheRelease fails when the source's version is not the newest
+// release of CHANGELOG.md, or when the README, docs/SERVE.md or deploy/
+// pin another: a user copying an include or a manifest would otherwise ask
+// for a release that does not exist, or an old one. scripts/release.sh
+// changes all of them at once.
+func TestPinsAreTheRelease(t *testing.T) {
 	changelog := read(t, "CHANGELOG.md")
 	if !strings.Contains(changelog, "\n## [Unreleased]\n") {
 		t.Error("CHANGELOG.md has no \"## [Unreleased]\" section (Keep a Changelog)")
@@ -41,20 +45,35 @@ func TestReadmePinsTheNewestRelease(t *testing.T) {
 		t.Fatal("CHANGELOG.md has no release heading such as \"## [1.0.0] - 2026-12-02\"")
 	}
 	newest := releases[0][1]
-	readme := read(t, "README.md")
-	pins := pinned.FindAllStringSubmatch(readme, -1)
-	if len(pins) == 0 {
-		t.Fatal("README.md pins no version (component@X.Y.Z, image:X.Y.Z): update this test if that is intended")
+	if version.Number != newest {
+		t.Errorf("version.Number is %s, but the newest release in CHANGELOG.md is %s: cut releases with scripts/release.sh, which changes both", version.Number, newest)
 	}
-	for _, p := range pins {
-		if p[1] != newest {
-			t.Errorf("README.md pins %q in %q, but the newest release in CHANGELOG.md is %s: pin %s, or add the release to CHANGELOG.md", p[1], p[0], newest, newest)
+	if !strings.Contains(changelog, "\n["+newest+"]: https://") {
+		t.Errorf("CHANGELOG.md has no link for [%s] at the bottom", newest)
+	}
+	files := []string{"README.md", "docs/SERVE.md"}
+	deploy, err := filepath.Glob(filepath.Join("..", "deploy", "*.yaml"))
+	if err != nil || len(deploy) == 0 {
+		t.Fatalf("no deploy/*.yaml (%v)", err)
+	}
+	for _, d := range deploy {
+		files = append(files, filepath.Join("deploy", filepath.Base(d)))
+	}
+	for _, name := range files {
+		pins := pinned.FindAllStringSubmatch(read(t, name), -1)
+		if name == "README.md" && len(pins) == 0 {
+			t.Fatal("README.md pins no version (component@X.Y.Z, image:X.Y.Z): update this test if that is intended")
+		}
+		for _, p := range pins {
+			if p[1] != version.Number {
+				t.Errorf("%s pins %q in %q, but the release is %s: pin %s (scripts/release.sh does)", name, p[1], p[0], version.Number, version.Number)
+			}
 		}
 	}
 }
 
 // TestChangelogReleasesNewestFirst keeps the newest release at the top,
-// where TestReadmePinsTheNewestRelease reads it.
+// where TestPinsAreTheRelease reads it.
 func TestChangelogReleasesNewestFirst(t *testing.T) {
 	releases := releaseHeading.FindAllStringSubmatch(read(t, "CHANGELOG.md"), -1)
 	for i := 1; i < len(releases); i++ {

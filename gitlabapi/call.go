@@ -92,6 +92,9 @@ func (c *Client) explain(ctx context.Context, rec *call, resp *gitlab.Response, 
 	case errors.As(err, &redirect):
 		e.Kind = Redirected
 		e.Message = redirect.Error()
+	case IsPlainHTTP(err):
+		e.Kind = TLS
+		e.Message = "it answered in plain HTTP to a TLS handshake: the URL says https:// for a server that speaks http://"
 	case isUntrustedCert(err):
 		e.Kind = TLS
 		e.Message = "its TLS certificate is not trusted: " + c.cut(rootCause(err).Error(), 160)

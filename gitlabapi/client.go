@@ -226,10 +226,17 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q is not an http(s) URL", sanitizeURL(raw)), FixGitLabURL)
 	}
 	if u.User != nil {
-		return nil, exit.BadSetting(settingURL, "the GitLab API URL carries a user name or password", "drop them from the URL and pass the token with ECHOES_GITLAB_TOKEN or --token")
+		return nil, exit.BadSetting(settingURL, "the GitLab API URL carries a user name or password", "drop them from the URL and give the token with ECHOES_GITLAB_TOKEN or --token")
 	}
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/")
+	// A URL that goes on past the API root (…/api/v4/projects) would send
+	// every call to a path GitLab answers 404, blamed on the merge request.
+	if root, past, ok := strings.Cut(u.Path, "/api/v4/"); ok && past != "" {
+		u.Path, u.RawPath = root+"/api/v4", ""
+		return nil, exit.BadSetting(settingURL, fmt.Sprintf("the GitLab API URL %q goes on past the API root (/api/v4)", sanitizeURL(raw)),
+			fmt.Sprintf("give the API root, %s, or the instance's address", u.Redacted()))
+	}
 	if !strings.HasSuffix(u.Path, "/api/v4") {
 		u.Path += "/api/v4"
 	}

@@ -314,6 +314,22 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// An https:// URL for a plain HTTP server fails at once, saying so: the
+// handshake would fail the same way on every try.
+func TestHTTPSToAPlainHTTPServer(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(1, "g/p", 2, "echoes/intent/x")
+	c, _ := newClient(t, strings.Replace(srv.APIURL(), "http://", "https://", 1))
+	_, err := c.MergeRequest(ctx(t), "1", 2)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != TLS || !IsPlainHTTP(e.Err) || e.Attempts != 1 {
+		t.Fatalf("err = %v (%+v), want a TLS error from one attempt that IsPlainHTTP", err, e)
+	}
+	if !strings.Contains(e.Error(), "plain HTTP") || !strings.Contains(e.Error(), "https://") {
+		t.Errorf("the error does not say http/https: %s", e.Error())
+	}
+}
+
 func TestBadCAFileIsAConfigError(t *testing.T) {
 	for name, path := range map[string]string{
 		"missing":    filepath.Join(t.TempDir(), "nope.pem"),
@@ -391,6 +407,12 @@ func TestParseBaseURL(t *testing.T) {
 		} else if strings.Contains(ce.Cause, "pw") {
 			t.Errorf("error repeats a password: %s", ce.Cause)
 		}
+	}
+	// Past the API root: the URL is blamed, and the root offered.
+	_, err := ParseBaseURL("https://gitlab.example.com/api/v4/projects")
+	var ce *exit.Error
+	if !errors.As(err, &ce) || ce.Code != exit.Config || !strings.Contains(ce.Cause, "past the API root") || !strings.Contains(ce.Fix, "https://gitlab.example.com/api/v4,") {
+		t.Errorf("…/api/v4/projects: %v, want a configuration error offering https://gitlab.example.com/api/v4", err)
 	}
 }
 

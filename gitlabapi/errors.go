@@ -16,7 +16,8 @@ const (
 	Unreachable
 	// Timeout: the deadline passed before a usable answer.
 	Timeout
-	// TLS: the server's certificate is not trusted.
+	// TLS: the server's certificate is not trusted, or it speaks plain
+	// HTTP to an https:// URL (IsPlainHTTP).
 	TLS
 	// Redirected: GitLab sent us to another host; the token was not sent there.
 	Redirected

@@ -27,7 +27,7 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 		return err != nil && errors.As(err, &op) && op.Op == "dial", nil
 	}
 	var redirect *RedirectError
-	if errors.As(err, &redirect) || isUntrustedCert(err) {
+	if errors.As(err, &redirect) || isUntrustedCert(err) || IsPlainHTTP(err) {
 		return false, nil
 	}
 	if waitsPastDeadline(ctx, resp) {
@@ -95,6 +95,16 @@ func isUntrustedCert(err error) bool {
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr)
+}
+
+// IsPlainHTTP is true when an https:// URL reached a server that answered
+// in plain HTTP: the handshake fails the same way on every try, and the
+// fix is the URL's scheme.
+// net/http says so in an error of no type of its own when the answer
+// starts "HTTP/".
+func IsPlainHTTP(err error) bool {
+	var rec tls.RecordHeaderError
+	return errors.As(err, &rec) || err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // RetryAfter is the wait a 429 or 503 answer asks for: Retry-After, in

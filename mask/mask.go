@@ -142,17 +142,67 @@ func (m Secrets) With(values ...string) Secrets {
 }
 
 // Mask masks every secret in s: the known ones, whole or echoed in part
-// (their first PrefixRunes characters, for a long secret a server cut
+// (their first prefixLen characters, where a server cut a long secret
 // short), and anything shaped like a GitLab token, known or not: a token
 // pasted into the wrong variable is quoted by that variable's error.
+//
+// Only where the secret stands: a short secret that is a word, letters
+// only (a URL's password "pass"), is masked where it stands whole, not
+// inside a word ("password") nor as a word of a sentence, between two
+// spaces ("or pass --token": what echoes a value quotes it or leaves it in
+// its URL); a long secret's first characters only where the text stops
+// after them (the end, an ellipsis, a space or a quote), not where a
+// longer word merely shares them (a delivery id "2b2c8c6e-try-serve-0001"
+// and the secret "try-serve-webhook-secret"). Any other secret is masked
+// wherever it stands.
 func (m Secrets) Mask(s string) string {
 	for _, secret := range m {
-		s = maskOne(s, secret)
-		if len(secret) >= minPrefixed {
-			s = maskOne(s, secret[:prefixLen])
+		switch {
+		case len(secret) >= minPrefixed:
+			s = maskOne(s, secret, anywhere)
+			s = maskOne(s, secret[:prefixLen], cutAfter)
+		case isWord(secret):
+			s = maskOne(s, secret, standsWhole)
+		default:
+			s = maskOne(s, secret, anywhere)
 		}
 	}
 	return maskTokenShaped(s)
+}
+
+// where says whether the match s[i:j] is one to mask.
+type where func(s string, i, j int) bool
+
+func anywhere(string, int, int) bool { return true }
+
+// standsWhole: no letter or digit touches the match on either side, and it
+// is not a word between two spaces.
+func standsWhole(s string, i, j int) bool {
+	if i > 0 && j < len(s) && s[i-1] == ' ' && s[j] == ' ' {
+		return false
+	}
+	return (i == 0 || !isAlnum(s[i-1]) || !isAlnum(s[i])) && (j == len(s) || !isAlnum(s[j]) || !isAlnum(s[j-1]))
+}
+
+// cutAfter: the text stops after the match, as it does where a server cut
+// a value short: the end, or a character no token goes on with (an
+// ellipsis, a space, a quote; "." too, for "...").
+func cutAfter(s string, _, j int) bool {
+	return j == len(s) || !(isAlnum(s[j]) || s[j] == '-' || s[j] == '_')
+}
+
+// isWord: ASCII letters only.
+func isWord(s string) bool {
+	for i := range len(s) {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // A secret of minPrefixed bytes or more is also masked where only its
@@ -259,7 +309,7 @@ func (m Secrets) Quote(s string, n int) string { return `"` + m.Clip(s, n) + `"`
 // maskOne replaces secret in s in any ASCII case: kong lowercases a bad
 // bool value before quoting it, so a token pasted into
 // ECHOES_REQUIRE_EFFORT would otherwise reach the log in lower case.
-func maskOne(s, secret string) string {
+func maskOne(s, secret string, at where) string {
 	if secret == "" {
 		return s
 	}
@@ -268,16 +318,27 @@ func maskOne(s, secret string) string {
 		return s
 	}
 	var b strings.Builder
-	for {
-		i := strings.Index(folded, want)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+	from := 0 // s[:from] is written
+	for i := 0; ; {
+		k := strings.Index(folded[i:], want)
+		if k < 0 {
+			break
 		}
-		b.WriteString(s[:i])
-		b.WriteString(Replacement)
-		s, folded = s[i+len(want):], folded[i+len(want):]
+		k += i
+		if at(s, k, k+len(want)) {
+			b.WriteString(s[from:k])
+			b.WriteString(Replacement)
+			from = k + len(want)
+			i = from
+		} else {
+			i = k + 1
+		}
 	}
+	if from == 0 {
+		return s
+	}
+	b.WriteString(s[from:])
+	return b.String()
 }
 
 // lowerASCII lowercases ASCII letters only, byte by byte, so that byte

@@ -16,7 +16,7 @@ func TestMask(t *testing.T) {
 		{"nothing to hide", "glpat-AbC123", "nothing to hide"},
 		{"é glpat-ABC123 é", "glpat-abc123", "é [MASKED] é"},
 	} {
-		if got := maskOne(tt.s, tt.secret); got != tt.want {
+		if got := maskOne(tt.s, tt.secret, anywhere); got != tt.want {
 			t.Errorf("mask(%q, %q) = %q, want %q", tt.s, tt.secret, got, tt.want)
 		}
 	}
@@ -34,7 +34,7 @@ func FuzzMask(f *testing.F) {
 		}) {
 			return
 		}
-		got := maskOne(s, secret)
+		got := maskOne(s, secret, anywhere)
 		if strings.Contains(lowerASCII(got), lowerASCII(secret)) {
 			t.Fatalf("mask(%q, %q) = %q still holds the secret", s, secret, got)
 		}
@@ -96,5 +96,32 @@ func TestTokenShapedAndPartialSecretsAreMasked(t *testing.T) {
 	known := none.With("s3cret-0123456789abcdef")
 	if got := known.Mask(`{"message":"bad secret s3cret-012... given"}`); strings.Contains(got, "s3cret-012") {
 		t.Errorf("a cut echo of a known secret survives: %s", got)
+	}
+}
+
+// A secret is masked where it stands, not in every word that shares it.
+func TestMaskWhereTheSecretStands(t *testing.T) {
+	short := Secrets{}.With(URLSecrets("http://user:pass@gitlab.example.com/")...)
+	long := Secrets{}.With("try-serve-webhook-secret")
+	for _, tt := range []struct {
+		m        Secrets
+		in, want string
+	}{
+		{short, "the GitLab API URL carries a user name or password", "the GitLab API URL carries a user name or password"},
+		{short, "Get http://user:pass@gitlab.example.com/api/v4: refused", "Get http://user:[MASKED]@gitlab.example.com/api/v4: refused"},
+		{short, `password "pass" refused`, `password "[MASKED]" refused`},
+		{short, "bypass passes", "bypass passes"},
+		{short, "fix: set ECHOES_GITLAB_TOKEN or pass --token", "fix: set ECHOES_GITLAB_TOKEN or pass --token"},
+		{short, "pass", "[MASKED]"},
+		{short, "token pass", "token [MASKED]"},
+		{long, "delivery 2b2c8c6e-try-serve-0001 retried", "delivery 2b2c8c6e-try-serve-0001 retried"},
+		{long, "secret try-serve-webhook-secret refused", "secret [MASKED] refused"},
+		{long, `secret "try-serve-…" refused`, `secret "[MASKED]…" refused`},
+		{long, "secret try-serve-... refused", "secret [MASKED]... refused"},
+		{long, "cut at try-serve-", "cut at [MASKED]"},
+	} {
+		if got := tt.m.Mask(tt.in); got != tt.want {
+			t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -24,7 +24,7 @@ import (
 type Command struct {
 	rerun.Flags `embed:""`
 	// UpdatedWithin keeps a malformed value for config, which reports it with a fix.
-	UpdatedWithin settings.Duration `name:"updated-within" env:"ECHOES_UPDATED_WITHIN" default:"1h" help:"Look at the open merge requests updated within this long (0: every open merge request). Give at least the schedule's interval, plus a margin."`
+	UpdatedWithin settings.Duration `name:"updated-within" env:"ECHOES_UPDATED_WITHIN" default:"1h" help:"Look at the open merge requests updated within this long (0: all); at least the schedule's interval."`
 }
 
 // The settings a configuration error of reconcile names.

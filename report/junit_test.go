@@ -70,8 +70,8 @@ func TestJUnitFailuresShowInGitLab(t *testing.T) {
 	if len(cases) != 2 || cases[0].Status != "failed" || cases[1].Status != "failed" {
 		t.Fatalf("want two failed cases: %+v", cases)
 	}
-	for _, w := range []string{"no echoes/intent… or echoes/initiative… label", "fix: rename echoes/intnet/feature to echoes/intent/feature",
-		"details: https://docs.echoeshq.com/developer-guide", "run a new pipeline"} {
+	for _, w := range []string{"no echoes/intent… or echoes/initiative… label", "fix: replace the label echoes/intnet/feature with echoes/intent/feature on this merge request",
+		"details: https://docs.echoeshq.com/developer-guide", "then retry this job"} {
 		if !strings.Contains(cases[0].SystemOutput.(string), w) {
 			t.Errorf("GitLab shows %q, which lacks %q", cases[0].SystemOutput, w)
 		}

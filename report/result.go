@@ -21,7 +21,7 @@ type Source string
 const (
 	FromCommandLine Source = "command-line"
 	FromAPI         Source = "api"
-	FromVariable    Source = "variable" // CI_MERGE_REQUEST_LABELS, frozen at pipeline creation
+	FromVariable    Source = "variable" // CI_MERGE_REQUEST_LABELS, as GitLab filled it in when the job started
 )
 
 // MergeRequest names the merge request checked; empty when labels came from
@@ -207,7 +207,7 @@ func (r Result) NextStep() string {
 		}
 		return "To pass: add the label to the merge request (Labels, in its right sidebar), then retry this job."
 	case FromVariable:
-		return "To pass: add the label to the merge request, then run a new pipeline for it (a retry sees the labels this pipeline started with)."
+		return "To pass: add the label to the merge request (Labels, in its right sidebar), then retry this job: GitLab gives a retried job the labels as they are when it starts."
 	default:
 		return "To pass: add the missing label to --labels (or, in a pipeline, to the merge request)."
 	}
@@ -219,7 +219,7 @@ func Describe(src Source) string {
 	case FromAPI:
 		return "read from the GitLab API"
 	case FromVariable:
-		return "as they were when the pipeline started: CI_MERGE_REQUEST_LABELS"
+		return "as they were when this job started: CI_MERGE_REQUEST_LABELS"
 	default:
 		return "given with --labels"
 	}
@@ -238,14 +238,16 @@ func fix(rule check.RuleResult, v check.Verdict, p check.Prefixes, a *Available)
 		return "remove all but one effort label"
 	}
 	// A misspelt label is the likely culprit only when the kind is missing;
-	// with a wrong or doubled effort label, renaming it would add another.
+	// with a wrong or doubled effort label, replacing it would add another.
+	// Replace, not rename: renaming the project label changes no merge
+	// request, so GitLab sends no label event and serve sees nothing.
 	for _, nm := range v.NearMisses {
 		for _, k := range kinds {
 			if nm.Kind == k {
 				if l := a.existing(nm.Suggestion, k); l != "" {
-					return fmt.Sprintf("rename %s to %s, which exists in the project", printable.String(nm.Label), printable.String(l))
+					return fmt.Sprintf("replace the label %s with %s on this merge request (it exists in the project)", printable.String(nm.Label), printable.String(l))
 				}
-				return fmt.Sprintf("rename %s to %s", printable.String(nm.Label), printable.String(nm.Suggestion))
+				return fmt.Sprintf("replace the label %s with %s on this merge request", printable.String(nm.Label), printable.String(nm.Suggestion))
 			}
 		}
 	}

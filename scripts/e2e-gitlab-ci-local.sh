@@ -42,7 +42,7 @@ fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
 
 echo "e2e: building echoes-labels and the stand-in GitLab"
 mkdir -p "$WORK/bin"
-(cd "$ROOT" && go build -trimpath -ldflags "-X main.version=e2e" -o "$WORK/bin/echoes-labels" ./cmd/echoes-labels)
+(cd "$ROOT" && go build -trimpath -ldflags "-X main.revision=e2e0000" -o "$WORK/bin/echoes-labels" ./cmd/echoes-labels)
 (cd "$ROOT" && go build -o "$WORK/bin/standin" ./internal/gitlabtest/standin)
 export PATH="$WORK/bin:$PATH"
 
@@ -156,10 +156,10 @@ fi
 # --- 3. without ECHOES_GITLAB_TOKEN: the job token is refused, the pipeline's label variable decides
 gcl "$WORK/jobtoken.log" echoes-labels $(mr 2) --variable "CI_MERGE_REQUEST_LABELS=echoes/initiative/checkout,echoes/effort/S"
 expect_rc "without a token, the pipeline's labels are used" 0
-expect "$WORK/jobtoken.log" "falls back to CI_MERGE_REQUEST_LABELS" "as they were when the pipeline started: CI_MERGE_REQUEST_LABELS"
+expect "$WORK/jobtoken.log" "falls back to CI_MERGE_REQUEST_LABELS" "as they were when this job started: CI_MERGE_REQUEST_LABELS"
 gcl "$WORK/jobtoken-fail.log" echoes-labels $(mr 2) --variable "CI_MERGE_REQUEST_LABELS=backend"
 expect "$WORK/jobtoken-fail.log" "without a token, a pipeline started unlabelled fails" "FAIL  echoes-labels"
-expect "$WORK/jobtoken-fail.log" "tells to run a new pipeline" "then run a new pipeline for it"
+expect "$WORK/jobtoken-fail.log" "tells to retry the job" "then retry this job: GitLab gives a retried job the labels"
 
 # --- 4. GitLab API errors fail the job by default ...
 gcl "$WORK/api-default.log" echoes-labels $(mr 404) --variable "ECHOES_GITLAB_TOKEN=$SECRET"

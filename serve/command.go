@@ -27,17 +27,17 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
-	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, with a cap on connections of its own (64), for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"Also serve the probes and /metrics here, with a connection cap of their own (64)."`
 	rerun.Flags   `embed:""`
-	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16 characters or more (openssl rand -hex 32). The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
+	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16 characters or more (openssl rand -hex 32). The webhook secret, also the status checks'."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
-	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`
+	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to sweep --watch (0: never)."`
 
 	// the intake's
-	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting to be worked on at most. A delivery past it is answered 202 and logged at WARN, and the sweep catches up; without a sweep (--reconcile-interval 0 and no reconcile job) a restart loses what was queued."`
-	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Largest body, in bytes (default 1048576: 1 MiB), of a request without X-Gitlab-Token (a status check request, or a signed webhook), read before its signature can be checked. A status check request is the merge request event: a few KiB plus the description (twice when it changed); 1 MiB fits descriptions up to about 500 KiB. A webhook signed (webhook-signature) without a secret token is capped here too: a bigger event (a large pipeline) gets 413, which GitLab counts against the hook; give the webhook its secret token as well, and the 25 MiB budget applies. All such bodies together take at most 16 MiB; past it they are refused at once (503) and the sweep answers the check later."`
-	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long (with /readyz failing) before the drain, so that deliveries a load balancer still sends are taken, not refused. Keep the pod's terminationGracePeriodSeconds above it plus 22 s."`
-	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"The signing token of a signed webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), as GitLab shows it (whsec_ then base64). Default: --webhook-secret."`
+	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting at most."`
+	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Bytes of an unauthenticated request read before its signature check."`
+	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long before the drain."`
+	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"Signed webhooks' token (GitLab 19.0+). Default: the secret."`
 }
 
 // minSecret is the shortest webhook secret or signing key taken, in

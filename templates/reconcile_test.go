@@ -36,7 +36,7 @@ func TestReconcileComponentMatchesGitLabSchema(t *testing.T) {
 	}
 	given := map[string]string{"watch": "acme,acme-labs/api,42", "require_effort": "true", "job_name": "labels",
 		"updated_within": "2h", "reconcile_job_name": "labels: reconcile", "stage": "check",
-		"image": "registry.example.com/echoes-labels:1.1.0"}
+		"image": "registry.example.com/echoes-labels:2.0.0"}
 	if err := s.validateFile(ReconcileComponent, given); err != nil {
 		t.Fatalf("templates/echoes-labels-reconcile.yml with %v:\n%v", given, err)
 	}
@@ -55,7 +55,7 @@ func TestReconcileComponentMatchesGitLabSchema(t *testing.T) {
 // job_name rule.
 func TestReconcileComponentInputs(t *testing.T) {
 	inputs := reconcileInputs(t)
-	want := []string{"image", "job_name", "reconcile_job_name", "require_effort", "stage", "updated_within", "watch"}
+	want := []string{"image", "job_name", "reconcile_job_name", "require_effort", "stage", "token_variable", "updated_within", "watch"}
 	var names []string
 	for name := range inputs {
 		names = append(names, name)
@@ -93,6 +93,7 @@ func TestReconcileComponentRefusesBadInputs(t *testing.T) {
 		"watch":              {"", "my group", "a,,b", ",a", "a,", "a\n"},
 		"updated_within":     {"1d", "-1h", "1 h", "60"},
 		"reconcile_job_name": append(slices.Clone(reservedJobNames), ".hidden", ""),
+		"token_variable":     {"", "1TOKEN", "MY-TOKEN", "$TOKEN", "A B", "A}"},
 	}
 	for input, values := range refused {
 		for _, v := range values {
@@ -148,7 +149,7 @@ func TestReconcileComponentJob(t *testing.T) {
 		{"ECHOES_UPDATED_WITHIN", vars["ECHOES_UPDATED_WITHIN"], "1h"},
 		{"needs", fmt.Sprint(job["needs"]), "[]"},
 		{"stage", job["stage"], "test"},
-		{"script", fmt.Sprint(job["script"]), "[echoes-labels reconcile]"},
+		{"script's command", fmt.Sprint(job["script"].([]any)[1]), `ECHOES_GITLAB_TOKEN="${ECHOES_RECONCILE_TOKEN}" echoes-labels reconcile`},
 		{"rules", fmt.Sprint(job["rules"]), `[map[if:$CI_PIPELINE_SOURCE == "schedule"]]`},
 		{"resource_group", job["resource_group"], "echoes-labels-reconcile"},
 	} {
@@ -158,7 +159,22 @@ func TestReconcileComponentJob(t *testing.T) {
 	}
 	for _, v := range []string{"ECHOES_GITLAB_TOKEN", "GITLAB_TOKEN"} {
 		if _, set := vars[v]; set {
-			t.Errorf("the template must not set %s: it would hide the project's masked variable", v)
+			t.Errorf("the template must not set %s in variables: a project variable of that name wins there", v)
 		}
+	}
+	// Without the token's variable the job stops before the sweep, naming it.
+	check := fmt.Sprint(job["script"].([]any)[0])
+	for _, want := range []string{`if [ -z "${ECHOES_RECONCILE_TOKEN:-}" ]`, "the CI/CD variable ECHOES_RECONCILE_TOKEN is not set", "exit 2"} {
+		if !strings.Contains(check, want) {
+			t.Errorf("the script's first step %q does not contain %q", check, want)
+		}
+	}
+	cf, err = parseConfig(ReconcileComponent, map[string]string{"watch": "g", "token_variable": "SWEEP_TOKEN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprint(cf.body.(map[string]any)["echoes-labels-reconcile"].(map[string]any)["script"])
+	if !strings.Contains(script, `ECHOES_GITLAB_TOKEN="${SWEEP_TOKEN}" echoes-labels reconcile`) {
+		t.Errorf("token_variable SWEEP_TOKEN: script %s", script)
 	}
 }

@@ -12,10 +12,13 @@ import (
 	"gitlab.com/echoeshq/echoes-labels/app"
 	"gitlab.com/echoeshq/echoes-labels/cienv"
 	"gitlab.com/echoeshq/echoes-labels/mask"
+	"gitlab.com/echoeshq/echoes-labels/version"
 )
 
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
-var version = ""
+// revision is the commit the binary is built from, stamped where Go cannot
+// read it from the repository (the image's build): -ldflags
+// "-X main.revision=0dfcaec". The release itself is version.Number.
+var revision = ""
 
 func main() {
 	env := cienv.New(os.LookupEnv)
@@ -33,40 +36,9 @@ func main() {
 	os.Exit(code)
 }
 
-// buildVersion is the stamped version; else the module's version (go
-// install …@v1.2.3); else the VCS revision the binary was built from, so
-// that a binary built from a clone still says what it is.
+// buildVersion is the release and, when known, the commit:
+// "2.0.0 (0dfcaec)".
 func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
-	}
-	return versionOf(info)
-}
-
-func versionOf(info *debug.BuildInfo) string {
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "-dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev == "" {
-		return "dev"
-	}
-	return "dev-" + rev + modified
+	info, _ := debug.ReadBuildInfo()
+	return version.String(revision, info)
 }
