@@ -21,7 +21,7 @@ var (
 // lineStarts are the lines the report is made of; a label that smuggled a
 // line break in would start a line of its own.
 var lineStarts = []string{
-	"Echoes labels", "  intent:", "  initiative:", "  effort:", "  misspelt?", "✔ PASS", "✖ FAIL",
+	"Echoes labels", "  read:", "  intent:", "  initiative:", "  effort:", "  misspelt?", "✔ PASS", "✖ FAIL",
 	"  ✖ ", "  ⚠ ", "    fix: ", "    details: ", "To pass: ",
 }
 

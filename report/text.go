@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,11 @@ func Text(w io.Writer, r Result, o Options) error {
 		labels []check.Label
 		total  int
 	}{{"intent", v.Intents, v.Counts.Intents}, {"initiative", v.Initiatives, v.Counts.Initiatives}, {"effort", v.Efforts, v.Counts.Efforts}}
+	if r.Source == FromCommandLine {
+		// How --labels was split (on commas only): a ";" or a quote
+		// typed in it shows here as part of a name.
+		fmt.Fprintf(&b, "  %-11s %s\n", "read:", readList(r.Labels))
+	}
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "  %-11s %s\n", k.name+":", labelList(s, k.labels, k.total))
 	}
@@ -173,4 +179,22 @@ func newStyles(on bool) styles {
 		cyan:   mk(color.FgCyan),
 		faint:  mk(color.Faint),
 	}
+}
+
+// readList is every label read, each quoted so that its ends show, up to
+// inlineListed of them.
+func readList(labels []string) string {
+	if len(labels) == 0 {
+		return "none"
+	}
+	shown, more := capped(labels, inlineListed)
+	quoted := make([]string, len(shown))
+	for i, l := range shown {
+		quoted[i] = printable.String(strconv.Quote(l))
+	}
+	out := strings.Join(quoted, ", ")
+	if more > 0 {
+		out += ", … " + andMore(more)
+	}
+	return out
 }
