@@ -304,7 +304,11 @@ func (m Secrets) Masks(list []string) []string {
 func (m Secrets) Clip(s string, n int) string { return printable.Truncate(m.Mask(s), n) }
 
 // Quote is Clip in quotes.
-func (m Secrets) Quote(s string, n int) string { return `"` + m.Clip(s, n) + `"` }
+func (m Secrets) Quote(s string, n int) string {
+	// A quote inside is escaped, so that `"frontend"` given as a value
+	// reads "\"frontend\"", not ""frontend"".
+	return `"` + strings.ReplaceAll(m.Clip(s, n), `"`, `\"`) + `"`
+}
 
 // maskOne replaces secret in s in any ASCII case: kong lowercases a bad
 // bool value before quoting it, so a token pasted into
