@@ -71,7 +71,7 @@ func needsAll(args []string) bool {
 }
 
 const description = "Checks that a GitLab merge request carries the labels Echoes needs: at least one echoes/intent… or echoes/initiative… label, and optionally one echoes/effort… label sized XS to XL.\n\n" +
-	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 130 cancelled.\n\n" +
+	"Exit codes: 0 pass (or nothing to check), 1 labels missing or invalid, 2 configuration or usage error, 3 GitLab API error, 4 labels missing but not enforced (a warning), 130 cancelled.\n\n" +
 	"The service that retries the job when labels change: echoes-labels serve --help; one sweep of the open merge requests, for a schedule: echoes-labels reconcile --help."
 
 // Main parses args, runs the chosen command and returns the exit code. A

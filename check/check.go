@@ -274,10 +274,11 @@ func Evaluate(labels []string, opt Options) Verdict {
 		case Effort:
 			v.Efforts = keep(v.Efforts, l, &v.Counts.Efforts)
 		default:
-			// An invisible character (U+200B, U+2060, …) makes a label
-			// print as an Echoes label while it is none: the label without
-			// them is the one to add, if it is one.
-			visible := withoutFormatChars(name)
+			// An invisible character (U+200B, U+2060, …) or quotes typed
+			// around it make a label look like an Echoes label while it
+			// is none: the label without them is the one to add, if it is
+			// one.
+			visible := visibleName(name)
 			kind, rest, ok := Other, "", false
 			if visible != name {
 				kind = Classify(visible, p).Kind
@@ -395,18 +396,20 @@ func names(total int, groups ...[]Label) ([]string, int) {
 	return out, total - len(out)
 }
 
-// withoutFormatChars is name without Unicode's invisible format characters
-// (category Cf); name itself, unallocated, when it has none.
-func withoutFormatChars(name string) string {
-	if !strings.ContainsFunc(name, isFormatChar) {
-		return name
+// visibleName is name without Unicode's invisible format characters
+// (category Cf), and without the quotes or brackets typed around it
+// ("echoes/intent/feature" given quoted); name itself, unallocated, when
+// it has none.
+func visibleName(name string) string {
+	if strings.ContainsFunc(name, isFormatChar) {
+		name = strings.Map(func(r rune) rune {
+			if isFormatChar(r) {
+				return -1
+			}
+			return r
+		}, name)
 	}
-	return strings.Map(func(r rune) rune {
-		if isFormatChar(r) {
-			return -1
-		}
-		return r
-	}, name)
+	return strings.Trim(name, "\"'`[](){}")
 }
 
 func isFormatChar(r rune) bool { return r >= 0x80 && unicode.Is(unicode.Cf, r) }

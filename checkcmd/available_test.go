@@ -90,9 +90,19 @@ func TestAvailableLabelsInTheNote(t *testing.T) {
 		t.Fatalf("notes: %+v", notes)
 	}
 	body := notes[0].Body
+	// No near miss says which label is meant: the quick action names none
+	// (the first in the list would be a guess someone pastes).
 	if !strings.Contains(body, "  - Available: `echoes/intent/bugfix`, `echoes/intent/feature`") ||
-		!strings.Contains(body, "  - Or comment: `/label ~\"echoes/intent/bugfix\"`") {
+		!strings.Contains(body, "  - Or comment `/label ~\"…\"` with the one that fits") {
 		t.Errorf("note:\n%s", body)
+	}
+	// A near miss whose right spelling exists: that label, ready to paste.
+	srv.SetLabels(42, "group/project", 10, "echoes/intnet/feature")
+	if r := runIn(t, nil, nil, apiArgs(srv, "10", "--comment")...); r.code != 1 {
+		t.Fatalf("want exit 1:\n%s", r)
+	}
+	if notes := srv.Notes("group/project", 10); len(notes) != 1 || !strings.Contains(notes[0].Body, "  - Or comment: `/label ~\"echoes/intent/feature\"`") {
+		t.Errorf("notes with a near miss: %+v", notes)
 	}
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "/") {

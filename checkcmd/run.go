@@ -110,6 +110,10 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	if got.skip != "" {
 		return report.MergeRequest{}, r.skip(got.skip, hintNoMR)
 	}
+	if len(r.cfg.skipAuthors) > 0 && got.author == "" && got.source == report.FromVariable {
+		r.noticef("--skip-authors/ECHOES_SKIP_AUTHORS: the author is unknown here (CI_MERGE_REQUEST_LABELS carries none), so no author is skipped.\n" +
+			"  To skip bots' merge requests, let the job read the API: a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.")
+	}
 	if p := skippedAuthor(r.cfg.skipAuthors, got.author); p != "" {
 		return got.mr, r.skip(fmt.Sprintf("merge request %s is by %s, whose merge requests are not checked (--skip-authors %s)",
 			got.mr, printable.String(got.author), p), "")
@@ -119,7 +123,7 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 	case !r.cfg.enforce:
 		notEnforced = "--enforce/ECHOES_ENFORCE is false"
 	case r.cfg.draftsWarn && got.draft:
-		notEnforced = "the merge request is a draft (--drafts warn); mark it ready, then retry this job"
+		notEnforced = "the merge request is a draft (--drafts warn); add the labels before marking it ready"
 	}
 	v := check.Evaluate(got.labels, r.cfg.rules)
 	// A warning blocks no one: not worth runner minutes waiting for.

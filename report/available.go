@@ -92,6 +92,21 @@ func (a *Available) existing(name string, k check.Kind) string {
 	return ""
 }
 
+// meantLabel is the existing label a near miss of the merge request
+// points to, for a failed rule of its kind; "" when none does.
+func (r Result) meantLabel(f Finding) string {
+	for _, k := range kindsOf(f.Problem) {
+		for _, nm := range r.Verdict.NearMisses {
+			if nm.Kind == k {
+				if l := r.Available.existing(nm.Suggestion, k); l != "" {
+					return l
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // QuickAction is the quick action a person may paste in a comment to add
 // label: /label ~"name". Shown as inert text only (a code span in the
 // note): our note must not run it.

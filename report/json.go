@@ -12,7 +12,7 @@ import (
 const (
 	VerdictPass    = "pass"
 	VerdictFail    = "fail"
-	VerdictWarn    = "warn"    // labels missing, not enforced (a draft, or --enforce false): exit 4
+	VerdictWarn    = "warn"    // labels missing, not enforced (a draft, or --enforce=false): exit 4
 	VerdictSkipped = "skipped" // no merge request to check
 	VerdictError   = "error"   // configuration or API error: see the error field
 )

@@ -65,8 +65,13 @@ func Note(r Result, marker string) string {
 				line += ", " + andMore(more)
 			}
 			// The quick action is shown, never run: in a code span,
-			// which GitLab renders as text.
-			fmt.Fprintf(&b, "  - Available: %s\n  - Or comment: %s\n", line, codeSpan(QuickAction(shown[0])))
+			// which GitLab renders as text. It names a label only when
+			// the merge request's own near miss says which one is meant.
+			if meant := r.meantLabel(f); meant != "" {
+				fmt.Fprintf(&b, "  - Available: %s\n  - Or comment: %s\n", line, codeSpan(QuickAction(meant)))
+			} else {
+				fmt.Fprintf(&b, "  - Available: %s\n  - Or comment %s with the one that fits\n", line, codeSpan(QuickAction("…")))
+			}
 		}
 		fmt.Fprintf(&b, "  - Details: %s\n", docsLink(f.Details))
 	}

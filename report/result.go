@@ -79,7 +79,7 @@ type Result struct {
 	OutsideCI    bool   // run by hand: there is no job to retry
 	Calls        []Call // for the details
 	// NotEnforced, when the labels fail, says why that is only a warning
-	// (exit 4): a draft under --drafts warn, or --enforce false.
+	// (exit 4): a draft under --drafts warn, or --enforce=false.
 	NotEnforced string
 	// Available are the project's labels of the kinds missing, when the
 	// check read them (a failing check that read GitLab); nil otherwise.
@@ -200,17 +200,35 @@ func (r Result) Headline() string {
 // depends on whether a retry reads the labels afresh, and on whether
 // there is a job to retry at all.
 func (r Result) NextStep() string {
+	change := "add the label to the merge request"
+	if !r.onlyMissing() {
+		change = "change the merge request's labels as the fix says"
+	}
 	switch r.Source {
 	case FromAPI:
 		if r.OutsideCI {
-			return "To pass: add the label to the merge request (Labels, in its right sidebar), then run echoes-labels again."
+			return "To pass: " + change + " (Labels, in its right sidebar), then run echoes-labels again."
 		}
-		return "To pass: add the label to the merge request (Labels, in its right sidebar), then retry this job."
+		return "To pass: " + change + " (Labels, in its right sidebar), then retry this job."
 	case FromVariable:
-		return "To pass: add the label to the merge request (Labels, in its right sidebar), then retry this job: GitLab gives a retried job the labels as they are when it starts."
+		return "To pass: " + change + " (Labels, in its right sidebar), then retry this job: GitLab gives a retried job the labels as they are when it starts."
 	default:
+		if !r.onlyMissing() {
+			return "To pass: change the labels given to --labels as the fix says (or, in a pipeline, the merge request's)."
+		}
 		return "To pass: add the missing label to --labels (or, in a pipeline, to the merge request)."
 	}
+}
+
+// onlyMissing is true when every failed rule lacks a label (none has one
+// too many, or one of a wrong size), so adding one is the whole fix.
+func (r Result) onlyMissing() bool {
+	for _, rule := range r.Verdict.Rules {
+		if rule.Outcome == check.Failed && rule.Problem != check.NoIntentOrInitiative && rule.Problem != check.NoEffort {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe says where labels from src came from, for a parenthesis.
