@@ -121,6 +121,31 @@ var (
 )
 
 // golden compares r with testdata/name.golden (go test -update rewrites it).
+// readFile is the file at path; the test fails when it cannot be read.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// shortError asserts that r exited with code and that its error, in at
+// most two lines, mentions mention.
+func shortError(t *testing.T, r result, code int, mention string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\n%s", r.code, code, r)
+	}
+	if !strings.Contains(r.stderr, mention) {
+		t.Errorf("the error should mention %q:\n%s", mention, r)
+	}
+	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
+		t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
+	}
+}
+
 func golden(t *testing.T, name string, r result) {
 	t.Helper()
 	got := port.ReplaceAllString(r.String(), "127.0.0.1:PORT")
@@ -216,8 +241,7 @@ func TestAPI(t *testing.T) {
 }
 
 func TestJobToken(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	env := with(mrEnv(srv, "7"), "CI_MERGE_REQUEST_LABELS", "backend")
 
 	srv.SetJobToken(jobSecret)
@@ -286,15 +310,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.env, tt.args...)
-			if r.code != 2 {
-				t.Fatalf("exit %d, want 2\n%s", r.code, r)
-			}
-			if !strings.Contains(r.stderr, tt.mention) {
-				t.Errorf("the error should name %s:\n%s", tt.mention, r)
-			}
-			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
-				t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
-			}
+			shortError(t, r, 2, tt.mention)
 			if strings.Contains(r.stderr, "hunter22") {
 				t.Errorf("a password from the URL was printed:\n%s", r)
 			}
@@ -342,15 +358,7 @@ func TestAPIErrors(t *testing.T) {
 			}
 			start := time.Now()
 			r := run(t, with(with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret), tt.env...))
-			if r.code != 3 {
-				t.Fatalf("exit %d, want 3\n%s", r.code, r)
-			}
-			if !strings.Contains(r.stderr, tt.mention) {
-				t.Errorf("the error should mention %q:\n%s", tt.mention, r)
-			}
-			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
-				t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
-			}
+			shortError(t, r, 3, tt.mention)
 			if el := time.Since(start); el > 5*time.Second {
 				t.Errorf("took %v", el)
 			}
