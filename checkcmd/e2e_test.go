@@ -15,10 +15,9 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/goldenfile"
 	"gitlab.com/echoeshq/echoes-labels/version"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // binary is echoes-labels built once for all end-to-end tests, which run it
 // as a CI job would: a fresh process with only the environment we give it.
@@ -120,7 +119,6 @@ var (
 	millis    = regexp.MustCompile(` in \d+ms`)
 )
 
-// golden compares r with testdata/name.golden (go test -update rewrites it).
 // readFile is the file at path; the test fails when it cannot be read.
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -146,24 +144,14 @@ func shortError(t *testing.T, r result, code int, mention string) {
 	}
 }
 
+// golden compares r, its ports, times and durations made constant, with
+// testdata/name.golden (go test -update rewrites it).
 func golden(t *testing.T, name string, r result) {
 	t.Helper()
 	got := port.ReplaceAllString(r.String(), "127.0.0.1:PORT")
 	got = sectionTS.ReplaceAllString(got, "section_$1:TIME:")
 	got = millis.ReplaceAllString(got, " in Nms")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./checkcmd -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./checkcmd -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 func TestOffline(t *testing.T) {
