@@ -445,7 +445,7 @@ func TestBrokenComponentFailsValidation(t *testing.T) {
 // TestComponentInputs checks what the schema cannot: every input is
 // described, has a default, is used, and is documented.
 func TestComponentInputs(t *testing.T) {
-	inputs := componentInputs(t)
+	inputs := specInputs(t, Component)
 	want := []string{"job_name", "stage", "image", "require_effort", "allow_api_failure", "junit_report", "wait", "timeout",
 		"skip_authors", "drafts", "enforce", "dotenv"}
 	var names []string
