@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -78,14 +77,7 @@ func TestListsAreCapped(t *testing.T) {
 		t.Errorf("%d misspelt? lines, want 20 and one saying how many more", n)
 	}
 
-	var raw bytes.Buffer
-	if err := JSON(&raw, r); err != nil {
-		t.Fatal(err)
-	}
-	var doc JSONReport
-	if err := json.Unmarshal(raw.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := jsonDoc(t, r)
 	l := doc.Labels
 	if len(l.All) != 200 || l.AllOmitted != 550 || len(l.Intent) != 200 || l.IntentOmitted != 50 ||
 		len(l.Effort) != 200 || l.EffortOmitted != 50 || len(l.Initiative) != 0 || l.InitiativeOmitted != 0 {
