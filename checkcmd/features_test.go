@@ -71,6 +71,15 @@ func labelled(t *testing.T, labels ...string) *gitlabtest.Server {
 	return srv
 }
 
+// commentOn7 checks merge request 7 of srv with --comment and more, in
+// env, and fails the test unless the check exits code.
+func commentOn7(t *testing.T, srv *gitlabtest.Server, env map[string]string, code int, more ...string) {
+	t.Helper()
+	if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", append([]string{"--comment"}, more...)...)...); r.code != code {
+		t.Fatal(r)
+	}
+}
+
 // labelsArriveAt is a stand-in whose merge request 7 is labelled only
 // "backend" until the check's nth sleep, when its labels become labels, and
 // the fake clock, at 1_800_000_000, that makes the change.
@@ -315,9 +324,7 @@ func TestStickyComment(t *testing.T) {
 
 func TestNoCommentOnAPassWithoutANote(t *testing.T) {
 	srv := labelled(t, "echoes/intent/feature")
-	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, nil, 0)
 	if n := len(srv.Notes("group/project", 7)); n != 0 {
 		t.Errorf("a pass created %d notes", n)
 	}
@@ -338,9 +345,7 @@ func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
 
 func TestCommentMarkdownIsInert(t *testing.T) {
 	srv := labelled(t, "echoes/effort/<img src=x>@all[x](http://evil)`")
-	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, nil, 1)
 	// Label text goes in code spans, which GitLab's filters skip; outside
 	// them nothing of it may remain (report's tests render the note).
 	body := srv.Notes("group/project", 7)[0].Body
@@ -566,17 +571,11 @@ func TestTwoJobsKeepTwoNotes(t *testing.T) {
 	srv := labelled(t, "echoes/intent/feature")
 	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes-labels-strict"}
 	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes labels: lenient -->"}
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment", "--require-effort")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, strict, 1, "--require-effort")
 	srv.SetLabels(42, "group/project", 7, "backend")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 1)
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 0)
 	notes := srv.Notes("group/project", 7)
 	if len(notes) != 2 {
 		t.Fatalf("want a note a job, got %+v", notes)
@@ -614,9 +613,7 @@ func TestRacingRunsLeaveOneNote(t *testing.T) {
 			}
 			return false
 		})
-		if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-			t.Fatal(r)
-		}
+		commentOn7(t, srv, env, 1)
 		notes := srv.Notes("group/project", 7)
 		if len(notes) != 1 || strings.Contains(notes[0].Body, "the other run's") || !strings.Contains(notes[0].Body, "needs an Echoes label") {
 			t.Fatalf("want the other run's note kept, with this verdict: %+v", notes)
@@ -712,17 +709,11 @@ func TestALabelSpellingAMarkerTakesNoNote(t *testing.T) {
 	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "strict"}
 	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "lenient"}
 	srv.SetLabels(42, "group/project", 7, "backend")
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, strict, 1)
 	// Quoted in the lenient job's note, in its "replace the label … with …" fix.
 	srv.SetLabels(42, "group/project", 7, "echoes/intnet/<!-- echoes-labels:sticky-note job=strict -->")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 1)
+	commentOn7(t, srv, strict, 1)
 	notes := srv.Notes("group/project", 7)
 	if len(notes) != 2 || !strings.HasPrefix(notes[1].Body, "<!-- echoes-labels:sticky-note job=lenient -->") {
 		t.Fatalf("want the strict and the lenient job's notes, got %+v", notes)
