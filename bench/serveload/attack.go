@@ -289,12 +289,8 @@ func postLoop(ctx context.Context, client *http.Client, n int, st *attackStats, 
 // bigPipelines sends authenticated pipeline events of 24,000 builds
 // (about 19 MB, GitLab's shape) from n clients, back to back.
 func bigPipelines(ctx context.Context, a attackOptions, st *attackStats) error {
-	raw, err := os.ReadFile(a.pipelinePayload)
+	ev, err := readJSON(a.pipelinePayload)
 	if err != nil {
-		return err
-	}
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
 		return err
 	}
 	one, _ := json.Marshal(ev["builds"].([]any)[0])
