@@ -113,12 +113,6 @@ func with(base map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-var (
-	port      = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-	sectionTS = regexp.MustCompile(`section_(start|end):\d+:`)
-	millis    = regexp.MustCompile(` in \d+ms`)
-)
-
 // readFile is the file at path; the test fails when it cannot be read.
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -143,6 +137,12 @@ func shortError(t *testing.T, r result, code int, mention string) {
 		t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
 	}
 }
+
+var (
+	port      = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	sectionTS = regexp.MustCompile(`section_(start|end):\d+:`)
+	millis    = regexp.MustCompile(` in \d+ms`)
+)
 
 // golden compares r, its ports, times and durations made constant, with
 // testdata/name.golden (go test -update rewrites it).
