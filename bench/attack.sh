@@ -33,18 +33,11 @@ ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 standin_pid=""
 serve_pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; fi
-	if [ -n "$standin_pid" ]; then kill "$standin_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
 trap cleanup EXIT
 
 echo "== building"
 bin=$(bench_binary "$work" serve)
-go build -o "$work/standin" ./internal/gitlabtest/standin
-go build -o "$work/serveload" ./bench/serveload
+bench_tools "$work"
 
 token="glpat-bench-attack-0123456789"
 secret="bench-webhook-secret-0123456789"

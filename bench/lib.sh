@@ -26,3 +26,21 @@ bench_binary() {
 	"$bin" "$2" --help >/dev/null 2>&1 || { echo "$bin has no $2 command; set SERVE_BIN to a build that has" >&2; exit 2; }
 	echo "$bin"
 }
+
+# cleanup, the EXIT trap of the scripts that take it as it is, stops the
+# processes whose ids are in serve_pid and standin_pid, where set, and
+# removes $work.
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	local pid
+	for pid in "${serve_pid:-}" "${standin_pid:-}"; do
+		if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	done
+	rm -rf "$work"
+}
+
+# bench_tools DIR builds the GitLab stand-in and serveload into DIR.
+bench_tools() {
+	go build -o "$1/standin" ./internal/gitlabtest/standin
+	go build -o "$1/serveload" ./bench/serveload
+}

@@ -56,8 +56,7 @@ trap cleanup EXIT
 
 echo "== building"
 bin=$(bench_binary "$work" serve)
-go build -o "$work/standin" ./internal/gitlabtest/standin
-go build -o "$work/serveload" ./bench/serveload
+bench_tools "$work"
 
 token="glpat-bench-serve-0123456789"
 secret="bench-webhook-secret-0123456789"

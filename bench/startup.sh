@@ -19,11 +19,6 @@ cd "$(dirname "$0")/.."
 runs="${RUNS:-200}"
 work=$(mktemp -d)
 standin_pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [ -n "$standin_pid" ]; then kill "$standin_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
 trap cleanup EXIT
 
 bin="${BIN:-}"

@@ -38,17 +38,11 @@ limit="${SWEEP_TIMEOUT:-180}"
 
 work=$(mktemp -d)
 standin_pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [ -n "$standin_pid" ]; then kill "$standin_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
 trap cleanup EXIT
 
 echo "== building"
 bin=$(bench_binary "$work" reconcile)
-go build -o "$work/standin" ./internal/gitlabtest/standin
-go build -o "$work/serveload" ./bench/serveload
+bench_tools "$work"
 
 token="glpat-bench-sweep-0123456789"
 status=0

@@ -13,8 +13,7 @@ import (
 )
 
 func labelsServer(t *testing.T) *gitlabtest.Server {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend", "echoes/intnet/feature")
+	srv := labelled(t, "backend", "echoes/intnet/feature")
 	srv.SetLabels(42, "group/project", 8, "echoes/intent/feature")
 	labels := []gitlabtest.ProjectLabel{{Name: "backend"}, {Name: "echoes/intent/feature", Group: true},
 		{Name: "echoes/intent/bugfix", Group: true}, {Name: "echoes/initiative/checkout"}, {Name: "echoes/effort/M"},

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
 
 // readDotenv reads the file as GitLab does: KEY=VALUE lines, split at the
@@ -31,8 +29,7 @@ func readDotenv(t *testing.T, path string) map[string]string {
 // The dotenv report is written on every exit, with the verdict a later
 // job can read.
 func TestDotenvOnEveryExit(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature", "echoes/intent/bug\nECHOES_LABELS_VERDICT=pass", "echoes/effort/M")
+	srv := labelled(t, "echoes/intent/feature", "echoes/intent/bug\nECHOES_LABELS_VERDICT=pass", "echoes/effort/M")
 	srv.SetLabels(42, "group/project", 8, "backend")
 	srv.SetDraft(42, "group/project", 8, true)
 	srv.SetAuthor(42, "group/project", 9, "dependabot")

@@ -15,10 +15,9 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/goldenfile"
 	"gitlab.com/echoeshq/echoes-labels/version"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // binary is echoes-labels built once for all end-to-end tests, which run it
 // as a CI job would: a fresh process with only the environment we give it.
@@ -114,31 +113,45 @@ func with(base map[string]string, kv ...string) map[string]string {
 	return out
 }
 
+// readFile is the file at path; the test fails when it cannot be read.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// shortError asserts that r exited with code and that its error, in at
+// most two lines, mentions mention.
+func shortError(t *testing.T, r result, code int, mention string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\n%s", r.code, code, r)
+	}
+	if !strings.Contains(r.stderr, mention) {
+		t.Errorf("the error should mention %q:\n%s", mention, r)
+	}
+	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
+		t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
+	}
+}
+
 var (
 	port      = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 	sectionTS = regexp.MustCompile(`section_(start|end):\d+:`)
 	millis    = regexp.MustCompile(` in \d+ms`)
 )
 
-// golden compares r with testdata/name.golden (go test -update rewrites it).
+// golden compares r, its ports, times and durations made constant, with
+// testdata/name.golden (go test -update rewrites it).
 func golden(t *testing.T, name string, r result) {
 	t.Helper()
 	got := port.ReplaceAllString(r.String(), "127.0.0.1:PORT")
 	got = sectionTS.ReplaceAllString(got, "section_$1:TIME:")
 	got = millis.ReplaceAllString(got, " in Nms")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./checkcmd -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./checkcmd -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 func TestOffline(t *testing.T) {
@@ -216,8 +229,7 @@ func TestAPI(t *testing.T) {
 }
 
 func TestJobToken(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	env := with(mrEnv(srv, "7"), "CI_MERGE_REQUEST_LABELS", "backend")
 
 	srv.SetJobToken(jobSecret)
@@ -286,15 +298,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.env, tt.args...)
-			if r.code != 2 {
-				t.Fatalf("exit %d, want 2\n%s", r.code, r)
-			}
-			if !strings.Contains(r.stderr, tt.mention) {
-				t.Errorf("the error should name %s:\n%s", tt.mention, r)
-			}
-			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
-				t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
-			}
+			shortError(t, r, 2, tt.mention)
 			if strings.Contains(r.stderr, "hunter22") {
 				t.Errorf("a password from the URL was printed:\n%s", r)
 			}
@@ -342,15 +346,7 @@ func TestAPIErrors(t *testing.T) {
 			}
 			start := time.Now()
 			r := run(t, with(with(mrEnv(srv, "7"), "ECHOES_GITLAB_TOKEN", secret), tt.env...))
-			if r.code != 3 {
-				t.Fatalf("exit %d, want 3\n%s", r.code, r)
-			}
-			if !strings.Contains(r.stderr, tt.mention) {
-				t.Errorf("the error should mention %q:\n%s", tt.mention, r)
-			}
-			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
-				t.Errorf("%d lines of error, want at most two:\n%s", lines, r)
-			}
+			shortError(t, r, 3, tt.mention)
 			if el := time.Since(start); el > 5*time.Second {
 				t.Errorf("took %v", el)
 			}

@@ -515,10 +515,7 @@ func TestCancelledJobStopsAndLeavesAReport(t *testing.T) {
 				t.Fatalf("exit %v, want 130\n%s%s", err, &stdout, &stderr)
 			}
 			causeAndFix(t, result{stdout.String(), stderr.String(), 130}, "cancelled", "run the job again")
-			b, err := os.ReadFile(junit)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := readFile(t, junit)
 			var doc struct {
 				Errors int `xml:"errors,attr"`
 				Case   struct {
@@ -555,10 +552,7 @@ func TestMaskingNeverBreaksWhatItMasks(t *testing.T) {
 			if strings.Contains(markers.ReplaceAllString(r.stdout, "")+r.stderr, token) {
 				t.Errorf("the token was printed:\n%s", r)
 			}
-			b, err := os.ReadFile(junit)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := readFile(t, junit)
 			var doc struct {
 				Tests int    `xml:"tests,attr"`
 				Out   string `xml:"testsuite>testcase>system-out"`

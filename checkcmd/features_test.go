@@ -62,13 +62,45 @@ func runIn(t *testing.T, env map[string]string, clk clock.Clock, args ...string)
 	return r
 }
 
+// labelled is a stand-in whose merge request 7 of project 42,
+// group/project, has labels.
+func labelled(t *testing.T, labels ...string) *gitlabtest.Server {
+	t.Helper()
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 7, labels...)
+	return srv
+}
+
+// commentOn7 checks merge request 7 of srv with --comment and more, in
+// env, and fails the test unless the check exits code.
+func commentOn7(t *testing.T, srv *gitlabtest.Server, env map[string]string, code int, more ...string) {
+	t.Helper()
+	if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", append([]string{"--comment"}, more...)...)...); r.code != code {
+		t.Fatal(r)
+	}
+}
+
+// labelsArriveAt is a stand-in whose merge request 7 is labelled only
+// "backend" until the check's nth sleep, when its labels become labels, and
+// the fake clock, at 1_800_000_000, that makes the change.
+func labelsArriveAt(t *testing.T, n int, labels ...string) (*gitlabtest.Server, *fakeClock) {
+	t.Helper()
+	srv := labelled(t, "backend")
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock.onTick = func() {
+		if len(clock.slept) == n {
+			srv.SetLabels(42, "group/project", 7, labels...)
+		}
+	}
+	return srv, clock
+}
+
 func apiArgs(srv *gitlabtest.Server, iid string, more ...string) []string {
 	return append([]string{"--gitlab-url", srv.APIURL(), "--token", secret, "--project", "group/project", "--mr", iid}, more...)
 }
 
 func TestJUnitReport(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	srv.SetLabels(42, "group/project", 8, "echoes/effort/XXL", "evil\x1b[31m<label>&\"")
 	dir := t.TempDir()
 
@@ -87,10 +119,7 @@ func TestJUnitReport(t *testing.T) {
 	}
 	read := func(path string) junit {
 		t.Helper()
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readFile(t, path)
 		var j junit
 		if err := xml.Unmarshal(b, &j); err != nil {
 			t.Fatalf("not valid XML: %v\n%s", err, b)
@@ -187,14 +216,8 @@ func TestJSONReport(t *testing.T) {
 }
 
 func TestWaitPassesWhenTheLabelArrives(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	clock.onTick = func() {
-		if len(clock.slept) == 3 { // the developer adds the label during the third interval
-			srv.SetLabels(42, "group/project", 7, "backend", "echoes/intent/feature")
-		}
-	}
+	// the developer adds the label during the third interval
+	srv, clock := labelsArriveAt(t, 3, "backend", "echoes/intent/feature")
 	r := runIn(t, nil, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
 	if r.code != 0 {
 		t.Fatalf("want a pass once the label is added:\n%s", r)
@@ -213,8 +236,7 @@ func TestWaitPassesWhenTheLabelArrives(t *testing.T) {
 }
 
 func TestWaitGivesUpAtTheDeadline(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 	r := runIn(t, nil, clock, apiArgs(srv, "7", "--wait", "25s", "--poll-interval", "10s")...)
 	if r.code != 1 {
@@ -231,8 +253,7 @@ func TestWaitGivesUpAtTheDeadline(t *testing.T) {
 }
 
 func TestWaitIsBoundedWhenGitLabHangs(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if n == 1 {
 			return false
@@ -260,8 +281,7 @@ func TestWaitIsPointlessOnFrozenLabels(t *testing.T) {
 }
 
 func TestStickyComment(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.AddNote("group/project", 7, "LGTM, but please label it")
 	args := apiArgs(srv, "7", "--comment")
 
@@ -303,19 +323,15 @@ func TestStickyComment(t *testing.T) {
 }
 
 func TestNoCommentOnAPassWithoutANote(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
-		t.Fatal(r)
-	}
+	srv := labelled(t, "echoes/intent/feature")
+	commentOn7(t, srv, nil, 0)
 	if n := len(srv.Notes("group/project", 7)); n != 0 {
 		t.Errorf("a pass created %d notes", n)
 	}
 }
 
 func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	srv.SetLabels(42, "group/project", 8, "backend")
 	srv.RefuseNotes(true)
 	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "8", "--comment")...)
@@ -328,11 +344,8 @@ func TestCommentRefusedKeepsTheVerdict(t *testing.T) {
 }
 
 func TestCommentMarkdownIsInert(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/effort/<img src=x>@all[x](http://evil)`")
-	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	srv := labelled(t, "echoes/effort/<img src=x>@all[x](http://evil)`")
+	commentOn7(t, srv, nil, 1)
 	// Label text goes in code spans, which GitLab's filters skip; outside
 	// them nothing of it may remain (report's tests render the note).
 	body := srv.Notes("group/project", 7)[0].Body
@@ -348,8 +361,7 @@ func TestCommentMarkdownIsInert(t *testing.T) {
 }
 
 func TestBranchPipelines(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	srv.SetSourceBranch(42, "group/project", 7, "topic")
 	srv.SetLabels(42, "group/project", 9, "backend")
 	srv.SetSourceBranch(42, "group/project", 9, "unlabelled")
@@ -377,8 +389,7 @@ func TestBranchPipelines(t *testing.T) {
 }
 
 func TestMergeTrainChecksAsUsual(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/initiative/q3")
+	srv := labelled(t, "echoes/initiative/q3")
 	env := map[string]string{"CI_MERGE_REQUEST_IID": "7", "CI_MERGE_REQUEST_EVENT_TYPE": "merge_train", "GITLAB_CI": "true", "CI": "true"}
 	r := runIn(t, env, &fakeClock{now: time.Unix(1_800_000_000, 0)}, apiArgs(srv, "7")...)
 	if r.code != 0 {
@@ -422,10 +433,7 @@ func TestJUnitReportIsMaskedToo(t *testing.T) {
 	if r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--junit", path)...); r.code != 3 {
 		t.Fatal(r)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, path)
 	if bytes.Contains(b, []byte(secret)) || !bytes.Contains(b, []byte("[MASKED]")) {
 		t.Errorf("the JUnit report, shown in the merge request, must mask the token:\n%s", b)
 	}
@@ -442,8 +450,7 @@ func TestBranchPipelineWithARefusedJobToken(t *testing.T) {
 }
 
 func TestRefusedJobTokenFixNamesTheVariable(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	// Outside a merge request pipeline there is no fallback: the error must
 	// say what to do, and not ask for scopes a job token cannot have.
 	r := runIn(t, map[string]string{"CI_JOB_TOKEN": jobSecret}, &fakeClock{}, "--gitlab-url", srv.APIURL(), "--project", "42", "--mr", "7")
@@ -453,8 +460,7 @@ func TestRefusedJobTokenFixNamesTheVariable(t *testing.T) {
 }
 
 func TestCommentIgnoresAReviewerQuotingIt(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.AddNote("group/project", 7, "> <!-- echoes-labels:sticky-note -->\n> quoting the bot: why is this red?")
 	r := runIn(t, nil, &fakeClock{}, apiArgs(srv, "7", "--comment")...)
 	if r.code != 1 || !strings.Contains(r.stdout, "commented on the merge request") {
@@ -562,21 +568,14 @@ func TestJUnitWritesOnlyARegularFile(t *testing.T) {
 // The component included twice keeps a note a job: the strict job's
 // failure is not overwritten by the lenient job's pass.
 func TestTwoJobsKeepTwoNotes(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes-labels-strict"}
 	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes labels: lenient -->"}
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment", "--require-effort")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, strict, 1, "--require-effort")
 	srv.SetLabels(42, "group/project", 7, "backend")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 1)
 	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 0 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 0)
 	notes := srv.Notes("group/project", 7)
 	if len(notes) != 2 {
 		t.Fatalf("want a note a job, got %+v", notes)
@@ -595,8 +594,7 @@ func TestRacingRunsLeaveOneNote(t *testing.T) {
 	const marker = "<!-- echoes-labels:sticky-note job=echoes-labels -->"
 	env := map[string]string{"CI": "true", "CI_JOB_NAME": "echoes-labels"}
 	t.Run("duplicates an earlier race left", func(t *testing.T) {
-		srv := gitlabtest.New(t)
-		srv.SetLabels(42, "group/project", 7, "backend")
+		srv := labelled(t, "backend")
 		srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nold")
 		srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nolder race")
 		oldest := srv.Notes("group/project", 7)[0].ID
@@ -608,17 +606,14 @@ func TestRacingRunsLeaveOneNote(t *testing.T) {
 		}
 	})
 	t.Run("another run writes while this one does", func(t *testing.T) {
-		srv := gitlabtest.New(t)
-		srv.SetLabels(42, "group/project", 7, "backend")
+		srv := labelled(t, "backend")
 		srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 			if r.Method == http.MethodPost {
 				srv.AddNoteAs("group/project", 7, gitlabtest.Bot, marker+"\nthe other run's")
 			}
 			return false
 		})
-		if r := runIn(t, env, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-			t.Fatal(r)
-		}
+		commentOn7(t, srv, env, 1)
 		notes := srv.Notes("group/project", 7)
 		if len(notes) != 1 || strings.Contains(notes[0].Body, "the other run's") || !strings.Contains(notes[0].Body, "needs an Echoes label") {
 			t.Fatalf("want the other run's note kept, with this verdict: %+v", notes)
@@ -630,8 +625,7 @@ func TestRacingRunsLeaveOneNote(t *testing.T) {
 // past the bound none is written rather than a duplicate.
 func TestNoteAmongThousandsOfComments(t *testing.T) {
 	const marker = "<!-- echoes-labels:sticky-note -->"
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	for i := 0; i < 1500; i++ {
 		srv.AddNote("group/project", 7, fmt.Sprintf("comment %d", i))
 	}
@@ -653,14 +647,7 @@ func TestNoteAmongThousandsOfComments(t *testing.T) {
 // The log's details section spans the whole check, a wait of minutes
 // included, so GitLab shows how long the job really spent.
 func TestDetailsSectionShowsTheRealDuration(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	clock.onTick = func() {
-		if len(clock.slept) == 12 {
-			srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
-		}
-	}
+	srv, clock := labelsArriveAt(t, 12, "echoes/intent/feature")
 	env := map[string]string{"CI": "true", "GITLAB_CI": "true"}
 	r := runIn(t, env, clock, apiArgs(srv, "7", "--wait", "10m", "--poll-interval", "10s")...)
 	m := regexp.MustCompile(`section_start:(\d+):echoes_labels_details.*section_end:(\d+):echoes_labels_details`).FindStringSubmatch(strings.ReplaceAll(r.stdout, "\n", " "))
@@ -675,8 +662,7 @@ func TestDetailsSectionShowsTheRealDuration(t *testing.T) {
 // A refusal while waiting is not worth waiting out: the wait ends at once
 // with the refusal's own cause.
 func TestWaitEndsAtOnceWhenRefused(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if n == 1 {
 			return false
@@ -695,8 +681,7 @@ func TestWaitEndsAtOnceWhenRefused(t *testing.T) {
 // prints (messages, fixes, the note's marker), is masked like any other
 // value that comes in.
 func TestTokenInPrefixesAndCommentKeyIsMasked(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	path := filepath.Join(t.TempDir(), "junit.xml")
 	env := map[string]string{"ECHOES_INTENT_PREFIX": secret, "ECHOES_EFFORT_PREFIX": "x" + secret, "ECHOES_COMMENT_KEY": secret}
 	for _, format := range []string{"text", "json"} {
@@ -705,10 +690,7 @@ func TestTokenInPrefixesAndCommentKeyIsMasked(t *testing.T) {
 		if r.code != 1 {
 			t.Fatal(r)
 		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readFile(t, path)
 		if strings.Contains(string(b), secret) {
 			t.Errorf("the JUnit report shows the token:\n%s", b)
 		}
@@ -727,17 +709,11 @@ func TestALabelSpellingAMarkerTakesNoNote(t *testing.T) {
 	strict := map[string]string{"CI": "true", "CI_JOB_NAME": "strict"}
 	lenient := map[string]string{"CI": "true", "CI_JOB_NAME": "lenient"}
 	srv.SetLabels(42, "group/project", 7, "backend")
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, strict, 1)
 	// Quoted in the lenient job's note, in its "replace the label … with …" fix.
 	srv.SetLabels(42, "group/project", 7, "echoes/intnet/<!-- echoes-labels:sticky-note job=strict -->")
-	if r := runIn(t, lenient, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
-	if r := runIn(t, strict, &fakeClock{}, apiArgs(srv, "7", "--comment")...); r.code != 1 {
-		t.Fatal(r)
-	}
+	commentOn7(t, srv, lenient, 1)
+	commentOn7(t, srv, strict, 1)
 	notes := srv.Notes("group/project", 7)
 	if len(notes) != 2 || !strings.HasPrefix(notes[1].Body, "<!-- echoes-labels:sticky-note job=lenient -->") {
 		t.Fatalf("want the strict and the lenient job's notes, got %+v", notes)

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -180,10 +179,7 @@ func TestHostileLabelsInJSONAndJUnit(t *testing.T) {
 
 func wellFormed(t *testing.T, path string) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, path)
 	if !bytes.Contains(data, []byte("<testsuite")) {
 		t.Fatalf("not a JUnit report:\n%s", data)
 	}

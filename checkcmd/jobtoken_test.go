@@ -3,16 +3,13 @@ package checkcmd_test
 import (
 	"strings"
 	"testing"
-
-	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
 
 // A GitLab that lets the job token read the merge request needs no token
 // at all; one that refuses it is told apart from a fork's pipeline, which
 // the job token allowlist decides.
 func TestJobTokenRefusalSaysWhy(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "echoes/intent/feature")
+	srv := labelled(t, "echoes/intent/feature")
 	env := with(mrEnv(srv, "7"), "CI_MERGE_REQUEST_LABELS", "backend", "CI_SERVER_VERSION", "17.11.2-ee")
 
 	srv.AcceptAnyJobToken(true) // current GitLab: no token to set up

@@ -13,8 +13,7 @@ import (
 // A bot's merge request is skipped, whatever its labels, and the log names
 // the author and the pattern; a pattern matches the whole username.
 func TestSkipAuthors(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.SetAuthor(42, "group/project", 7, "Renovate-Bot")
 	srv.SetLabels(42, "group/project", 8, "backend")
 	srv.SetAuthor(42, "group/project", 8, "renovate-bot-2")
@@ -52,8 +51,7 @@ func TestSkipAuthors(t *testing.T) {
 // what is missing as a failure would, and fails again once ready; --enforce
 // false makes every missing label a warning.
 func TestDraftsAndEnforce(t *testing.T) {
-	srv := gitlabtest.New(t)
-	srv.SetLabels(42, "group/project", 7, "backend")
+	srv := labelled(t, "backend")
 	srv.SetDraft(42, "group/project", 7, true)
 	dir := t.TempDir()
 	junit := filepath.Join(dir, "j.xml")

@@ -2,16 +2,13 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"gitlab.com/echoeshq/echoes-labels/internal/goldenfile"
+)
 
 // TestGolden pins what each format prints for the verdicts a developer
 // meets; go test ./report -update rewrites testdata/ after a deliberate
@@ -48,25 +45,8 @@ func TestGolden(t *testing.T) {
 			if err := f.write(&b, r); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", sc.name+"."+f.ext+".golden"), b.String())
+			goldenfile.Check(t, filepath.Join("testdata", sc.name+"."+f.ext+".golden"), b.String())
 		}
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./report -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./report -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
@@ -97,14 +77,7 @@ func TestListsAreCapped(t *testing.T) {
 		t.Errorf("%d misspelt? lines, want 20 and one saying how many more", n)
 	}
 
-	var raw bytes.Buffer
-	if err := JSON(&raw, r); err != nil {
-		t.Fatal(err)
-	}
-	var doc JSONReport
-	if err := json.Unmarshal(raw.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := jsonDoc(t, r)
 	l := doc.Labels
 	if len(l.All) != 200 || l.AllOmitted != 550 || len(l.Intent) != 200 || l.IntentOmitted != 50 ||
 		len(l.Effort) != 200 || l.EffortOmitted != 50 || len(l.Initiative) != 0 || l.InitiativeOmitted != 0 {

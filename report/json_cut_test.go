@@ -13,14 +13,7 @@ import (
 func TestJSONMessagesAreCutAsInTheLog(t *testing.T) {
 	long := "echoes/effort/" + strings.Repeat("é", 5000)
 	r := evaluated(FromCommandLine, true, "echoes/intent/x", "echoes/effort/\x1b[31mS", long)
-	var buf bytes.Buffer
-	if err := JSON(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	var doc JSONReport
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, raw := jsonDoc(t, r)
 	for _, rule := range doc.Rules {
 		if rule.Rule != "effort" {
 			continue
@@ -35,5 +28,20 @@ func TestJSONMessagesAreCutAsInTheLog(t *testing.T) {
 		}
 		return
 	}
-	t.Fatalf("no effort rule in %s", buf.String())
+	t.Fatalf("no effort rule in %s", raw)
+}
+
+// jsonDoc writes r as JSON and reads it back: the document, and the bytes
+// written.
+func jsonDoc(t *testing.T, r Result) (JSONReport, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := JSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc JSONReport
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc, buf.String()
 }

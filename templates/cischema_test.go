@@ -445,23 +445,16 @@ func TestBrokenComponentFailsValidation(t *testing.T) {
 // TestComponentInputs checks what the schema cannot: every input is
 // described, has a default, is used, and is documented.
 func TestComponentInputs(t *testing.T) {
-	var h struct {
-		Spec struct {
-			Inputs map[string]inputSpec `yaml:"inputs"`
-		} `yaml:"spec"`
-	}
-	if err := yaml.NewDecoder(bytes.NewReader(Component)).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
+	inputs := specInputs(t, Component)
 	want := []string{"job_name", "stage", "image", "require_effort", "allow_api_failure", "junit_report", "wait", "timeout",
 		"skip_authors", "drafts", "enforce", "dotenv"}
 	var names []string
-	for name := range h.Spec.Inputs {
+	for name := range inputs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, w := range want {
-		if _, ok := h.Spec.Inputs[w]; !ok {
+		if _, ok := inputs[w]; !ok {
 			t.Errorf("input %q is missing (have %v)", w, names)
 		}
 	}
@@ -471,7 +464,7 @@ func TestComponentInputs(t *testing.T) {
 	}
 	body := Component[bytes.Index(Component, []byte("\n---")):]
 	for _, name := range names {
-		in := h.Spec.Inputs[name]
+		in := inputs[name]
 		if strings.TrimSpace(in.Description) == "" {
 			t.Errorf("input %q has no description", name)
 		}

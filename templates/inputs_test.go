@@ -228,22 +228,22 @@ func charClass(set string, minus []byte) string {
 	return b.String()
 }
 
-// componentInputs is spec:inputs of the template.
-func componentInputs(t *testing.T) map[string]inputSpec {
+// specInputs is spec:inputs of template, Component or ReconcileComponent.
+func specInputs(t *testing.T, template []byte) map[string]inputSpec {
 	t.Helper()
 	var h struct {
 		Spec struct {
 			Inputs map[string]inputSpec `yaml:"inputs"`
 		} `yaml:"spec"`
 	}
-	if err := yaml.NewDecoder(bytes.NewReader(Component)).Decode(&h); err != nil {
+	if err := yaml.NewDecoder(bytes.NewReader(template)).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
 	return h.Spec.Inputs
 }
 
 func TestJobNameRegexIsGenerated(t *testing.T) {
-	got := componentInputs(t)["job_name"].Regex
+	got := specInputs(t, Component)["job_name"].Regex
 	var want string
 	for _, l := range jobNameRegexLines(reservedJobNames) {
 		want += strings.TrimLeft(l, " ") // YAML drops the indentation
@@ -257,7 +257,7 @@ func TestJobNameRegexIsGenerated(t *testing.T) {
 // against the plain rule: every reserved word, every string one edit away
 // from one, and random strings made mostly of their letters.
 func TestJobNameRegexMeansJobNameOK(t *testing.T) {
-	re := regexp.MustCompile(componentInputs(t)["job_name"].Regex)
+	re := regexp.MustCompile(specInputs(t, Component)["job_name"].Regex)
 	var cases []string
 	alphabet := jobNameRest + "\n\"$[]é"
 	for _, w := range reservedJobNames {
@@ -299,7 +299,7 @@ func TestJobNameRegexMeansJobNameOK(t *testing.T) {
 // binary's rule (a positive Go duration) for every duration spelled from
 // the units and a few numbers, and for malformed values.
 func TestTimeoutRegexRefusesZero(t *testing.T) {
-	in := componentInputs(t)
+	in := specInputs(t, Component)
 	re := regexp.MustCompile(in["timeout"].Regex)
 	wait := regexp.MustCompile(in["wait"].Regex)
 	units := []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"}

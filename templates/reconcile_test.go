@@ -8,23 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
-
-// reconcileInputs is spec:inputs of templates/echoes-labels-reconcile.yml.
-func reconcileInputs(t *testing.T) map[string]inputSpec {
-	t.Helper()
-	var h struct {
-		Spec struct {
-			Inputs map[string]inputSpec `yaml:"inputs"`
-		} `yaml:"spec"`
-	}
-	if err := yaml.NewDecoder(bytes.NewReader(ReconcileComponent)).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	return h.Spec.Inputs
-}
 
 // watched is the one input without a default.
 var watched = map[string]string{"watch": "my-group"}
@@ -54,7 +38,7 @@ func TestReconcileComponentMatchesGitLabSchema(t *testing.T) {
 // their own regex takes; the job's own name has the first component's
 // job_name rule.
 func TestReconcileComponentInputs(t *testing.T) {
-	inputs := reconcileInputs(t)
+	inputs := specInputs(t, ReconcileComponent)
 	want := []string{"image", "job_name", "reconcile_job_name", "require_effort", "stage", "token_variable", "updated_within", "watch"}
 	var names []string
 	for name := range inputs {
@@ -80,10 +64,10 @@ func TestReconcileComponentInputs(t *testing.T) {
 			t.Errorf("input %q is declared but never used", name)
 		}
 	}
-	if inputs["reconcile_job_name"].Regex != componentInputs(t)["job_name"].Regex {
+	if inputs["reconcile_job_name"].Regex != specInputs(t, Component)["job_name"].Regex {
 		t.Error("reconcile_job_name's regex is not echoes-labels.yml's job_name regex: paste jobNameRegexYAML()'s output")
 	}
-	if inputs["updated_within"].Regex != componentInputs(t)["wait"].Regex {
+	if inputs["updated_within"].Regex != specInputs(t, Component)["wait"].Regex {
 		t.Error("updated_within's regex is not echoes-labels.yml's wait regex (a Go duration)")
 	}
 }

@@ -253,16 +253,24 @@ func floodFrom(ctx context.Context, d *net.Dialer, target string, n int, st *att
 	tr := &http.Transport{DialContext: d.DialContext, MaxConnsPerHost: n, MaxIdleConnsPerHost: n}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	postLoop(ctx, client, n, st, func() *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, io.LimitReader(zeros{}, 1<<20))
+		req.ContentLength = -1
+		req.Header.Set("X-Gitlab-Signature", strings.Repeat("ab", 32))
+		return req
+	})
+}
+
+// postLoop sends the requests newReq makes from n goroutines, back to
+// back, until ctx ends, and counts each answer's status (or why none came).
+func postLoop(ctx context.Context, client *http.Client, n int, st *attackStats, newReq func() *http.Request) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, io.LimitReader(zeros{}, 1<<20))
-				req.ContentLength = -1
-				req.Header.Set("X-Gitlab-Signature", strings.Repeat("ab", 32))
-				resp, err := client.Do(req)
+				resp, err := client.Do(newReq())
 				if err != nil {
 					if ctx.Err() == nil {
 						st.answer("no answer (" + errKind(err) + ")")
@@ -281,12 +289,8 @@ func floodFrom(ctx context.Context, d *net.Dialer, target string, n int, st *att
 // bigPipelines sends authenticated pipeline events of 24,000 builds
 // (about 19 MB, GitLab's shape) from n clients, back to back.
 func bigPipelines(ctx context.Context, a attackOptions, st *attackStats) error {
-	raw, err := os.ReadFile(a.pipelinePayload)
+	ev, err := readJSON(a.pipelinePayload)
 	if err != nil {
-		return err
-	}
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
 		return err
 	}
 	one, _ := json.Marshal(ev["builds"].([]any)[0])
@@ -304,29 +308,12 @@ func bigPipelines(ctx context.Context, a attackOptions, st *attackStats) error {
 	tr := &http.Transport{MaxConnsPerHost: a.conns, MaxIdleConnsPerHost: a.conns}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var wg sync.WaitGroup
-	for range a.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.target, bytes.NewReader(body))
-				req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
-				req.Header.Set("X-Gitlab-Token", a.secret)
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						st.answer("no answer (" + errKind(err) + ")")
-					}
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				st.answer(fmt.Sprint(resp.StatusCode))
-			}
-		}()
-	}
-	wg.Wait()
+	postLoop(ctx, client, a.conns, st, func() *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.target, bytes.NewReader(body))
+		req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+		req.Header.Set("X-Gitlab-Token", a.secret)
+		return req
+	})
 	return nil
 }
 

@@ -343,20 +343,9 @@ func load(o options, stdout io.Writer) error {
 			slow++
 		}
 	}
-	var want, once, twice, wrong int
+	var rt retryTally
 	for iid := 1; iid <= o.mrs; iid++ {
-		n := retries[strconv.Itoa(iid+o.iidOffset)]
-		if kind(iid) <= 1 {
-			want++
-			switch {
-			case n == 1:
-				once++
-			case n > 1:
-				twice++
-			}
-		} else if n != 0 {
-			wrong++
-		}
+		rt.add(kind(iid) <= 1, retries[strconv.Itoa(iid+o.iidOffset)])
 	}
 	fmt.Fprintf(stdout, "deliveries          %d in %s to %d merge requests (%d Job Hook, the rest Merge Request Hook; bursts of %d, every 10th a duplicate)\n",
 		o.deliveries, sent.Round(time.Millisecond), o.mrs, jobs, o.burst)
@@ -368,12 +357,12 @@ func load(o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "answers not 202     %d;  answers ≥ 1 s: %d\n", not202, slow)
 	fmt.Fprintf(stdout, "in the service      %s (echoes_serve_webhook_answer_seconds since start, every answer counted: headers read to answer written)\n", server)
 	fmt.Fprintf(stdout, "work done           %s after the last delivery\n", settled.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "label jobs retried  %d of %d exactly once, %d more than once, %d that should not have been\n", once, want, twice, wrong)
+	fmt.Fprintf(stdout, "label jobs retried  %d of %d exactly once, %d more than once, %d that should not have been\n", rt.once, rt.want, rt.twice, rt.wrong)
 	late := slow > 0
 	if o.gate == "p99" {
 		late = pct(0.99) >= time.Second
 	}
-	if not202 > 0 || late || once != want || twice > 0 || wrong > 0 {
+	if not202 > 0 || late || !rt.right() {
 		return fmt.Errorf("FAIL: targets missed")
 	}
 	return nil

@@ -78,24 +78,9 @@ func sweepReport(root string, maxReads int, strict bool, stdout io.Writer) error
 			callsOf[k] += n
 		}
 	}
-	var want, once, twice, missing, wrong int
+	var rt retryTally
 	for key, kind := range r.Plan {
-		n := r.Retries[key]
-		if kind == "nothing" {
-			if n != 0 {
-				wrong++
-			}
-			continue
-		}
-		want++
-		switch {
-		case n == 1:
-			once++
-		case n > 1:
-			twice++
-		default:
-			missing++
-		}
+		rt.add(kind != "nothing", r.Retries[key])
 	}
 	other := 0
 	var otherParts []string
@@ -123,11 +108,11 @@ func sweepReport(root string, maxReads int, strict bool, stdout io.Writer) error
 			failed = append(failed, fmt.Sprintf("a %s merge request took %d reads (target ≤ %d)", k, t.maxReads, maxReads))
 		}
 	}
-	fmt.Fprintf(stdout, "retries             %d of %d needed exactly once, %d more than once, %d missing, %d not needed\n", once, want, twice, missing, wrong)
+	fmt.Fprintf(stdout, "retries             %d of %d needed exactly once, %d more than once, %d missing, %d not needed\n", rt.once, rt.want, rt.twice, rt.missing, rt.wrong)
 	if unseen > 0 {
 		failed = append(failed, fmt.Sprintf("%d merge requests never looked at", unseen))
 	}
-	if once != want || twice > 0 || missing > 0 || wrong > 0 {
+	if !rt.right() {
 		failed = append(failed, "a needed retry missing or doubled, or one not needed")
 	}
 	if l := r.RateLimit; l != nil {
@@ -150,4 +135,32 @@ func sweepReport(root string, maxReads int, strict bool, stdout io.Writer) error
 		return fmt.Errorf("FAIL: %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// retryTally counts, over the merge requests, the label job retries the
+// stand-in saw against those that were needed.
+type retryTally struct{ want, once, twice, missing, wrong int }
+
+// add counts one merge request whose label job was retried n times;
+// needed says whether one retry was due.
+func (t *retryTally) add(needed bool, n int) {
+	switch {
+	case !needed:
+		if n != 0 {
+			t.wrong++
+		}
+		return
+	case n == 1:
+		t.once++
+	case n > 1:
+		t.twice++
+	default:
+		t.missing++
+	}
+	t.want++
+}
+
+// right says whether every needed retry came exactly once and no other.
+func (t *retryTally) right() bool {
+	return t.once == t.want && t.twice == 0 && t.missing == 0 && t.wrong == 0
 }

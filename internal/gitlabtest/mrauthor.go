@@ -2,20 +2,12 @@ package gitlabtest
 
 // SetAuthor makes username the author of merge request iid of project.
 func (s *Server) SetAuthor(id int64, path string, iid int64, username string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	mr.author = username
-	mr.updatedAt = s.tick()
+	s.change(id, path, iid, func(mr *mergeRequest) { mr.author, mr.updatedAt = username, s.tick() })
 }
 
 // SetDraft marks merge request iid of project as a draft, or ready.
 func (s *Server) SetDraft(id int64, path string, iid int64, draft bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mr := s.mr(id, path, iid)
-	mr.draft = draft
-	mr.updatedAt = s.tick()
+	s.change(id, path, iid, func(mr *mergeRequest) { mr.draft, mr.updatedAt = draft, s.tick() })
 }
 
 // authorAndDraft writes them into a merge request's answer, in GitLab's

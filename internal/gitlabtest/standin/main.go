@@ -286,14 +286,28 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
+// parseIID is s as a merge request's IID, a positive number; ok is false
+// when it is not one.
+func parseIID(s string) (iid int64, ok bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// cutIID splits s, IID=value, at its first "=": the IID as parseIID reads
+// it, and the value; ok is false when s is not of that form.
+func cutIID(s string) (iid int64, value string, ok bool) {
+	before, value, found := strings.Cut(s, "=")
+	iid, ok = parseIID(before)
+	return iid, value, found && ok
+}
+
 type mrFlags map[int64][]string
 
 func (m mrFlags) String() string { return fmt.Sprint(map[int64][]string(m)) }
 
 func (m mrFlags) Set(s string) error {
-	iid, labels, ok := strings.Cut(s, "=")
-	n, err := strconv.ParseInt(iid, 10, 64)
-	if !ok || err != nil || n <= 0 {
+	n, labels, ok := cutIID(s)
+	if !ok {
 		return fmt.Errorf("want IID=label,label (labels may be empty), got %q", s)
 	}
 	m[n] = []string{}
@@ -310,10 +324,9 @@ type statusFlags map[int64]int
 func (m statusFlags) String() string { return fmt.Sprint(map[int64]int(m)) }
 
 func (m statusFlags) Set(s string) error {
-	iid, code, ok := strings.Cut(s, "=")
-	n, err1 := strconv.ParseInt(iid, 10, 64)
-	c, err2 := strconv.Atoi(code)
-	if !ok || err1 != nil || err2 != nil || n <= 0 || c < 400 || c > 599 {
+	n, code, ok := cutIID(s)
+	c, err := strconv.Atoi(code)
+	if !ok || err != nil || c < 400 || c > 599 {
 		return fmt.Errorf("want IID=HTTP status 400-599, got %q", s)
 	}
 	m[n] = c
@@ -326,9 +339,8 @@ type pipelineFlags map[int64][][]gitlabtest.Job
 func (m pipelineFlags) String() string { return fmt.Sprint(map[int64][][]gitlabtest.Job(m)) }
 
 func (m pipelineFlags) Set(s string) error {
-	iid, jobs, ok := strings.Cut(s, "=")
-	n, err := strconv.ParseInt(iid, 10, 64)
-	if !ok || err != nil || n <= 0 || jobs == "" {
+	n, jobs, ok := cutIID(s)
+	if !ok || jobs == "" {
 		return fmt.Errorf("want IID=job:status,job:status, got %q", s)
 	}
 	var p []gitlabtest.Job
@@ -348,9 +360,8 @@ type authorFlags map[int64]string
 func (m authorFlags) String() string { return fmt.Sprint(map[int64]string(m)) }
 
 func (m authorFlags) Set(s string) error {
-	iid, name, ok := strings.Cut(s, "=")
-	n, err := strconv.ParseInt(iid, 10, 64)
-	if !ok || err != nil || n <= 0 || strings.TrimSpace(name) == "" {
+	n, name, ok := cutIID(s)
+	if !ok || strings.TrimSpace(name) == "" {
 		return fmt.Errorf("want IID=username, got %q", s)
 	}
 	m[n] = strings.TrimSpace(name)
@@ -362,8 +373,8 @@ type draftFlags map[int64]bool
 func (m draftFlags) String() string { return fmt.Sprint(map[int64]bool(m)) }
 
 func (m draftFlags) Set(s string) error {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
+	n, ok := parseIID(s)
+	if !ok {
 		return fmt.Errorf("want a merge request IID, got %q", s)
 	}
 	m[n] = true
