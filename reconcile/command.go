@@ -22,7 +22,7 @@ import (
 
 // Command is `echoes-labels reconcile`.
 type Command struct {
-	rerun.Flags `embed:""`
+	rerun.Flags `embed:"" set:"watch_help=whose open merge requests to look at; nothing else is touched."`
 	// UpdatedWithin keeps a malformed value for config, which reports it with a fix.
 	UpdatedWithin settings.Duration `name:"updated-within" env:"ECHOES_UPDATED_WITHIN" default:"1h" help:"Look at the open merge requests updated within this long (0: every open merge request). Give at least the schedule's interval, plus a margin."`
 }
@@ -86,10 +86,6 @@ func (c *Command) config(secrets mask.Secrets) (rerun.Config, time.Duration, err
 	cfg.Settle = 0 // the sweep is no burst of deliveries: nothing to wait for
 	var errs rerun.SettingErrors
 	c.Flags.Config(&cfg, secrets, errs.Add)
-	if len(cfg.Watch) == 0 {
-		errs.Add(exit.BadSetting(rerun.SettingWatch, "--watch/ECHOES_WATCH names no group or project, so there is nothing to reconcile",
-			"set ECHOES_WATCH to the groups or projects (comma-separated) whose open merge requests to look at: a path such as my-group, or an id written group:42 or project:42"))
-	}
 	window, err := c.UpdatedWithin.Value(settingUpdatedWithin+"/ECHOES_UPDATED_WITHIN", secrets)
 	switch {
 	case err != nil:

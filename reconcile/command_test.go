@@ -185,6 +185,19 @@ func TestReconcileCommandNeedsWatch(t *testing.T) {
 	if gl.Count() != 0 {
 		t.Errorf("%d GitLab calls, want none", gl.Count())
 	}
+	// A URL is a configuration error (exit 2, with the path to give), not
+	// GitLab failing (3): no call is made.
+	for _, bad := range []string{"https://gitlab.com/g/p", "grp:x", "my group,,x"} {
+		e, _ = reconcile(t, gl, nil, "--watch", bad)
+		if e == nil || e.Code != exit.Config || e.Setting != rerun.SettingWatch || !strings.Contains(e.Fix, "group:42") {
+			t.Errorf("reconcile --watch %q: %+v, want exit 2 for --watch with the forms", bad, e)
+		} else if bad == "https://gitlab.com/g/p" && !strings.Contains(e.Cause, "give the path g/p") {
+			t.Errorf("reconcile --watch %q: cause %q, want it to say give the path g/p", bad, e.Cause)
+		}
+	}
+	if gl.Count() != 0 {
+		t.Errorf("%d GitLab calls, want none", gl.Count())
+	}
 	e, _ = reconcile(t, gl, nil, "--watch", path, "--updated-within", "90")
 	if e == nil || e.Code != exit.Config || e.Setting != settingUpdatedWithin || !strings.Contains(e.Fix, "add a unit") {
 		t.Errorf("--updated-within 90: %+v, want exit 2 with the fix that adds a unit", e)

@@ -28,7 +28,7 @@ import (
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
 	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"A second address (such as :8081) serving only /livez, /readyz, /healthz and /metrics, without --listen's cap on connections, for the kubelet's probes and a scraper. Default: none (they are on --listen too, always)."`
-	rerun.Flags   `embed:""`
+	rerun.Flags   `embed:"" set:"watch_help=to act on, and nothing else: the allow-list of deliveries (one for a project outside them is ignored) and what the sweep reads."`
 	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required. The webhook's secret token (X-Gitlab-Token), also the shared secret of an external status check (X-Gitlab-Signature)."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to reconcile the open merge requests of --watch (0: never; use 0 when a scheduled echoes-labels reconcile sweeps instead)."`

@@ -138,7 +138,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = parse(t, "--token", "t", "--webhook-secret", "s", "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
+		err = parse(t, "--token", "t", "--webhook-secret", "s", "--watch", path, "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
 		var ce *exit.Error
 		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") || ce.Setting != "--listen" || ce.Code != exit.Config {
 			t.Errorf("Run on a busy port: %v", err)
@@ -215,7 +215,7 @@ func TestListeningLineHidesTheURLQuery(t *testing.T) {
 }
 
 // With nothing set, one error names every missing required setting: the
-// webhook secret and the token, on one cause line and one fix line.
+// webhook secret, the token and --watch, on one cause line and one fix line.
 func TestMissingSecretAndTokenTogether(t *testing.T) {
 	clearEnv(t)
 	err := parse(t).Run(context.Background(), &logBuffer{}, nil)
@@ -223,7 +223,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("Run: %v, want an *exit.Error", err)
 	}
-	for _, want := range []string{"--webhook-secret", "--token"} {
+	for _, want := range []string{"--webhook-secret", "--token", "--watch"} {
 		if !strings.Contains(e.Cause, want) {
 			t.Errorf("cause %q does not name %s", e.Cause, want)
 		}
@@ -238,7 +238,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 func TestReconcileIntervalWithoutUnit(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
-	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret").Run(context.Background(), &logBuffer{}, nil)
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret", "--watch", path).Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
 		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
@@ -252,7 +252,7 @@ func TestReconcileIntervalWithoutUnit(t *testing.T) {
 // their ends (GitLab strips line breaks from the secret it sends).
 func TestSecretsTrimmed(t *testing.T) {
 	clearEnv(t)
-	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret\r\n").config(nil)
+	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret\r\n", "--watch", path).config(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
