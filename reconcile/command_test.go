@@ -144,6 +144,48 @@ func TestReconcileCommandRetriesOnce(t *testing.T) {
 	}
 }
 
+// A list whose pages repeat (the first page whatever page is asked, and an
+// X-Next-Page always one more) ends each entry's sweep after a page of
+// nothing new, with a WARN: the later entry is still reached, what was
+// listed is worked, and reconcile exits 3 saying why.
+func TestReconcileCommandListRepeats(t *testing.T) {
+	gl := newStandIn(t)
+	reruntest.ManyMergeRequests(gl, 12, nil)
+	p := failedLabelJob(gl, 77, "other/app", 1, passing)
+	gl.SetFault(gl.RepeatPages())
+	e, logs := reconcile(t, gl, func(c *rerun.Config) { c.SweepPage = 5 }, "--watch", path+",other/app", "--updated-within", "0")
+	if e == nil || e.Code != exit.API || !strings.Contains(e.Cause, "nothing new") || !strings.Contains(e.Fix, "proxy") ||
+		!strings.Contains(e.Cause, path) || !strings.Contains(e.Cause, "other/app") {
+		t.Fatalf("reconcile: %+v, want exit 3 saying the list of both entries brought nothing new", e)
+	}
+	lists := 0
+	for _, r := range gl.Requests() {
+		if strings.HasSuffix(r.Path, "/merge_requests") {
+			lists++
+		}
+	}
+	// Each entry: the group list's 404, the first page, the first page at
+	// the new cursor (allowed to bring nothing), one more: 4 each.
+	if lists > 8 {
+		t.Errorf("%d list calls, want at most 8", lists)
+	}
+	warns := 0
+	for _, l := range logs.Lines("reconcile") {
+		if l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["error"]), "nothing new") {
+			warns++
+		}
+	}
+	if warns != 2 {
+		t.Errorf("%d WARN reconcile lines saying nothing new, want 2", warns)
+	}
+	if status, attempts := newestLabelJob(gl, p); status != "pending" || attempts != 2 {
+		t.Errorf("other/app !1's label job: %s after %d attempts, want it retried: the later entry is reached", status, attempts)
+	}
+	if s := summary(t, logs); s["complete"] != false || s["open_mrs"] != 6.0 {
+		t.Errorf("summary %v: want complete false, the 5 + 1 merge requests listed", s)
+	}
+}
+
 // GitLab answering 502 to the list, every try: exit 3 with a fix, after a
 // bounded number of tries.
 func TestReconcileCommandListFails(t *testing.T) {

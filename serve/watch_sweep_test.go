@@ -1,12 +1,49 @@
 package serve
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 	"gitlab.com/echoeshq/echoes-labels/rerun"
 )
+
+// A --watch entry whose list repeats its pages for ever ends its sweep
+// with a WARN after a page of nothing new, and the sweep goes on to the
+// next entry, whose merge request is acted on.
+func TestSweepOfARepeatingListEnds(t *testing.T) {
+	gl := newStandIn(t)
+	reruntest.ManyMergeRequests(gl, 12, nil)
+	p := failedLabelJob(gl, 77, "other/app", 1, passing)
+	repeat := gl.RepeatPages()
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		return strings.HasPrefix(r.URL.EscapedPath(), "/api/v4/projects/group%2Fproject/") && repeat(w, r, n)
+	})
+	h := start(t, gl, func(c *config) {
+		c.engine.Interval, c.engine.SweepPage = time.Hour, 5
+		c.engine.Watch = mustWatch("project:"+path, "project:other/app")
+	})
+	waitFor(t, "other/app's label job retried", func() bool { return gl.Retries(77, 1) == 1 })
+	h.waitIdle()
+	var warned, reached bool
+	for _, l := range h.logs.lines("reconcile") {
+		switch l["watch"] {
+		case "project:" + path:
+			warned = l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["error"]), "nothing new")
+		case "project:other/app":
+			reached = l["level"] == "INFO"
+		}
+	}
+	if !warned || !reached {
+		t.Errorf("reconcile lines %v: want a WARN saying nothing new for %s, then other/app swept", h.logs.lines("reconcile"), path)
+	}
+	if status, _ := reruntest.NewestLabelJob(gl, p); status != "pending" {
+		t.Errorf("other/app's label job is %s, want pending (retried)", status)
+	}
+}
 
 // An entry that says what it is is listed as that, never guessed:
 // project:42 is not tried as group 42 first (a group may have that id).
