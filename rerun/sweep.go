@@ -72,7 +72,7 @@ type Summary struct {
 	// Repeats: a sweep among Failed ended on a list that repeated its
 	// pages (ErrListRepeats).
 	Repeats bool
-	Counts Counts   // what the workers did with them
+	Counts  Counts // what the workers did with them
 }
 
 // ErrCancelled is a reconcile stopped by SIGTERM or Ctrl-C.
