@@ -79,3 +79,32 @@ func TestEmptySigningTokenSaysSo(t *testing.T) {
 		t.Errorf("signingKey(whsec_***) = %v, want not base64", err)
 	}
 }
+
+// A first sweep of ten times the queue's size takes only the sweep's room:
+// every delivery that fits in the rest is queued (none "accepted, not
+// queued"), while the sweep still waits for room.
+func TestSweepLeavesRoomForDeliveries(t *testing.T) {
+	const size = 8
+	gl := newStandIn(t)
+	reruntest.ManyMergeRequests(gl, 10*size, nil)
+	h := start(t, gl, func(c *config) {
+		c.engine.QueueSize, c.engine.Interval, c.engine.SweepPage = size, time.Hour, 20
+		c.engine.Settle = time.Hour // nothing is worked on: the queue only fills
+		c.engine.Watch = mustWatch("project:" + path)
+	})
+	room := rerun.SweepRoom(size)
+	waitFor(t, "the sweep to fill its room", func() bool { return h.svc.engine.Depth() == room })
+	for iid := int64(1); iid <= size-int64(room); iid++ {
+		if code, _ := h.post(payload(t, project, path, 1000+iid, "a", 0, passing), hook(fmt.Sprint("d", iid))...); code != http.StatusAccepted {
+			t.Fatalf("delivery %d: %d", iid, code)
+		}
+	}
+	if d := h.svc.engine.Depth(); d != size {
+		t.Errorf("%d merge requests waiting, want %d: the sweep's %d and every delivery", d, size, room)
+	}
+	for _, l := range h.logs.lines("delivery") {
+		if l["outcome"] == outcomeDropped {
+			t.Errorf("a delivery was not queued while a sweep ran: %v", l)
+		}
+	}
+}
