@@ -64,9 +64,10 @@ func run(ctx context.Context, cfg rerun.Config, window time.Duration, stderr io.
 
 // identify is the start-up identity check (rerun's, as serve's): a token
 // GitLab refuses or a certificate not trusted stops the command at start,
-// with the fix, before any sweep; a GitLab that does not answer is exit 3.
+// with the fix, before any sweep; a transient failure (5xx, 429, no
+// answer) is tried again as every other call, and one that lasts is exit 3.
 func identify(ctx context.Context, e *rerun.Engine) error {
-	err := e.Identify(ctx)
+	err := e.IdentifyRetried(ctx)
 	var refused *exit.Error
 	switch {
 	case err == nil:

@@ -376,3 +376,39 @@ func TestReconcileEntryLinesCountTheirOwn(t *testing.T) {
 		t.Errorf("entry lines %v: want 1 listed by each, queued by the first only", lines)
 	}
 }
+
+// A transient failure of the start-up GET /user (a 502) is tried again,
+// as every other call, and the sweep goes on; one that lasts is exit 3
+// after cfg.Attempts tries, without a sweep.
+func TestReconcileCommandRetriesIdentity(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 1, passing)
+	var users, failures atomic.Int32
+	failures.Store(2)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/api/v4/user" {
+			users.Add(1)
+			if failures.Add(-1) >= 0 {
+				gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+				return true
+			}
+		}
+		return false
+	})
+	if e, _ := reconcile(t, gl, nil, "--watch", path); e != nil || users.Load() != 3 || gl.Retries(project, 1) != 1 {
+		t.Fatalf("reconcile after two 502s on GET /user: %+v, %d calls, %d retries; want exit 0 after 3 calls, !1 retried", e, users.Load(), gl.Retries(project, 1))
+	}
+
+	users.Store(0)
+	failures.Store(1 << 20)
+	e, logs := reconcile(t, gl, nil, "--watch", path)
+	if e == nil || e.Code != exit.API || !strings.Contains(e.Cause, "GET /user") || !strings.Contains(e.Cause, "502") {
+		t.Fatalf("reconcile with GET /user failing: %+v, want exit 3 naming the call and the 502", e)
+	}
+	if n := users.Load(); n != int32(rerun.DefaultConfig().Attempts) {
+		t.Errorf("%d calls to GET /user, want %d", n, rerun.DefaultConfig().Attempts)
+	}
+	if len(logs.Lines("reconcile done")) != 0 {
+		t.Error("a summary line without a sweep")
+	}
+}

@@ -240,6 +240,20 @@ func (e *Engine) Identify(ctx context.Context) error {
 	return nil
 }
 
+// IdentifyRetried is Identify tried again while GitLab's failure is
+// transient (a 5xx, a 429, no answer), as every other call of a sweep:
+// up to cfg.Attempts tries within cfg.Budget, through the one retry loop
+// (reconcile's start, which has no background retry as serve does).
+func (e *Engine) IdentifyRetried(ctx context.Context) error {
+	return e.retry(ctx, retryPlan{attempts: e.cfg.Attempts, deadline: e.clock.Now().Add(e.cfg.Budget), lo: e.cfg.Backoff, hi: e.cfg.MaxWait,
+		again: transient,
+		waiting: func(err error, attempt int, wait time.Duration) {
+			e.log.Info("gitlab fault; trying again", "call", "GET /user", "kind", gitlabapi.Classify(err).Kind, "attempt", attempt,
+				"wait_ms", ms(wait), "error", err.Error())
+		},
+	}, e.Identify)
+}
+
 // Refusal is the configuration error (exit 2) of a start-up identity
 // check no retry can mend: a token GitLab refuses (401), a certificate
 // not trusted; nil for any other error.
