@@ -412,3 +412,68 @@ func TestReconcileCommandRetriesIdentity(t *testing.T) {
 		t.Error("a summary line without a sweep")
 	}
 }
+
+// At start, a token whose user is an administrator, or Maintainer or
+// Owner of a watched group or project, gets a WARN (GET /user's is_admin,
+// the members API), with one read per entry; a read that fails is a WARN
+// and the sweep goes on; a Developer gets none.
+func TestReconcileWarnsOfAPowerfulToken(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 1, passing)
+	gl.AddGroup(7, "group", project)
+	gl.SetGroupMember(7, "group", gitlabtest.Maintainer)
+	gl.SetProjectMember(project, path, gitlabtest.Owner)
+	gl.SetProjectMember(77, "other/app", gitlabtest.Developer)
+	gl.SetProjectMember(99, "third/app", gitlabtest.Owner)
+	gl.SetAdmin(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.Contains(r.URL.EscapedPath(), "third%2Fapp/members") {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	e, logs := reconcile(t, gl, nil, "--watch", "group,project:"+path+",other/app,project:third/app")
+	if e != nil {
+		t.Fatalf("reconcile: %+v, want exit 0: a powerful token is a warning", e)
+	}
+	warns := map[string]string{}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"level":"WARN"`) {
+			var w, msg string
+			if i := strings.Index(l, `"watch":"`); i >= 0 {
+				w = l[i+9 : i+9+strings.Index(l[i+9:], `"`)]
+			}
+			if i := strings.Index(l, `"msg":"`); i >= 0 {
+				msg = l[i+7 : i+7+strings.Index(l[i+7:], `"`)]
+			}
+			if strings.Contains(l, "reconcile") && !strings.Contains(msg, "token") {
+				continue // the sweep's own lines
+			}
+			warns[w] = msg
+		}
+	}
+	for w, want := range map[string]string{
+		"":                  "administrator",
+		"group":             "Maintainer of a watched group",
+		"project:" + path:   "Owner of a watched project",
+		"project:third/app": "could not read",
+	} {
+		if !strings.Contains(warns[w], want) {
+			t.Errorf("WARN for %q: %q, want %q (all: %v)", w, warns[w], want, warns)
+		}
+	}
+	if _, ok := warns["other/app"]; ok {
+		t.Errorf("a WARN for other/app, where the token is a Developer: %v", warns)
+	}
+	members := 0
+	for _, r := range gl.Requests() {
+		if strings.Contains(r.Path, "/members/all/") {
+			members++
+		}
+	}
+	// One read an entry; other/app, a plain path that is no group, two.
+	if members != 5 {
+		t.Errorf("%d members reads, want 5", members)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 	"gitlab.com/echoeshq/echoes-labels/rerun"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
@@ -284,5 +285,33 @@ func TestListeningLineReconcileOff(t *testing.T) {
 	waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
 	if l := h.logs.lines("listening")[0]; l["reconcile_interval"] != "1h0m0s" {
 		t.Errorf("listening line %v: want reconcile_interval 1h0m0s", l)
+	}
+}
+
+// At start, serve warns when the token's user is an administrator or a
+// Maintainer of a watched project (a retry runs jobs as it), and serves.
+func TestRunWarnsOfAPowerfulToken(t *testing.T) {
+	clearEnv(t)
+	gl := newStandIn(t)
+	gl.SetAdmin(true)
+	gl.SetProjectMember(project, path, gitlabtest.Maintainer)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret,
+		"--watch", "project:"+path, "--reconcile-interval", "0", "--shutdown-delay", "0s")
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, logs, nil) }()
+	listening(t, logs)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v, want nil", err)
+	}
+	var admin, maintainer bool
+	for _, l := range strings.Split(logs.String(), "\n") {
+		admin = admin || strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "administrator")
+		maintainer = maintainer || strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "Maintainer of a watched project") && strings.Contains(l, `"access_level":40`)
+	}
+	if !admin || !maintainer {
+		t.Errorf("WARN lines: administrator %v, maintainer %v; want both:\n%s", admin, maintainer, logs.String())
 	}
 }
