@@ -98,12 +98,12 @@ func ParseWatch(entries []string) ([]WatchEntry, error) {
 	}
 	switch {
 	case len(bad) > 0:
-		what := "entry"
+		what := "entry %s is"
 		if len(bad) > 1 {
-			what = "entries"
+			what = "entries %s are"
 		}
 		return out, exit.BadSetting(SettingWatch,
-			fmt.Sprintf("--watch/ECHOES_WATCH %s %s not accepted", what, strings.Join(bad, ", ")),
+			"--watch/ECHOES_WATCH "+fmt.Sprintf(what, strings.Join(bad, ", "))+" not accepted",
 			WatchForms)
 	case len(out) == 0:
 		return nil, exit.BadSetting(SettingWatch,
