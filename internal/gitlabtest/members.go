@@ -34,10 +34,9 @@ func (s *Server) SetGroupMember(id int64, path string, level int) {
 // SetProjectMember makes Bot a member of the project at the access level;
 // 0 removes it.
 func (s *Server) SetProjectMember(id int64, path string, level int) {
-	p := s.project(id, path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.setMember("projects", p.id, level)
+	s.setMember("projects", s.project(id, path).id, level)
 }
 
 // setMember records Bot's level in a group or project (kind "groups" or
