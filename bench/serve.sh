@@ -68,7 +68,7 @@ api=$(standin_api "$work/standin.out" "$work/standin.log")
 
 echo "== starting echoes-labels serve (reconcile off: the webhook path is what is measured)"
 ECHOES_LISTEN=127.0.0.1:0 ECHOES_GITLAB_URL="$api" ECHOES_GITLAB_TOKEN="$token" ECHOES_WEBHOOK_SECRET="$secret" \
-	ECHOES_RECONCILE_INTERVAL=0 /usr/bin/time -v -o "$work/time.txt" "$bin" serve 2>"$work/serve.log" &
+	ECHOES_WATCH=group/project ECHOES_RECONCILE_INTERVAL=0 /usr/bin/time -v -o "$work/time.txt" "$bin" serve 2>"$work/serve.log" &
 time_pid=$!
 addr=""
 for _ in $(seq 200); do

@@ -63,7 +63,7 @@ echo "   API root: $api"
 
 echo "== starting echoes-labels serve"
 "$work/echoes-labels" serve --listen 127.0.0.1:0 --gitlab-url "$api" --token "$token" \
-	--webhook-secret "$secret" --reconcile-interval 0 2>"$work/serve.log" &
+	--webhook-secret "$secret" --watch group/project --reconcile-interval 0 2>"$work/serve.log" &
 serve_pid=$!
 addr=""
 for _ in $(seq 100); do

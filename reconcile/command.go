@@ -22,7 +22,7 @@ import (
 
 // Command is `echoes-labels reconcile`.
 type Command struct {
-	rerun.Flags `embed:""`
+	rerun.Flags `embed:"" set:"watch_help=whose open merge requests to look at; nothing else is touched."`
 	// UpdatedWithin keeps a malformed value for config, which reports it with a fix.
 	UpdatedWithin settings.Duration `name:"updated-within" env:"ECHOES_UPDATED_WITHIN" default:"1h" help:"Look at the open merge requests updated within this long (0: all); at least the schedule's interval."`
 }
@@ -64,9 +64,10 @@ func run(ctx context.Context, cfg rerun.Config, window time.Duration, stderr io.
 
 // identify is the start-up identity check (rerun's, as serve's): a token
 // GitLab refuses or a certificate not trusted stops the command at start,
-// with the fix, before any sweep; a GitLab that does not answer is exit 3.
+// with the fix, before any sweep; a transient failure (5xx, 429, no
+// answer) is tried again as every other call, and one that lasts is exit 3.
 func identify(ctx context.Context, e *rerun.Engine) error {
-	err := e.Identify(ctx)
+	err := e.IdentifyRetried(ctx)
 	var refused *exit.Error
 	switch {
 	case err == nil:
@@ -86,10 +87,6 @@ func (c *Command) config(secrets mask.Secrets) (rerun.Config, time.Duration, err
 	cfg.Settle = 0 // the sweep is no burst of deliveries: nothing to wait for
 	var errs rerun.SettingErrors
 	c.Flags.Config(&cfg, secrets, errs.Add)
-	if len(cfg.Watch) == 0 {
-		errs.Add(exit.BadSetting(rerun.SettingWatch, "--watch/ECHOES_WATCH names no group or project, so there is nothing to reconcile",
-			"set ECHOES_WATCH to the groups or projects (comma-separated) whose open merge requests to look at: a path such as my-group, or an id written group:42 or project:42"))
-	}
 	window, err := c.UpdatedWithin.Value(settingUpdatedWithin+"/ECHOES_UPDATED_WITHIN", secrets)
 	switch {
 	case err != nil:

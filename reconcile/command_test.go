@@ -144,6 +144,48 @@ func TestReconcileCommandRetriesOnce(t *testing.T) {
 	}
 }
 
+// A list whose pages repeat (the first page whatever page is asked, and an
+// X-Next-Page always one more) ends each entry's sweep after a page of
+// nothing new, with a WARN: the later entry is still reached, what was
+// listed is worked, and reconcile exits 3 saying why.
+func TestReconcileCommandListRepeats(t *testing.T) {
+	gl := newStandIn(t)
+	reruntest.ManyMergeRequests(gl, 12, nil)
+	p := failedLabelJob(gl, 77, "other/app", 1, passing)
+	gl.SetFault(gl.RepeatPages())
+	e, logs := reconcile(t, gl, func(c *rerun.Config) { c.SweepPage = 5 }, "--watch", path+",other/app", "--updated-within", "0")
+	if e == nil || e.Code != exit.API || !strings.Contains(e.Cause, "nothing new") || !strings.Contains(e.Fix, "proxy") ||
+		!strings.Contains(e.Cause, path) || !strings.Contains(e.Cause, "other/app") {
+		t.Fatalf("reconcile: %+v, want exit 3 saying the list of both entries brought nothing new", e)
+	}
+	lists := 0
+	for _, r := range gl.Requests() {
+		if strings.HasSuffix(r.Path, "/merge_requests") {
+			lists++
+		}
+	}
+	// Each entry: the group list's 404, the first page, the first page at
+	// the new cursor (allowed to bring nothing), one more: 4 each.
+	if lists > 8 {
+		t.Errorf("%d list calls, want at most 8", lists)
+	}
+	warns := 0
+	for _, l := range logs.Lines("reconcile") {
+		if l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["error"]), "nothing new") {
+			warns++
+		}
+	}
+	if warns != 2 {
+		t.Errorf("%d WARN reconcile lines saying nothing new, want 2", warns)
+	}
+	if status, attempts := newestLabelJob(gl, p); status != "pending" || attempts != 2 {
+		t.Errorf("other/app !1's label job: %s after %d attempts, want it retried: the later entry is reached", status, attempts)
+	}
+	if s := summary(t, logs); s["complete"] != false || s["open_mrs"] != 6.0 {
+		t.Errorf("summary %v: want complete false, the 5 + 1 merge requests listed", s)
+	}
+}
+
 // GitLab answering 502 to the list, every try: exit 3 with a fix, after a
 // bounded number of tries.
 func TestReconcileCommandListFails(t *testing.T) {
@@ -181,6 +223,19 @@ func TestReconcileCommandNeedsWatch(t *testing.T) {
 	e, _ := reconcile(t, gl, nil)
 	if e == nil || e.Code != exit.Config || e.Setting != rerun.SettingWatch || !strings.Contains(e.Fix, "ECHOES_WATCH") {
 		t.Fatalf("reconcile without --watch: %+v, want exit 2 for --watch with a fix", e)
+	}
+	if gl.Count() != 0 {
+		t.Errorf("%d GitLab calls, want none", gl.Count())
+	}
+	// A URL is a configuration error (exit 2, with the path to give), not
+	// GitLab failing (3): no call is made.
+	for _, bad := range []string{"https://gitlab.com/g/p", "grp:x", "my group,,x"} {
+		e, _ = reconcile(t, gl, nil, "--watch", bad)
+		if e == nil || e.Code != exit.Config || e.Setting != rerun.SettingWatch || !strings.Contains(e.Fix, "group:42") {
+			t.Errorf("reconcile --watch %q: %+v, want exit 2 for --watch with the forms", bad, e)
+		} else if bad == "https://gitlab.com/g/p" && !strings.Contains(e.Cause, "give the path g/p") {
+			t.Errorf("reconcile --watch %q: cause %q, want it to say give the path g/p", bad, e.Cause)
+		}
 	}
 	if gl.Count() != 0 {
 		t.Errorf("%d GitLab calls, want none", gl.Count())
@@ -319,5 +374,106 @@ func TestReconcileEntryLinesCountTheirOwn(t *testing.T) {
 	lines := logs.Lines("reconcile")
 	if len(lines) != 2 || lines[0]["open_mrs"] != 1.0 || lines[1]["open_mrs"] != 1.0 || lines[1]["queued"] != 0.0 {
 		t.Errorf("entry lines %v: want 1 listed by each, queued by the first only", lines)
+	}
+}
+
+// A transient failure of the start-up GET /user (a 502) is tried again,
+// as every other call, and the sweep goes on; one that lasts is exit 3
+// after cfg.Attempts tries, without a sweep.
+func TestReconcileCommandRetriesIdentity(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 1, passing)
+	var users, failures atomic.Int32
+	failures.Store(2)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/api/v4/user" {
+			users.Add(1)
+			if failures.Add(-1) >= 0 {
+				gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+				return true
+			}
+		}
+		return false
+	})
+	if e, _ := reconcile(t, gl, nil, "--watch", path); e != nil || users.Load() != 3 || gl.Retries(project, 1) != 1 {
+		t.Fatalf("reconcile after two 502s on GET /user: %+v, %d calls, %d retries; want exit 0 after 3 calls, !1 retried", e, users.Load(), gl.Retries(project, 1))
+	}
+
+	users.Store(0)
+	failures.Store(1 << 20)
+	e, logs := reconcile(t, gl, nil, "--watch", path)
+	if e == nil || e.Code != exit.API || !strings.Contains(e.Cause, "GET /user") || !strings.Contains(e.Cause, "502") {
+		t.Fatalf("reconcile with GET /user failing: %+v, want exit 3 naming the call and the 502", e)
+	}
+	if n := users.Load(); n != int32(rerun.DefaultConfig().Attempts) {
+		t.Errorf("%d calls to GET /user, want %d", n, rerun.DefaultConfig().Attempts)
+	}
+	if len(logs.Lines("reconcile done")) != 0 {
+		t.Error("a summary line without a sweep")
+	}
+}
+
+// At start, a token whose user is an administrator, or Maintainer or
+// Owner of a watched group or project, gets a WARN (GET /user's is_admin,
+// the members API), with one read per entry; a read that fails is a WARN
+// and the sweep goes on; a Developer gets none.
+func TestReconcileWarnsOfAPowerfulToken(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 1, passing)
+	gl.AddGroup(7, "group", project)
+	gl.SetGroupMember(7, "group", gitlabtest.Maintainer)
+	gl.SetProjectMember(project, path, gitlabtest.Owner)
+	gl.SetProjectMember(77, "other/app", gitlabtest.Developer)
+	gl.SetProjectMember(99, "third/app", gitlabtest.Owner)
+	gl.SetAdmin(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if strings.Contains(r.URL.EscapedPath(), "third%2Fapp/members") {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	e, logs := reconcile(t, gl, nil, "--watch", "group,project:"+path+",other/app,project:third/app")
+	if e != nil {
+		t.Fatalf("reconcile: %+v, want exit 0: a powerful token is a warning", e)
+	}
+	warns := map[string]string{}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"level":"WARN"`) {
+			var w, msg string
+			if i := strings.Index(l, `"watch":"`); i >= 0 {
+				w = l[i+9 : i+9+strings.Index(l[i+9:], `"`)]
+			}
+			if i := strings.Index(l, `"msg":"`); i >= 0 {
+				msg = l[i+7 : i+7+strings.Index(l[i+7:], `"`)]
+			}
+			if strings.Contains(l, "reconcile") && !strings.Contains(msg, "token") {
+				continue // the sweep's own lines
+			}
+			warns[w] = msg
+		}
+	}
+	for w, want := range map[string]string{
+		"":                  "administrator",
+		"group":             "Maintainer of a watched group",
+		"project:" + path:   "Owner of a watched project",
+		"project:third/app": "could not read",
+	} {
+		if !strings.Contains(warns[w], want) {
+			t.Errorf("WARN for %q: %q, want %q (all: %v)", w, warns[w], want, warns)
+		}
+	}
+	if _, ok := warns["other/app"]; ok {
+		t.Errorf("a WARN for other/app, where the token is a Developer: %v", warns)
+	}
+	members := 0
+	for _, r := range gl.Requests() {
+		if strings.Contains(r.Path, "/members/all/") {
+			members++
+		}
+	}
+	// One read an entry; other/app, a plain path that is no group, two.
+	if members != 5 {
+		t.Errorf("%d members reads, want 5", members)
 	}
 }

@@ -225,19 +225,105 @@ func (e *Engine) watchGroupPath(id int64) string {
 
 // Identify is the one start-up identity check of serve and reconcile: it
 // asks GitLab who the token is (GET /user). The error is Refusal's when
-// no retry can mend it (exit 2, with the fix), the call's otherwise.
+// no retry can mend it (exit 2, with the fix), the call's otherwise. Once
+// GitLab answered, it logs a WARN when the token's user may do more than
+// it needs: an administrator, or a Maintainer or Owner of a watched group
+// or project (checkAccess).
 func (e *Engine) Identify(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
 	defer cancel()
-	id, err := e.gl.CurrentUserID(ctx)
+	u, err := e.gl.CurrentUser(cctx)
 	if err != nil {
 		if r := Refusal(err); r != nil {
 			return r
 		}
 		return err
 	}
-	e.log.Info("gitlab accepted the token", "user_id", id)
+	e.log.Info("gitlab accepted the token", "user_id", u.ID)
+	if u.Admin {
+		e.log.Warn("the token's user is a GitLab administrator: a retry runs the job, and the later-stage jobs it un-skips, as that user, who may deploy anywhere",
+			"user_id", u.ID, "fix", tooPowerful)
+	}
+	e.checkAccess(ctx, u.ID)
 	return nil
+}
+
+// tooPowerful is the fix of a token whose user may do more than retry jobs.
+const tooPowerful = "give the service its own bot user (or a group or project access token) with the Developer role, a member of the watched groups only, with no right to deploy to protected environments"
+
+// checkAccess logs a WARN for each --watch entry where the token's user
+// is Maintainer or Owner (GitLab's members API, inherited membership
+// included): a retried job runs as that user. It makes one read per entry
+// (a plain path that is not a group: a second, as a project, and what it
+// is is learnt for the sweep), with no retry; a read that fails is a WARN,
+// never a stop.
+func (e *Engine) checkAccess(ctx context.Context, user int64) {
+	for _, w := range e.cfg.Watch {
+		level, kind, err := e.accessIn(ctx, w, user)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			e.log.Warn("could not read the token's role in a watched group or project", "watch", w.String(),
+				"kind", gitlabapi.Classify(err).Kind, "error", err.Error(),
+				"fix", "check that the token's user is no more than Developer there: a retry runs jobs as that user")
+		case level >= maintainerAccess:
+			e.log.Warn("the token's user is "+accessName(level)+" of a watched "+kind+": a retry runs the job, and the later-stage jobs it un-skips, as that user",
+				"watch", w.String(), "access_level", level, "fix", tooPowerful)
+		}
+	}
+}
+
+// maintainerAccess is GitLab's access level of a Maintainer; 50 is an Owner.
+const maintainerAccess = 40
+
+func accessName(level int) string {
+	if level >= 50 {
+		return "Owner"
+	}
+	return "Maintainer"
+}
+
+// accessIn reads the user's access level in the entry's group or project
+// (0: not a member), and says which it is.
+func (e *Engine) accessIn(ctx context.Context, w WatchEntry, user int64) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	defer cancel()
+	group, known := w.isGroup()
+	if known && !group {
+		level, err := e.gl.ProjectAccess(ctx, w.ref(), user)
+		return level, "project", err
+	}
+	level, err := e.gl.GroupAccess(ctx, w.ref(), user)
+	if known || err == nil {
+		if !known {
+			e.groups.Store(w, "group")
+		}
+		return level, "group", err
+	}
+	if gitlabapi.StatusOf(err) != http.StatusNotFound {
+		return 0, "group", err
+	}
+	// Not a group (or not one the token sees): a project, maybe.
+	level, err = e.gl.ProjectAccess(ctx, w.ref(), user)
+	if err == nil {
+		e.groups.Store(w, "project")
+	}
+	return level, "project", err
+}
+
+// IdentifyRetried is Identify tried again while GitLab's failure is
+// transient (a 5xx, a 429, no answer), as every other call of a sweep:
+// up to cfg.Attempts tries within cfg.Budget, through the one retry loop
+// (reconcile's start, which has no background retry as serve does).
+func (e *Engine) IdentifyRetried(ctx context.Context) error {
+	return e.retry(ctx, retryPlan{attempts: e.cfg.Attempts, deadline: e.clock.Now().Add(e.cfg.Budget), lo: e.cfg.Backoff, hi: e.cfg.MaxWait,
+		again: transient,
+		waiting: func(err error, attempt int, wait time.Duration) {
+			e.log.Info("gitlab fault; trying again", "call", "GET /user", "kind", gitlabapi.Classify(err).Kind, "attempt", attempt,
+				"wait_ms", ms(wait), "error", err.Error())
+		},
+	}, e.Identify)
 }
 
 // Refusal is the configuration error (exit 2) of a start-up identity

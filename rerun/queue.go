@@ -37,6 +37,9 @@ type Task struct {
 	Deliveries   []Delivery
 	dropped      int  // deliveries merged beyond the ones kept for the log
 	ready        bool // in the queue's ready list
+	// swept: the task came from a sweep (pushWait) and no delivery has
+	// merged into it: it takes the sweep's room, and deliveries go first.
+	swept bool
 }
 
 // NewTask is the task of one delivery for the merge request key; path
@@ -66,7 +69,10 @@ func (t *Task) merge(n *Task) {
 	t.dropped += n.dropped
 }
 
-// queue holds at most size merge requests' tasks, hands each to one worker
+// queue holds at most size merge requests' tasks, of which a sweep's take
+// at most sweepRoom: a sweep of thousands of merge requests waits for its
+// room (pushWait) and never takes the room deliveries need, and a worker
+// takes a ready delivery before a ready sweep task. It hands each to one worker
 // at a time, never runs two tasks for the same merge request at once, and
 // never more than perProject tasks of one project (so that a project
 // whose GitLab calls hang cannot hold every worker: a ready task of a
@@ -89,15 +95,23 @@ type queue struct {
 	// projects counts them.
 	perProject int
 	projects   map[int64]int
-	closed     bool
+	// sweepRoom bounds the pending tasks of a sweep (swept); the rest of
+	// size is the deliveries'.
+	sweepRoom, swept int
+	closed           bool
 }
 
 func newQueue(size int, settle time.Duration, perProject int) *queue {
 	q := &queue{size: size, settle: settle, pending: map[Key]*Task{}, inFlight: map[Key]bool{},
-		perProject: perProject, projects: map[int64]int{}}
+		perProject: perProject, projects: map[int64]int{}, sweepRoom: SweepRoom(size)}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
+
+// SweepRoom is the part of a queue of size merge requests a sweep may
+// fill: a quarter (at least 1), which keeps the workers busy, the rest
+// being the deliveries'.
+func SweepRoom(size int) int { return max(size/4, 1) }
 
 // push adds t, merging it into the pending task of its merge request. It
 // returns false when the queue is full or closed: the caller answers GitLab
@@ -113,11 +127,19 @@ func (q *queue) pushLocked(t *Task) (merged, ok bool) {
 		return false, false
 	}
 	if p := q.pending[t.Key]; p != nil {
+		if p.swept && !t.swept {
+			p.swept = false // a delivery's now: it goes first
+			q.swept--
+			q.cond.Broadcast() // room for pushWait
+		}
 		p.merge(t)
 		return true, true
 	}
-	if len(q.pending) >= q.size {
+	if len(q.pending) >= q.size || (t.swept && q.swept >= q.sweepRoom) {
 		return false, false
+	}
+	if t.swept {
+		q.swept++
 	}
 	q.pending[t.Key] = t
 	wait := q.settle
@@ -143,8 +165,10 @@ func (q *queue) makeReady(k Key) {
 	}
 }
 
-// pushWait is push for the reconcile, which may wait for room.
+// pushWait is push for a sweep, which waits for room within the sweep's
+// (sweepRoom) instead of taking the deliveries'.
 func (q *queue) pushWait(ctx context.Context, t *Task) bool {
+	t.swept = true
 	stop := context.AfterFunc(ctx, func() { q.mu.Lock(); q.cond.Broadcast(); q.mu.Unlock() })
 	defer stop()
 	q.mu.Lock()
@@ -171,6 +195,9 @@ func (q *queue) pop() *Task {
 			q.ready = append(q.ready[:i], q.ready[i+1:]...)
 			t := q.pending[k]
 			delete(q.pending, k)
+			if t.swept {
+				q.swept--
+			}
 			q.inFlight[k] = true
 			q.projects[k.Project]++
 			q.cond.Broadcast() // room for pushWait
@@ -184,15 +211,22 @@ func (q *queue) pop() *Task {
 	}
 }
 
-// next is the index in ready of the oldest task whose project is below
-// its limit, -1 when there is none. q.mu is held.
+// next is the index in ready of the oldest delivery's task whose project
+// is below its limit, else the oldest sweep's, -1 when there is none. q.mu
+// is held.
 func (q *queue) next() int {
+	sweep := -1
 	for i, k := range q.ready {
 		if q.perProject <= 0 || q.projects[k.Project] < q.perProject {
-			return i
+			if !q.pending[k].swept {
+				return i
+			}
+			if sweep < 0 {
+				sweep = i
+			}
 		}
 	}
-	return -1
+	return sweep
 }
 
 // done releases a merge request; work that arrived meanwhile becomes ready.
@@ -234,7 +268,7 @@ func (q *queue) abandon() []*Task {
 	for _, t := range q.pending {
 		out = append(out, t)
 	}
-	q.pending, q.ready = map[Key]*Task{}, nil
+	q.pending, q.ready, q.swept = map[Key]*Task{}, nil, 0
 	q.cond.Broadcast()
 	return out
 }

@@ -147,3 +147,47 @@ func TestPerProjectLimitDefault(t *testing.T) {
 		t.Errorf("per project with 5 workers: %d, want 3", got)
 	}
 }
+
+// A sweep fills only its room (a quarter of the queue): a sweep ten times
+// the queue's size leaves the rest to deliveries, every one of which is
+// queued, and a worker takes a ready delivery before the sweep's older
+// tasks. A delivery merged into a swept task frees the sweep's room.
+func TestSweepLeavesDeliveriesTheirRoom(t *testing.T) {
+	const size = 8
+	q := newQueue(size, 0, 0)
+	full, cancel := context.WithCancel(context.Background())
+	cancel() // pushWait takes room when there is some, and never waits
+	swept := 0
+	for iid := int64(1); iid <= 10*size; iid++ {
+		if q.pushWait(full, tk(1, iid, "reconcile")) {
+			swept++
+		}
+	}
+	if room := SweepRoom(size); swept != room || room != 2 {
+		t.Fatalf("a sweep of %d took %d of a queue of %d, want its room %d", 10*size, swept, size, room)
+	}
+	for iid := int64(1000); iid < 1000+size-2; iid++ {
+		if _, ok := q.push(tk(2, iid, "hook")); !ok {
+			t.Fatalf("delivery !%d refused while a sweep runs (%d waiting)", iid, q.depth())
+		}
+	}
+	if _, ok := q.push(tk(2, 2000, "hook")); ok {
+		t.Error("a delivery past the queue's size was queued")
+	}
+	for i := 0; i < size-2; i++ {
+		if got := q.pop(); got.Key.Project != 2 {
+			t.Fatalf("pop %d took %v, a sweep's task, while deliveries were ready", i, got.Key)
+		}
+	}
+	// A delivery for a swept merge request makes it a delivery's: the
+	// sweep gets that room back.
+	if merged, ok := q.push(tk(1, 1, "hook")); !merged || !ok {
+		t.Fatal("a delivery for a swept merge request was not merged")
+	}
+	if !q.pushWait(full, tk(1, 500, "reconcile")) {
+		t.Error("the sweep did not get back the room of a task a delivery merged into")
+	}
+	if got := q.pop(); got.Key != (Key{1, 1}) || len(got.Deliveries) != 2 {
+		t.Errorf("popped %v, want !1 with the sweep's and the delivery's", got.Key)
+	}
+}

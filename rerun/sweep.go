@@ -43,6 +43,12 @@ func (e *Engine) Loop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if errors.Is(err, ErrListRepeats) {
+				// Resuming where the list repeated would repeat it: the
+				// next sweep starts this entry afresh.
+				delete(resume, w)
+				continue
+			}
 			if err != nil {
 				resume[w] = cur
 				continue
@@ -63,7 +69,10 @@ type Summary struct {
 	Listed int      // open merge requests read, each once
 	Queued int      // tasks queued
 	Failed []string // the entries whose sweep failed, with why
-	Counts Counts   // what the workers did with them
+	// Repeats: a sweep among Failed ended on a list that repeated its
+	// pages (ErrListRepeats).
+	Repeats bool
+	Counts  Counts // what the workers did with them
 }
 
 // ErrCancelled is a reconcile stopped by SIGTERM or Ctrl-C.
@@ -92,6 +101,7 @@ func (e *Engine) SweepOnce(ctx context.Context, window time.Duration) Summary {
 		}
 		if err != nil {
 			sum.Failed = append(sum.Failed, fmt.Sprintf("%s: %s", w, err.Error()))
+			sum.Repeats = sum.Repeats || errors.Is(err, ErrListRepeats)
 		}
 	}
 	e.queue.close()
@@ -113,6 +123,9 @@ func (s Summary) Err(ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		return ErrCancelled
+	case s.Repeats:
+		return exit.APIError("the sweep could not list every open merge request: "+strings.Join(s.Failed, "; "),
+			"GitLab (or a proxy or cache in front of it) answered page after page with the same merge requests; check what serves --gitlab-url's merge request lists (page and updated_after must be honoured); the next run sweeps again", nil)
 	case len(s.Failed) > 0:
 		return exit.APIError("the sweep could not list every open merge request: "+strings.Join(s.Failed, "; "),
 			"see the reconcile log line above; mend what GitLab answered (or wait for it to recover), and the next scheduled run sweeps again", nil)
@@ -216,13 +229,28 @@ type sweepStats struct {
 // errQueueClosed ends a sweep whose queue stopped taking work.
 var errQueueClosed = errors.New("the queue was closed before the sweep ended")
 
+// ErrListRepeats ends the sweep of an entry whose list brought a page of
+// nothing new: the same merge requests, at the same update time, as pages
+// already read, as a proxy or cache that ignores page and updated_after
+// serves, with an X-Next-Page that grows for ever. Without it such a list
+// is read for ever and the later --watch entries never are.
+var ErrListRepeats = errors.New("GitLab's list of open merge requests brought a page with nothing new (the same merge requests again), so the sweep of this entry stopped there")
+
 // sweep lists the open merge requests of one watch entry (a group or a
 // project) from the cursor on, and queues every one not in round yet
 // (queued by an earlier entry of the same sweep): the worker reads each
 // from GitLab and decides (labels that pass may need a failed job retried,
 // labels that fail a successful one). The cursor moves as pages are
 // queued; on an error it is where the next sweep should resume.
+//
+// Each page must bring something new: a merge request this sweep has not
+// read yet, or read at an older update time. The one page allowed to bring
+// nothing is the first at a new cursor second, which starts with the merge
+// requests of that second already queued; a page of nothing new past it
+// ends the entry's sweep with ErrListRepeats. The cursor itself always
+// moves on (advance): a later second, or the next page within one.
 func (e *Engine) sweep(ctx context.Context, w WatchEntry, cur *sweepCursor, round map[Key]bool) (st sweepStats, err error) {
+	read := map[Key]time.Time{} // every merge request this sweep read, at its update second
 	for {
 		opt := gitlabapi.SweepOptions{UpdatedAfter: cur.after, Page: cur.page, PerPage: e.cfg.SweepPage}
 		mrs, next, err := e.sweepPage(ctx, w, opt)
@@ -230,12 +258,19 @@ func (e *Engine) sweep(ctx context.Context, w WatchEntry, cur *sweepCursor, roun
 			return st, err
 		}
 		st.pages++
+		fresh := false
 		for _, mr := range mrs {
-			if mr.IID <= 0 || mr.ProjectID <= 0 || cur.skip(mr) {
+			if mr.IID <= 0 || mr.ProjectID <= 0 {
+				continue
+			}
+			key, at := Key{mr.ProjectID, mr.IID}, gitlabapi.SweepSecond(mr.UpdatedAt)
+			if t, ok := read[key]; !ok || at.After(t) {
+				read[key], fresh = at, true
+			}
+			if cur.skip(mr) {
 				continue
 			}
 			st.listed++
-			key := Key{mr.ProjectID, mr.IID}
 			if round[key] {
 				continue // queued by an earlier entry of this sweep
 			}
@@ -255,6 +290,9 @@ func (e *Engine) sweep(ctx context.Context, w WatchEntry, cur *sweepCursor, roun
 		}
 		if next <= 0 || len(mrs) == 0 {
 			return st, nil
+		}
+		if !fresh && (cur.after == nil || cur.page > 1) {
+			return st, fmt.Errorf("%w (%s, after %d pages)", ErrListRepeats, cur, st.pages)
 		}
 		cur.advance(mrs, next)
 	}

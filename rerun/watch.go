@@ -76,59 +76,117 @@ func (w WatchEntry) String() string {
 //	group:42               a group, by id
 //	project:1234           a project, by id
 //
-// A bare number is refused: GitLab numbers groups and projects apart, so
-// "42" can name both, and the one meant cannot be told. Blank entries are
-// skipped; spaces and slashes at the ends are trimmed. The error is an
-// *exit.Error (code 2) naming every bad entry, with the fix.
+// The list is required: no entry at all is refused, as every project the
+// token reaches is never what an operator meant. Spaces around an entry
+// and slashes at its ends are trimmed; anything else that is not one of
+// the forms above is refused: an empty entry (a,,b), a URL (give its
+// path), another prefix (grp:x), a path with a colon, a space or a
+// character GitLab's paths do not have, and a bare number (GitLab numbers
+// groups and projects apart, so "42" can name both). The error is an
+// *exit.Error (code 2) naming every bad entry and why, with the forms.
 func ParseWatch(entries []string) ([]WatchEntry, error) {
 	var out []WatchEntry
 	var bad []string
 	for _, raw := range entries {
 		e := strings.TrimSpace(raw)
-		if e == "" {
-			continue
-		}
-		w, ok := parseWatchEntry(e)
-		if !ok {
-			bad = append(bad, strconv.Quote(Clip(e)))
+		w, why := parseWatchEntry(e)
+		if why != "" {
+			bad = append(bad, strconv.Quote(Clip(e))+" ("+why+")")
 			continue
 		}
 		out = append(out, w)
 	}
-	if len(bad) > 0 {
+	switch {
+	case len(bad) > 0:
+		what := "entry %s is"
+		if len(bad) > 1 {
+			what = "entries %s are"
+		}
 		return out, exit.BadSetting(SettingWatch,
-			fmt.Sprintf("--watch/ECHOES_WATCH entries %s are ambiguous or malformed: a bare number can be a group or a project", strings.Join(bad, ", ")),
-			"write group:42 or project:42 for an id, or give the path (acme/platform, acme/platform/api)")
+			"--watch/ECHOES_WATCH "+fmt.Sprintf(what, strings.Join(bad, ", "))+" not accepted",
+			WatchForms)
+	case len(out) == 0:
+		return nil, exit.BadSetting(SettingWatch,
+			"--watch/ECHOES_WATCH is required: it names the groups and projects to act on, and nothing else is touched",
+			WatchForms)
 	}
 	return out, nil
 }
 
-func parseWatchEntry(e string) (WatchEntry, bool) {
+// WatchForms is the fix of a bad or missing --watch: the forms accepted.
+const WatchForms = "set ECHOES_WATCH (--watch) to the groups and projects to act on, comma-separated, each a path (group/sub: a group and its subgroups, or a project) or an id written group:42 or project:42; group:PATH and project:PATH say which a path is"
+
+// pathSegment says whether seg is one segment of a GitLab path: letters,
+// digits, '_', '-' and '.', not starting with '-' (GitLab's namespace and
+// project path rule).
+func pathSegment(seg string) bool {
+	for i, r := range seg {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.':
+		case r == '-' && i > 0:
+		default:
+			return false
+		}
+	}
+	return seg != ""
+}
+
+// parseWatchEntry parses one trimmed entry; why says what is wrong with
+// it, "" when it is accepted.
+func parseWatchEntry(e string) (WatchEntry, string) {
+	if e == "" {
+		return WatchEntry{}, "an empty entry: a comma too many?"
+	}
+	if strings.Contains(e, "://") {
+		p := e[strings.Index(e, "://")+3:]
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			p = strings.Trim(p[i+1:], "/")
+		} else {
+			p = ""
+		}
+		if i := strings.Index(p, "/-/"); i >= 0 {
+			p = p[:i]
+		}
+		if p != "" {
+			return WatchEntry{}, fmt.Sprintf("a URL: give the path %s", Clip(p))
+		}
+		return WatchEntry{}, "a URL: give the group's or project's path"
+	}
 	kind := watchPath
 	switch {
 	case strings.HasPrefix(e, "group:"):
 		kind, e = watchGroupPath, strings.TrimPrefix(e, "group:")
 	case strings.HasPrefix(e, "project:"):
 		kind, e = watchProjectPath, strings.TrimPrefix(e, "project:")
+	case strings.Contains(e, ":"):
+		return WatchEntry{}, "the only prefixes are group: and project:"
 	}
 	e = strings.Trim(strings.TrimSpace(e), "/")
-	if e == "" || strings.ContainsAny(e, " \t\r\n") {
-		return WatchEntry{}, false
+	switch {
+	case e == "":
+		return WatchEntry{}, "no path or id after the prefix"
+	case strings.Contains(e, ":"):
+		return WatchEntry{}, "a path has no colon"
 	}
 	if isDigits(e) {
 		id, err := strconv.ParseInt(e, 10, 64)
 		if err != nil || id <= 0 {
-			return WatchEntry{}, false
+			return WatchEntry{}, "not an id GitLab gives"
 		}
 		switch kind {
 		case watchGroupPath:
-			return WatchEntry{kind: watchGroupID, id: id}, true
+			return WatchEntry{kind: watchGroupID, id: id}, ""
 		case watchProjectPath:
-			return WatchEntry{kind: watchProjectID, id: id}, true
+			return WatchEntry{kind: watchProjectID, id: id}, ""
 		}
-		return WatchEntry{}, false // a bare number: group or project?
+		return WatchEntry{}, "a bare number can be a group or a project: write group:" + e + " or project:" + e
 	}
-	return WatchEntry{kind: kind, path: e}, true
+	for _, seg := range strings.Split(e, "/") {
+		if !pathSegment(seg) {
+			return WatchEntry{}, "not a GitLab path: a path is segments of letters, digits, _, - and . joined by /"
+		}
+	}
+	return WatchEntry{kind: kind, path: e}, ""
 }
 
 func isDigits(s string) bool {

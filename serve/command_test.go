@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 	"gitlab.com/echoeshq/echoes-labels/rerun"
 	"gitlab.com/echoeshq/echoes-labels/settings"
 )
@@ -138,7 +139,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		err = parse(t, "--token", "t", "--webhook-secret", testSecret, "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
+		err = parse(t, "--token", "t", "--webhook-secret", testSecret, "--watch", path, "--listen", ln.Addr().String()).Run(context.Background(), &logBuffer{}, nil)
 		var ce *exit.Error
 		if !errors.As(err, &ce) || !strings.Contains(ce.Cause, "cannot listen") || ce.Setting != "--listen" || ce.Code != exit.Config {
 			t.Errorf("Run on a busy port: %v", err)
@@ -215,7 +216,7 @@ func TestListeningLineHidesTheURLQuery(t *testing.T) {
 }
 
 // With nothing set, one error names every missing required setting: the
-// webhook secret and the token, on one cause line and one fix line.
+// webhook secret, the token and --watch, on one cause line and one fix line.
 func TestMissingSecretAndTokenTogether(t *testing.T) {
 	clearEnv(t)
 	err := parse(t).Run(context.Background(), &logBuffer{}, nil)
@@ -223,7 +224,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("Run: %v, want an *exit.Error", err)
 	}
-	for _, want := range []string{"--webhook-secret", "--token"} {
+	for _, want := range []string{"--webhook-secret", "--token", "--watch"} {
 		if !strings.Contains(e.Cause, want) {
 			t.Errorf("cause %q does not name %s", e.Cause, want)
 		}
@@ -238,7 +239,7 @@ func TestMissingSecretAndTokenTogether(t *testing.T) {
 func TestReconcileIntervalWithoutUnit(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("ECHOES_RECONCILE_INTERVAL", "5")
-	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret-0123456789").Run(context.Background(), &logBuffer{}, nil)
+	err := parse(t, "--token", "glpat-abcdef", "--webhook-secret", "s3cret-0123456789", "--watch", path).Run(context.Background(), &logBuffer{}, nil)
 	var e *exit.Error
 	if !errors.As(err, &e) || e.Setting != "--reconcile-interval" {
 		t.Fatalf("Run: %#v, want an *exit.Error for --reconcile-interval", err)
@@ -252,7 +253,7 @@ func TestReconcileIntervalWithoutUnit(t *testing.T) {
 // their ends (GitLab strips line breaks from the secret it sends).
 func TestSecretsTrimmed(t *testing.T) {
 	clearEnv(t)
-	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret-0123456789\r\n").config(nil)
+	cfg, err := parse(t, "--token", " glpat-abcdef\n", "--webhook-secret", "s3cret-0123456789\r\n", "--watch", path).config(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +285,33 @@ func TestListeningLineReconcileOff(t *testing.T) {
 	waitFor(t, "the listening line", func() bool { return len(h.logs.lines("listening")) == 1 })
 	if l := h.logs.lines("listening")[0]; l["reconcile_interval"] != "1h0m0s" {
 		t.Errorf("listening line %v: want reconcile_interval 1h0m0s", l)
+	}
+}
+
+// At start, serve warns when the token's user is an administrator or a
+// Maintainer of a watched project (a retry runs jobs as it), and serves.
+func TestRunWarnsOfAPowerfulToken(t *testing.T) {
+	clearEnv(t)
+	gl := newStandIn(t)
+	gl.SetAdmin(true)
+	gl.SetProjectMember(project, path, gitlabtest.Maintainer)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret,
+		"--watch", "project:"+path, "--reconcile-interval", "0", "--shutdown-delay", "0s")
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, logs, nil) }()
+	listening(t, logs)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v, want nil", err)
+	}
+	var admin, maintainer bool
+	for _, l := range strings.Split(logs.String(), "\n") {
+		admin = admin || strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "administrator")
+		maintainer = maintainer || strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "Maintainer of a watched project") && strings.Contains(l, `"access_level":40`)
+	}
+	if !admin || !maintainer {
+		t.Errorf("WARN lines: administrator %v, maintainer %v; want both:\n%s", admin, maintainer, logs.String())
 	}
 }

@@ -115,7 +115,7 @@ func TestEchoedSecretsNeverLogged(t *testing.T) {
 	})
 	t.Setenv("ECHOES_GITLAB_TOKEN", testToken+"\n")
 	t.Setenv("ECHOES_WEBHOOK_SECRET", " "+testSecret+"\r\n")
-	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--reconcile-interval", "0")
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--reconcile-interval", "0", "--watch", path)
 	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

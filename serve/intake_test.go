@@ -435,14 +435,27 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 	}
 }
 
-// A bare number in --watch is refused at start (exit 2, naming it; the
-// entries' grammar is rerun's TestWatchEntries).
+// No --watch, or a malformed entry in it, is refused at start (exit 2,
+// naming the entry, with the forms; the entries' grammar is rerun's
+// TestWatchRefused): serve never acts on every project the token reaches.
 func TestWatchEntryRefusedAtStart(t *testing.T) {
-	clearEnv(t)
-	err := parse(t, "--token", "t", "--webhook-secret", testSecret, "--watch", "acme,42").Run(context.Background(), &logBuffer{}, nil)
-	var e *exit.Error
-	if !errors.As(err, &e) || e.ExitCode() != 2 || !strings.Contains(e.Cause, `"42"`) {
-		t.Errorf("Run with --watch 42: %v, want exit 2 naming the entry", err)
+	for _, c := range []struct{ watch, want string }{
+		{"", "required"},
+		{"acme,42", `"42"`},
+		{"https://gitlab.com/group/project", "give the path group/project"},
+		{"my group,,x", `"my group"`},
+		{"group:abc:def", `"group:abc:def"`},
+	} {
+		clearEnv(t)
+		args := []string{"--token", "t", "--webhook-secret", testSecret}
+		if c.watch != "" {
+			args = append(args, "--watch", c.watch)
+		}
+		err := parse(t, args...).Run(context.Background(), &logBuffer{}, nil)
+		var e *exit.Error
+		if !errors.As(err, &e) || e.ExitCode() != 2 || e.Setting != "--watch" || !strings.Contains(e.Cause, c.want) || !strings.Contains(e.Fix, "project:42") {
+			t.Errorf("Run with --watch %q: %v, want exit 2 on --watch saying %s", c.watch, err, c.want)
+		}
 	}
 }
 
@@ -495,7 +508,7 @@ func TestTokenRefusedAtStart(t *testing.T) {
 	gl := gitlabtest.New(t)
 	gl.SetToken("glpat-the-right-one")
 	gl.RequireToken(true)
-	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret, "--watch", path)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := c.Run(ctx, &logBuffer{}, nil)
@@ -515,7 +528,7 @@ func TestUntrustedCertificateRefusedAtStart(t *testing.T) {
 	gl := gitlabtest.NewUnstarted()
 	gl.StartTLS()
 	t.Cleanup(gl.Close)
-	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret)
+	c := parse(t, "--listen", "127.0.0.1:0", "--gitlab-url", gl.APIURL(), "--token", testToken, "--webhook-secret", testSecret, "--watch", path)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := c.Run(ctx, &logBuffer{}, nil)

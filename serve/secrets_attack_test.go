@@ -25,7 +25,7 @@ func TestShortSecretsRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clearEnv(t)
-			_, err := parse(t, append([]string{"--token", "glpat-abcdefghijkl"}, c.args...)...).config(nil)
+			_, err := parse(t, append([]string{"--token", "glpat-abcdefghijkl", "--watch", path}, c.args...)...).config(nil)
 			var e *exit.Error
 			if !errors.As(err, &e) || e.ExitCode() != 2 || e.Setting != c.want || !strings.Contains(e.Fix, "openssl rand -hex 32") {
 				t.Errorf("%v: want exit 2 on %s with the openssl fix", err, c.want)
@@ -33,7 +33,7 @@ func TestShortSecretsRefused(t *testing.T) {
 		})
 	}
 	clearEnv(t)
-	if _, err := parse(t, "--token", "glpat-abcdefghijkl", "--webhook-secret", strings.Repeat("a", 16)).config(nil); err != nil {
+	if _, err := parse(t, "--token", "glpat-abcdefghijkl", "--watch", path, "--webhook-secret", strings.Repeat("a", 16)).config(nil); err != nil {
 		t.Errorf("a secret of 16: %v", err)
 	}
 	err := parse(t, "--token", "glpat-abcdefghijkl", "--webhook-secret", "whsec_").Run(context.Background(), &logBuffer{}, nil)

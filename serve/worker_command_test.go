@@ -10,7 +10,7 @@ import (
 // and variables; the status check lookup lasts at most a sweep's interval.
 func TestWorkerSettings(t *testing.T) {
 	clearEnv(t)
-	base := []string{"--token", "tok", "--webhook-secret", testSecret}
+	base := []string{"--token", "tok", "--webhook-secret", testSecret, "--watch", path}
 	cfg, err := parse(t, base...).config(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -74,7 +74,8 @@ func TestReconcileComponentInputs(t *testing.T) {
 
 func TestReconcileComponentRefusesBadInputs(t *testing.T) {
 	refused := map[string][]string{
-		"watch":              {"", "my group", "a,,b", ",a", "a,", "a\n"},
+		"watch": {"", "my group", "a,,b", ",a", "a,", "a\n", "https://gitlab.com/group/project", "grp:x",
+			"group:abc:def", "group:", "-a", "a//b"},
 		"updated_within":     {"1d", "-1h", "1 h", "60"},
 		"reconcile_job_name": append(slices.Clone(reservedJobNames), ".hidden", ""),
 		"token_variable":     {"", "1TOKEN", "MY-TOKEN", "$TOKEN", "A B", "A}"},
@@ -92,7 +93,7 @@ func TestReconcileComponentRefusesBadInputs(t *testing.T) {
 		}
 	}
 	taken := map[string][]string{
-		"watch":          {"g", "acme/api", "42", "acme,acme-labs/api"},
+		"watch":          {"g", "acme/api", "group:42", "project:7", "group:acme/x", "acme,acme-labs/api", "my_group.x/sub-1"},
 		"updated_within": {"0s", "1h", "90m", "1h30m"},
 	}
 	for input, values := range taken {

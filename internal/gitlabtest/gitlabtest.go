@@ -69,6 +69,8 @@ type Server struct {
 	nextNoteID   int64
 	ci           ciState // pipelines and jobs (ci.go)
 	lastTick     time.Time
+	admin        bool           // GET /user shows is_admin (members.go)
+	members      map[string]int // Bot's access level by "groups/ID", "projects/ID" (members.go)
 }
 
 // project is one project of the registry.
@@ -449,6 +451,9 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v4/"), "/")
 	get := r.Method == http.MethodGet
+	if s.routeAccess(w, r, parts) {
+		return
+	}
 	if len(parts) == 1 && parts[0] == "user" && get {
 		JSON(w, http.StatusOK, userJSON(Bot))
 		return
