@@ -2,6 +2,7 @@ package rerun
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -73,7 +74,10 @@ type jobDecision struct {
 // them (GitLab's resource label events against the job's start), so an
 // update that changes no label never retries, and a job that fails for
 // another reason is retried at most once per label change, by any number
-// of replicas and sweeps.
+// of replicas and sweeps. A failed job is ours to retry only when its
+// script failed (failure_reason script_failure): a job named like ours
+// that failed for another reason (a protected environment, the runner)
+// is left alone.
 func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	head := s.head
 	if head == nil {
@@ -102,6 +106,15 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", p.jobName, head.ID)}
 	case !finished(job.Status):
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
+	case job.Status == "failed" && job.FailureReason != scriptFailure:
+		// The check's verdict fails its script; any other failure (a
+		// protected environment, the runner, a timeout) is not the labels',
+		// and a retry would run the job as the bot.
+		reason := "no failure_reason"
+		if job.FailureReason != "" {
+			reason = "failure_reason " + strconv.Quote(Clip(job.FailureReason))
+		}
+		return jobDecision{detail: fmt.Sprintf("job %d failed with %s, not by its script (%s): not the labels' verdict; left alone", job.ID, reason, scriptFailure)}
 	case (job.Status == "success") == s.pass: // its verdict is the labels'
 		if !s.pass {
 			return jobDecision{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", p.docsURL)}
@@ -135,6 +148,10 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	return jobDecision{retry: true, job: job, jobProject: s.jobProject,
 		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, s.pipeline)}
 }
+
+// scriptFailure is GitLab's failure_reason of a job whose script exited
+// non-zero: how the check fails.
+const scriptFailure = "script_failure"
 
 // finished are the job statuses worth a look: a failed label job may pass
 // now, a successful one may have read labels since removed.

@@ -16,7 +16,16 @@ func TestDecideJob(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	head := &gitlabapi.Pipeline{ID: 9, ProjectID: 42}
 	job := func(status string, started time.Time) *gitlabapi.Job {
-		return &gitlabapi.Job{ID: 5, Name: "echoes-labels", Status: status, StartedAt: started}
+		j := &gitlabapi.Job{ID: 5, Name: "echoes-labels", Status: status, StartedAt: started}
+		if status == "failed" {
+			j.FailureReason = "script_failure"
+		}
+		return j
+	}
+	failedBy := func(reason string) *gitlabapi.Job {
+		j := job("failed", t0.Add(-time.Minute))
+		j.FailureReason = reason
+		return j
 	}
 	// read is a snapshot whose jobs were read: the label job in pipeline 9.
 	read := func(pass bool, j *gitlabapi.Job) jobSnapshot {
@@ -35,8 +44,8 @@ func TestDecideJob(t *testing.T) {
 	lateRetried := late
 	lateRetried.reread, lateRetried.newestNow = true, &gitlabapi.Job{ID: 6, Name: "echoes-labels", Status: "pending"}
 	forkHead := &gitlabapi.Pipeline{ID: 9, ProjectID: 99}
-	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed"})
-	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", CreatedAt: t0.Add(-time.Minute)})
+	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure"})
+	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure", CreatedAt: t0.Add(-time.Minute)})
 
 	for _, c := range []struct {
 		name  string
@@ -66,6 +75,12 @@ func TestDecideJob(t *testing.T) {
 			why: "job 5 (failed) of pipeline 9 retried: the labels changed after it read them"},
 		{name: "passed, label removed after: retry", snap: changed(false, job("success", t0.Add(-time.Minute)), t0), retry: true,
 			why: "job 5 (success) of pipeline 9 retried"},
+		{name: "failed on a protected environment: left alone", snap: changed(true, failedBy("protected_environment_failure"), t0),
+			why: `job 5 failed with failure_reason "protected_environment_failure", not by its script (script_failure): not the labels' verdict; left alone`},
+		{name: "failed by the runner, labels fail: left alone", snap: read(false, failedBy("runner_system_failure")),
+			why: `failure_reason "runner_system_failure", not by its script`},
+		{name: "failed with no failure_reason: left alone", snap: changed(true, failedBy(""), t0), why: "failed with no failure_reason, not by its script"},
+		{name: "timed out: left alone", snap: changed(true, failedBy("job_execution_timeout"), t0), why: `"job_execution_timeout"`},
 		{name: "jobs read long ago: read again", snap: late, need: needJobsAgain},
 		{name: "read again, unchanged: retry", snap: lateReread, retry: true, why: "retried: the labels changed"},
 		{name: "read again, retried meanwhile", snap: lateRetried, why: "job 5 was already retried"},
