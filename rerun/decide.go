@@ -45,6 +45,7 @@ type jobSnapshot struct {
 	job        *gitlabapi.Job // the newest attempt of the label job; nil: none
 	jobProject int64          // the project and pipeline it is in
 	pipeline   int64
+	foreign    int64 // a downstream pipeline's project, not followed (0: none)
 	jobsReadAt time.Time
 
 	eventsRead bool
@@ -102,6 +103,8 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	}
 	job := s.job
 	switch {
+	case job == nil && s.foreign != 0:
+		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines; a downstream pipeline in project %d is not followed (another project's jobs are never retried)", p.jobName, head.ID, s.foreign)}
 	case job == nil:
 		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", p.jobName, head.ID)}
 	case !finished(job.Status):

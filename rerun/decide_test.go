@@ -62,6 +62,8 @@ func TestDecideJob(t *testing.T) {
 			snap: jobSnapshot{project: 42, head: forkHead}, need: needJobs},
 		{name: "jobs not read", snap: jobSnapshot{project: 42, pass: true, head: head}, need: needJobs},
 		{name: "no label job", snap: read(true, nil), why: `no job "echoes-labels" in head pipeline 9`},
+		{name: "no label job, a downstream pipeline in another project", snap: func() jobSnapshot { s := read(true, nil); s.foreign = 77; return s }(),
+			why: "a downstream pipeline in project 77 is not followed"},
 		{name: "running", snap: read(true, job("running", t0)), why: "job 5 is running"},
 		{name: "passed, labels pass", snap: read(true, job("success", t0)), why: "job 5 is success"},
 		{name: "failed, labels fail", snap: read(false, job("failed", t0)), why: "labels fail the rules (https://docs): the label job is red for the right reason"},

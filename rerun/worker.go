@@ -267,7 +267,7 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 		switch d.need {
 		case needJobs:
 			s.jobsReadAt = e.clock.Now()
-			s.job, s.jobProject, s.pipeline, err = e.findLabelJob(ctx, d.project, d.pipeline)
+			s.job, s.jobProject, s.pipeline, s.foreign, err = e.findLabelJob(ctx, d.project, d.pipeline)
 			s.jobsRead = true
 		case needLabelEvents:
 			var events []gitlabapi.LabelEvent
@@ -300,32 +300,40 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 }
 
 // findLabelJob finds the newest attempt of the label job in a pipeline,
-// or else in a child pipeline one of its bridges made, with the project
-// and pipeline it is in; nil when it is in neither.
-func (e *Engine) findLabelJob(ctx context.Context, project, pipeline int64) (*gitlabapi.Job, int64, int64, error) {
-	job, err := e.newestAttempt(ctx, project, pipeline)
+// or else in a child pipeline one of its bridges made in the same
+// project, with the project and pipeline it is in; nil when it is in
+// neither. A downstream pipeline in another project is never followed:
+// foreign is the first such project seen (0: none).
+func (e *Engine) findLabelJob(ctx context.Context, project, pipeline int64) (job *gitlabapi.Job, inProject, inPipeline, foreign int64, err error) {
+	job, err = e.newestAttempt(ctx, project, pipeline)
 	if err != nil || job != nil {
-		return job, project, pipeline, err
+		return job, project, pipeline, 0, err
 	}
 	bridges, err := e.gl.PipelineBridges(ctx, projectID(project), pipeline)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
+		return nil, 0, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
 	}
 	for _, b := range bridges {
 		d := b.Downstream
 		if d == nil {
 			continue
 		}
-		child := d.ProjectID
-		if child <= 0 {
-			child = project
+		if d.ProjectID > 0 && d.ProjectID != project {
+			// A multi-project pipeline: another project's jobs are never
+			// ours to retry, whatever their name.
+			if foreign == 0 {
+				foreign = d.ProjectID
+			}
+			continue
 		}
-		job, err := e.newestAttempt(ctx, child, d.ID)
+		// A child pipeline runs in its parent's project (GitLab scopes the
+		// pipeline id to the project it is asked in).
+		job, err := e.newestAttempt(ctx, project, d.ID)
 		if err != nil || job != nil {
-			return job, child, d.ID, err
+			return job, project, d.ID, foreign, err
 		}
 	}
-	return nil, 0, 0, nil
+	return nil, 0, 0, foreign, nil
 }
 
 // newestAttempt finds the newest attempt of the label job in a pipeline.

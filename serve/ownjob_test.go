@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
 )
 
 // A label job that failed for another reason than its script (a job named
@@ -30,6 +32,32 @@ func TestOnlyAScriptFailureIsRetried(t *testing.T) {
 		}
 		if c.retries == 0 && !strings.Contains(detail, fmt.Sprintf("failure_reason %q, not by its script", c.reason)) {
 			t.Errorf("failed with %s: the line says %q, want the failure reason", c.reason, detail)
+		}
+	}
+}
+
+// A bridge whose downstream pipeline is in another project (a
+// multi-project pipeline) is never followed, even when that pipeline has
+// a failed job named like the label job and the labels changed after it;
+// a child pipeline of the same project is (TestLabelJobInChildPipelineRetried).
+func TestDownstreamPipelineOfAnotherProjectNotFollowed(t *testing.T) {
+	gl := newStandIn(t)
+	gl.SetLabels(project, path, 3)
+	head := gl.AddPipeline(project, path, 3, gitlabtest.Job{Name: "build", Status: "success"})
+	down := gl.AddDownstreamPipeline(head, "deploy", 77, "other/deployer", gitlabtest.Job{Name: jobName, Status: "failed"})
+	gl.SetLabels(project, path, 3, passing)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 3, "a", 0, passing), hook("downstream")...)
+	h.waitIdle()
+	if _, attempts := newestLabelJob(gl, down); attempts != 1 || gl.Retries(project, 3) != 0 {
+		t.Errorf("a label job in project 77's downstream pipeline: %d attempts, want it untouched; log:\n%s", attempts, h.logs.String())
+	}
+	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, "a downstream pipeline in project 77 is not followed") {
+		t.Errorf("the line says %q, want the downstream project not followed", d)
+	}
+	for _, r := range gl.Requests() {
+		if strings.Contains(r.Path, "/projects/77/") {
+			t.Errorf("project 77 was called: %s %s", r.Method, r.Path)
 		}
 	}
 }

@@ -162,6 +162,23 @@ func (s *Server) AddChildPipeline(parent int64, bridgeName string, jobs ...Job) 
 	return c.id
 }
 
+// AddDownstreamPipeline makes a multi-project downstream pipeline: a
+// bridge named bridgeName of pipeline parent triggers a pipeline in
+// another project (id, path; created if need be), with jobs; GitLab's
+// bridges list shows it as downstream_pipeline with that project_id.
+func (s *Server) AddDownstreamPipeline(parent int64, bridgeName string, id int64, path string, jobs ...Job) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pp := s.ci.pipelines[parent]
+	if pp == nil {
+		panic(fmt.Sprintf("gitlabtest: no pipeline %d", parent))
+	}
+	c := s.addPipeline(s.project(id, path), s.mr(pp.mrProject, "", pp.iid), "main", "pipeline", jobs)
+	s.ci.nextID++
+	pp.bridges = append(pp.bridges, bridge{id: s.ci.nextID, name: bridgeName, status: "success", child: c.id, at: s.tick()})
+	return c.id
+}
+
 // addPipeline makes a pipeline of mr that runs in project. s.mu is held.
 func (s *Server) addPipeline(project *project, mr *mergeRequest, ref, source string, jobs []Job) *pipeline {
 	s.ci.nextID++
