@@ -51,9 +51,8 @@ func (e *Engine) handle(t *Task) {
 		if p.pass {
 			r.Verdict = "pass"
 		}
-		if t.Path == "" {
-			t.Path = Clip(p.mr.Path)
-		}
+		// The log names GitLab's path of the project, not a payload's.
+		t.Path = Clip(p.mr.Path)
 	}
 	r.Took = e.clock.Now().Sub(start)
 	e.record(t, r)
@@ -141,8 +140,19 @@ func (e *Engine) apply(ctx context.Context, t *Task, p *progress) (Result, error
 		}
 		p.mr, p.pass = mr, check.Evaluate(mr.Labels, e.cfg.Rules).Pass()
 	}
-	if t.RecheckWatch && !e.Allows(t.Key.Project, p.mr.Path) {
-		r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(Clip(p.mr.Path)), t.Key.Project))
+	// --watch is applied to GitLab's path of the project acted on (the
+	// merge request read's references.full), never to a payload's: a
+	// delivery may name a watched path with another project's id. A
+	// group:ID entry needs its path (asked once; reconcile first asks here).
+	if err := e.ResolveGroups(ctx); err != nil {
+		return r, err
+	}
+	if !e.Allows(t.Key.Project, p.mr.Path) {
+		if p.mr.Path == "" {
+			r.note(fmt.Sprintf("GitLab gave no path (references.full) for project %d: --watch cannot place it; left alone", t.Key.Project))
+		} else {
+			r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(Clip(p.mr.Path)), t.Key.Project))
+		}
 		return r, nil
 	}
 	if p.mr.State != "opened" {

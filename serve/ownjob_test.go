@@ -61,3 +61,43 @@ func TestDownstreamPipelineOfAnotherProjectNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// --watch is decided on GitLab's path of the project acted on, not the
+// payload's: a delivery naming a watched path with the id of a project
+// outside --watch is acted on nowhere, through a token-authenticated
+// hook, a signed status check request and a job hook alike, and the log
+// names GitLab's path.
+func TestWatchDecidedOnGitLabsPath(t *testing.T) {
+	const victim, victimPath = int64(77), "outside/victim"
+	for _, kind := range []string{"merge request hook", "status check request", "job hook"} {
+		t.Run(kind, func(t *testing.T) {
+			gl := newStandIn(t)
+			ours := gl.AddStatusCheck(victim, victimPath, "echoes-labels")
+			failedLabelJob(gl, victim, victimPath, 3, passing)
+			sha := gl.HeadSHA(victim, victimPath, 3)
+			h := start(t, gl, func(c *config) { c.engine.Watch = mustWatch("group") })
+			var code int
+			switch kind {
+			case "merge request hook":
+				code, _ = h.post(payload(t, victim, path, 3, sha, 0, passing), hook("forged-hook")...)
+			case "status check request":
+				body := payload(t, victim, path, 3, sha, ours, passing)
+				code, _ = h.post(body, "X-Gitlab-Signature", sign(body, testSecret))
+			default:
+				body := event(t, "job_event.json", func(ev map[string]any) {
+					ev["build_name"], ev["build_status"], ev["ref"], ev["project_id"] = jobName, "failed", "refs/merge-requests/3/head", victim
+					ev["project"] = map[string]any{"id": victim, "path_with_namespace": path}
+				})
+				code, _ = h.post(body, "X-Gitlab-Event", eventJob, "X-Gitlab-Token", testSecret, "Idempotency-Key", "forged-job")
+			}
+			h.waitIdle()
+			if n, checks := gl.Retries(victim, 3), gl.StatusChecks(victim, 3); code != 202 || n != 0 || len(checks) != 0 {
+				t.Errorf("%d; project 77 outside --watch acted on: %d retries, status checks %+v", code, n, checks)
+			}
+			l := onlyLine(t, h)
+			if d := fmt.Sprint(l["detail"]); l["project"] != victimPath || !strings.Contains(d, `project "outside/victim" (id 77) is outside --watch`) {
+				t.Errorf("the line names project %v, %q; want GitLab's path %s outside --watch", l["project"], d, victimPath)
+			}
+		})
+	}
+}

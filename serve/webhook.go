@@ -221,15 +221,13 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	if no != nil {
 		return nil, no
 	}
-	if !s.engine.Allows(t.Key.Project, t.Path) {
-		if t.Path == "" {
-			// A fork's pipeline event names the target project by id only:
-			// the worker applies --watch once it read the path from GitLab.
-			t.RecheckWatch = true
-			return t, nil
-		}
+	// A first sieve on the payload's word, which only saves work: the
+	// worker applies --watch to GitLab's path of the project id it acts
+	// on. A fork's pipeline event names the target by id only: the
+	// worker decides.
+	if t.Path != "" && !s.engine.Allows(t.Key.Project, t.Path) {
 		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
+			fmt.Sprintf("the payload's project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
 	}
 	return t, nil
 }
@@ -364,7 +362,7 @@ func (s *service) parsePipeline(body []byte) (*rerun.Task, *refusal) {
 	if target := ev.MergeRequest.TargetProjectID; target > 0 && target != project {
 		// A fork's pipeline: the merge request lives in the target project,
 		// whose path the event does not give (merge_request has only its
-		// id); --watch is then applied by the worker (recheckWatch).
+		// id); --watch is applied by the worker, to GitLab's path.
 		project, path = target, ""
 	}
 	return rerun.NewTask(rerun.Key{Project: project, IID: ev.MergeRequest.IID}, path, rerun.Delivery{}), nil
