@@ -3,6 +3,7 @@ package rerun
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -38,6 +39,7 @@ type jobPolicy struct {
 type jobSnapshot struct {
 	project int64 // the merge request's (target) project
 	pass    bool  // its labels pass the rules
+	sha     string // its head commit
 	head    *gitlabapi.Pipeline
 	source  int64 // the merge request's source project, 0 when unknown
 
@@ -62,7 +64,7 @@ type jobDecision struct {
 	need       need
 	project    int64 // needJobs: the head pipeline's project and id
 	pipeline   int64
-	retry      bool // retry job in jobProject
+	retry      bool // retry job in jobProject (and pipeline)
 	job        *gitlabapi.Job
 	jobProject int64
 	detail     string
@@ -98,6 +100,12 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 			return jobDecision{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", s.source, head.ID)}
 		}
 	}
+	if head.SHA != s.sha && !mergedResults(head.Ref) {
+		// GitLab sets head_pipeline when the new commit's pipeline is
+		// made: until then it names the previous commit's.
+		return jobDecision{detail: fmt.Sprintf("head pipeline %d is for commit %s, not the merge request's head commit %s: GitLab has not caught up with the push; left alone (the new pipeline's job runs afresh)",
+			head.ID, Clip(shortSHA(head.SHA)), Clip(shortSHA(s.sha)))}
+	}
 	if !s.jobsRead {
 		return jobDecision{need: needJobs, project: project, pipeline: head.ID}
 	}
@@ -124,6 +132,9 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 		}
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
 	}
+	if job.Archived {
+		return jobDecision{detail: fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", job.ID)}
+	}
 	read := job.StartedAt
 	if read.IsZero() {
 		read = job.CreatedAt
@@ -148,8 +159,27 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 			return jobDecision{detail: fmt.Sprintf("job %d was already retried", job.ID)}
 		}
 	}
-	return jobDecision{retry: true, job: job, jobProject: s.jobProject,
+	return jobDecision{retry: true, job: job, jobProject: s.jobProject, pipeline: s.pipeline,
 		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, s.pipeline)}
+}
+
+// mergedResults is true of the ref of a merged results (or merge train)
+// pipeline, whose sha is the merge commit GitLab made, not the merge
+// request's head commit (GitLab finds it as the head pipeline by its
+// source_sha, which its API does not show).
+func mergedResults(ref string) bool {
+	return strings.HasPrefix(ref, "refs/merge-requests/") && (strings.HasSuffix(ref, "/merge") || strings.HasSuffix(ref, "/train"))
+}
+
+// shortSHA is a commit id as GitLab shows it short; "(none)" when empty.
+func shortSHA(sha string) string {
+	switch {
+	case sha == "":
+		return "(none)"
+	case len(sha) > 8:
+		return sha[:8]
+	}
+	return sha
 }
 
 // scriptFailure is GitLab's failure_reason of a job whose script exited

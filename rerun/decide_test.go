@@ -83,6 +83,27 @@ func TestDecideJob(t *testing.T) {
 			why: `failure_reason "runner_system_failure", not by its script`},
 		{name: "failed with no failure_reason: left alone", snap: changed(true, failedBy(""), t0), why: "failed with no failure_reason, not by its script"},
 		{name: "timed out: left alone", snap: changed(true, failedBy("job_execution_timeout"), t0), why: `"job_execution_timeout"`},
+		{name: "head pipeline of an older commit: left alone", snap: func() jobSnapshot {
+			s := read(true, nil)
+			s.sha = "bbbbbbbbbbbb"
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "aaaaaaaaaaaa", Ref: "refs/merge-requests/3/head"}
+			return s
+		}(),
+			why: "head pipeline 9 is for commit aaaaaaaa, not the merge request's head commit bbbbbbbb: GitLab has not caught up with the push"},
+		{name: "merged results pipeline: its sha is the merge commit", snap: func() jobSnapshot {
+			s := jobSnapshot{project: 42, pass: true, sha: "bbbb"}
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "cccc", Ref: "refs/merge-requests/3/merge"}
+			return s
+		}(),
+			need: needJobs},
+		{name: "archived: a new pipeline is needed", snap: func() jobSnapshot {
+			j := job("failed", t0.Add(-time.Minute))
+			j.Archived = true
+			return changed(true, j, t0)
+		}(),
+			why: "job 5 is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed"},
+		{name: "archived, but its verdict is the labels'", snap: func() jobSnapshot { j := job("success", t0); j.Archived = true; return read(true, j) }(),
+			why: "job 5 is success"},
 		{name: "jobs read long ago: read again", snap: late, need: needJobsAgain},
 		{name: "read again, unchanged: retry", snap: lateReread, retry: true, why: "retried: the labels changed"},
 		{name: "read again, retried meanwhile", snap: lateRetried, why: "job 5 was already retried"},

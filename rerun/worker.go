@@ -266,7 +266,7 @@ func (e *Engine) projectHasOurs(ctx context.Context, project int64) (has, refuse
 // labelJob reads the merge request's label job into a snapshot as
 // decideJob asks, then retries it when the decision says so.
 func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, error) {
-	s := jobSnapshot{project: key.Project, pass: p.pass, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
+	s := jobSnapshot{project: key.Project, pass: p.pass, sha: p.mr.SHA, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
 	pol := jobPolicy{jobName: e.cfg.JobName, retryForks: e.cfg.RetryForks, docsURL: e.cfg.DocsURL, rereadJobs: e.cfg.RereadJobs}
 	var d jobDecision
 	for s.now = e.clock.Now(); ; s.now = e.clock.Now() {
@@ -303,10 +303,26 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 	case err != nil:
 		return Result{}, fmt.Errorf("retrying job %d: %w", d.job.ID, err)
 	case !retried:
-		// Another replica, or a person, retried it between our read and now.
-		return Result{Detail: fmt.Sprintf("job %d was already retried", d.job.ID)}, nil
+		return Result{Detail: e.notRetryable(ctx, d)}, nil
 	}
 	return Result{Actions: []string{ActionRetried}, Detail: d.detail}, nil
+}
+
+// notRetryable says why GitLab answered that the job is not retryable,
+// from its newest attempt read again: another replica, or a person,
+// retried it between our read and now; or its pipeline was archived
+// meanwhile, and only a new pipeline runs it again.
+func (e *Engine) notRetryable(ctx context.Context, d jobDecision) string {
+	now, err := e.newestAttempt(ctx, d.jobProject, d.pipeline)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("GitLab says job %d is not retryable (already retried, or archived; reading it again failed: %v)", d.job.ID, err)
+	case now != nil && now.ID != d.job.ID:
+		return fmt.Sprintf("job %d was already retried", d.job.ID)
+	case now != nil && now.Archived:
+		return fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", d.job.ID)
+	}
+	return fmt.Sprintf("GitLab says job %d is not retryable, and no newer attempt exists", d.job.ID)
 }
 
 // findLabelJob finds the newest attempt of the label job in a pipeline,

@@ -5,6 +5,7 @@ package serve
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -99,5 +100,81 @@ func TestWatchDecidedOnGitLabsPath(t *testing.T) {
 				t.Errorf("the line names project %v, %q; want GitLab's path %s outside --watch", l["project"], d, victimPath)
 			}
 		})
+	}
+}
+
+// GitLab's head_pipeline lags a push: until the new commit's pipeline is
+// made it names the previous commit's. Its job is not retried for labels
+// that now concern another commit; the line says why.
+func TestHeadPipelineOfAnOlderCommitLeftAlone(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 3, passing)
+	gl.SetHeadSHA(project, path, 3, strings.Repeat("b", 40))
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 3, "a", 0, passing), hook("lag")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 3); n != 0 {
+		t.Errorf("a head pipeline of an older commit: %d retries, want 0", n)
+	}
+	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, "not the merge request's head commit bbbbbbbb: GitLab has not caught up with the push") {
+		t.Errorf("the line says %q, want the lagging head pipeline", d)
+	}
+}
+
+// A job of an archived pipeline is not retryable: the line says a new
+// pipeline is needed, not that the job was already retried, whether the
+// jobs list says so before the retry or the pipeline is archived between
+// the read and the retry (GitLab's 403 "Job is not retryable").
+func TestArchivedJobSaysANewPipelineIsNeeded(t *testing.T) {
+	for _, when := range []string{"before", "at the retry"} {
+		gl := newStandIn(t)
+		p := failedLabelJob(gl, project, path, 3, passing)
+		id := gl.LabelJob(p, jobName).ID
+		if when == "before" {
+			gl.SetJobArchived(id)
+		} else {
+			gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/retry") {
+					gl.SetJobArchived(id)
+				}
+				return false
+			})
+		}
+		h := start(t, gl, nil)
+		h.post(payload(t, project, path, 3, "a", 0, passing), hook("archived")...)
+		h.waitIdle()
+		d := fmt.Sprint(onlyLine(t, h)["detail"])
+		if n := gl.Retries(project, 3); n != 0 || !strings.Contains(d, "is archived") || !strings.Contains(d, "a new pipeline is needed") || strings.Contains(d, "already retried") {
+			t.Errorf("archived %s: %d retries, %q; want none and a new pipeline needed", when, n, d)
+		}
+	}
+}
+
+// An instance-wide system hook (X-Gitlab-Event: System Hook) carrying a
+// merge request event is read as a group hook's; its other events are
+// acknowledged and ignored.
+func TestSystemHookMergeRequestEvent(t *testing.T) {
+	gl := newStandIn(t)
+	failedLabelJob(gl, project, path, 3, passing)
+	h := start(t, gl, func(c *config) { c.engine.Watch = mustWatch("group") })
+	sys := func(id string) []string {
+		return []string{"X-Gitlab-Event", "System Hook", "X-Gitlab-Token", testSecret, "Idempotency-Key", id}
+	}
+	if code, _ := h.post([]byte(`{"event_name":"project_create","name":"x","path_with_namespace":"group/x","project_id":5}`), sys("sys-other")...); code != http.StatusOK {
+		t.Errorf("system hook project_create: %d, want 200", code)
+	}
+	if code, _ := h.post(payload(t, project, path, 3, "a", 0, passing), sys("sys-mr")...); code != http.StatusAccepted {
+		t.Errorf("system hook merge request event: %d, want 202", code)
+	}
+	h.waitIdle()
+	if n := gl.Retries(project, 3); n != 1 {
+		t.Errorf("system hook merge request event: %d retries, want 1; log:\n%s", n, h.logs.String())
+	}
+	var ignored bool
+	for _, l := range h.logs.lines("delivery") {
+		ignored = ignored || (l["outcome"] == "ignored" && strings.Contains(fmt.Sprint(l["reason"]), `a system hook event "project_create"`))
+	}
+	if !ignored {
+		t.Errorf("no line says the project_create system hook event was ignored:\n%s", h.logs.String())
 	}
 }

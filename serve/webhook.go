@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -46,6 +47,10 @@ const (
 	eventMergeRequest = "Merge Request Hook"
 	eventJob          = "Job Hook"
 	eventPipeline     = "Pipeline Hook"
+	// eventSystem is an instance-wide system hook: its merge request
+	// events have the merge request hook's shape (object_kind
+	// merge_request); its other events (event_name) are not read.
+	eventSystem = "System Hook"
 )
 
 // jobEvent is the part of GitLab's job event ("Job events") the service
@@ -190,7 +195,7 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	}
 	known := false
 	switch event {
-	case "", eventMergeRequest, eventJob, eventPipeline:
+	case "", eventMergeRequest, eventJob, eventPipeline, eventSystem:
 		known = true
 	}
 	if !known && how == byToken {
@@ -215,6 +220,8 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 		t, no = s.parseJob(body)
 	case eventPipeline:
 		t, no = s.parsePipeline(body)
+	case eventSystem:
+		t, no = parseSystemHook(body)
 	default:
 		t, no = parseMergeRequest(body)
 	}
@@ -296,6 +303,24 @@ func parseMergeRequest(body []byte) (*rerun.Task, *refusal) {
 		t.StatusCheck = true
 	}
 	return t, nil
+}
+
+// parseSystemHook reads a system hook delivery: a merge request event is
+// read as a group hook's; any other (event_name project_create, push,
+// ...) is acknowledged and ignored.
+func parseSystemHook(body []byte) (*rerun.Task, *refusal) {
+	var ev struct {
+		ObjectKind string `json:"object_kind"`
+		EventName  string `json:"event_name"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, useless(outcomeBadRequest, "not a system hook event", "the body is not a system hook event: "+clip(err.Error()))
+	}
+	if ev.ObjectKind != "merge_request" {
+		return nil, useless(outcomeIgnored, "ignored: not a merge request event",
+			"a system hook event "+strconv.Quote(clip(cmp.Or(ev.EventName, ev.ObjectKind)))+", not a merge request's")
+	}
+	return parseMergeRequest(body)
 }
 
 // parseJob reads a job event: the label job, finished, in a merge request
