@@ -37,8 +37,8 @@ type jobPolicy struct {
 // jobSnapshot is GitLab's state of one merge request's label job, as far
 // as the worker read it.
 type jobSnapshot struct {
-	project int64 // the merge request's (target) project
-	pass    bool  // its labels pass the rules
+	project int64  // the merge request's (target) project
+	pass    bool   // its labels pass the rules
 	sha     string // its head commit
 	head    *gitlabapi.Pipeline
 	source  int64 // the merge request's source project, 0 when unknown
