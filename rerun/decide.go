@@ -24,6 +24,7 @@ const (
 	needJobsAgain          // the label job's newest attempt again, just before a retry
 	needProjectChecks      // the project's status checks
 	needMRChecks           // the merge request's status checks
+	needReady              // when the merge request was last marked ready
 )
 
 // jobPolicy is what the label job decision is told by the configuration.
@@ -52,6 +53,10 @@ type jobSnapshot struct {
 
 	eventsRead bool
 	changed    time.Time // the newest label event; zero: none
+
+	draft     bool      // the merge request is a draft now
+	readyRead bool      // readyAt was read
+	readyAt   time.Time // when it was last marked ready; zero: never (in its newest notes)
 
 	now       time.Time // when the decision is asked (for the re-read)
 	reread    bool
@@ -126,12 +131,19 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 			reason = "failure_reason " + strconv.Quote(Clip(job.FailureReason))
 		}
 		return jobDecision{detail: fmt.Sprintf("job %d failed with %s, not by its script (%s): not the labels' verdict; left alone", job.ID, reason, scriptFailure)}
-	case (job.Status == "success") == s.pass: // its verdict is the labels'
+	case (job.Status == "success") == s.pass && (s.pass || !warned(job)): // its verdict is the labels'
 		if !s.pass {
 			return jobDecision{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", p.docsURL)}
 		}
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
+	case !s.pass && warned(job) && s.draft:
+		return jobDecision{detail: fmt.Sprintf("job %d warned (labels missing, not enforced) on a draft: left as a warning until the merge request is marked ready (%s)", job.ID, p.docsURL)}
 	}
+	// Labels failing and a warning: the check's warning for a draft
+	// (--drafts warn) or for --enforce=false. A draft marked ready since
+	// the job ran runs no pipeline in GitLab: its job is retried, once,
+	// and then fails (or passes) for real; any other warning stands.
+	warning := !s.pass && warned(job)
 	if job.Archived {
 		return jobDecision{detail: fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", job.ID)}
 	}
@@ -142,10 +154,17 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	if read.IsZero() {
 		return jobDecision{detail: fmt.Sprintf("job %d is %s, but GitLab gives no time it read the labels: not retried", job.ID, job.Status)}
 	}
-	if !s.eventsRead {
+	why := "the labels changed after it read them"
+	switch {
+	case warning && !s.readyRead:
+		return jobDecision{need: needReady}
+	case warning && (s.readyAt.IsZero() || !s.readyAt.After(read)):
+		return jobDecision{detail: fmt.Sprintf("job %d warned (labels missing, not enforced); the merge request was not marked ready since it ran: not retried (%s)", job.ID, p.docsURL)}
+	case warning:
+		why = "it warned on a draft, marked ready since: it now fails or passes for real"
+	case !s.eventsRead:
 		return jobDecision{need: needLabelEvents}
-	}
-	if s.changed.IsZero() || !s.changed.After(read) {
+	case s.changed.IsZero() || !s.changed.After(read):
 		return jobDecision{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}
 	}
 	if s.now.Sub(s.jobsReadAt) > p.rereadJobs {
@@ -160,7 +179,14 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 		}
 	}
 	return jobDecision{retry: true, job: job, jobProject: s.jobProject, pipeline: s.pipeline,
-		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, s.pipeline)}
+		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: %s", job.ID, job.Status, s.pipeline, why)}
+}
+
+// warned is true of a label job that ended in the check's warning (exit
+// 4, which the component allows to fail): GitLab says failed, by its
+// script, allowed to fail.
+func warned(job *gitlabapi.Job) bool {
+	return job.Status == "failed" && job.FailureReason == scriptFailure && job.AllowFailure
 }
 
 // mergedResults is true of the ref of a merged results (or merge train)

@@ -43,6 +43,19 @@ func TestDecideJob(t *testing.T) {
 	lateReread.reread, lateReread.newestNow = true, job("failed", t0.Add(-time.Minute))
 	lateRetried := late
 	lateRetried.reread, lateRetried.newestNow = true, &gitlabapi.Job{ID: 6, Name: "echoes-labels", Status: "pending"}
+	// warn is a label job that ended in the check's warning (exit 4,
+	// allowed to fail), labels failing, the merge request a draft or not,
+	// last marked ready at ready (zero: never), the notes read or not.
+	warnJob := func() *gitlabapi.Job {
+		j := job("failed", t0.Add(-time.Minute))
+		j.AllowFailure = true
+		return j
+	}
+	warn := func(draft, readyRead bool, ready time.Time) jobSnapshot {
+		s := read(false, warnJob())
+		s.draft, s.readyRead, s.readyAt = draft, readyRead, ready
+		return s
+	}
 	forkHead := &gitlabapi.Pipeline{ID: 9, ProjectID: 99}
 	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure"})
 	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure", CreatedAt: t0.Add(-time.Minute)})
@@ -104,6 +117,24 @@ func TestDecideJob(t *testing.T) {
 			why: "job 5 is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed"},
 		{name: "archived, but its verdict is the labels'", snap: func() jobSnapshot { j := job("success", t0); j.Archived = true; return read(true, j) }(),
 			why: "job 5 is success"},
+		{name: "warned on a draft: left a warning", snap: warn(true, false, time.Time{}),
+			why: "job 5 warned (labels missing, not enforced) on a draft: left as a warning until the merge request is marked ready"},
+		{name: "warned, not a draft now: when it was marked ready next", snap: warn(false, false, time.Time{}), need: needReady},
+		{name: "warned, marked ready after it ran: retried once", snap: warn(false, true, t0), retry: true,
+			why: "job 5 (failed) of pipeline 9 retried: it warned on a draft, marked ready since: it now fails or passes for real"},
+		{name: "warned, never marked ready (enforce false): not retried", snap: warn(false, true, time.Time{}),
+			why: "the merge request was not marked ready since it ran: not retried"},
+		{name: "warned after it was marked ready (the retry's own warning): not retried again", snap: warn(false, true, t0.Add(-2*time.Minute)),
+			why: "not marked ready since it ran"},
+		{name: "failed, not allowed to: red for the right reason, draft or not", snap: func() jobSnapshot { s := read(false, job("failed", t0)); s.draft = true; return s }(),
+			why: "the label job is red for the right reason"},
+		{name: "warned, labels pass now: the label events decide", snap: func() jobSnapshot { s := read(true, warnJob()); return s }(), need: needLabelEvents},
+		{name: "passed on a draft, label removed after: retried", snap: func() jobSnapshot {
+			s := changed(false, job("success", t0.Add(-time.Minute)), t0)
+			s.draft = true
+			return s
+		}(),
+			retry: true, why: "the labels changed after it read them"},
 		{name: "jobs read long ago: read again", snap: late, need: needJobsAgain},
 		{name: "read again, unchanged: retry", snap: lateReread, retry: true, why: "retried: the labels changed"},
 		{name: "read again, retried meanwhile", snap: lateRetried, why: "job 5 was already retried"},

@@ -266,7 +266,7 @@ func (e *Engine) projectHasOurs(ctx context.Context, project int64) (has, refuse
 // labelJob reads the merge request's label job into a snapshot as
 // decideJob asks, then retries it when the decision says so.
 func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, error) {
-	s := jobSnapshot{project: key.Project, pass: p.pass, sha: p.mr.SHA, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
+	s := jobSnapshot{project: key.Project, pass: p.pass, sha: p.mr.SHA, draft: p.mr.Draft, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
 	pol := jobPolicy{jobName: e.cfg.JobName, retryForks: e.cfg.RetryForks, docsURL: e.cfg.DocsURL, rereadJobs: e.cfg.RereadJobs}
 	var d jobDecision
 	for s.now = e.clock.Now(); ; s.now = e.clock.Now() {
@@ -287,6 +287,11 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 				s.changed = events[len(events)-1].CreatedAt
 			}
 			s.eventsRead = true
+		case needReady:
+			if s.readyAt, err = e.gl.MarkedReadyAt(ctx, projectID(key.Project), key.IID); err != nil {
+				err = fmt.Errorf("reading when the merge request was marked ready: %w", err)
+			}
+			s.readyRead = true
 		case needJobsAgain:
 			s.newestNow, err = e.newestAttempt(ctx, d.project, d.pipeline)
 			s.reread = true

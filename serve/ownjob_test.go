@@ -178,3 +178,54 @@ func TestSystemHookMergeRequestEvent(t *testing.T) {
 		t.Errorf("no line says the project_create system hook event was ignored:\n%s", h.logs.String())
 	}
 }
+
+// warnedLabelJob gives merge request iid a head pipeline whose label job
+// ended in the check's warning (exit 4, allowed to fail: GitLab says
+// failed, script_failure, allow_failure), labels missing, draft or not.
+func warnedLabelJob(gl *gitlabtest.Server, iid int64, draft bool) (pipeline int64) {
+	gl.SetLabels(project, path, iid)
+	gl.SetDraft(project, path, iid, draft)
+	p := gl.AddPipeline(project, path, iid, gitlabtest.Job{Name: jobName, Status: "failed", AllowFailure: true})
+	return p
+}
+
+// Issue 21: a draft's warning is retried once the merge request is
+// marked ready (GitLab runs no pipeline then), once: the retry's own
+// warning (enforce false) is not retried again. A warning on a merge
+// request never marked ready is left alone, whatever else changes.
+func TestDraftMarkedReadyRetriedOnce(t *testing.T) {
+	gl := newStandIn(t)
+	p := warnedLabelJob(gl, 3, true)
+	h := start(t, gl, nil)
+	h.post(payload(t, project, path, 3, "a", 0), hook("draft")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 3); n != 0 {
+		t.Fatalf("a draft's warning: %d retries, want 0", n)
+	}
+	gl.SetDraft(project, path, 3, false)
+	h.post(payload(t, project, path, 3, "a", 0), hook("ready")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 3); n != 1 {
+		t.Fatalf("marked ready: %d retries, want 1; log:\n%s", n, h.logs.String())
+	}
+	// The retry warns again (enforce: false): no loop.
+	again := gl.LabelJob(p, jobName).ID
+	gl.SetJobStatus(again, "failed")
+	gl.SetJobFailure(again, "script_failure", true)
+	for i := range 3 {
+		h.post(payload(t, project, path, 3, "a", 0), hook(fmt.Sprint("after-", i))...)
+		h.waitIdle()
+	}
+	if n := gl.Retries(project, 3); n != 1 {
+		t.Errorf("the retry's own warning: %d retries, want still 1", n)
+	}
+
+	// enforce: false on a merge request never a draft: its warning stands.
+	warnedLabelJob(gl, 4, false)
+	gl.SetTitle(project, path, 4, "an edit")
+	h.post(payload(t, project, path, 4, "a", 0), hook("enforce-false")...)
+	h.waitIdle()
+	if n := gl.Retries(project, 4); n != 0 {
+		t.Errorf("a warning for enforce false: %d retries, want 0", n)
+	}
+}

@@ -9,11 +9,21 @@ func (s *Server) SetAuthor(id int64, path string, iid int64, username string) {
 	mr.updatedAt = s.tick()
 }
 
-// SetDraft marks merge request iid of project as a draft, or ready.
+// SetDraft marks merge request iid of project as a draft, or ready; a
+// change leaves GitLab's system note ("marked this merge request as
+// **draft**" or "**ready**"), by Reviewer.
 func (s *Server) SetDraft(id int64, path string, iid int64, draft bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mr := s.mr(id, path, iid)
+	if mr.draft != draft {
+		word := "ready"
+		if draft {
+			word = "draft"
+		}
+		s.addNote(mr, Reviewer, "marked this merge request as **"+word+"**")
+		mr.notes[len(mr.notes)-1].System = true
+	}
 	mr.draft = draft
 	mr.updatedAt = s.tick()
 }
