@@ -20,7 +20,7 @@ type Flags struct {
 
 	// the worker's
 	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"Name of the external status check(s) to answer; checks of any other name are never touched."`
-	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; off by default."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also retry the label job of merge requests from forks (source project other than the target), whether their pipeline ran in the fork or in the target project; a retry runs the fork's code as the bot (the token's user). Off by default."`
 }
 
 // The settings a configuration error of the shared flags names.
