@@ -23,7 +23,8 @@ type Delivery struct {
 type Task struct {
 	Key Key
 	// Path is the project's path for the log: a payload's until the
-	// worker read GitLab's (which alone --watch is decided on).
+	// worker read GitLab's (which alone --watch is decided on, and which
+	// the delivery line names).
 	Path string
 	// StatusCheck: a status check request asked about this merge request,
 	// so its status checks are looked at whatever the project cache says.

@@ -81,11 +81,11 @@ func (e *Engine) try(t *Task, p *progress) (Result, error) {
 	err := e.retry(ctx, retryPlan{attempts: e.cfg.Attempts, deadline: deadline, lo: e.cfg.Backoff, hi: e.cfg.MaxWait,
 		again: transient,
 		waiting: func(err error, attempt int, wait time.Duration) {
-			e.log.Info("gitlab fault; trying again", "project", t.Path, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
+			e.log.Info("gitlab fault; trying again", "project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
 				"attempt", attempt, "wait_ms", ms(wait), "error", err.Error())
 		},
 		pastBudget: func(err error, attempt int, wait, left time.Duration) error {
-			e.log.Warn("gitlab fault; giving up", "project", t.Path, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
+			e.log.Warn("gitlab fault; giving up", "project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
 				"attempt", attempt, "wait_ms", ms(wait), "budget_left_ms", ms(left), "error", err.Error())
 			return pastBudgetError(err, wait, left)
 		},
