@@ -143,11 +143,16 @@ func (e *Engine) apply(ctx context.Context, t *Task, p *progress) (Result, error
 	// --watch is applied to GitLab's path of the project acted on (the
 	// merge request read's references.full), never to a payload's: a
 	// delivery may name a watched path with another project's id. A
-	// group:ID entry needs its path (asked once; reconcile first asks here).
-	if err := e.ResolveGroups(ctx); err != nil {
-		return r, err
+	// group:ID entry needs its path (asked once; reconcile first asks
+	// here), asked only when no other entry allows the project.
+	allowed := e.Allows(t.Key.Project, p.mr.Path)
+	if !allowed {
+		if err := e.ResolveGroups(ctx); err != nil {
+			return r, err
+		}
+		allowed = e.Allows(t.Key.Project, p.mr.Path)
 	}
-	if !e.Allows(t.Key.Project, p.mr.Path) {
+	if !allowed {
 		if p.mr.Path == "" {
 			r.note(fmt.Sprintf("GitLab gave no path (references.full) for project %d: --watch cannot place it; left alone", t.Key.Project))
 		} else {
