@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,29 @@ type Job struct {
 	Status    string
 	CreatedAt time.Time
 	StartedAt time.Time
+	// FailureReason is GitLab's failure_reason of a failed job
+	// (script_failure: its script exited non-zero; others: the runner, a
+	// protected environment, a timeout, ...); "" when GitLab gives none.
+	FailureReason string
+	// AllowFailure: the job may fail without failing the pipeline (for
+	// the label job, the component's allow_failure exit code 4: a warning).
+	AllowFailure bool
+	// Archived: GitLab archived the job's pipeline (older than the
+	// instance's archive_builds_in): it cannot be retried.
+	Archived bool
+}
+
+// jobJSON is what serve decodes of a job in GitLab's jobs API
+// (API::Entities::Ci::Job); client-go's Job has no archived.
+type jobJSON struct {
+	ID            int64      `json:"id"`
+	Name          string     `json:"name"`
+	Status        string     `json:"status"`
+	CreatedAt     *time.Time `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at"`
+	FailureReason string     `json:"failure_reason"`
+	AllowFailure  bool       `json:"allow_failure"`
+	Archived      bool       `json:"archived"`
 }
 
 // Bridge is a trigger job of a pipeline; Downstream is the pipeline it
@@ -75,12 +99,21 @@ func timeOf(t *time.Time) time.Time {
 // lists retried attempts only when asked), reading every page up to
 // MaxJobPages; each page is one call. Bridges are not jobs here.
 func (c *Client) PipelineJobs(ctx context.Context, project string, pipeline int64) ([]Job, error) {
-	jobs, _, err := pages(ctx, c, MaxJobPages, "jobs", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Job, *gitlab.Response, error) {
-		return c.gl.Jobs.ListPipelineJobs(project, pipeline, &gitlab.ListJobsOptions{
-			ListOptions: perPage100, IncludeRetried: gitlab.Ptr(false)}, o...)
+	// client-go's ListPipelineJobs path and options, decoded into jobJSON.
+	path := "projects/" + gitlab.PathEscape(project) + "/pipelines/" + strconv.FormatInt(pipeline, 10) + "/jobs"
+	opt := &gitlab.ListJobsOptions{ListOptions: perPage100, IncludeRetried: gitlab.Ptr(false)}
+	jobs, _, err := pages(ctx, c, MaxJobPages, "jobs", func(o ...gitlab.RequestOptionFunc) ([]*jobJSON, *gitlab.Response, error) {
+		req, err := c.gl.NewRequest(http.MethodGet, path, opt, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		var list []*jobJSON
+		resp, err := c.gl.Do(req, &list)
+		return list, resp, err
 	})
-	return collect(jobs, func(j *gitlab.Job) (Job, bool) {
-		return Job{ID: j.ID, Name: j.Name, Status: j.Status, CreatedAt: timeOf(j.CreatedAt), StartedAt: timeOf(j.StartedAt)}, j.ID > 0
+	return collect(jobs, func(j *jobJSON) (Job, bool) {
+		return Job{ID: j.ID, Name: j.Name, Status: j.Status, CreatedAt: timeOf(j.CreatedAt), StartedAt: timeOf(j.StartedAt),
+			FailureReason: j.FailureReason, AllowFailure: j.AllowFailure, Archived: j.Archived}, j.ID > 0
 	}), err
 }
 

@@ -336,3 +336,36 @@ func TestStatusChecks(t *testing.T) {
 		t.Errorf("after the answer: %+v", checks)
 	}
 }
+
+// A job's failure_reason, allow_failure and archived are read (client-go's
+// Job has no archived); when a merge request was last marked ready is
+// GitLab's system note's time, and a person's note saying so is not.
+func TestJobFailureAndMarkedReady(t *testing.T) {
+	srv := gitlabtest.New(t)
+	srv.SetLabels(42, "group/project", 1)
+	srv.SetDraft(42, "group/project", 1, true)
+	pipeline := srv.AddPipeline(42, "group/project", 1,
+		gitlabtest.Job{Name: "deploy", Status: "failed", FailureReason: "protected_environment_failure"},
+		gitlabtest.Job{Name: "echoes-labels", Status: "failed", AllowFailure: true, Archived: true})
+	c, _ := newClient(t, srv.APIURL())
+	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)
+	got := map[string]Job{}
+	for _, j := range jobs {
+		got[j.Name] = j
+	}
+	if d, l := got["deploy"], got["echoes-labels"]; err != nil || d.FailureReason != "protected_environment_failure" || d.AllowFailure || d.Archived ||
+		l.FailureReason != "script_failure" || !l.AllowFailure || !l.Archived {
+		t.Fatalf("PipelineJobs = %+v, %v", jobs, err)
+	}
+	if at, err := c.MarkedReadyAt(ctx(t), "42", 1); err != nil || !at.IsZero() {
+		t.Errorf("a draft never marked ready: MarkedReadyAt = %v, %v; want zero", at, err)
+	}
+	srv.AddNote("group/project", 1, "marked this merge request as **ready**") // a person's, not GitLab's
+	if at, err := c.MarkedReadyAt(ctx(t), "42", 1); err != nil || !at.IsZero() {
+		t.Errorf("a person's note: MarkedReadyAt = %v, %v; want zero", at, err)
+	}
+	srv.SetDraft(42, "group/project", 1, false)
+	if at, err := c.MarkedReadyAt(ctx(t), "42", 1); err != nil || at.IsZero() {
+		t.Errorf("marked ready: MarkedReadyAt = %v, %v; want the note's time", at, err)
+	}
+}

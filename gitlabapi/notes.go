@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
@@ -96,4 +97,37 @@ func (c *Client) UpdateNote(ctx context.Context, project string, iid, noteID int
 		return c.gl.Notes.UpdateMergeRequestNote(project, iid, noteID, &gitlab.UpdateMergeRequestNoteOptions{Body: gitlab.Ptr(body)}, o...)
 	})
 	return noteOf(n), err
+}
+
+// MarkedReadyAt is when the merge request was last marked ready: the
+// newest of GitLab's system notes "marked this merge request as
+// **ready**" (before GitLab 14, "unmarked as a **Work In Progress**")
+// among its newest 100 notes (one GET); zero when there is none. Only a
+// system note counts: nobody can write one through the API.
+func (c *Client) MarkedReadyAt(ctx context.Context, project string, iid int64) (time.Time, error) {
+	notes, _, _, err := page(ctx, c, "notes", cursor{}, func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Note, *gitlab.Response, error) {
+		return c.gl.Notes.ListMergeRequestNotes(project, iid, &gitlab.ListMergeRequestNotesOptions{
+			ListOptions: perPage100, OrderBy: gitlab.Ptr("created_at"), Sort: gitlab.Ptr("desc"),
+		}, o...)
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var at time.Time
+	for _, n := range notes {
+		if n == nil || !n.System || n.CreatedAt == nil {
+			continue
+		}
+		if ReadyNote(n.Body) && n.CreatedAt.After(at) {
+			at = *n.CreatedAt
+		}
+	}
+	return at, nil
+}
+
+// ReadyNote is true of the body of GitLab's system note for a merge
+// request marked ready (SystemNotes::MergeRequestsService).
+func ReadyNote(body string) bool {
+	return strings.Contains(body, "marked this merge request as **ready**") ||
+		strings.Contains(body, "unmarked as a **Work In Progress**")
 }

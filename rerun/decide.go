@@ -2,6 +2,8 @@ package rerun
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
@@ -22,6 +24,7 @@ const (
 	needJobsAgain          // the label job's newest attempt again, just before a retry
 	needProjectChecks      // the project's status checks
 	needMRChecks           // the merge request's status checks
+	needReady              // when the merge request was last marked ready
 )
 
 // jobPolicy is what the label job decision is told by the configuration.
@@ -35,8 +38,9 @@ type jobPolicy struct {
 // jobSnapshot is GitLab's state of one merge request's label job, as far
 // as the worker read it.
 type jobSnapshot struct {
-	project int64 // the merge request's (target) project
-	pass    bool  // its labels pass the rules
+	project int64  // the merge request's (target) project
+	pass    bool   // its labels pass the rules
+	sha     string // its head commit
 	head    *gitlabapi.Pipeline
 	source  int64 // the merge request's source project, 0 when unknown
 
@@ -44,10 +48,15 @@ type jobSnapshot struct {
 	job        *gitlabapi.Job // the newest attempt of the label job; nil: none
 	jobProject int64          // the project and pipeline it is in
 	pipeline   int64
+	foreign    int64 // a downstream pipeline's project, not followed (0: none)
 	jobsReadAt time.Time
 
 	eventsRead bool
 	changed    time.Time // the newest label event; zero: none
+
+	draft     bool      // the merge request is a draft now
+	readyRead bool      // readyAt was read
+	readyAt   time.Time // when it was last marked ready; zero: never (in its newest notes)
 
 	now       time.Time // when the decision is asked (for the re-read)
 	reread    bool
@@ -60,7 +69,7 @@ type jobDecision struct {
 	need       need
 	project    int64 // needJobs: the head pipeline's project and id
 	pipeline   int64
-	retry      bool // retry job in jobProject
+	retry      bool // retry job in jobProject (and pipeline)
 	job        *gitlabapi.Job
 	jobProject int64
 	detail     string
@@ -73,7 +82,10 @@ type jobDecision struct {
 // them (GitLab's resource label events against the job's start), so an
 // update that changes no label never retries, and a job that fails for
 // another reason is retried at most once per label change, by any number
-// of replicas and sweeps.
+// of replicas and sweeps. A failed job is ours to retry only when its
+// script failed (failure_reason script_failure): a job named like ours
+// that failed for another reason (a protected environment, the runner)
+// is left alone.
 func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	head := s.head
 	if head == nil {
@@ -93,20 +105,47 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 			return jobDecision{detail: fmt.Sprintf("a fork's merge request (source project %d): its head pipeline %d runs in this project; left alone (--retry-forks acts on it)", s.source, head.ID)}
 		}
 	}
+	if head.SHA != s.sha && !mergedResults(head.Ref) {
+		// GitLab sets head_pipeline when the new commit's pipeline is
+		// made: until then it names the previous commit's.
+		return jobDecision{detail: fmt.Sprintf("head pipeline %d is for commit %s, not the merge request's head commit %s: GitLab has not caught up with the push; left alone (the new pipeline's job runs afresh)",
+			head.ID, Clip(shortSHA(head.SHA)), Clip(shortSHA(s.sha)))}
+	}
 	if !s.jobsRead {
 		return jobDecision{need: needJobs, project: project, pipeline: head.ID}
 	}
 	job := s.job
 	switch {
+	case job == nil && s.foreign != 0:
+		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines; a downstream pipeline in project %d is not followed (another project's jobs are never retried)", p.jobName, head.ID, s.foreign)}
 	case job == nil:
 		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", p.jobName, head.ID)}
 	case !finished(job.Status):
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
-	case (job.Status == "success") == s.pass: // its verdict is the labels'
+	case job.Status == "failed" && job.FailureReason != scriptFailure:
+		// The check's verdict fails its script; any other failure (a
+		// protected environment, the runner, a timeout) is not the labels',
+		// and a retry would run the job as the bot.
+		reason := "no failure_reason"
+		if job.FailureReason != "" {
+			reason = "failure_reason " + strconv.Quote(Clip(job.FailureReason))
+		}
+		return jobDecision{detail: fmt.Sprintf("job %d failed with %s, not by its script (%s): not the labels' verdict; left alone", job.ID, reason, scriptFailure)}
+	case (job.Status == "success") == s.pass && (s.pass || !warned(job)): // its verdict is the labels'
 		if !s.pass {
 			return jobDecision{detail: fmt.Sprintf("labels fail the rules (%s): the label job is red for the right reason", p.docsURL)}
 		}
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
+	case !s.pass && warned(job) && s.draft:
+		return jobDecision{detail: fmt.Sprintf("job %d warned (labels missing, not enforced) on a draft: left as a warning until the merge request is marked ready (%s)", job.ID, p.docsURL)}
+	}
+	// Labels failing and a warning: the check's warning for a draft
+	// (--drafts warn) or for --enforce=false. A draft marked ready since
+	// the job ran runs no pipeline in GitLab: its job is retried, once,
+	// and then fails (or passes) for real; any other warning stands.
+	warning := !s.pass && warned(job)
+	if job.Archived {
+		return jobDecision{detail: fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", job.ID)}
 	}
 	read := job.StartedAt
 	if read.IsZero() {
@@ -115,10 +154,17 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	if read.IsZero() {
 		return jobDecision{detail: fmt.Sprintf("job %d is %s, but GitLab gives no time it read the labels: not retried", job.ID, job.Status)}
 	}
-	if !s.eventsRead {
+	why := "the labels changed after it read them"
+	switch {
+	case warning && !s.readyRead:
+		return jobDecision{need: needReady}
+	case warning && (s.readyAt.IsZero() || !s.readyAt.After(read)):
+		return jobDecision{detail: fmt.Sprintf("job %d warned (labels missing, not enforced); the merge request was not marked ready since it ran: not retried (%s)", job.ID, p.docsURL)}
+	case warning:
+		why = "it warned on a draft, marked ready since: it now fails or passes for real"
+	case !s.eventsRead:
 		return jobDecision{need: needLabelEvents}
-	}
-	if s.changed.IsZero() || !s.changed.After(read) {
+	case s.changed.IsZero() || !s.changed.After(read):
 		return jobDecision{detail: fmt.Sprintf("job %d is %s; the labels have not changed since it read them: not retried", job.ID, job.Status)}
 	}
 	if s.now.Sub(s.jobsReadAt) > p.rereadJobs {
@@ -132,9 +178,39 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 			return jobDecision{detail: fmt.Sprintf("job %d was already retried", job.ID)}
 		}
 	}
-	return jobDecision{retry: true, job: job, jobProject: s.jobProject,
-		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: the labels changed after it read them", job.ID, job.Status, s.pipeline)}
+	return jobDecision{retry: true, job: job, jobProject: s.jobProject, pipeline: s.pipeline,
+		detail: fmt.Sprintf("job %d (%s) of pipeline %d retried: %s", job.ID, job.Status, s.pipeline, why)}
 }
+
+// warned is true of a label job that ended in the check's warning (exit
+// 4, which the component allows to fail): GitLab says failed, by its
+// script, allowed to fail.
+func warned(job *gitlabapi.Job) bool {
+	return job.Status == "failed" && job.FailureReason == scriptFailure && job.AllowFailure
+}
+
+// mergedResults is true of the ref of a merged results (or merge train)
+// pipeline, whose sha is the merge commit GitLab made, not the merge
+// request's head commit (GitLab finds it as the head pipeline by its
+// source_sha, which its API does not show).
+func mergedResults(ref string) bool {
+	return strings.HasPrefix(ref, "refs/merge-requests/") && (strings.HasSuffix(ref, "/merge") || strings.HasSuffix(ref, "/train"))
+}
+
+// shortSHA is a commit id as GitLab shows it short; "(none)" when empty.
+func shortSHA(sha string) string {
+	switch {
+	case sha == "":
+		return "(none)"
+	case len(sha) > 8:
+		return sha[:8]
+	}
+	return sha
+}
+
+// scriptFailure is GitLab's failure_reason of a job whose script exited
+// non-zero: how the check fails.
+const scriptFailure = "script_failure"
 
 // finished are the job statuses worth a look: a failed label job may pass
 // now, a successful one may have read labels since removed.

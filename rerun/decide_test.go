@@ -16,7 +16,16 @@ func TestDecideJob(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	head := &gitlabapi.Pipeline{ID: 9, ProjectID: 42}
 	job := func(status string, started time.Time) *gitlabapi.Job {
-		return &gitlabapi.Job{ID: 5, Name: "echoes-labels", Status: status, StartedAt: started}
+		j := &gitlabapi.Job{ID: 5, Name: "echoes-labels", Status: status, StartedAt: started}
+		if status == "failed" {
+			j.FailureReason = "script_failure"
+		}
+		return j
+	}
+	failedBy := func(reason string) *gitlabapi.Job {
+		j := job("failed", t0.Add(-time.Minute))
+		j.FailureReason = reason
+		return j
 	}
 	// read is a snapshot whose jobs were read: the label job in pipeline 9.
 	read := func(pass bool, j *gitlabapi.Job) jobSnapshot {
@@ -34,9 +43,22 @@ func TestDecideJob(t *testing.T) {
 	lateReread.reread, lateReread.newestNow = true, job("failed", t0.Add(-time.Minute))
 	lateRetried := late
 	lateRetried.reread, lateRetried.newestNow = true, &gitlabapi.Job{ID: 6, Name: "echoes-labels", Status: "pending"}
+	// warn is a label job that ended in the check's warning (exit 4,
+	// allowed to fail), labels failing, the merge request a draft or not,
+	// last marked ready at ready (zero: never), the notes read or not.
+	warnJob := func() *gitlabapi.Job {
+		j := job("failed", t0.Add(-time.Minute))
+		j.AllowFailure = true
+		return j
+	}
+	warn := func(draft, readyRead bool, ready time.Time) jobSnapshot {
+		s := read(false, warnJob())
+		s.draft, s.readyRead, s.readyAt = draft, readyRead, ready
+		return s
+	}
 	forkHead := &gitlabapi.Pipeline{ID: 9, ProjectID: 99}
-	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed"})
-	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", CreatedAt: t0.Add(-time.Minute)})
+	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure"})
+	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure", CreatedAt: t0.Add(-time.Minute)})
 
 	for _, c := range []struct {
 		name  string
@@ -53,6 +75,8 @@ func TestDecideJob(t *testing.T) {
 			snap: jobSnapshot{project: 42, head: forkHead}, need: needJobs},
 		{name: "jobs not read", snap: jobSnapshot{project: 42, pass: true, head: head}, need: needJobs},
 		{name: "no label job", snap: read(true, nil), why: `no job "echoes-labels" in head pipeline 9`},
+		{name: "no label job, a downstream pipeline in another project", snap: func() jobSnapshot { s := read(true, nil); s.foreign = 77; return s }(),
+			why: "a downstream pipeline in project 77 is not followed"},
 		{name: "running", snap: read(true, job("running", t0)), why: "job 5 is running"},
 		{name: "passed, labels pass", snap: read(true, job("success", t0)), why: "job 5 is success"},
 		{name: "failed, labels fail", snap: read(false, job("failed", t0)), why: "labels fail the rules (https://docs): the label job is red for the right reason"},
@@ -66,6 +90,51 @@ func TestDecideJob(t *testing.T) {
 			why: "job 5 (failed) of pipeline 9 retried: the labels changed after it read them"},
 		{name: "passed, label removed after: retry", snap: changed(false, job("success", t0.Add(-time.Minute)), t0), retry: true,
 			why: "job 5 (success) of pipeline 9 retried"},
+		{name: "failed on a protected environment: left alone", snap: changed(true, failedBy("protected_environment_failure"), t0),
+			why: `job 5 failed with failure_reason "protected_environment_failure", not by its script (script_failure): not the labels' verdict; left alone`},
+		{name: "failed by the runner, labels fail: left alone", snap: read(false, failedBy("runner_system_failure")),
+			why: `failure_reason "runner_system_failure", not by its script`},
+		{name: "failed with no failure_reason: left alone", snap: changed(true, failedBy(""), t0), why: "failed with no failure_reason, not by its script"},
+		{name: "timed out: left alone", snap: changed(true, failedBy("job_execution_timeout"), t0), why: `"job_execution_timeout"`},
+		{name: "head pipeline of an older commit: left alone", snap: func() jobSnapshot {
+			s := read(true, nil)
+			s.sha = "bbbbbbbbbbbb"
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "aaaaaaaaaaaa", Ref: "refs/merge-requests/3/head"}
+			return s
+		}(),
+			why: "head pipeline 9 is for commit aaaaaaaa, not the merge request's head commit bbbbbbbb: GitLab has not caught up with the push"},
+		{name: "merged results pipeline: its sha is the merge commit", snap: func() jobSnapshot {
+			s := jobSnapshot{project: 42, pass: true, sha: "bbbb"}
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "cccc", Ref: "refs/merge-requests/3/merge"}
+			return s
+		}(),
+			need: needJobs},
+		{name: "archived: a new pipeline is needed", snap: func() jobSnapshot {
+			j := job("failed", t0.Add(-time.Minute))
+			j.Archived = true
+			return changed(true, j, t0)
+		}(),
+			why: "job 5 is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed"},
+		{name: "archived, but its verdict is the labels'", snap: func() jobSnapshot { j := job("success", t0); j.Archived = true; return read(true, j) }(),
+			why: "job 5 is success"},
+		{name: "warned on a draft: left a warning", snap: warn(true, false, time.Time{}),
+			why: "job 5 warned (labels missing, not enforced) on a draft: left as a warning until the merge request is marked ready"},
+		{name: "warned, not a draft now: when it was marked ready next", snap: warn(false, false, time.Time{}), need: needReady},
+		{name: "warned, marked ready after it ran: retried once", snap: warn(false, true, t0), retry: true,
+			why: "job 5 (failed) of pipeline 9 retried: it warned on a draft, marked ready since: it now fails or passes for real"},
+		{name: "warned, never marked ready (enforce false): not retried", snap: warn(false, true, time.Time{}),
+			why: "the merge request was not marked ready since it ran: not retried"},
+		{name: "warned after it was marked ready (the retry's own warning): not retried again", snap: warn(false, true, t0.Add(-2*time.Minute)),
+			why: "not marked ready since it ran"},
+		{name: "failed, not allowed to: red for the right reason, draft or not", snap: func() jobSnapshot { s := read(false, job("failed", t0)); s.draft = true; return s }(),
+			why: "the label job is red for the right reason"},
+		{name: "warned, labels pass now: the label events decide", snap: func() jobSnapshot { s := read(true, warnJob()); return s }(), need: needLabelEvents},
+		{name: "passed on a draft, label removed after: retried", snap: func() jobSnapshot {
+			s := changed(false, job("success", t0.Add(-time.Minute)), t0)
+			s.draft = true
+			return s
+		}(),
+			retry: true, why: "the labels changed after it read them"},
 		{name: "jobs read long ago: read again", snap: late, need: needJobsAgain},
 		{name: "read again, unchanged: retry", snap: lateReread, retry: true, why: "retried: the labels changed"},
 		{name: "read again, retried meanwhile", snap: lateRetried, why: "job 5 was already retried"},

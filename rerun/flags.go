@@ -20,7 +20,7 @@ type Flags struct {
 
 	// the worker's
 	StatusCheckName string          `name:"status-check-name" env:"ECHOES_STATUS_CHECK_NAME" default:"echoes-labels" help:"The external status checks to answer."`
-	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also act on merge requests from forks."`
+	RetryForks      settings.Switch `name:"retry-forks" env:"ECHOES_RETRY_FORKS" help:"Also act on merge requests from forks: a retry runs the fork's code as the bot."`
 }
 
 // The settings a configuration error of the shared flags names.

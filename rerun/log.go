@@ -34,6 +34,6 @@ func (e *Engine) logResult(t *Task, r Result) {
 			"batch", len(t.Deliveries)+t.dropped, "duration_ms", ms(e.clock.Now().Sub(d.Received)), "work_ms", ms(r.Took))
 	}
 	if t.dropped > 0 {
-		e.log.Log(context.Background(), level, "deliveries merged without a line of their own", "project", t.Path, "mr", t.Key.IID, "count", t.dropped)
+		e.log.Log(context.Background(), level, "deliveries merged without a line of their own", "project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "count", t.dropped)
 	}
 }

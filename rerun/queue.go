@@ -21,8 +21,11 @@ type Delivery struct {
 // task, so a burst costs one look at GitLab; what to do is decided from
 // GitLab's state when a worker takes it, never from a payload.
 type Task struct {
-	Key  Key
-	Path string // project path, for the log
+	Key Key
+	// Path is the project's path for the log: a payload's until the
+	// worker read GitLab's (which alone --watch is decided on, and which
+	// the delivery line names).
+	Path string
 	// StatusCheck: a status check request asked about this merge request,
 	// so its status checks are looked at whatever the project cache says.
 	StatusCheck bool
@@ -30,13 +33,9 @@ type Task struct {
 	// one the pipeline ran in, a fork's maybe, while the iid is the
 	// target's: a merge request GitLab does not find there is no fault.
 	JobEventsOnly bool
-	// RecheckWatch: every delivery named the project by id only (a
-	// fork's pipeline event gives the target's id, not its path), so
-	// --watch is applied once the worker read the merge request's path.
-	RecheckWatch bool
-	Deliveries   []Delivery
-	dropped      int  // deliveries merged beyond the ones kept for the log
-	ready        bool // in the queue's ready list
+	Deliveries    []Delivery
+	dropped       int  // deliveries merged beyond the ones kept for the log
+	ready         bool // in the queue's ready list
 	// swept: the task came from a sweep (pushWait) and no delivery has
 	// merged into it: it takes the sweep's room, and deliveries go first.
 	swept bool
@@ -58,7 +57,6 @@ func (t *Task) merge(n *Task) {
 	}
 	t.StatusCheck = t.StatusCheck || n.StatusCheck
 	t.JobEventsOnly = t.JobEventsOnly && n.JobEventsOnly
-	t.RecheckWatch = t.RecheckWatch && n.RecheckWatch
 	for _, d := range n.Deliveries {
 		if len(t.Deliveries) < maxDeliveriesPerTask {
 			t.Deliveries = append(t.Deliveries, d)

@@ -51,9 +51,8 @@ func (e *Engine) handle(t *Task) {
 		if p.pass {
 			r.Verdict = "pass"
 		}
-		if t.Path == "" {
-			t.Path = Clip(p.mr.Path)
-		}
+		// The log names GitLab's path of the project, not a payload's.
+		t.Path = Clip(p.mr.Path)
 	}
 	r.Took = e.clock.Now().Sub(start)
 	e.record(t, r)
@@ -82,11 +81,11 @@ func (e *Engine) try(t *Task, p *progress) (Result, error) {
 	err := e.retry(ctx, retryPlan{attempts: e.cfg.Attempts, deadline: deadline, lo: e.cfg.Backoff, hi: e.cfg.MaxWait,
 		again: transient,
 		waiting: func(err error, attempt int, wait time.Duration) {
-			e.log.Info("gitlab fault; trying again", "project", t.Path, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
+			e.log.Info("gitlab fault; trying again", "project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
 				"attempt", attempt, "wait_ms", ms(wait), "error", err.Error())
 		},
 		pastBudget: func(err error, attempt int, wait, left time.Duration) error {
-			e.log.Warn("gitlab fault; giving up", "project", t.Path, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
+			e.log.Warn("gitlab fault; giving up", "project", t.Path, "project_id", t.Key.Project, "mr", t.Key.IID, "kind", gitlabapi.Classify(err).Kind,
 				"attempt", attempt, "wait_ms", ms(wait), "budget_left_ms", ms(left), "error", err.Error())
 			return pastBudgetError(err, wait, left)
 		},
@@ -141,8 +140,24 @@ func (e *Engine) apply(ctx context.Context, t *Task, p *progress) (Result, error
 		}
 		p.mr, p.pass = mr, check.Evaluate(mr.Labels, e.cfg.Rules).Pass()
 	}
-	if t.RecheckWatch && !e.Allows(t.Key.Project, p.mr.Path) {
-		r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(Clip(p.mr.Path)), t.Key.Project))
+	// --watch is applied to GitLab's path of the project acted on (the
+	// merge request read's references.full), never to a payload's: a
+	// delivery may name a watched path with another project's id. A
+	// group:ID entry needs its path (asked once; reconcile first asks
+	// here), asked only when no other entry allows the project.
+	allowed := e.Allows(t.Key.Project, p.mr.Path)
+	if !allowed {
+		if err := e.ResolveGroups(ctx); err != nil {
+			return r, err
+		}
+		allowed = e.Allows(t.Key.Project, p.mr.Path)
+	}
+	if !allowed {
+		if p.mr.Path == "" {
+			r.note(fmt.Sprintf("GitLab gave no path (references.full) for project %d: --watch cannot place it; left alone", t.Key.Project))
+		} else {
+			r.note(fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(Clip(p.mr.Path)), t.Key.Project))
+		}
 		return r, nil
 	}
 	if p.mr.State != "opened" {
@@ -256,7 +271,7 @@ func (e *Engine) projectHasOurs(ctx context.Context, project int64) (has, refuse
 // labelJob reads the merge request's label job into a snapshot as
 // decideJob asks, then retries it when the decision says so.
 func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, error) {
-	s := jobSnapshot{project: key.Project, pass: p.pass, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
+	s := jobSnapshot{project: key.Project, pass: p.pass, sha: p.mr.SHA, draft: p.mr.Draft, head: p.mr.HeadPipeline, source: p.mr.SourceProjectID}
 	pol := jobPolicy{jobName: e.cfg.JobName, retryForks: e.cfg.RetryForks, docsURL: e.cfg.DocsURL, rereadJobs: e.cfg.RereadJobs}
 	var d jobDecision
 	for s.now = e.clock.Now(); ; s.now = e.clock.Now() {
@@ -267,7 +282,7 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 		switch d.need {
 		case needJobs:
 			s.jobsReadAt = e.clock.Now()
-			s.job, s.jobProject, s.pipeline, err = e.findLabelJob(ctx, d.project, d.pipeline)
+			s.job, s.jobProject, s.pipeline, s.foreign, err = e.findLabelJob(ctx, d.project, d.pipeline)
 			s.jobsRead = true
 		case needLabelEvents:
 			var events []gitlabapi.LabelEvent
@@ -277,6 +292,11 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 				s.changed = events[len(events)-1].CreatedAt
 			}
 			s.eventsRead = true
+		case needReady:
+			if s.readyAt, err = e.gl.MarkedReadyAt(ctx, projectID(key.Project), key.IID); err != nil {
+				err = fmt.Errorf("reading when the merge request was marked ready: %w", err)
+			}
+			s.readyRead = true
 		case needJobsAgain:
 			s.newestNow, err = e.newestAttempt(ctx, d.project, d.pipeline)
 			s.reread = true
@@ -293,39 +313,63 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 	case err != nil:
 		return Result{}, fmt.Errorf("retrying job %d: %w", d.job.ID, err)
 	case !retried:
-		// Another replica, or a person, retried it between our read and now.
-		return Result{Detail: fmt.Sprintf("job %d was already retried", d.job.ID)}, nil
+		return Result{Detail: e.notRetryable(ctx, d)}, nil
 	}
 	return Result{Actions: []string{ActionRetried}, Detail: d.detail}, nil
 }
 
+// notRetryable says why GitLab answered that the job is not retryable,
+// from its newest attempt read again: another replica, or a person,
+// retried it between our read and now; or its pipeline was archived
+// meanwhile, and only a new pipeline runs it again.
+func (e *Engine) notRetryable(ctx context.Context, d jobDecision) string {
+	now, err := e.newestAttempt(ctx, d.jobProject, d.pipeline)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("GitLab says job %d is not retryable (already retried, or archived; reading it again failed: %v)", d.job.ID, err)
+	case now != nil && now.ID != d.job.ID:
+		return fmt.Sprintf("job %d was already retried", d.job.ID)
+	case now != nil && now.Archived:
+		return fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", d.job.ID)
+	}
+	return fmt.Sprintf("GitLab says job %d is not retryable, and no newer attempt exists", d.job.ID)
+}
+
 // findLabelJob finds the newest attempt of the label job in a pipeline,
-// or else in a child pipeline one of its bridges made, with the project
-// and pipeline it is in; nil when it is in neither.
-func (e *Engine) findLabelJob(ctx context.Context, project, pipeline int64) (*gitlabapi.Job, int64, int64, error) {
-	job, err := e.newestAttempt(ctx, project, pipeline)
+// or else in a child pipeline one of its bridges made in the same
+// project, with the project and pipeline it is in; nil when it is in
+// neither. A downstream pipeline in another project is never followed:
+// foreign is the first such project seen (0: none).
+func (e *Engine) findLabelJob(ctx context.Context, project, pipeline int64) (job *gitlabapi.Job, inProject, inPipeline, foreign int64, err error) {
+	job, err = e.newestAttempt(ctx, project, pipeline)
 	if err != nil || job != nil {
-		return job, project, pipeline, err
+		return job, project, pipeline, 0, err
 	}
 	bridges, err := e.gl.PipelineBridges(ctx, projectID(project), pipeline)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
+		return nil, 0, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
 	}
 	for _, b := range bridges {
 		d := b.Downstream
 		if d == nil {
 			continue
 		}
-		child := d.ProjectID
-		if child <= 0 {
-			child = project
+		if d.ProjectID > 0 && d.ProjectID != project {
+			// A multi-project pipeline: another project's jobs are never
+			// ours to retry, whatever their name.
+			if foreign == 0 {
+				foreign = d.ProjectID
+			}
+			continue
 		}
-		job, err := e.newestAttempt(ctx, child, d.ID)
+		// A child pipeline runs in its parent's project (GitLab scopes the
+		// pipeline id to the project it is asked in).
+		job, err := e.newestAttempt(ctx, project, d.ID)
 		if err != nil || job != nil {
-			return job, child, d.ID, err
+			return job, project, d.ID, foreign, err
 		}
 	}
-	return nil, 0, 0, nil
+	return nil, 0, 0, foreign, nil
 }
 
 // newestAttempt finds the newest attempt of the label job in a pipeline.

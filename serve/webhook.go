@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -46,6 +47,10 @@ const (
 	eventMergeRequest = "Merge Request Hook"
 	eventJob          = "Job Hook"
 	eventPipeline     = "Pipeline Hook"
+	// eventSystem is an instance-wide system hook: its merge request
+	// events have the merge request hook's shape (object_kind
+	// merge_request); its other events (event_name) are not read.
+	eventSystem = "System Hook"
 )
 
 // jobEvent is the part of GitLab's job event ("Job events") the service
@@ -190,7 +195,7 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 	}
 	known := false
 	switch event {
-	case "", eventMergeRequest, eventJob, eventPipeline:
+	case "", eventMergeRequest, eventJob, eventPipeline, eventSystem:
 		known = true
 	}
 	if !known && how == byToken {
@@ -217,21 +222,21 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 		t, no = s.parseJob(body)
 	case eventPipeline:
 		t, no = s.parsePipeline(body)
+	case eventSystem:
+		t, no = parseSystemHook(body)
 	default:
 		t, no = parseMergeRequest(body)
 	}
 	if no != nil {
 		return nil, no
 	}
-	if !s.engine.Allows(t.Key.Project, t.Path) {
-		if t.Path == "" {
-			// A fork's pipeline event names the target project by id only:
-			// the worker applies --watch once it read the path from GitLab.
-			t.RecheckWatch = true
-			return t, nil
-		}
+	// A first sieve on the payload's word, which only saves work: the
+	// worker applies --watch to GitLab's path of the project id it acts
+	// on. A fork's pipeline event names the target by id only: the
+	// worker decides.
+	if t.Path != "" && !s.engine.Allows(t.Key.Project, t.Path) {
 		return nil, useless(outcomeIgnored, "ignored: the project is not in --watch",
-			fmt.Sprintf("project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
+			fmt.Sprintf("the payload's project %s (id %d) is outside --watch", strconv.Quote(clip(t.Path)), t.Key.Project))
 	}
 	return t, nil
 }
@@ -330,6 +335,24 @@ func parseMergeRequest(body []byte) (*rerun.Task, *refusal) {
 	return t, nil
 }
 
+// parseSystemHook reads a system hook delivery: a merge request event is
+// read as a group hook's; any other (event_name project_create, push,
+// ...) is acknowledged and ignored.
+func parseSystemHook(body []byte) (*rerun.Task, *refusal) {
+	var ev struct {
+		ObjectKind string `json:"object_kind"`
+		EventName  string `json:"event_name"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, useless(outcomeBadRequest, "not a system hook event", "the body is not a system hook event: "+clip(err.Error()))
+	}
+	if ev.ObjectKind != "merge_request" {
+		return nil, useless(outcomeIgnored, "ignored: not a merge request event",
+			"a system hook event "+strconv.Quote(clip(cmp.Or(ev.EventName, ev.ObjectKind)))+", not a merge request's")
+	}
+	return parseMergeRequest(body)
+}
+
 // parseJob reads a job event: the label job, finished, in a merge request
 // pipeline names the merge request to look at.
 func (s *service) parseJob(body []byte) (*rerun.Task, *refusal) {
@@ -394,7 +417,7 @@ func (s *service) parsePipeline(body []byte) (*rerun.Task, *refusal) {
 	if target := ev.MergeRequest.TargetProjectID; target > 0 && target != project {
 		// A fork's pipeline: the merge request lives in the target project,
 		// whose path the event does not give (merge_request has only its
-		// id); --watch is then applied by the worker (recheckWatch).
+		// id); --watch is applied by the worker, to GitLab's path.
 		project, path = target, ""
 	}
 	return rerun.NewTask(rerun.Key{Project: project, IID: ev.MergeRequest.IID}, path, rerun.Delivery{}), nil

@@ -32,6 +32,17 @@ type Job struct {
 	// CreatedAt is when the attempt was made; StartedAt when a runner took
 	// it, zero while it has not (created, pending). The stand-in sets both.
 	CreatedAt, StartedAt time.Time
+	// FailureReason is GitLab's failure_reason of a failed job: "" is
+	// script_failure (its script exited non-zero), as GitLab says of a
+	// failed check; others are runner_system_failure,
+	// protected_environment_failure, job_execution_timeout, ...
+	FailureReason string
+	// AllowFailure: GitLab's allow_failure; true for a job that failed
+	// with an exit code its allow_failure:exit_codes lists (a warning).
+	AllowFailure bool
+	// Archived: its pipeline is archived; GitLab refuses to retry it
+	// ("Job is not retryable").
+	Archived bool
 }
 
 // StatusCheckResponse is one accepted POST to
@@ -151,6 +162,23 @@ func (s *Server) AddChildPipeline(parent int64, bridgeName string, jobs ...Job) 
 	return c.id
 }
 
+// AddDownstreamPipeline makes a multi-project downstream pipeline: a
+// bridge named bridgeName of pipeline parent triggers a pipeline in
+// another project (id, path; created if need be), with jobs; GitLab's
+// bridges list shows it as downstream_pipeline with that project_id.
+func (s *Server) AddDownstreamPipeline(parent int64, bridgeName string, id int64, path string, jobs ...Job) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pp := s.ci.pipelines[parent]
+	if pp == nil {
+		panic(fmt.Sprintf("gitlabtest: no pipeline %d", parent))
+	}
+	c := s.addPipeline(s.project(id, path), s.mr(pp.mrProject, "", pp.iid), "main", "pipeline", jobs)
+	s.ci.nextID++
+	pp.bridges = append(pp.bridges, bridge{id: s.ci.nextID, name: bridgeName, status: "success", child: c.id, at: s.tick()})
+	return c.id
+}
+
 // addPipeline makes a pipeline of mr that runs in project. s.mu is held.
 func (s *Server) addPipeline(project *project, mr *mergeRequest, ref, source string, jobs []Job) *pipeline {
 	s.ci.nextID++
@@ -158,7 +186,8 @@ func (s *Server) addPipeline(project *project, mr *mergeRequest, ref, source str
 	s.ci.pipelines[p.id] = p
 	for _, j := range jobs {
 		s.ci.nextID++
-		n := &Job{ID: s.ci.nextID, Name: j.Name, Status: j.Status, PipelineID: p.id, CreatedAt: p.created}
+		n := &Job{ID: s.ci.nextID, Name: j.Name, Status: j.Status, PipelineID: p.id, CreatedAt: p.created,
+			FailureReason: j.FailureReason, AllowFailure: j.AllowFailure, Archived: j.Archived}
 		if started(j.Status) {
 			n.StartedAt = s.tick()
 		}
@@ -204,6 +233,18 @@ func (s *Server) SetJobStatus(jobID int64, status string) {
 			j.StartedAt = s.tick()
 		}
 	})
+}
+
+// SetJobFailure sets a job's failure_reason and allow_failure, as GitLab
+// records them when the job fails.
+func (s *Server) SetJobFailure(jobID int64, reason string, allowFailure bool) {
+	s.job(jobID, func(j *Job) { j.FailureReason, j.AllowFailure = reason, allowFailure })
+}
+
+// SetJobArchived archives a job's pipeline, as GitLab does to pipelines
+// older than archive_builds_in: its jobs can no longer be retried.
+func (s *Server) SetJobArchived(jobID int64) {
+	s.job(jobID, func(j *Job) { j.Archived = true })
 }
 
 // SetJobTimes sets when a job was created and started (zero: never).
@@ -380,10 +421,11 @@ func (s *Server) listPipelineJobs(w http.ResponseWriter, r *http.Request, p *pip
 }
 
 // retryJob answers POST /projects/:id/jobs/:job_id/retry: 201 and the new
-// attempt, or 403 "Job is not retryable" for an attempt already retried or
-// still running, as GitLab's API does. s.mu is held.
+// attempt, or 403 "Job is not retryable" for an attempt already retried,
+// archived or still running, as GitLab's API does (Ci::Build#retryable?).
+// s.mu is held.
 func (s *Server) retryJob(w http.ResponseWriter, j *Job, p *pipeline) {
-	if j.Retried || !slices.Contains([]string{"failed", "success", "canceled", "canceling"}, j.Status) {
+	if j.Retried || j.Archived || !slices.Contains([]string{"failed", "success", "canceled", "canceling"}, j.Status) {
 		Error(w, http.StatusForbidden, "403 Forbidden - Job is not retryable")
 		return
 	}
@@ -408,7 +450,7 @@ func timeJSON(t time.Time) any {
 func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
 	out := map[string]any{
 		"id": j.ID, "name": j.Name, "stage": "test", "status": j.Status, "ref": p.ref, "tag": false,
-		"allow_failure": false, "coverage": nil, "created_at": timeJSON(j.CreatedAt), "started_at": timeJSON(j.StartedAt), "finished_at": nil,
+		"allow_failure": j.AllowFailure, "archived": j.Archived, "coverage": nil, "created_at": timeJSON(j.CreatedAt), "started_at": timeJSON(j.StartedAt), "finished_at": nil,
 		"duration": nil, "queued_duration": 0.01, "artifacts": []any{}, "runner": nil, "user": nil,
 		"web_url": fmt.Sprintf("https://gitlab.example.com/group/project/-/jobs/%d", j.ID),
 		"project": map[string]any{"ci_job_token_scope_enabled": false},
@@ -419,7 +461,7 @@ func (s *Server) jobJSON(j *Job, p *pipeline) map[string]any {
 		"pipeline": s.pipelineRef(p),
 	}
 	if j.Status == "failed" {
-		out["failure_reason"] = "script_failure"
+		out["failure_reason"] = cmp.Or(j.FailureReason, "script_failure")
 	}
 	return out
 }

@@ -5,9 +5,23 @@ func (s *Server) SetAuthor(id int64, path string, iid int64, username string) {
 	s.change(id, path, iid, func(mr *mergeRequest) { mr.author, mr.updatedAt = username, s.tick() })
 }
 
-// SetDraft marks merge request iid of project as a draft, or ready.
+// SetDraft marks merge request iid of project as a draft, or ready; a
+// change leaves GitLab's system note ("marked this merge request as
+// **draft**" or "**ready**"), by Reviewer.
 func (s *Server) SetDraft(id int64, path string, iid int64, draft bool) {
-	s.change(id, path, iid, func(mr *mergeRequest) { mr.draft, mr.updatedAt = draft, s.tick() })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr := s.mr(id, path, iid)
+	if mr.draft != draft {
+		word := "ready"
+		if draft {
+			word = "draft"
+		}
+		s.addNote(mr, Reviewer, "marked this merge request as **"+word+"**")
+		mr.notes[len(mr.notes)-1].System = true
+	}
+	mr.draft = draft
+	mr.updatedAt = s.tick()
 }
 
 // authorAndDraft writes them into a merge request's answer, in GitLab's
