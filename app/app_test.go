@@ -69,3 +69,17 @@ func TestUsageFixes(t *testing.T) {
 		}
 	}
 }
+
+// The services' help says what each flag does in a line or two and leaves
+// the details to docs/SERVE.md: it fits a screen.
+func TestServiceHelpFitsAScreen(t *testing.T) {
+	t.Setenv("COLUMNS", "80")
+	for _, command := range []string{"serve", "reconcile"} {
+		var stdout bytes.Buffer
+		code := app.Main(context.Background(), []string{command, "--help"}, app.Deps{Stdout: &stdout, Stderr: &bytes.Buffer{},
+			Env: cienv.Map(nil), Version: "v9.9.9"})
+		if n := strings.Count(stdout.String(), "\n"); code != 0 || n > 60 || !strings.Contains(stdout.String(), "docs/SERVE.md") {
+			t.Errorf("%s --help: exit %d, %d lines (want at most 60, pointing to docs/SERVE.md):\n%s", command, code, n, stdout.String())
+		}
+	}
+}

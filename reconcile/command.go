@@ -22,7 +22,7 @@ import (
 
 // Command is `echoes-labels reconcile`.
 type Command struct {
-	rerun.Flags `embed:"" set:"watch_help=whose open merge requests to look at; nothing else is touched."`
+	rerun.Flags `embed:"" set:"watch_help=to sweep, and nothing else"`
 	// UpdatedWithin keeps a malformed value for config, which reports it with a fix.
 	UpdatedWithin settings.Duration `name:"updated-within" env:"ECHOES_UPDATED_WITHIN" default:"1h" help:"Look at the open merge requests updated within this long (0: all); at least the schedule's interval."`
 }

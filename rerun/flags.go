@@ -15,7 +15,7 @@ import (
 type Flags struct {
 	settings.GitLab `embed:"" set:"token_help=Access token with the api scope."`
 	JobName         string   `name:"job-name" env:"ECHOES_JOB_NAME" default:"echoes-labels" help:"Name of the label job to retry."`
-	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Required. Comma-separated groups and projects ${watch_help} Each a path (group/sub: a group and its subgroups, or a project), group:42 or project:42 (an id), group:PATH or project:PATH; a malformed entry is refused at start."`
+	Watch           []string `name:"watch" env:"ECHOES_WATCH" sep:"," placeholder:"GROUP|PROJECT" help:"Required. Groups and projects ${watch_help}: paths, group:42 or project:42 (docs/SERVE.md)."`
 	settings.Rules  `embed:""`
 
 	// the worker's

@@ -27,17 +27,17 @@ import (
 // public interface (README, "Turn green without a retry").
 type Command struct {
 	Listen        string `name:"listen" env:"ECHOES_LISTEN" default:":8080" help:"Address to listen on."`
-	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"Also serve the probes and /metrics here, with a connection cap of their own (64)."`
-	rerun.Flags   `embed:"" set:"watch_help=to act on, and nothing else: the allow-list of deliveries (one for a project outside them is ignored) and what the sweep reads."`
-	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16 characters or more (openssl rand -hex 32). The webhook secret, also the status checks'."`
+	HealthListen  string `name:"health-listen" env:"ECHOES_HEALTH_LISTEN" placeholder:"ADDR" help:"Also serve the probes and /metrics here (own cap: 64)."`
+	rerun.Flags   `embed:"" set:"watch_help=to act on, and nothing else"`
+	WebhookSecret string `name:"webhook-secret" env:"ECHOES_WEBHOOK_SECRET" placeholder:"SECRET" help:"Required, 16+ characters: the webhook and status check secret."`
 	// ReconcileInterval keeps a malformed value for config, which reports it with a fix.
 	ReconcileInterval settings.Duration `name:"reconcile-interval" env:"ECHOES_RECONCILE_INTERVAL" default:"5m" help:"How often to sweep --watch (0: never)."`
 
 	// the intake's
-	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting at most; the sweep takes a quarter at most, and deliveries go first."`
-	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Bytes of an unauthenticated request read before its signature check."`
+	QueueSize           int               `name:"queue-size" env:"ECHOES_QUEUE_SIZE" default:"4096" help:"Merge requests waiting at most (a quarter for the sweep)."`
+	MaxSignedBody       int64             `name:"max-signed-body" env:"ECHOES_MAX_SIGNED_BODY" default:"1048576" placeholder:"BYTES" help:"Bytes read before a signature check."`
 	ShutdownDelay       settings.Duration `name:"shutdown-delay" env:"ECHOES_SHUTDOWN_DELAY" default:"5s" help:"After SIGTERM, keep answering this long before the drain."`
-	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"Signed webhooks' token (GitLab 19.0+). Default: the secret."`
+	WebhookSigningToken string            `name:"webhook-signing-token" env:"ECHOES_WEBHOOK_SIGNING_TOKEN" placeholder:"whsec_…" help:"Signed webhooks' token (GitLab 19.0+; default: the secret)."`
 }
 
 // minSecret is the shortest webhook secret or signing key taken, in
