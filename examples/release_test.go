@@ -96,3 +96,21 @@ func newer(a, b string) bool {
 	}
 	return false
 }
+
+// TestREADMEIsShortAndStartsWithTheCommands keeps the README a first read:
+// at most 320 lines, the include a platform team adds and the two commands
+// that work on a fresh machine (run the tool offline, run the tests) on
+// its first screen.
+func TestREADMEIsShortAndStartsWithTheCommands(t *testing.T) {
+	readme := read(t, "README.md")
+	if n := strings.Count(readme, "\n"); n > 320 {
+		t.Errorf("README.md has %d lines, want at most 320", n)
+	}
+	lines := strings.Split(readme, "\n")
+	first := strings.Join(lines[:min(len(lines), 30)], "\n")
+	for _, want := range []string{"include:", "./echoes-labels --labels", "go test ./..."} {
+		if !strings.Contains(first, want) {
+			t.Errorf("the README's first 30 lines lack %q", want)
+		}
+	}
+}
