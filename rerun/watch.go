@@ -117,9 +117,13 @@ func ParseWatch(entries []string) ([]WatchEntry, error) {
 const WatchForms = "set ECHOES_WATCH (--watch) to the groups and projects to act on, comma-separated, each a path (group/sub: a group and its subgroups, or a project) or an id written group:42 or project:42; group:PATH and project:PATH say which a path is"
 
 // pathSegment says whether seg is one segment of a GitLab path: letters,
-// digits, '_', '-' and '.', not starting with '-' (GitLab's namespace and
-// project path rule).
+// digits, '_', '-' and '.', not starting with '-' or '.' nor ending with
+// '.' (GitLab's namespace and project path rule); so never "." or "..",
+// which a proxy could resolve into another URL.
 func pathSegment(seg string) bool {
+	if strings.HasPrefix(seg, ".") || strings.HasSuffix(seg, ".") {
+		return false
+	}
 	for i, r := range seg {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.':

@@ -51,6 +51,11 @@ func TestWatchRefused(t *testing.T) {
 		{[]string{"a//b"}, "not a GitLab path"},
 		{[]string{"-a/b"}, "not a GitLab path"},
 		{[]string{"acme/ü"}, "not a GitLab path"},
+		{[]string{".."}, "not a GitLab path"},
+		{[]string{"group/.."}, "not a GitLab path"},
+		{[]string{"a/./b"}, "not a GitLab path"},
+		{[]string{"group:.."}, `"group:.."`},
+		{[]string{"project:.."}, `"project:.."`},
 	} {
 		_, err := ParseWatch(c.entries)
 		var e *exit.Error

@@ -181,6 +181,11 @@ func (c *Command) config(secrets mask.Secrets) (config, error) {
 	case strings.TrimSpace(c.WebhookSigningToken) != "" && len(cfg.signingKey) < minSecret:
 		bad(exit.BadSetting(settingSigning, fmt.Sprintf("--webhook-signing-token/ECHOES_WEBHOOK_SIGNING_TOKEN is a key of %d bytes, under %d: it could be guessed", len(cfg.signingKey), minSecret),
 			"copy the signing token from the webhook's settings as GitLab shows it (whsec_ then the base64 of 32 bytes), or make one with `openssl rand -hex 32`"))
+	case len(cfg.secret) >= minSecret && len(cfg.signingKey) < minSecret:
+		// A secret written whsec_… is a signing token too: its key is
+		// what it decodes to, which may be short whatever its length.
+		bad(exit.BadSetting(settingSecret, fmt.Sprintf("--webhook-secret/ECHOES_WEBHOOK_SECRET is a signing token (whsec_…) whose key is %d bytes, under %d: it could be guessed", len(cfg.signingKey), minSecret),
+			"make a secret with `openssl rand -hex 32` (no whsec_), or give a signing token of 32 bytes"))
 	}
 	return cfg, errs.Err()
 }

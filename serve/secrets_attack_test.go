@@ -22,6 +22,8 @@ func TestShortSecretsRefused(t *testing.T) {
 		{"secret of 15", []string{"--webhook-secret", strings.Repeat("a", 15)}, settingSecret},
 		{"signing key of 8 bytes", []string{"--webhook-secret", testSecret, "--webhook-signing-token", "whsec_MTIzNDU2Nzg="}, settingSigning},
 		{"signing token of 10", []string{"--webhook-secret", testSecret, "--webhook-signing-token", "0123456789"}, settingSigning},
+		// 18 characters, but as a signing token its key is "secret123".
+		{"a secret written whsec_ with a key of 9 bytes", []string{"--webhook-secret", "whsec_c2VjcmV0MTIz"}, settingSecret},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clearEnv(t)
