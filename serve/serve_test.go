@@ -54,12 +54,7 @@ func TestBurstRetriesOnce(t *testing.T) {
 		t.Errorf("label job: newest attempt %s of %d, want a pending second attempt", status, attempts)
 	}
 	// Coalescing: far fewer GitLab calls than deliveries, and one POST.
-	posts := 0
-	for _, r := range gl.Requests() {
-		if r.Method == http.MethodPost {
-			posts++
-		}
-	}
+	posts := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return r.Method == http.MethodPost })
 	if n := gl.Count(); n >= 40 || posts != 1 {
 		t.Errorf("%d GitLab calls (%d POSTs) for 40 deliveries on one merge request, want fewer than 40 and one POST", n, posts)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
 
 // labelJobs is a pipeline's jobs with the label job in the given status.
@@ -278,12 +279,7 @@ func TestSweepAnswersLostStatusChecks(t *testing.T) {
 		return true
 	})
 	h.waitIdle()
-	n := 0
-	for _, r := range gl.Requests() {
-		if strings.HasSuffix(r.Path, "/external_status_checks") {
-			n++
-		}
-	}
+	n := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.HasSuffix(r.Path, "/external_status_checks") })
 	if n != 1 {
 		t.Errorf("%d lookups of the project's status checks for 5 merge requests, want 1", n)
 	}
@@ -324,12 +320,7 @@ func TestHangingProjectDoesNotHoldAllWorkers(t *testing.T) {
 	// The slow ones take their workers: two (the per-project limit of 4
 	// workers) hang in GitLab.
 	waitFor(t, "two workers hanging in project 43", func() bool {
-		n := 0
-		for _, r := range gl.Requests() {
-			if strings.Contains(r.Path, "/projects/43/") {
-				n++
-			}
-		}
+		n := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.Contains(r.Path, "/projects/43/") })
 		return n >= 2
 	})
 	for iid := int64(1); iid <= 10; iid++ {
@@ -547,12 +538,9 @@ func TestJobsReadAgainBeforeALateRetry(t *testing.T) {
 	h := start(t, gl, func(c *config) { c.engine.RereadJobs = 10 * time.Millisecond })
 	h.post(payload(t, project, path, 9, "a", 0, passing), hook("late")...)
 	h.waitIdle()
-	posts := 0
-	for _, r := range gl.Requests() {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry") {
-			posts++
-		}
-	}
+	posts := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry")
+	})
 	if n := gl.Retries(project, 9); n != 1 || posts != 1 {
 		t.Errorf("%d retries, %d POST .../retry; want 1 and 1 (the other replica's): on real GitLab a second POST can succeed", n, posts)
 	}

@@ -177,12 +177,12 @@ type EnvVar struct {
 	} `yaml:"valueFrom"`
 }
 
-// CountRequests is how many of the requests the stand-in was sent have a
-// path match accepts.
-func CountRequests(gl *gitlabtest.Server, match func(path string) bool) int {
+// CountRequests is how many of the requests the stand-in was sent match
+// accepts.
+func CountRequests(gl *gitlabtest.Server, match func(gitlabtest.Request) bool) int {
 	n := 0
 	for _, r := range gl.Requests() {
-		if match(r.Path) {
+		if match(r) {
 			n++
 		}
 	}
