@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,6 +208,21 @@ func (h *harness) waitIdle() {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	reruntest.WaitFor(t, what, cond)
+}
+
+// badGatewayWhile makes the stand-in answer 502 to every request for path
+// while the flag it returns, set at first, stays set.
+func badGatewayWhile(gl *gitlabtest.Server, path string) *atomic.Bool {
+	var down atomic.Bool
+	down.Store(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if down.Load() && r.URL.Path == path {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	return &down
 }
 
 // failedLabelJob gives merge request iid a head pipeline whose label job
