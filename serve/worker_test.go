@@ -42,8 +42,7 @@ func TestActsOnHeadPipelineNotHighestID(t *testing.T) {
 	gl.SetHeadPipeline(project, path, 1, head)
 	gl.SetLabels(project, path, 1, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("head")...)
-	h.waitIdle()
+	h.deliver(1, "head")
 	if status, attempts := newestLabelJob(gl, head); status != "pending" || attempts != 2 {
 		t.Errorf("head pipeline %d: label job %s after %d attempts, want retried", head, status, attempts)
 	}
@@ -62,8 +61,7 @@ func TestBranchAndMergeRequestPipelinesMixed(t *testing.T) {
 	gl.AddBranchPipeline(project, path, 2, gitlabtest.Job{Name: "build", Status: "success"})
 	gl.SetLabels(project, path, 2, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mixed")...)
-	h.waitIdle()
+	h.deliver(2, "mixed")
 	if n := gl.Retries(project, 2); n != 1 {
 		t.Errorf("%d retries, want the merge request pipeline's label job retried once", n)
 	}
@@ -81,8 +79,7 @@ func TestLabelJobInChildPipelineRetried(t *testing.T) {
 	child := gl.AddChildPipeline(parent, "checks", labelJobs("failed")...)
 	gl.SetLabels(project, path, 3, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 3, "a", 0, passing), hook("child")...)
-	h.waitIdle()
+	h.deliver(3, "child")
 	if status, attempts := newestLabelJob(gl, child); status != "pending" || attempts != 2 {
 		t.Errorf("child pipeline's label job %s after %d attempts, want retried once", status, attempts)
 	}
@@ -357,8 +354,7 @@ func TestJobsBadGatewayStormCostsAtMostEightCalls(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("storm")...)
-	h.waitIdle()
+	h.deliver(1, "storm")
 	if n := gl.Count(); n > 8 {
 		for _, r := range gl.Requests() {
 			t.Logf("%s %s", r.Method, r.Path)
@@ -378,8 +374,7 @@ func TestNothingToDoSaysWhy(t *testing.T) {
 	gl.SetState(project, path, 31, "merged")
 	h := start(t, gl, nil)
 	h.post(payload(t, project, path, 30, "a", 0, passing), hook("none")...)
-	h.post(payload(t, project, path, 31, "a", 0, passing), hook("merged")...)
-	h.waitIdle()
+	h.deliver(31, "merged")
 	want := map[float64]string{30: "no head pipeline", 31: "the merge request is merged"}
 	for _, l := range h.logs.lines("delivery") {
 		if d := fmt.Sprint(l["detail"]); !strings.Contains(d, want[l["mr"].(float64)]) || l["action"] != "none" {
@@ -403,8 +398,7 @@ func TestChecksFaultDoesNotBlockRetry(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 6, "a", 0, passing), hook("c")...)
-	h.waitIdle()
+	h.deliver(6, "c")
 	if n := gl.Retries(project, 6); n != 1 {
 		t.Errorf("status checks list failing: %d retries of the label job, want 1", n)
 	}
@@ -434,10 +428,8 @@ func TestDeveloperTokenEmptyListNotCachedForProject(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("mr1")...)
-	h.waitIdle()
-	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mr2")...)
-	h.waitIdle()
+	h.deliver(1, "mr1")
+	h.deliver(2, "mr2")
 	if got := gl.StatusCheckStatus(project, path, 2, ours); got != "passed" {
 		t.Errorf("MR 2's check of ours is %s after its MR hook, want passed", got)
 	}
@@ -536,8 +528,7 @@ func TestJobsReadAgainBeforeALateRetry(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, func(c *config) { c.engine.RereadJobs = 10 * time.Millisecond })
-	h.post(payload(t, project, path, 9, "a", 0, passing), hook("late")...)
-	h.waitIdle()
+	h.deliver(9, "late")
 	posts := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry")
 	})
