@@ -8,7 +8,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,13 +67,10 @@ func run(ctx context.Context, cfg rerun.Config, window time.Duration, stderr io.
 // answer) is tried again as every other call, and one that lasts is exit 3.
 func identify(ctx context.Context, e *rerun.Engine) error {
 	err := e.IdentifyRetried(ctx)
-	var refused *exit.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &refused):
+	if rerun.Settled(err) {
 		return err
-	case ctx.Err() != nil:
+	}
+	if ctx.Err() != nil {
 		return rerun.ErrCancelled
 	}
 	return exit.APIError("GitLab did not say who the token is (GET /user): "+err.Error(),

@@ -158,12 +158,7 @@ func TestReconcileCommandListRepeats(t *testing.T) {
 		!strings.Contains(e.Cause, path) || !strings.Contains(e.Cause, "other/app") {
 		t.Fatalf("reconcile: %+v, want exit 3 saying the list of both entries brought nothing new", e)
 	}
-	lists := 0
-	for _, r := range gl.Requests() {
-		if strings.HasSuffix(r.Path, "/merge_requests") {
-			lists++
-		}
-	}
+	lists := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.HasSuffix(r.Path, "/merge_requests") })
 	// Each entry: the group list's 404, the first page, the first page at
 	// the new cursor (allowed to bring nothing), one more: 4 each.
 	if lists > 8 {
@@ -466,12 +461,7 @@ func TestReconcileWarnsOfAPowerfulToken(t *testing.T) {
 	if _, ok := warns["other/app"]; ok {
 		t.Errorf("a WARN for other/app, where the token is a Developer: %v", warns)
 	}
-	members := 0
-	for _, r := range gl.Requests() {
-		if strings.Contains(r.Path, "/members/all/") {
-			members++
-		}
-	}
+	members := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.Contains(r.Path, "/members/all/") })
 	// One read an entry; other/app, a plain path that is no group, two.
 	if members != 5 {
 		t.Errorf("%d members reads, want 5", members)

@@ -14,16 +14,8 @@ import (
 
 // container is the part of a manifest's container checked here.
 type container struct {
-	Command []string `yaml:"command"`
-	Env     []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom *struct {
-			SecretKeyRef *struct {
-				Name string `yaml:"name"`
-			} `yaml:"secretKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
+	Command []string           `yaml:"command"`
+	Env     []reruntest.EnvVar `yaml:"env"`
 }
 
 // manifest is the part of a serve manifest's document checked here.

@@ -17,12 +17,7 @@ func TestReconcileWatchGroupByID(t *testing.T) {
 	if e, logs := reconcile(t, gl, nil, "--watch", "group:7"); e != nil || gl.Retries(project, 1) != 1 {
 		t.Errorf("reconcile --watch group:7: %v, %d retries of !1, want exit 0 and 1:\n%s", e, gl.Retries(project, 1), logs.String())
 	}
-	n := 0
-	for _, r := range gl.Requests() {
-		if r.Path == "/api/v4/groups/7" {
-			n++
-		}
-	}
+	n := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return r.Path == "/api/v4/groups/7" })
 	if n != 1 {
 		t.Errorf("GET /groups/7 %d times, want once", n)
 	}

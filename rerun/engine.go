@@ -16,6 +16,7 @@ package rerun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -340,6 +341,15 @@ func Refusal(err error) *exit.Error {
 			Fix: "point --ca-file/CI_SERVER_TLS_CA_FILE at the PEM of the CA that signed it", Err: err}
 	}
 	return nil
+}
+
+// Settled reports whether err, from a start-up check with GitLab, is
+// the check's last word: nil (it passed) or an *exit.Error (what no retry
+// can mend, a token refused or a certificate not trusted: returned, it
+// stops the command with its fix). Any other error a retry may mend.
+func Settled(err error) bool {
+	var refused *exit.Error
+	return err == nil || errors.As(err, &refused)
 }
 
 // ResolveGroups asks GitLab the full path of each group:ID --watch entry

@@ -27,6 +27,34 @@ func acceptAll(g *connGuard) chan net.Conn {
 	return out
 }
 
+// guarded is a connGuard of limit connections over a fresh loopback
+// listener, inner, closed when the test ends.
+func guarded(t *testing.T, limit int) (g *connGuard, inner net.Listener) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = newConnGuard(inner, limit)
+	t.Cleanup(func() { g.Close() })
+	return g, inner
+}
+
+// dialFrom connects to inner from the loopback address from and sends a
+// request's first byte, so the guard is handed the connection at once
+// (deferAccept); the connection is closed when the test ends.
+func dialFrom(t *testing.T, inner net.Listener, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_, _ = c.Write([]byte("P"))
+	return c
+}
+
 // closedByServer reports whether the server side closed c: a read sees
 // EOF (or a reset) rather than the test's own deadline.
 func closedByServer(t *testing.T, c net.Conn) bool {
@@ -41,22 +69,9 @@ func closedByServer(t *testing.T, c net.Conn) bool {
 // closed to make room; one whose request is in (busy) is never closed:
 // when all are busy, the next waits until one ends.
 func TestConnGuardMakesRoomFromTheOldestWaiting(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGuard(inner, 2)
-	defer g.Close()
+	g, inner := guarded(t, 2)
 	accepted := acceptAll(g)
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_, _ = c.Write([]byte("P")) // a request's first byte: handed over at once (deferAccept)
-		return c
-	}
+	dial := func() net.Conn { return dialFrom(t, inner, "127.0.0.1") }
 	dial()
 	s1 := <-accepted
 	c2 := dial()
@@ -149,23 +164,9 @@ func TestHealthListenerCapped(t *testing.T) {
 // gives one up, its oldest: a stranger's own connections make room, not
 // the older lone connection of another address.
 func TestConnGuardMakesRoomFromTheBusiestAddress(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGuard(inner, 3)
-	defer g.Close()
+	g, inner := guarded(t, 3)
 	accepted := acceptAll(g)
-	dial := func(from string) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_, _ = c.Write([]byte("P"))
-		return c
-	}
+	dial := func(from string) net.Conn { return dialFrom(t, inner, from) }
 	lone := dial("127.0.0.1")
 	<-accepted
 	first := dial("127.0.0.2")
@@ -191,22 +192,9 @@ func isTimeout(err error) bool {
 // A connection whose refusal is answered (it closes after net/http's
 // linger) makes room before any connection still waiting for headers.
 func TestConnGuardClosesAnsweredFirst(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGuard(inner, 2)
-	defer g.Close()
+	g, inner := guarded(t, 2)
 	accepted := acceptAll(g)
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_, _ = c.Write([]byte("P")) // a request's first byte: handed over at once (deferAccept)
-		return c
-	}
+	dial := func() net.Conn { return dialFrom(t, inner, "127.0.0.1") }
 	waiting := dial()
 	<-accepted
 	refused := dial()
@@ -231,12 +219,7 @@ func TestDeferAccept(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TCP_DEFER_ACCEPT is Linux's")
 	}
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGuard(inner, 2)
-	defer g.Close()
+	_, inner := guarded(t, 2)
 	raw, err := inner.(*net.TCPListener).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -254,24 +237,10 @@ func TestDeferAccept(t *testing.T) {
 // With a bound per client (--health-listen's), a client at it has its
 // new connections closed as soon as accepted; another client still gets in.
 func TestConnGuardPerClient(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGuard(inner, 8)
+	g, inner := guarded(t, 8)
 	g.perClient = 2
-	defer g.Close()
 	accepted := acceptAll(g)
-	dial := func(from string) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_, _ = c.Write([]byte("G"))
-		return c
-	}
+	dial := func(from string) net.Conn { return dialFrom(t, inner, from) }
 	dial("127.0.0.2")
 	<-accepted
 	dial("127.0.0.2")

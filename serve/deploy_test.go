@@ -98,18 +98,9 @@ type container struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
-	Env []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom *struct {
-			SecretKeyRef *struct {
-				Name string `yaml:"name"`
-				Key  string `yaml:"key"`
-			} `yaml:"secretKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
-	ReadinessProbe *probe `yaml:"readinessProbe"`
-	LivenessProbe  *probe `yaml:"livenessProbe"`
+	Env            []reruntest.EnvVar `yaml:"env"`
+	ReadinessProbe *probe             `yaml:"readinessProbe"`
+	LivenessProbe  *probe             `yaml:"livenessProbe"`
 	Resources      struct {
 		Limits   map[string]string `yaml:"limits"`
 		Requests map[string]string `yaml:"requests"`

@@ -24,10 +24,8 @@ func TestTLSFailureNotRetried(t *testing.T) {
 	gl.SetToken(testToken)
 	failedLabelJob(gl, project, path, 1, passing)
 	h := start(t, gl, func(c *config) { c.engine.Attempts = 10 })
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("tls")...)
-	h.waitIdle()
-	lines := h.logs.lines("delivery")
-	if len(lines) != 1 || lines[0]["action"] != "gave_up" || !strings.Contains(fmt.Sprint(lines[0]["detail"]), "--ca-file") {
+	h.deliver(1, "tls")
+	if lines := h.logs.lines("delivery"); !gaveUp(lines, "--ca-file") {
 		t.Fatalf("delivery lines %v, want one gave_up naming --ca-file", lines)
 	}
 	if n := len(h.logs.lines("gitlab fault; trying again")); n != 0 {
@@ -58,13 +56,9 @@ func TestTLSFailureNotRetried(t *testing.T) {
 func TestBadGatewayStormIsBounded(t *testing.T) {
 	gl := newStandIn(t)
 	failedLabelJob(gl, project, path, 1, passing)
-	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
-		gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-		return true
-	})
+	badGatewayWhile(gl, "") // for good
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("storm")...)
-	h.waitIdle()
+	h.deliver(1, "storm")
 	attempts := h.svc.cfg.engine.Attempts
 	if n := gl.Count(); n < 1 || n > attempts {
 		t.Errorf("%d GitLab calls for one task in a 502 storm, want at most %d", n, attempts)
@@ -96,8 +90,7 @@ func TestRetryAfterPastBudgetGivesUp(t *testing.T) {
 	if n := len(h.logs.lines("gitlab fault; giving up")); n != 1 {
 		t.Errorf("%d giving-up lines, want 1:\n%s", n, h.logs.String())
 	}
-	lines := h.logs.lines("delivery")
-	if len(lines) != 1 || lines[0]["action"] != "gave_up" || !strings.Contains(fmt.Sprint(lines[0]["detail"]), "budget") {
+	if lines := h.logs.lines("delivery"); !gaveUp(lines, "budget") {
 		t.Errorf("delivery lines %v, want one gave_up naming the budget", lines)
 	}
 }

@@ -77,8 +77,7 @@ func TestForkMergeRequestPipelineInParentProject(t *testing.T) {
 	failedLabelJob(gl, project, path, 8, passing)
 	gl.SetSourceProject(project, path, 8, 99)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 8, "a", 0, passing), hook("fork-parent")...)
-	h.waitIdle()
+	h.deliver(8, "fork-parent")
 	if n := gl.Retries(project, 8); n != 0 || !strings.Contains(fmt.Sprint(onlyLine(t, h)["detail"]), "a fork's merge request (source project 99)") {
 		t.Errorf("fork merge request, pipeline in the parent project, --retry-forks off: %d retries, want 0 and the reason; log:\n%s", n, h.logs.String())
 	}

@@ -7,12 +7,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,10 +206,40 @@ func (h *harness) waitIdle() {
 	reruntest.WaitFor(h.t, "the service to be idle", h.svc.engine.Idle)
 }
 
+// deliver posts the merge request hook of the test project's merge
+// request iid (head "a", labels passing), Idempotency-Key id, and waits
+// until the service is idle.
+func (h *harness) deliver(iid int64, id string) {
+	h.t.Helper()
+	h.post(payload(h.t, project, path, iid, "a", 0, passing), hook(id)...)
+	h.waitIdle()
+}
+
+// gaveUp reports whether the delivery lines are one gave_up whose detail
+// names naming.
+func gaveUp(lines []map[string]any, naming string) bool {
+	return len(lines) == 1 && lines[0]["action"] == "gave_up" && strings.Contains(fmt.Sprint(lines[0]["detail"]), naming)
+}
+
 // waitFor polls cond until it holds (reruntest.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	reruntest.WaitFor(t, what, cond)
+}
+
+// badGatewayWhile makes the stand-in answer 502 to every request for path
+// ("": for any path) while the flag it returns, set at first, stays set.
+func badGatewayWhile(gl *gitlabtest.Server, path string) *atomic.Bool {
+	var down atomic.Bool
+	down.Store(true)
+	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if down.Load() && (path == "" || r.URL.Path == path) {
+			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
+			return true
+		}
+		return false
+	})
+	return &down
 }
 
 // failedLabelJob gives merge request iid a head pipeline whose label job

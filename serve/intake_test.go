@@ -402,15 +402,7 @@ func TestWatchGroupIDResolvedAtStartActsOnDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var groupDown atomic.Bool
-	groupDown.Store(true)
-	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if groupDown.Load() && r.URL.Path == "/api/v4/groups/77" {
-			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-			return true
-		}
-		return false
-	})
+	groupDown := badGatewayWhile(gl, "/api/v4/groups/77")
 	h := start(t, gl, func(c *config) { c.engine.Watch = allow })
 	if err := h.svc.startupCheck(context.Background()); err != nil {
 		t.Fatalf("startupCheck with GET /groups/77 failing: %v, want nil (tried again later)", err)
@@ -547,15 +539,7 @@ func TestUntrustedCertificateRefusedAtStart(t *testing.T) {
 // delay. Liveness stays 200 throughout.
 func TestReadinessFlips(t *testing.T) {
 	gl := newStandIn(t)
-	var down atomic.Bool
-	down.Store(true)
-	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if down.Load() && r.URL.Path == "/api/v4/user" {
-			gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-			return true
-		}
-		return false
-	})
+	down := badGatewayWhile(gl, "/api/v4/user")
 	cfg := testConfig(gl)
 	cfg.shutdownDelay = 700 * time.Millisecond
 	logs := &logBuffer{}

@@ -48,8 +48,7 @@ func TestDownstreamPipelineOfAnotherProjectNotFollowed(t *testing.T) {
 	down := gl.AddDownstreamPipeline(head, "deploy", 77, "other/deployer", gitlabtest.Job{Name: jobName, Status: "failed"})
 	gl.SetLabels(project, path, 3, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 3, "a", 0, passing), hook("downstream")...)
-	h.waitIdle()
+	h.deliver(3, "downstream")
 	if _, attempts := newestLabelJob(gl, down); attempts != 1 || gl.Retries(project, 3) != 0 {
 		t.Errorf("a label job in project 77's downstream pipeline: %d attempts, want it untouched; log:\n%s", attempts, h.logs.String())
 	}
@@ -111,8 +110,7 @@ func TestHeadPipelineOfAnOlderCommitLeftAlone(t *testing.T) {
 	failedLabelJob(gl, project, path, 3, passing)
 	gl.SetHeadSHA(project, path, 3, strings.Repeat("b", 40))
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 3, "a", 0, passing), hook("lag")...)
-	h.waitIdle()
+	h.deliver(3, "lag")
 	if n := gl.Retries(project, 3); n != 0 {
 		t.Errorf("a head pipeline of an older commit: %d retries, want 0", n)
 	}

@@ -54,12 +54,7 @@ func TestBurstRetriesOnce(t *testing.T) {
 		t.Errorf("label job: newest attempt %s of %d, want a pending second attempt", status, attempts)
 	}
 	// Coalescing: far fewer GitLab calls than deliveries, and one POST.
-	posts := 0
-	for _, r := range gl.Requests() {
-		if r.Method == http.MethodPost {
-			posts++
-		}
-	}
+	posts := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return r.Method == http.MethodPost })
 	if n := gl.Count(); n >= 40 || posts != 1 {
 		t.Errorf("%d GitLab calls (%d POSTs) for 40 deliveries on one merge request, want fewer than 40 and one POST", n, posts)
 	}
@@ -358,15 +353,10 @@ func TestGitLabDownDuringBurst(t *testing.T) {
 func TestGivesUpWithALogLine(t *testing.T) {
 	gl := newStandIn(t)
 	failedLabelJob(gl, project, path, 1, passing)
-	gl.SetFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
-		gitlabtest.Error(w, http.StatusBadGateway, "502 Bad Gateway")
-		return true
-	})
+	badGatewayWhile(gl, "") // for good
 	h := start(t, gl, func(c *config) { c.engine.Attempts = 3 })
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("x")...)
-	h.waitIdle()
-	lines := h.logs.lines("delivery")
-	if len(lines) != 1 || lines[0]["action"] != "gave_up" || !strings.Contains(fmt.Sprint(lines[0]["detail"]), "502") {
+	h.deliver(1, "x")
+	if lines := h.logs.lines("delivery"); !gaveUp(lines, "502") {
 		t.Fatalf("delivery lines %v, want one gave_up naming the 502", lines)
 	}
 	if code, _ := h.post(payload(t, project, path, 1, "a", 0, passing), hook("y")...); code != 202 {
@@ -388,8 +378,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	})
 	clk := &reruntest.Clock{}
 	h := start(t, gl, func(c *config) { c.engine.MaxWait = 5 * time.Second; c.engine.Clock = clk })
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("x")...)
-	h.waitIdle()
+	h.deliver(1, "x")
 	if gl.Retries(project, 1) != 1 {
 		t.Fatal("not retried after the 429")
 	}
@@ -636,8 +625,7 @@ func TestForkPipeline(t *testing.T) {
 	pipeline := gl.AddForkPipeline(77, "someone/project", project, path, 11, gitlabtest.Job{Name: jobName, Status: "failed"})
 	gl.SetLabels(project, path, 11, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 11, "a", 0, passing), hook("fork")...)
-	h.waitIdle()
+	h.deliver(11, "fork")
 	if n := gl.Retries(project, 11); n != 0 {
 		t.Fatalf("a fork's label job was retried %d times without --retry-forks", n)
 	}

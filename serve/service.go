@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gitlab.com/echoeshq/echoes-labels/exit"
 	"gitlab.com/echoeshq/echoes-labels/gitlabapi"
 	"gitlab.com/echoeshq/echoes-labels/internal/clock"
 	"gitlab.com/echoeshq/echoes-labels/rerun"
@@ -198,11 +197,7 @@ func (s *service) checkGitLab(ctx context.Context) error {
 // ready meanwhile.
 func (s *service) startupCheck(ctx context.Context) error {
 	err := s.checkGitLab(ctx)
-	var refused *exit.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &refused):
+	if rerun.Settled(err) {
 		return err
 	}
 	s.tokenPending = true

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gitlab.com/echoeshq/echoes-labels/internal/gitlabtest"
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
 
 // labelJobs is a pipeline's jobs with the label job in the given status.
@@ -41,8 +42,7 @@ func TestActsOnHeadPipelineNotHighestID(t *testing.T) {
 	gl.SetHeadPipeline(project, path, 1, head)
 	gl.SetLabels(project, path, 1, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("head")...)
-	h.waitIdle()
+	h.deliver(1, "head")
 	if status, attempts := newestLabelJob(gl, head); status != "pending" || attempts != 2 {
 		t.Errorf("head pipeline %d: label job %s after %d attempts, want retried", head, status, attempts)
 	}
@@ -61,8 +61,7 @@ func TestBranchAndMergeRequestPipelinesMixed(t *testing.T) {
 	gl.AddBranchPipeline(project, path, 2, gitlabtest.Job{Name: "build", Status: "success"})
 	gl.SetLabels(project, path, 2, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mixed")...)
-	h.waitIdle()
+	h.deliver(2, "mixed")
 	if n := gl.Retries(project, 2); n != 1 {
 		t.Errorf("%d retries, want the merge request pipeline's label job retried once", n)
 	}
@@ -80,8 +79,7 @@ func TestLabelJobInChildPipelineRetried(t *testing.T) {
 	child := gl.AddChildPipeline(parent, "checks", labelJobs("failed")...)
 	gl.SetLabels(project, path, 3, passing)
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 3, "a", 0, passing), hook("child")...)
-	h.waitIdle()
+	h.deliver(3, "child")
 	if status, attempts := newestLabelJob(gl, child); status != "pending" || attempts != 2 {
 		t.Errorf("child pipeline's label job %s after %d attempts, want retried once", status, attempts)
 	}
@@ -278,12 +276,7 @@ func TestSweepAnswersLostStatusChecks(t *testing.T) {
 		return true
 	})
 	h.waitIdle()
-	n := 0
-	for _, r := range gl.Requests() {
-		if strings.HasSuffix(r.Path, "/external_status_checks") {
-			n++
-		}
-	}
+	n := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.HasSuffix(r.Path, "/external_status_checks") })
 	if n != 1 {
 		t.Errorf("%d lookups of the project's status checks for 5 merge requests, want 1", n)
 	}
@@ -324,12 +317,7 @@ func TestHangingProjectDoesNotHoldAllWorkers(t *testing.T) {
 	// The slow ones take their workers: two (the per-project limit of 4
 	// workers) hang in GitLab.
 	waitFor(t, "two workers hanging in project 43", func() bool {
-		n := 0
-		for _, r := range gl.Requests() {
-			if strings.Contains(r.Path, "/projects/43/") {
-				n++
-			}
-		}
+		n := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool { return strings.Contains(r.Path, "/projects/43/") })
 		return n >= 2
 	})
 	for iid := int64(1); iid <= 10; iid++ {
@@ -366,8 +354,7 @@ func TestJobsBadGatewayStormCostsAtMostEightCalls(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("storm")...)
-	h.waitIdle()
+	h.deliver(1, "storm")
 	if n := gl.Count(); n > 8 {
 		for _, r := range gl.Requests() {
 			t.Logf("%s %s", r.Method, r.Path)
@@ -387,8 +374,7 @@ func TestNothingToDoSaysWhy(t *testing.T) {
 	gl.SetState(project, path, 31, "merged")
 	h := start(t, gl, nil)
 	h.post(payload(t, project, path, 30, "a", 0, passing), hook("none")...)
-	h.post(payload(t, project, path, 31, "a", 0, passing), hook("merged")...)
-	h.waitIdle()
+	h.deliver(31, "merged")
 	want := map[float64]string{30: "no head pipeline", 31: "the merge request is merged"}
 	for _, l := range h.logs.lines("delivery") {
 		if d := fmt.Sprint(l["detail"]); !strings.Contains(d, want[l["mr"].(float64)]) || l["action"] != "none" {
@@ -412,8 +398,7 @@ func TestChecksFaultDoesNotBlockRetry(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 6, "a", 0, passing), hook("c")...)
-	h.waitIdle()
+	h.deliver(6, "c")
 	if n := gl.Retries(project, 6); n != 1 {
 		t.Errorf("status checks list failing: %d retries of the label job, want 1", n)
 	}
@@ -443,10 +428,8 @@ func TestDeveloperTokenEmptyListNotCachedForProject(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, nil)
-	h.post(payload(t, project, path, 1, "a", 0, passing), hook("mr1")...)
-	h.waitIdle()
-	h.post(payload(t, project, path, 2, "a", 0, passing), hook("mr2")...)
-	h.waitIdle()
+	h.deliver(1, "mr1")
+	h.deliver(2, "mr2")
 	if got := gl.StatusCheckStatus(project, path, 2, ours); got != "passed" {
 		t.Errorf("MR 2's check of ours is %s after its MR hook, want passed", got)
 	}
@@ -545,14 +528,10 @@ func TestJobsReadAgainBeforeALateRetry(t *testing.T) {
 		return false
 	})
 	h := start(t, gl, func(c *config) { c.engine.RereadJobs = 10 * time.Millisecond })
-	h.post(payload(t, project, path, 9, "a", 0, passing), hook("late")...)
-	h.waitIdle()
-	posts := 0
-	for _, r := range gl.Requests() {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry") {
-			posts++
-		}
-	}
+	h.deliver(9, "late")
+	posts := reruntest.CountRequests(gl, func(r gitlabtest.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/retry")
+	})
 	if n := gl.Retries(project, 9); n != 1 || posts != 1 {
 		t.Errorf("%d retries, %d POST .../retry; want 1 and 1 (the other replica's): on real GitLab a second POST can succeed", n, posts)
 	}

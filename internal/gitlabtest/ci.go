@@ -283,12 +283,19 @@ func (s *Server) StatusChecks(id, iid int64) []StatusCheckResponse {
 func (s *Server) AddGroup(id int64, path string, projectIDs ...int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	g := s.group(id, path)
+	g.projects = append(g.projects, projectIDs...)
+}
+
+// group is the group id, made (reachable by id and path) if it is new.
+// s.mu is held.
+func (s *Server) group(id int64, path string) *group {
 	g := s.groups[strconv.FormatInt(id, 10)]
 	if g == nil {
 		g = &group{id: id, path: path}
 		s.groups[strconv.FormatInt(id, 10)], s.groups[path] = g, g
 	}
-	g.projects = append(g.projects, projectIDs...)
+	return g
 }
 
 // routeGroup answers /groups/:id[/merge_requests]. s.mu is held.

@@ -23,11 +23,7 @@ func (s *Server) SetAdmin(admin bool) { s.mu.Lock(); s.admin = admin; s.mu.Unloc
 func (s *Server) SetGroupMember(id int64, path string, level int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.groups[strconv.FormatInt(id, 10)]
-	if g == nil {
-		g = &group{id: id, path: path}
-		s.groups[strconv.FormatInt(id, 10)], s.groups[path] = g, g
-	}
+	s.group(id, path)
 	s.setMember("groups", id, level)
 }
 

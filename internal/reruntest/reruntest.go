@@ -163,3 +163,28 @@ func ManyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc)
 	}
 	gl.SetFault(gl.OrderedByUpdate(fault))
 }
+
+// EnvVar is one env entry of a manifest's container, as the deploy tests
+// of serve and reconcile read it.
+type EnvVar struct {
+	Name      string `yaml:"name"`
+	Value     string `yaml:"value"`
+	ValueFrom *struct {
+		SecretKeyRef *struct {
+			Name string `yaml:"name"`
+			Key  string `yaml:"key"`
+		} `yaml:"secretKeyRef"`
+	} `yaml:"valueFrom"`
+}
+
+// CountRequests is how many of the requests the stand-in was sent match
+// accepts.
+func CountRequests(gl *gitlabtest.Server, match func(gitlabtest.Request) bool) int {
+	n := 0
+	for _, r := range gl.Requests() {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
