@@ -78,8 +78,8 @@ type jobDecision struct {
 // head pipeline, only when that is a merge request pipeline (source
 // merge_request_event), the only pipelines the component adds the job to
 // (a branch pipeline's job of that name, or a child pipeline's, is not
-// ours; the head pipeline's bridges are never followed): when its result is not the
-// labels' verdict, both ways (failed while the labels pass, success while
+// ours; the head pipeline's bridges are never followed): when its result
+// is not the labels' verdict, both ways (failed while the labels pass, success while
 // they fail), and only when the labels changed after that attempt read
 // them (GitLab's resource label events against the job's start), so an
 // update that changes no label never retries, and a job that fails for
