@@ -20,6 +20,10 @@ type Pipeline struct {
 	SHA       string
 	Ref       string
 	Status    string
+	// Source is GitLab's source of the pipeline: merge_request_event for
+	// a merge request pipeline (merged results and merge trains too),
+	// push for a branch pipeline, and so on; "" when GitLab does not say.
+	Source string
 }
 
 // Job is the part of a CI job that serve reads. CreatedAt and StartedAt
@@ -53,15 +57,6 @@ type jobJSON struct {
 	FailureReason string     `json:"failure_reason"`
 	AllowFailure  bool       `json:"allow_failure"`
 	Archived      bool       `json:"archived"`
-}
-
-// Bridge is a trigger job of a pipeline; Downstream is the pipeline it
-// created (a child pipeline), nil before it exists.
-type Bridge struct {
-	ID         int64
-	Name       string
-	Status     string
-	Downstream *Pipeline
 }
 
 // LabelEvent is one label added to or removed from a merge request.
@@ -119,22 +114,6 @@ func (c *Client) PipelineJobs(ctx context.Context, project string, pipeline int6
 
 // perPage100 asks for GitLab's largest page.
 var perPage100 = gitlab.ListOptions{PerPage: 100}
-
-// PipelineBridges lists a pipeline's trigger jobs with the pipelines they
-// created (GET /projects/:id/pipelines/:pipeline_id/bridges), every page
-// up to MaxJobPages.
-func (c *Client) PipelineBridges(ctx context.Context, project string, pipeline int64) ([]Bridge, error) {
-	list, _, err := pages(ctx, c, MaxJobPages, "bridges", func(o ...gitlab.RequestOptionFunc) ([]*gitlab.Bridge, *gitlab.Response, error) {
-		return c.gl.Jobs.ListPipelineBridges(project, pipeline, &gitlab.ListJobsOptions{ListOptions: perPage100}, o...)
-	})
-	return collect(list, func(b *gitlab.Bridge) (Bridge, bool) {
-		br := Bridge{ID: b.ID, Name: b.Name, Status: b.Status}
-		if d := b.DownstreamPipeline; d != nil && d.ID > 0 {
-			br.Downstream = &Pipeline{ID: d.ID, ProjectID: d.ProjectID, SHA: d.SHA, Ref: d.Ref, Status: d.Status}
-		}
-		return br, b.ID > 0
-	}), err
-}
 
 // MergeRequestLabelEvents lists the label events of a merge request
 // (GET /projects/:id/merge_requests/:iid/resource_label_events), every page

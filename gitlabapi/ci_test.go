@@ -24,7 +24,7 @@ func TestPipelinesJobsAndRetry(t *testing.T) {
 	mr, err := c.MergeRequestInfo(ctx(t), "42", 1)
 	if err != nil || mr.HeadPipeline == nil || mr.HeadPipeline.ID != pipeline || mr.HeadPipeline.ProjectID != 42 ||
 		mr.HeadPipeline.SHA == "" || mr.HeadPipeline.Status != "failed" || mr.HeadPipeline.Ref != "refs/merge-requests/1/head" ||
-		mr.SourceProjectID != 42 {
+		mr.HeadPipeline.Source != "merge_request_event" || mr.SourceProjectID != 42 {
 		t.Fatalf("MergeRequestInfo's head pipeline = %+v, %v", mr, err)
 	}
 	jobs, err := c.PipelineJobs(ctx(t), "42", pipeline)
@@ -273,18 +273,17 @@ func TestMergeRequestInfoNoHeadPipeline(t *testing.T) {
 	}
 }
 
-// A child pipeline is found through its parent's bridges.
-func TestPipelineBridges(t *testing.T) {
+// The head pipeline's source is read: a branch pipeline GitLab made the
+// head pipeline says push (serve leaves such a pipeline alone).
+func TestMergeRequestInfoHeadPipelineSource(t *testing.T) {
 	srv := gitlabtest.New(t)
-	parent := srv.AddPipeline(42, "group/project", 1, gitlabtest.Job{Name: "build", Status: "success"})
-	child := srv.AddChildPipeline(parent, "checks", gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
+	srv.SetLabels(42, "group/project", 1)
+	branch := srv.AddBranchPipeline(42, "group/project", 1, gitlabtest.Job{Name: "echoes-labels", Status: "failed"})
+	srv.SetHeadPipeline(42, "group/project", 1, branch)
 	c, _ := newClient(t, srv.APIURL())
-	bs, err := c.PipelineBridges(ctx(t), "42", parent)
-	if err != nil || len(bs) != 1 || bs[0].Name != "checks" || bs[0].Downstream == nil || bs[0].Downstream.ID != child || bs[0].Downstream.ProjectID != 42 {
-		t.Fatalf("PipelineBridges = %+v, %v", bs, err)
-	}
-	if bs, err := c.PipelineBridges(ctx(t), "42", child); err != nil || len(bs) != 0 {
-		t.Errorf("bridges of a pipeline without any = %+v, %v", bs, err)
+	mr, err := c.MergeRequestInfo(ctx(t), "42", 1)
+	if err != nil || mr.HeadPipeline == nil || mr.HeadPipeline.ID != branch || mr.HeadPipeline.Source != "push" {
+		t.Fatalf("MergeRequestInfo's head pipeline = %+v, %v; want branch pipeline %d, source push", mr.HeadPipeline, err, branch)
 	}
 }
 

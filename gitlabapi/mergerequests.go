@@ -118,7 +118,7 @@ func (c *Client) MergeRequestInfo(ctx context.Context, project string, iid int64
 	}
 	info := infoOf(&mr.BasicMergeRequest)
 	if p := mr.HeadPipeline; p != nil && p.ID > 0 {
-		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Ref: p.Ref, Status: p.Status}
+		info.HeadPipeline = &Pipeline{ID: p.ID, ProjectID: p.ProjectID, SHA: p.SHA, Ref: p.Ref, Status: p.Status, Source: string(p.Source)}
 	}
 	return &info, nil
 }

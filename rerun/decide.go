@@ -19,7 +19,7 @@ type need int
 
 const (
 	needNothing       need = iota
-	needJobs               // the label job of the head pipeline (or a child pipeline of it)
+	needJobs               // the label job of the head pipeline
 	needLabelEvents        // the merge request's label events
 	needJobsAgain          // the label job's newest attempt again, just before a retry
 	needProjectChecks      // the project's status checks
@@ -46,9 +46,8 @@ type jobSnapshot struct {
 
 	jobsRead   bool
 	job        *gitlabapi.Job // the newest attempt of the label job; nil: none
-	jobProject int64          // the project and pipeline it is in
+	jobProject int64          // the project and pipeline it is in: the head pipeline's
 	pipeline   int64
-	foreign    int64 // a downstream pipeline's project, not followed (0: none)
 	jobsReadAt time.Time
 
 	eventsRead bool
@@ -76,8 +75,11 @@ type jobDecision struct {
 }
 
 // decideJob decides whether to retry the label job of the merge request's
-// head pipeline (or of a child pipeline of it): when its result is not the
-// labels' verdict, both ways (failed while the labels pass, success while
+// head pipeline, only when that is a merge request pipeline (source
+// merge_request_event), the only pipelines the component adds the job to
+// (a branch pipeline's job of that name, or a child pipeline's, is not
+// ours; the head pipeline's bridges are never followed): when its result
+// is not the labels' verdict, both ways (failed while the labels pass, success while
 // they fail), and only when the labels changed after that attempt read
 // them (GitLab's resource label events against the job's start), so an
 // update that changes no label never retries, and a job that fails for
@@ -90,6 +92,13 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	head := s.head
 	if head == nil {
 		return jobDecision{detail: "no head pipeline"}
+	}
+	if head.Source != mergeRequestEvent {
+		// GitLab's head_pipeline may be a branch pipeline (a push, even to
+		// a protected branch, a schedule, the API): a job of that name there
+		// is not the component's, and a retry would run it as the bot.
+		return jobDecision{detail: fmt.Sprintf("head pipeline %d %s, not a merge request pipeline: the component adds the label job to merge request pipelines only; left alone",
+			head.ID, pipelineSource(head.Source))}
 	}
 	project := head.ProjectID
 	if project <= 0 {
@@ -116,10 +125,8 @@ func decideJob(p jobPolicy, s jobSnapshot) jobDecision {
 	}
 	job := s.job
 	switch {
-	case job == nil && s.foreign != 0:
-		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines; a downstream pipeline in project %d is not followed (another project's jobs are never retried)", p.jobName, head.ID, s.foreign)}
 	case job == nil:
-		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d or its child pipelines", p.jobName, head.ID)}
+		return jobDecision{detail: fmt.Sprintf("no job %q in head pipeline %d (child and downstream pipelines are never looked in)", p.jobName, head.ID)}
 	case !finished(job.Status):
 		return jobDecision{detail: fmt.Sprintf("job %d is %s", job.ID, Clip(job.Status))}
 	case job.Status == "failed" && job.FailureReason != scriptFailure:
@@ -195,6 +202,19 @@ func warned(job *gitlabapi.Job) bool {
 // source_sha, which its API does not show).
 func mergedResults(ref string) bool {
 	return strings.HasPrefix(ref, "refs/merge-requests/") && (strings.HasSuffix(ref, "/merge") || strings.HasSuffix(ref, "/train"))
+}
+
+// mergeRequestEvent is GitLab's source of a merge request pipeline
+// (merged results and merge train pipelines included).
+const mergeRequestEvent = "merge_request_event"
+
+// pipelineSource says what a pipeline's source makes it: "is a push
+// pipeline", or that GitLab did not say.
+func pipelineSource(source string) string {
+	if source == "" {
+		return "has no source in GitLab's answer"
+	}
+	return "is a " + Clip(source) + " pipeline"
 }
 
 // shortSHA is a commit id as GitLab shows it short; "(none)" when empty.

@@ -14,7 +14,7 @@ import (
 func TestDecideJob(t *testing.T) {
 	pol := jobPolicy{jobName: "echoes-labels", docsURL: "https://docs", rereadJobs: 200 * time.Millisecond}
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	head := &gitlabapi.Pipeline{ID: 9, ProjectID: 42}
+	head := &gitlabapi.Pipeline{ID: 9, ProjectID: 42, Source: "merge_request_event"}
 	job := func(status string, started time.Time) *gitlabapi.Job {
 		j := &gitlabapi.Job{ID: 5, Name: "echoes-labels", Status: status, StartedAt: started}
 		if status == "failed" {
@@ -56,7 +56,17 @@ func TestDecideJob(t *testing.T) {
 		s.draft, s.readyRead, s.readyAt = draft, readyRead, ready
 		return s
 	}
-	forkHead := &gitlabapi.Pipeline{ID: 9, ProjectID: 99}
+	// sourced is snap with a head pipeline (9, or snap's, copied) of that source.
+	sourced := func(source string, snap jobSnapshot) jobSnapshot {
+		h := *head
+		if snap.head != nil {
+			h = *snap.head
+		}
+		h.Source = source
+		snap.head = &h
+		return snap
+	}
+	forkHead := &gitlabapi.Pipeline{ID: 9, ProjectID: 99, Source: "merge_request_event"}
 	noTime := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure"})
 	createdOnly := read(true, &gitlabapi.Job{ID: 5, Status: "failed", FailureReason: "script_failure", CreatedAt: t0.Add(-time.Minute)})
 
@@ -74,9 +84,21 @@ func TestDecideJob(t *testing.T) {
 		{name: "fork with --retry-forks: jobs read in the fork", pol: func(p *jobPolicy) { p.retryForks = true },
 			snap: jobSnapshot{project: 42, head: forkHead}, need: needJobs},
 		{name: "jobs not read", snap: jobSnapshot{project: 42, pass: true, head: head}, need: needJobs},
-		{name: "no label job", snap: read(true, nil), why: `no job "echoes-labels" in head pipeline 9`},
-		{name: "no label job, a downstream pipeline in another project", snap: func() jobSnapshot { s := read(true, nil); s.foreign = 77; return s }(),
-			why: "a downstream pipeline in project 77 is not followed"},
+		{name: "no label job", snap: read(true, nil), why: `no job "echoes-labels" in head pipeline 9 (child and downstream pipelines are never looked in)`},
+		// Only a merge request pipeline's job is the component's: a branch
+		// pipeline GitLab made the head pipeline (a push, even to a
+		// protected branch) is left alone before any job is read, and so is
+		// a head pipeline whose source GitLab does not say.
+		{name: "push head pipeline: left alone", snap: sourced("push", jobSnapshot{project: 42, pass: true}),
+			why: "head pipeline 9 is a push pipeline, not a merge request pipeline: the component adds the label job to merge request pipelines only"},
+		{name: "push head pipeline, its job read and failed after a label change: still left alone", snap: sourced("push", changed(true, job("failed", t0.Add(-time.Minute)), t0)),
+			why: "head pipeline 9 is a push pipeline, not a merge request pipeline"},
+		{name: "push head pipeline of a fork with --retry-forks: left alone", pol: func(p *jobPolicy) { p.retryForks = true },
+			snap: sourced("push", jobSnapshot{project: 42, head: forkHead}), why: "head pipeline 9 is a push pipeline"},
+		{name: "scheduled head pipeline: left alone", snap: sourced("schedule", jobSnapshot{project: 42, pass: true}), why: "head pipeline 9 is a schedule pipeline, not a merge request pipeline"},
+		{name: "child head pipeline: left alone", snap: sourced("parent_pipeline", jobSnapshot{project: 42, pass: true}), why: "head pipeline 9 is a parent_pipeline pipeline, not a merge request pipeline"},
+		{name: "head pipeline of no source: left alone", snap: sourced("", jobSnapshot{project: 42, pass: true}),
+			why: "head pipeline 9 has no source in GitLab's answer, not a merge request pipeline"},
 		{name: "running", snap: read(true, job("running", t0)), why: "job 5 is running"},
 		{name: "passed, labels pass", snap: read(true, job("success", t0)), why: "job 5 is success"},
 		{name: "failed, labels fail", snap: read(false, job("failed", t0)), why: "labels fail the rules (https://docs): the label job is red for the right reason"},
@@ -99,13 +121,13 @@ func TestDecideJob(t *testing.T) {
 		{name: "head pipeline of an older commit: left alone", snap: func() jobSnapshot {
 			s := read(true, nil)
 			s.sha = "bbbbbbbbbbbb"
-			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "aaaaaaaaaaaa", Ref: "refs/merge-requests/3/head"}
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "aaaaaaaaaaaa", Ref: "refs/merge-requests/3/head", Source: "merge_request_event"}
 			return s
 		}(),
 			why: "head pipeline 9 is for commit aaaaaaaa, not the merge request's head commit bbbbbbbb: GitLab has not caught up with the push"},
 		{name: "merged results pipeline: its sha is the merge commit", snap: func() jobSnapshot {
 			s := jobSnapshot{project: 42, pass: true, sha: "bbbb"}
-			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "cccc", Ref: "refs/merge-requests/3/merge"}
+			s.head = &gitlabapi.Pipeline{ID: 9, ProjectID: 42, SHA: "cccc", Ref: "refs/merge-requests/3/merge", Source: "merge_request_event"}
 			return s
 		}(),
 			need: needJobs},

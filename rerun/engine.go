@@ -8,7 +8,7 @@
 // values (Result, Counts); it keeps no state on disk.
 //
 // When the labels changed after the label job of the merge request's head
-// pipeline (or of a child pipeline of it) read them, and its result is not
+// pipeline (a merge request pipeline; never a child pipeline) read them, and its result is not
 // their verdict (failed while they pass, success while they fail), it
 // retries that job, once per label change; it answers the external status
 // checks that are its own passed or failed.

@@ -282,7 +282,8 @@ func (e *Engine) labelJob(ctx context.Context, key Key, p *progress) (Result, er
 		switch d.need {
 		case needJobs:
 			s.jobsReadAt = e.clock.Now()
-			s.job, s.jobProject, s.pipeline, s.foreign, err = e.findLabelJob(ctx, d.project, d.pipeline)
+			s.job, err = e.newestAttempt(ctx, d.project, d.pipeline)
+			s.jobProject, s.pipeline = d.project, d.pipeline
 			s.jobsRead = true
 		case needLabelEvents:
 			var events []gitlabapi.LabelEvent
@@ -333,43 +334,6 @@ func (e *Engine) notRetryable(ctx context.Context, d jobDecision) string {
 		return fmt.Sprintf("job %d is archived (GitLab no longer retries the jobs of a pipeline this old): a new pipeline is needed (push, or run one for the merge request)", d.job.ID)
 	}
 	return fmt.Sprintf("GitLab says job %d is not retryable, and no newer attempt exists", d.job.ID)
-}
-
-// findLabelJob finds the newest attempt of the label job in a pipeline,
-// or else in a child pipeline one of its bridges made in the same
-// project, with the project and pipeline it is in; nil when it is in
-// neither. A downstream pipeline in another project is never followed:
-// foreign is the first such project seen (0: none).
-func (e *Engine) findLabelJob(ctx context.Context, project, pipeline int64) (job *gitlabapi.Job, inProject, inPipeline, foreign int64, err error) {
-	job, err = e.newestAttempt(ctx, project, pipeline)
-	if err != nil || job != nil {
-		return job, project, pipeline, 0, err
-	}
-	bridges, err := e.gl.PipelineBridges(ctx, projectID(project), pipeline)
-	if err != nil {
-		return nil, 0, 0, 0, fmt.Errorf("listing the bridges of pipeline %d: %w", pipeline, err)
-	}
-	for _, b := range bridges {
-		d := b.Downstream
-		if d == nil {
-			continue
-		}
-		if d.ProjectID > 0 && d.ProjectID != project {
-			// A multi-project pipeline: another project's jobs are never
-			// ours to retry, whatever their name.
-			if foreign == 0 {
-				foreign = d.ProjectID
-			}
-			continue
-		}
-		// A child pipeline runs in its parent's project (GitLab scopes the
-		// pipeline id to the project it is asked in).
-		job, err := e.newestAttempt(ctx, project, d.ID)
-		if err != nil || job != nil {
-			return job, project, d.ID, foreign, err
-		}
-	}
-	return nil, 0, 0, foreign, nil
 }
 
 // newestAttempt finds the newest attempt of the label job in a pipeline.

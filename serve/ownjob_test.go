@@ -40,7 +40,8 @@ func TestOnlyAScriptFailureIsRetried(t *testing.T) {
 // A bridge whose downstream pipeline is in another project (a
 // multi-project pipeline) is never followed, even when that pipeline has
 // a failed job named like the label job and the labels changed after it;
-// a child pipeline of the same project is (TestLabelJobInChildPipelineRetried).
+// no more than a child pipeline of the same project
+// (TestLabelJobInChildPipelineNotRetried).
 func TestDownstreamPipelineOfAnotherProjectNotFollowed(t *testing.T) {
 	gl := newStandIn(t)
 	gl.SetLabels(project, path, 3)
@@ -52,12 +53,42 @@ func TestDownstreamPipelineOfAnotherProjectNotFollowed(t *testing.T) {
 	if _, attempts := newestLabelJob(gl, down); attempts != 1 || gl.Retries(project, 3) != 0 {
 		t.Errorf("a label job in project 77's downstream pipeline: %d attempts, want it untouched; log:\n%s", attempts, h.logs.String())
 	}
-	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, "a downstream pipeline in project 77 is not followed") {
-		t.Errorf("the line says %q, want the downstream project not followed", d)
+	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, fmt.Sprintf(`no job %q in head pipeline %d`, jobName, head)) {
+		t.Errorf("the line says %q, want no label job in the head pipeline", d)
 	}
 	for _, r := range gl.Requests() {
-		if strings.Contains(r.Path, "/projects/77/") {
-			t.Errorf("project 77 was called: %s %s", r.Method, r.Path)
+		if strings.Contains(r.Path, "/projects/77/") || strings.HasSuffix(r.Path, "/bridges") {
+			t.Errorf("the downstream pipeline was looked for: %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+// GitLab's head_pipeline may be a branch pipeline (source push), even on
+// a protected branch: a failed job named like the label job there is not
+// the component's (it adds the label job to merge request pipelines
+// only), and is left alone as the labels change, with the reason in the
+// log, whatever --retry-forks says; its jobs are not even listed.
+func TestPushHeadPipelineLeftAlone(t *testing.T) {
+	for _, forks := range []bool{false, true} {
+		gl := newStandIn(t)
+		gl.SetLabels(project, path, 3)
+		branch := gl.AddBranchPipeline(project, path, 3, labelJobs("failed")...)
+		gl.SetHeadPipeline(project, path, 3, branch)
+		gl.SetLabels(project, path, 3, passing)
+		h := start(t, gl, func(c *config) { c.engine.RetryForks = forks })
+		h.post(payload(t, project, path, 3, "a", 0, passing), hook(fmt.Sprint("push-", forks))...)
+		h.waitIdle()
+		if status, attempts := newestLabelJob(gl, branch); status != "failed" || attempts != 1 || gl.Retries(project, 3) != 0 {
+			t.Errorf("--retry-forks=%v: the push head pipeline's label job %s after %d attempts, want left alone; log:\n%s", forks, status, attempts, h.logs.String())
+		}
+		want := fmt.Sprintf("head pipeline %d is a push pipeline, not a merge request pipeline: the component adds the label job to merge request pipelines only", branch)
+		if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, want) {
+			t.Errorf("--retry-forks=%v: the line says %q, want %q", forks, d, want)
+		}
+		for _, r := range gl.Requests() {
+			if strings.Contains(r.Path, fmt.Sprintf("/pipelines/%d/", branch)) {
+				t.Errorf("--retry-forks=%v: the push pipeline's jobs were read: %s %s", forks, r.Method, r.Path)
+			}
 		}
 	}
 }

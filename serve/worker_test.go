@@ -70,9 +70,11 @@ func TestBranchAndMergeRequestPipelinesMixed(t *testing.T) {
 	}
 }
 
-// The label job in a child pipeline (through the head pipeline's bridge)
-// is found and retried there.
-func TestLabelJobInChildPipelineRetried(t *testing.T) {
+// A job named like the label job in a child pipeline of the head
+// pipeline is not the component's (it adds the label job to merge request
+// pipelines only): it is never retried, and the head pipeline's bridges
+// are not even listed.
+func TestLabelJobInChildPipelineNotRetried(t *testing.T) {
 	gl := newStandIn(t)
 	gl.SetLabels(project, path, 3)
 	parent := gl.AddPipeline(project, path, 3, gitlabtest.Job{Name: "build", Status: "success"})
@@ -80,8 +82,16 @@ func TestLabelJobInChildPipelineRetried(t *testing.T) {
 	gl.SetLabels(project, path, 3, passing)
 	h := start(t, gl, nil)
 	h.deliver(3, "child")
-	if status, attempts := newestLabelJob(gl, child); status != "pending" || attempts != 2 {
-		t.Errorf("child pipeline's label job %s after %d attempts, want retried once", status, attempts)
+	if status, attempts := newestLabelJob(gl, child); status != "failed" || attempts != 1 || gl.Retries(project, 3) != 0 {
+		t.Errorf("child pipeline's label job %s after %d attempts, want left alone; log:\n%s", status, attempts, h.logs.String())
+	}
+	if d := fmt.Sprint(onlyLine(t, h)["detail"]); !strings.Contains(d, fmt.Sprintf(`no job %q in head pipeline %d`, jobName, parent)) {
+		t.Errorf("the line says %q, want no label job in the head pipeline", d)
+	}
+	for _, r := range gl.Requests() {
+		if strings.HasSuffix(r.Path, "/bridges") || strings.Contains(r.Path, fmt.Sprintf("/pipelines/%d/", child)) {
+			t.Errorf("the child pipeline was looked for: %s %s", r.Method, r.Path)
+		}
 	}
 }
 
