@@ -2,6 +2,8 @@ package checkcmd
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -57,6 +59,10 @@ func makePlan(c config, job cienv.Job, tokenSetEmpty string) (plan, error) {
 		if tokenSetEmpty != "" {
 			p.notices = append(p.notices, tokenSetEmpty+" is set but empty; trying the job token instead.")
 		}
+	}
+	if p.token != "" && plainHTTP(c.base) {
+		p.notices = append(p.notices, fmt.Sprintf("the token goes to GitLab over plain HTTP (%s): anyone on the way can read it; use https:// if your GitLab serves it.",
+			c.secrets.Clip(c.base.Scheme+"://"+c.base.Host, 200)))
 	}
 	if c.iid == 0 {
 		return branchPlan(p, job)
@@ -158,4 +164,18 @@ func validateProject(p string, m mask.Secrets) error {
 			"pass the project's numeric id or its full path, e.g. --project my-group/my-project")
 	}
 	return nil
+}
+
+// plainHTTP is true for an http:// API root that is not this machine's:
+// a token sent there crosses a network in the clear.
+func plainHTTP(base *url.URL) bool {
+	if base == nil || base.Scheme != "http" {
+		return false
+	}
+	host := base.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

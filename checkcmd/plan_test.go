@@ -1,6 +1,7 @@
 package checkcmd
 
 import (
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -87,6 +88,29 @@ func TestPlanSaysWhenAnEmptyTokenVariableWasSkipped(t *testing.T) {
 	p, err := makePlan(config{project: "1", iid: 7}, job, "ECHOES_GITLAB_TOKEN")
 	if err != nil || p.tokenKind != gitlabapi.JobToken || len(p.notices) != 1 || !strings.Contains(p.notices[0], "ECHOES_GITLAB_TOKEN is set but empty") {
 		t.Fatalf("plan %+v, %v", p, err)
+	}
+}
+
+// A token about to cross a network in the clear gets a notice; this
+// machine's own GitLab (the stand-in, a tunnel) does not.
+func TestPlanWarnsOfATokenOverPlainHTTP(t *testing.T) {
+	for _, tt := range []struct {
+		base string
+		warn bool
+	}{
+		{"http://gitlab.internal/api/v4", true},
+		{"http://10.0.0.5:8080/api/v4", true},
+		{"https://gitlab.internal/api/v4", false},
+		{"http://127.0.0.1:8929/api/v4", false},
+		{"http://localhost/api/v4", false},
+		{"http://[::1]:80/api/v4", false},
+	} {
+		base, _ := url.Parse(tt.base)
+		p, err := makePlan(config{project: "1", iid: 7, token: "tok", base: base}, cienv.Job{}, "")
+		warned := len(p.notices) == 1 && strings.Contains(p.notices[0], "plain HTTP")
+		if err != nil || warned != tt.warn {
+			t.Errorf("%s: notices %q, %v; want a plain HTTP warning: %v", tt.base, p.notices, err, tt.warn)
+		}
 	}
 }
 
