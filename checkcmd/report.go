@@ -43,13 +43,17 @@ func (r *run) write(res report.Result, start time.Time) error {
 // skip says there is nothing to check: exit 0, and in JSON a document
 // saying so, so that a script reading stdout is not left with nothing.
 // hint, when set, is a second line saying how to get a verdict.
-func (r *run) skip(reason, hint string) error {
+func (r *run) skip(mr report.MergeRequest, reason, hint string) error {
 	r.skipped = true
 	if err := writeJUnit(r.cfg.junit, func(w io.Writer) error { return report.JUnitSkipped(w, reason) }); err != nil {
 		return err
 	}
 	if r.cfg.format == "json" {
-		return report.WriteJSON(r.d.Stdout, report.JSONReport{Verdict: report.VerdictSkipped, Reason: reason})
+		doc := report.JSONReport{Verdict: report.VerdictSkipped, Reason: reason}
+		if mr.IID != 0 {
+			doc.MergeRequest = &report.JSONMR{Project: mr.Project, IID: mr.IID, WebURL: mr.WebURL}
+		}
+		return report.WriteJSON(r.d.Stdout, doc)
 	}
 	if hint != "" {
 		reason += ".\n  " + hint

@@ -108,14 +108,14 @@ func (r *run) check(ctx context.Context) (report.MergeRequest, error) {
 		return report.MergeRequest{Project: p.project, IID: p.iid}, r.orCancelled(ctx, err)
 	}
 	if got.skip != "" {
-		return report.MergeRequest{}, r.skip(got.skip, hintNoMR)
+		return report.MergeRequest{}, r.skip(report.MergeRequest{}, got.skip, hintNoMR)
 	}
 	if len(r.cfg.skipAuthors) > 0 && got.author == "" && got.source == report.FromVariable {
 		r.noticef("--skip-authors/ECHOES_SKIP_AUTHORS: the author is unknown here (CI_MERGE_REQUEST_LABELS carries none), so no author is skipped.\n" +
 			"  To skip bots' merge requests, let the job read the API: a read_api token in the ECHOES_GITLAB_TOKEN CI/CD variable.")
 	}
 	if p := skippedAuthor(r.cfg.skipAuthors, got.author); p != "" {
-		return got.mr, r.skip(fmt.Sprintf("merge request %s is by %s, whose merge requests are not checked (--skip-authors %s)",
+		return got.mr, r.skip(got.mr, fmt.Sprintf("merge request %s is by %s, whose merge requests are not checked (--skip-authors %s)",
 			got.mr, printable.String(got.author), p), "")
 	}
 	notEnforced := ""

@@ -35,8 +35,11 @@ func TestSkipAuthors(t *testing.T) {
 	dir := t.TempDir()
 	r = runIn(t, map[string]string{"ECHOES_SKIP_AUTHORS": "renovate*"}, nil,
 		apiArgs(srv, "7", "--format", "json", "--junit", filepath.Join(dir, "j.xml"))...)
-	var doc struct{ Verdict, Reason string }
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || doc.Verdict != "skipped" || !strings.Contains(doc.Reason, "Renovate-Bot") {
+	var doc struct {
+		Verdict, Reason string
+		MergeRequest    struct{ IID int64 } `json:"merge_request"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || doc.Verdict != "skipped" || !strings.Contains(doc.Reason, "Renovate-Bot") || doc.MergeRequest.IID != 7 {
 		t.Fatalf("JSON %+v (%v):\n%s", doc, err, r)
 	}
 	if j, _ := os.ReadFile(filepath.Join(dir, "j.xml")); !strings.Contains(string(j), "<skipped") {
