@@ -18,7 +18,7 @@
 #     shell's start-up (`sh -c :`, interleaved too) subtracted, echoes-labels
 #     directly
 #   - offline check (--labels) / a Go hello world built the same way
-#     (bench/hello): target ≤ 2.5, fails past 4; both run directly
+#     (bench/hello): target ≤ 2.5, fails past 5; both run directly
 # Then bench/memory.sh checks peak RSS on the largest answers within the body
 # cap (≤ 100 MiB in every format); MEMORY=0 skips it.
 #
@@ -116,7 +116,7 @@ jq_rss=$(rss jq -e '[.labels[] | select(test("^echoes/(intent|initiative)"; "i")
 max_size=$((15 * 1048576))
 max_rss_kib=$((16 * 1024))
 api_target=0.5 api_bound=1.0
-offline_target=2.5 offline_bound=4
+offline_target=2.5 offline_bound=5
 mark() { # mark RATIO TARGET: whether RATIO is within TARGET (never a failure)
 	if [ "$(jq -n "$1 <= $2")" = true ]; then echo "within target"; else echo "OVER TARGET (reported, not a failure)"; fi
 }
