@@ -81,7 +81,7 @@ func identify(ctx context.Context, e *rerun.Engine) error {
 func (c *Command) config(secrets mask.Secrets) (rerun.Config, time.Duration, error) {
 	cfg := rerun.DefaultConfig()
 	cfg.Settle = 0 // the sweep is no burst of deliveries: nothing to wait for
-	var errs rerun.SettingErrors
+	var errs exit.Settings
 	c.Flags.Config(&cfg, secrets, errs.Add)
 	window, err := c.UpdatedWithin.Value(settingUpdatedWithin+"/ECHOES_UPDATED_WITHIN", secrets)
 	switch {

@@ -1,7 +1,6 @@
 package rerun
 
 import (
-	"errors"
 	"strings"
 
 	"gitlab.com/echoeshq/echoes-labels/exit"
@@ -68,37 +67,4 @@ func (c *Flags) Config(cfg *Config, secrets mask.Secrets, bad func(error)) {
 	if cfg.RetryForks, err2 = c.RetryForks.Value("--retry-forks/ECHOES_RETRY_FORKS", secrets); err2 != nil {
 		bad(err2)
 	}
-}
-
-// SettingErrors collects every bad setting of one command line.
-type SettingErrors []*exit.Error
-
-// Add adds one bad setting.
-func (errs *SettingErrors) Add(err error) {
-	var e *exit.Error
-	if !errors.As(err, &e) {
-		e = exit.BadSetting("", err.Error(), "check the flags and variables")
-	}
-	*errs = append(*errs, e)
-}
-
-// Err makes one configuration error of them: the first one's setting,
-// every cause on one line, every fix on another; nil for none.
-func (errs SettingErrors) Err() error {
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	causes, fixes := make([]string, 0, len(errs)), make([]string, 0, len(errs))
-	wrapped := make([]error, 0, len(errs))
-	for _, e := range errs {
-		causes, wrapped = append(causes, e.Cause), append(wrapped, e)
-		if e.Fix != "" {
-			fixes = append(fixes, e.Fix)
-		}
-	}
-	return &exit.Error{Code: exit.Config, Setting: errs[0].Setting, Cause: strings.Join(causes, "; "),
-		Fix: strings.Join(fixes, "; "), Err: errors.Join(wrapped...)}
 }

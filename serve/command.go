@@ -112,7 +112,7 @@ func (c *Command) Run(ctx context.Context, stderr io.Writer, secrets mask.Secret
 // one error with one cause line and one fix line.
 func (c *Command) config(secrets mask.Secrets) (config, error) {
 	cfg := defaultConfig()
-	var errs rerun.SettingErrors
+	var errs exit.Settings
 	bad := errs.Add
 
 	cfg.secret = []byte(strings.TrimSpace(c.WebhookSecret))

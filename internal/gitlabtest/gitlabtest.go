@@ -181,10 +181,6 @@ func (s *Server) SetJobTokenRefusal(status int) { s.mu.Lock(); s.jobRefusal = st
 // SetFault installs f (nil removes it).
 func (s *Server) SetFault(f FaultFunc) { s.mu.Lock(); s.fault = f; s.mu.Unlock() }
 
-// OrderedByUpdate returns next: every list of the stand-in now honours
-// order_by and sort (page.go). Deprecated: install next with SetFault.
-func (s *Server) OrderedByUpdate(next FaultFunc) FaultFunc { return next }
-
 // RefuseNotes makes writing notes fail with 403, as for a read_api token.
 func (s *Server) RefuseNotes(refuse bool) { s.mu.Lock(); s.notesRefused = refuse; s.mu.Unlock() }
 

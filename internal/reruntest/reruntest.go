@@ -161,7 +161,7 @@ func ManyMergeRequests(gl *gitlabtest.Server, n int, fault gitlabtest.FaultFunc)
 		gl.SetLabels(Project, Path, int64(i), "backend")
 		gl.SetUpdatedAt(Project, Path, int64(i), base.Add(time.Duration((i-1)/3)*time.Second).Add(time.Duration(i)*time.Millisecond))
 	}
-	gl.SetFault(gl.OrderedByUpdate(fault))
+	gl.SetFault(fault)
 }
 
 // EnvVar is one env entry of a manifest's container, as the deploy tests
