@@ -398,8 +398,8 @@ func names(total int, groups ...[]Label) ([]string, int) {
 
 // visibleName is name without Unicode's invisible format characters
 // (category Cf), and without the quotes or brackets typed around it
-// ("echoes/intent/feature" given quoted); name itself, unallocated, when
-// it has none.
+// ("echoes/intent/feature" given quoted) and the spaces inside them; name
+// itself, unallocated, when it has none.
 func visibleName(name string) string {
 	if strings.ContainsFunc(name, isFormatChar) {
 		name = strings.Map(func(r rune) rune {
@@ -409,7 +409,7 @@ func visibleName(name string) string {
 			return r
 		}, name)
 	}
-	return strings.Trim(name, "\"'`[](){}")
+	return strings.TrimSpace(strings.Trim(name, "\"'`[](){}"))
 }
 
 func isFormatChar(r rune) bool { return r >= 0x80 && unicode.Is(unicode.Cf, r) }

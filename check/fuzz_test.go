@@ -93,13 +93,21 @@ func FuzzEvaluate(f *testing.F) {
 					prefix = k.prefix
 				}
 			}
-			if prefix == "" || !strings.HasPrefix(nm.Suggestion, prefix) {
+			// The prefix matches in any case (the documented rule): a label
+			// typed "Echoes/Intent" in quotes is suggested as typed.
+			if prefix == "" || len(nm.Suggestion) < len(prefix) || !strings.EqualFold(nm.Suggestion[:len(prefix)], prefix) {
 				t.Fatalf("near miss %q of kind %v suggests %q, which does not start with its prefix", nm.Label, nm.Kind, nm.Suggestion)
 			}
+			if Classify(nm.Suggestion, p).Kind != nm.Kind || nm.Suggestion != strings.TrimSpace(nm.Suggestion) {
+				t.Fatalf("near miss %q suggests %q, which is not a trimmed label of kind %v", nm.Label, nm.Suggestion, nm.Kind)
+			}
 			// The rest is kept, but for a separator typed wrong before it
-			// ("echoes-intent.f" → "echoes/intent/f").
-			rest := strings.TrimPrefix(nm.Suggestion, prefix)
-			if !strings.HasSuffix(nm.Label, rest) && (rest == "" || rest[0] != '/' || !strings.HasSuffix(nm.Label, rest[1:])) {
+			// ("echoes-intent.f" → "echoes/intent/f") or the invisible
+			// characters and quotes taken out of it.
+			rest := nm.Suggestion[len(prefix):]
+			shown := strings.TrimSpace(visibleName(nm.Label))
+			if !strings.HasSuffix(nm.Label, rest) && !strings.HasSuffix(shown, rest) &&
+				(rest == "" || rest[0] != '/' || !strings.HasSuffix(nm.Label, rest[1:])) {
 				t.Fatalf("suggestion %q lost the rest of %q", nm.Suggestion, nm.Label)
 			}
 		}
