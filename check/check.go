@@ -294,7 +294,7 @@ func Evaluate(labels []string, opt Options) Verdict {
 					missesOf[kind]++
 					suggestion := visible // built only for the kept: a million misses allocate nothing
 					if suggestion == "" {
-						suggestion = p.of(kind) + rest
+						suggestion = strings.TrimSpace(p.of(kind) + rest)
 					}
 					v.NearMisses = append(v.NearMisses, NearMiss{Label: name, Kind: kind, Suggestion: suggestion})
 				}
