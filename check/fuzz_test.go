@@ -103,11 +103,13 @@ func FuzzEvaluate(f *testing.F) {
 			}
 			// The rest is kept, but for a separator typed wrong before it
 			// ("echoes-intent.f" → "echoes/intent/f") or the invisible
-			// characters and quotes taken out of it.
+			// characters, quotes and spaces taken out around it.
 			rest := nm.Suggestion[len(prefix):]
-			shown := strings.TrimSpace(visibleName(nm.Label))
-			if !strings.HasSuffix(nm.Label, rest) && !strings.HasSuffix(shown, rest) &&
-				(rest == "" || rest[0] != '/' || !strings.HasSuffix(nm.Label, rest[1:])) {
+			kept := false
+			for _, typed := range []string{strings.TrimSpace(nm.Label), strings.TrimSpace(visibleName(nm.Label))} {
+				kept = kept || strings.HasSuffix(typed, rest) || rest != "" && rest[0] == '/' && strings.HasSuffix(typed, rest[1:])
+			}
+			if !kept {
 				t.Fatalf("suggestion %q lost the rest of %q", nm.Suggestion, nm.Label)
 			}
 		}
