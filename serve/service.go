@@ -88,8 +88,8 @@ type service struct {
 	// Readiness: the start-up check with GitLab succeeded (checkGitLab),
 	// and no SIGTERM yet.
 	startedOK    atomic.Bool
-	tokenOK      bool // GitLab accepted the token; only the start-up check's goroutine touches it
-	tokenPending bool // the start-up check failed for a reason worth trying again
+	tokenOK      bool        // GitLab accepted the token; only the start-up check's goroutine touches it
+	tokenPending atomic.Bool // the start-up check failed for a reason worth trying again (a test sets it while serve runs)
 	draining     atomic.Bool
 }
 
@@ -200,7 +200,7 @@ func (s *service) startupCheck(ctx context.Context) error {
 	if rerun.Settled(err) {
 		return err
 	}
-	s.tokenPending = true
+	s.tokenPending.Store(true)
 	s.log.Warn("gitlab did not pass the start-up check; not ready, trying again in the background",
 		"kind", gitlabapi.Classify(err).Kind, "error", err.Error())
 	return nil
@@ -251,7 +251,7 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 	guard := newConnGuard(ln, s.cfg.maxConns)
 	srv.ConnState, srv.ConnContext, ln = guard.track, withConn, guard
 	stopReconcile := s.start(ctx)
-	if s.tokenPending {
+	if s.tokenPending.Load() {
 		go s.retryStartupCheck(ctx)
 	}
 	errc := make(chan error, 2)
