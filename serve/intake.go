@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,7 +14,9 @@ import (
 // requests together, hold at most its size. Bytes are reserved before
 // they are read and released once the delivery is parsed. With a share,
 // the bytes taken under one key (a client's address: tryAcquireFor) are
-// bounded too, so that no client can take the whole pool.
+// bounded too, so that no client can take the whole pool; and when the
+// pool is full, a body being read slowly gives way to a new one (takeFor),
+// so that many clients cannot hold it either.
 type byteBudget struct {
 	mu      sync.Mutex
 	size    int64
@@ -24,32 +27,139 @@ type byteBudget struct {
 	share  int64            // bytes one key may hold at most; 0: no bound
 	byKey  map[string]int64 // bytes held, by key
 	bodies map[string]int   // bodies being read, by key (enter)
+
+	// The bodies being read (enter to leave), which takeFor may end to
+	// make room; now is the clock their ages are read on.
+	readers map[*reader]struct{}
+	now     func() time.Time
+}
+
+// preemptAge is how long a body not yet authenticated must have been
+// read before takeFor may end it to make room for another: GitLab sends
+// a status check request of a few KiB in milliseconds (a 1 MiB body in
+// well under a second from its own network), so only a sender slower
+// than GitLab is ended, and a body just begun is not ended by the next.
+// preemptWait is the longest a body waits for such room.
+const (
+	preemptAge  = time.Second
+	preemptWait = time.Second
+)
+
+// reader is one body being read under key, begun at start; end ends its
+// read from another goroutine (its next or blocked Read fails at once).
+type reader struct {
+	key   string
+	start time.Time
+	end   func()
+	out   bool // under mu: ended, or read; its bytes come back soon
 }
 
 // enter counts one more body being read for key, if key reads fewer
 // than most now: the bytes a body first takes are few, so without it one
 // address could keep every connection busy with bodies that trickle in
 // at the minimum rate.
-func (b *byteBudget) enter(key string, most int) bool {
+func (b *byteBudget) enter(rd *reader, most int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.bodies == nil {
-		b.bodies = map[string]int{}
-	}
-	if b.bodies[key] >= most {
+	if b.bodies[rd.key] >= most {
 		return false
 	}
-	b.bodies[key]++
+	b.bodies[rd.key]++
+	rd.start = b.now()
+	b.readers[rd] = struct{}{}
 	return true
 }
 
-// leave is the end of a body that entered.
-func (b *byteBudget) leave(key string) {
+// leave is the end of a body that entered, which gives back the n bytes
+// it took.
+func (b *byteBudget) leave(rd *reader, n int64) {
+	b.mu.Lock()
+	delete(b.readers, rd)
+	if b.bodies[rd.key]--; b.bodies[rd.key] <= 0 {
+		delete(b.bodies, rd.key)
+	}
+	b.mu.Unlock()
+	b.releaseFor(rd.key, n)
+}
+
+// read says that rd's body is in: no longer one to end.
+func (b *byteBudget) read(rd *reader) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.bodies[key]--; b.bodies[key] <= 0 {
-		delete(b.bodies, key)
+	rd.out = true
+}
+
+// takeFor reserves n bytes for rd's key, as tryAcquireFor, but when the
+// pool (not the key's share) is full it makes room, as the connection
+// cap does (connGuard): of the other bodies being read for preemptAge or
+// more, it ends the oldest of the key holding the most bytes, and waits
+// for the bytes to come back until ctx is done. When every body is
+// younger, it waits for the oldest to come of age; with none, false. It
+// waits preemptWait at most.
+func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
+	ctx, cancel := context.WithTimeout(ctx, preemptWait)
+	defer cancel()
+	for {
+		if b.tryAcquireFor(rd.key, n) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		b.mu.Lock()
+		if b.share > 0 && n > b.share-b.byKey[rd.key] {
+			b.mu.Unlock()
+			return false
+		}
+		victim, pending, next := b.victimLocked(rd)
+		if victim != nil {
+			victim.out = true
+		}
+		wait := b.changed
+		b.mu.Unlock()
+		if victim != nil {
+			victim.end()
+		} else if !pending && next == nil {
+			return false
+		}
+		var ofAge <-chan time.Time
+		if next != nil {
+			ofAge = time.After(next.start.Add(preemptAge).Sub(b.now()))
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wait:
+		case <-ofAge:
+		}
 	}
+}
+
+// victimLocked is the body to end to make room for self: of the others
+// still being read for preemptAge or more, the oldest of the key that
+// holds the most bytes; pending, whether an ended one has yet to give its
+// bytes back; next, the oldest of those too young, when there is no victim.
+// Called with mu held.
+func (b *byteBudget) victimLocked(self *reader) (victim *reader, pending bool, next *reader) {
+	now := b.now()
+	for rd := range b.readers {
+		switch {
+		case rd.out:
+			pending = true
+		case rd == self:
+		case now.Sub(rd.start) < preemptAge:
+			if next == nil || rd.start.Before(next.start) {
+				next = rd
+			}
+		case victim == nil || b.byKey[rd.key] > b.byKey[victim.key] ||
+			(b.byKey[rd.key] == b.byKey[victim.key] && rd.start.Before(victim.start)):
+			victim = rd
+		}
+	}
+	if victim != nil {
+		next = nil
+	}
+	return victim, pending, next
 }
 
 func newByteBudget(size int64) *byteBudget {
@@ -59,7 +169,7 @@ func newByteBudget(size int64) *byteBudget {
 // newSharedBudget is a budget of size in which one key holds share at most.
 func newSharedBudget(size, share int64) *byteBudget {
 	b := newByteBudget(size)
-	b.share, b.byKey = share, map[string]int64{}
+	b.share, b.byKey, b.bodies, b.readers, b.now = share, map[string]int64{}, map[string]int{}, map[*reader]struct{}{}, time.Now
 	return b
 }
 
@@ -228,6 +338,7 @@ type minRate struct {
 	deadline time.Time // the next bytes must come by then
 	end      time.Time // the whole body by then
 	cut      bool
+	ended    atomic.Bool // by preempt
 }
 
 func newMinRate(body io.Reader, rc *http.ResponseController, now func() time.Time, stall time.Duration) *minRate {
@@ -248,11 +359,26 @@ func (m *minRate) Read(p []byte) (int, error) {
 			_ = m.rc.SetReadDeadline(d)
 		}
 	}
+	if m.ended.Load() {
+		// After the deadline above: preempt's deadline came last.
+		return n, errPreempted
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !now.Before(m.deadline) {
 		m.cut = true
 		return n, errTooSlow
 	}
 	return n, err
+}
+
+// errPreempted is a body whose read was ended to make room (takeFor).
+var errPreempted = errors.New("the read was ended to make room in the pool")
+
+// preempt ends the read from another goroutine: the Read blocked now, or
+// the next one, fails with errPreempted (a connection's deadlines may be
+// set from any goroutine).
+func (m *minRate) preempt() {
+	m.ended.Store(true)
+	_ = m.rc.SetReadDeadline(time.Unix(1, 0))
 }
 
 func minTime(ts ...time.Time) time.Time {
