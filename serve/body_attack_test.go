@@ -280,6 +280,21 @@ func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
 	if used, a, d := b.inUse(), b.heldBy("A"), b.heldBy("D"); used != 70 || a != 20 || d != 10 {
 		t.Errorf("pool %d, A %d, D %d; want 70, 20, 10: a1's bytes back, the newcomer's taken", used, a, d)
 	}
+
+	// Of the bodies waiting, the one whose address would hold the least
+	// goes first (a small status check request before a growing body),
+	// the earliest of equals.
+	grow := &reader{key: "A", want: 8, since: 1} // A holds 20: 28
+	small := &reader{key: "E", want: 4, since: 3}
+	same := &reader{key: "F", want: 4, since: 2}
+	b.waiting = map[*reader]struct{}{grow: {}, small: {}, same: {}}
+	if first := b.firstLocked(); first != same {
+		t.Errorf("first waiter %+v, want the earliest of those asking least (F)", first)
+	}
+	delete(b.waiting, same)
+	if first := b.firstLocked(); first != small {
+		t.Errorf("first waiter %+v, want E, before A's growth", first)
+	}
 }
 
 // Many addresses, each holding one stalled body well within its share,

@@ -13,7 +13,7 @@ import (
 // byteBudget is a semaphore weighted in bytes: the bodies being read, all
 // requests together, hold at most its size. Bytes are reserved before
 // they are read and released once the delivery is parsed. With a share,
-// the bytes taken under one key (a client's address: tryAcquireFor) are
+// the bytes taken under one key (a client's address: takeFor) are
 // bounded too, so that no client can take the whole pool; and when the
 // pool is full, a body being read slowly gives way to a new one (takeFor),
 // so that many clients cannot hold it either.
@@ -32,6 +32,8 @@ type byteBudget struct {
 	// make room; now is the clock their ages are read on.
 	readers map[*reader]struct{}
 	now     func() time.Time
+	waiting map[*reader]struct{} // in takeFor
+	seq     uint64               // orders the waiters
 }
 
 // preemptAge is how long a body not yet authenticated must have been
@@ -52,6 +54,10 @@ type reader struct {
 	start time.Time
 	end   func()
 	out   bool // under mu: ended, or read; its bytes come back soon
+	// Under mu, while in takeFor: the bytes it asks for, and when it began
+	// to wait.
+	want  int64
+	since uint64
 }
 
 // enter counts one more body being read for key, if key reads fewer
@@ -89,29 +95,47 @@ func (b *byteBudget) read(rd *reader) {
 	rd.out = true
 }
 
-// takeFor reserves n bytes for rd's key, as tryAcquireFor, but when the
-// pool (not the key's share) is full it makes room, as the connection
-// cap does (connGuard): of the other bodies being read for preemptAge or
-// more, it ends the oldest of the key holding the most bytes, and waits
-// for the bytes to come back until ctx is done. When every body is
-// younger, it waits for the oldest to come of age; with none, false. It
-// waits preemptWait at most.
+// takeFor reserves n bytes for rd's key, within its share, waiting
+// preemptWait at most. The bodies waiting take in turn, the one whose
+// key would hold the least first (a status check request of a few KiB
+// before bodies that grow), and when the pool is full the one whose
+// turn it is makes room, as the connection cap does (connGuard): of the
+// other bodies read for preemptAge or more, it ends the oldest of the
+// key holding the most bytes and waits for them; when every body is
+// younger, it waits for the oldest to come of age; with none, false.
 func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, preemptWait)
 	defer cancel()
+	b.mu.Lock()
+	b.seq++
+	rd.want, rd.since = n, b.seq
+	b.waiting[rd] = struct{}{}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.waiting, rd)
+		b.wakeLocked()
+		b.mu.Unlock()
+	}()
 	for {
-		if b.tryAcquireFor(rd.key, n) {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
 		b.mu.Lock()
 		if b.share > 0 && n > b.share-b.byKey[rd.key] {
 			b.mu.Unlock()
 			return false
 		}
-		victim, pending, next := b.victimLocked(rd)
+		first := b.firstLocked() == rd
+		if first && n <= b.size-b.used {
+			b.used += n
+			b.peak = max(b.peak, b.used)
+			b.byKey[rd.key] += n
+			b.mu.Unlock()
+			return true
+		}
+		var victim, next *reader
+		pending := !first
+		if first && ctx.Err() == nil {
+			victim, pending, next = b.victimLocked(rd)
+		}
 		if victim != nil {
 			victim.out = true
 		}
@@ -133,6 +157,22 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 		case <-ofAge:
 		}
 	}
+}
+
+// firstLocked is the waiter whose turn it is: the one whose key would
+// hold the least once it took, the earliest of equals.
+func (b *byteBudget) firstLocked() *reader {
+	var first *reader
+	for rd := range b.waiting {
+		r, f := rd.want+b.byKey[rd.key], int64(0)
+		if first != nil {
+			f = first.want + b.byKey[first.key]
+		}
+		if first == nil || r < f || (r == f && rd.since < first.since) {
+			first = rd
+		}
+	}
+	return first
 }
 
 // victimLocked is the body to end to make room for self: of the others
@@ -169,24 +209,9 @@ func newByteBudget(size int64) *byteBudget {
 // newSharedBudget is a budget of size in which one key holds share at most.
 func newSharedBudget(size, share int64) *byteBudget {
 	b := newByteBudget(size)
-	b.share, b.byKey, b.bodies, b.readers, b.now = share, map[string]int64{}, map[string]int{}, map[*reader]struct{}{}, time.Now
+	b.share, b.byKey, b.bodies, b.now = share, map[string]int64{}, map[string]int{}, time.Now
+	b.readers, b.waiting = map[*reader]struct{}{}, map[*reader]struct{}{}
 	return b
-}
-
-// tryAcquireFor reserves n bytes for key if they are free now, in the
-// pool and in key's share.
-func (b *byteBudget) tryAcquireFor(key string, n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if n > b.size-b.used || (b.share > 0 && n > b.share-b.byKey[key]) {
-		return false
-	}
-	b.used += n
-	b.peak = max(b.peak, b.used)
-	if b.byKey != nil {
-		b.byKey[key] += n
-	}
-	return true
 }
 
 // releaseFor gives back n bytes that key took.
@@ -238,6 +263,11 @@ func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
+	b.wakeLocked()
+}
+
+// wakeLocked wakes those waiting for a change.
+func (b *byteBudget) wakeLocked() {
 	close(b.changed)
 	b.changed = make(chan struct{})
 }
