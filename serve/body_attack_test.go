@@ -208,7 +208,7 @@ func TestUnverifiedBodiesPerAddress(t *testing.T) {
 	reading := func(key string) int {
 		h.svc.signedBody.mu.Lock()
 		defer h.svc.signedBody.mu.Unlock()
-		return h.svc.signedBody.bodies[key]
+		return h.svc.signedBody.readingLocked(key)
 	}
 	trickle(t, h, "127.0.0.2", false)
 	trickle(t, h, "127.0.0.2", false)
@@ -256,12 +256,12 @@ func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
 	}
 
 	now = t0.Add(1500 * time.Millisecond) // every body younger than preemptAge but b1
-	if v, _, _ := b.victimLocked(newcomer); v == nil || v.key != "B" {
+	if v := b.victimLocked(newcomer); v == nil || v.key != "B" {
 		t.Errorf("with only b1 of age: victim %+v, want b1", v)
 	}
-	now = t0.Add(900 * time.Millisecond) // all younger: none to end; wait for b1
-	if v, pending, next := b.victimLocked(newcomer); v != nil || pending || next == nil || next.key != "B" {
-		t.Errorf("all younger than %s: victim %+v, pending %v, next %+v; want none, none, b1", preemptAge, v, pending, next)
+	now = t0.Add(900 * time.Millisecond) // all younger: none to end
+	if v := b.victimLocked(newcomer); v != nil {
+		t.Errorf("all younger than %s: victim %+v, want none", preemptAge, v)
 	}
 
 	now = t0.Add(2500 * time.Millisecond) // b1 and a1 of age; A holds the most
@@ -287,11 +287,11 @@ func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
 	grow := &reader{key: "A", want: 8, since: 1} // A holds 20: 28
 	small := &reader{key: "E", want: 4, since: 3}
 	same := &reader{key: "F", want: 4, since: 2}
-	b.waiting = map[*reader]struct{}{grow: {}, small: {}, same: {}}
+	b.readers = map[*reader]struct{}{grow: {}, small: {}, same: {}, {key: "G"}: {}}
 	if first := b.firstLocked(); first != same {
 		t.Errorf("first waiter %+v, want the earliest of those asking least (F)", first)
 	}
-	delete(b.waiting, same)
+	same.want = 0 // no longer waiting
 	if first := b.firstLocked(); first != small {
 		t.Errorf("first waiter %+v, want E, before A's growth", first)
 	}

@@ -14,9 +14,8 @@ import (
 // requests together, hold at most its size. Bytes are reserved before
 // they are read and released once the delivery is parsed. With a share,
 // the bytes taken under one key (a client's address: takeFor) are
-// bounded too, so that no client can take the whole pool; and when the
-// pool is full, a body being read slowly gives way to a new one (takeFor),
-// so that many clients cannot hold it either.
+// bounded too, so that no client can take the whole pool, and a full
+// pool ends a body read slowly to make room, so that many cannot either.
 type byteBudget struct {
 	mu      sync.Mutex
 	size    int64
@@ -24,39 +23,31 @@ type byteBudget struct {
 	peak    int64         // the most ever reserved at once
 	changed chan struct{} // closed and replaced on each release
 
-	share  int64            // bytes one key may hold at most; 0: no bound
-	byKey  map[string]int64 // bytes held, by key
-	bodies map[string]int   // bodies being read, by key (enter)
-
-	// The bodies being read (enter to leave), which takeFor may end to
-	// make room; now is the clock their ages are read on.
-	readers map[*reader]struct{}
-	now     func() time.Time
-	waiting map[*reader]struct{} // in takeFor
-	seq     uint64               // orders the waiters
+	share   int64                // bytes one key may hold at most; 0: no bound
+	byKey   map[string]int64     // bytes held, by key
+	readers map[*reader]struct{} // bodies being read (enter to leave)
+	now     func() time.Time     // the clock of their ages
+	seq     uint64               // orders the waiters of takeFor
 }
 
 // preemptAge is how long a body not yet authenticated must have been
-// read before takeFor may end it to make room for another: GitLab sends
-// a status check request of a few KiB in milliseconds (a 1 MiB body in
-// well under a second from its own network), so only a sender slower
-// than GitLab is ended, and a body just begun is not ended by the next.
-// preemptWait is the longest a body waits for such room.
+// read before takeFor may end it to make room: GitLab sends a status
+// check request of a few KiB in milliseconds (1 MiB in well under a
+// second), so only a sender slower than GitLab is ended, and a body just
+// begun is not ended by the next one. preemptWait bounds the wait.
 const (
 	preemptAge  = time.Second
 	preemptWait = time.Second
 )
 
-// reader is one body being read under key, begun at start; end ends its
-// read from another goroutine (its next or blocked Read fails at once).
+// reader is one body being read under key since start; end ends its read
+// from another goroutine. The rest is under the budget's mu.
 type reader struct {
 	key   string
 	start time.Time
 	end   func()
-	out   bool // under mu: ended, or read; its bytes come back soon
-	// Under mu, while in takeFor: the bytes it asks for, and when it began
-	// to wait.
-	want  int64
+	out   bool  // ended, or read in: its bytes come back soon
+	want  int64 // in takeFor: the bytes asked for; since orders the waits
 	since uint64
 }
 
@@ -67,13 +58,22 @@ type reader struct {
 func (b *byteBudget) enter(rd *reader, most int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.bodies[rd.key] >= most {
+	if b.readingLocked(rd.key) >= most {
 		return false
 	}
-	b.bodies[rd.key]++
 	rd.start = b.now()
 	b.readers[rd] = struct{}{}
 	return true
+}
+
+// readingLocked is the bodies being read for key.
+func (b *byteBudget) readingLocked(key string) (n int) {
+	for rd := range b.readers {
+		if rd.key == key {
+			n++
+		}
+	}
+	return n
 }
 
 // leave is the end of a body that entered, which gives back the n bytes
@@ -81,11 +81,11 @@ func (b *byteBudget) enter(rd *reader, most int) bool {
 func (b *byteBudget) leave(rd *reader, n int64) {
 	b.mu.Lock()
 	delete(b.readers, rd)
-	if b.bodies[rd.key]--; b.bodies[rd.key] <= 0 {
-		delete(b.bodies, rd.key)
+	if b.byKey[rd.key] -= n; b.byKey[rd.key] <= 0 {
+		delete(b.byKey, rd.key)
 	}
 	b.mu.Unlock()
-	b.releaseFor(rd.key, n)
+	b.release(n)
 }
 
 // read says that rd's body is in: no longer one to end.
@@ -96,24 +96,21 @@ func (b *byteBudget) read(rd *reader) {
 }
 
 // takeFor reserves n bytes for rd's key, within its share, waiting
-// preemptWait at most. The bodies waiting take in turn, the one whose
-// key would hold the least first (a status check request of a few KiB
-// before bodies that grow), and when the pool is full the one whose
-// turn it is makes room, as the connection cap does (connGuard): of the
-// other bodies read for preemptAge or more, it ends the oldest of the
-// key holding the most bytes and waits for them; when every body is
-// younger, it waits for the oldest to come of age; with none, false.
+// preemptWait at most. Waiters take in turn, the one whose key would
+// hold the least first (a status check request of a few KiB before
+// bodies that grow). When the pool is full the one whose turn it is
+// makes room, as the connection cap does (connGuard): it ends a body
+// read for preemptAge or more (victimLocked) and waits for its bytes.
 func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, preemptWait)
 	defer cancel()
 	b.mu.Lock()
 	b.seq++
 	rd.want, rd.since = n, b.seq
-	b.waiting[rd] = struct{}{}
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
-		delete(b.waiting, rd)
+		rd.want = 0
 		b.wakeLocked()
 		b.mu.Unlock()
 	}()
@@ -131,44 +128,32 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 			b.mu.Unlock()
 			return true
 		}
-		var victim, next *reader
-		pending := !first
+		var victim *reader
 		if first && ctx.Err() == nil {
-			victim, pending, next = b.victimLocked(rd)
-		}
-		if victim != nil {
-			victim.out = true
+			if victim = b.victimLocked(rd); victim != nil {
+				victim.out = true
+			}
 		}
 		wait := b.changed
 		b.mu.Unlock()
 		if victim != nil {
 			victim.end()
-		} else if !pending && next == nil {
-			return false
-		}
-		var ofAge <-chan time.Time
-		if next != nil {
-			ofAge = time.After(next.start.Add(preemptAge).Sub(b.now()))
 		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-wait:
-		case <-ofAge:
+		case <-time.After(preemptAge / 8): // a body may have come of age
 		}
 	}
 }
 
 // firstLocked is the waiter whose turn it is: the one whose key would
 // hold the least once it took, the earliest of equals.
-func (b *byteBudget) firstLocked() *reader {
-	var first *reader
-	for rd := range b.waiting {
-		r, f := rd.want+b.byKey[rd.key], int64(0)
-		if first != nil {
-			f = first.want + b.byKey[first.key]
-		}
-		if first == nil || r < f || (r == f && rd.since < first.since) {
+func (b *byteBudget) firstLocked() (first *reader) {
+	holds := func(rd *reader) int64 { return rd.want + b.byKey[rd.key] }
+	for rd := range b.readers {
+		if rd.want > 0 && (first == nil || holds(rd) < holds(first) || (holds(rd) == holds(first) && rd.since < first.since)) {
 			first = rd
 		}
 	}
@@ -177,29 +162,19 @@ func (b *byteBudget) firstLocked() *reader {
 
 // victimLocked is the body to end to make room for self: of the others
 // still being read for preemptAge or more, the oldest of the key that
-// holds the most bytes; pending, whether an ended one has yet to give its
-// bytes back; next, the oldest of those too young, when there is no victim.
-// Called with mu held.
-func (b *byteBudget) victimLocked(self *reader) (victim *reader, pending bool, next *reader) {
+// holds the most bytes; nil when there is none.
+func (b *byteBudget) victimLocked(self *reader) (victim *reader) {
 	now := b.now()
 	for rd := range b.readers {
-		switch {
-		case rd.out:
-			pending = true
-		case rd == self:
-		case now.Sub(rd.start) < preemptAge:
-			if next == nil || rd.start.Before(next.start) {
-				next = rd
-			}
-		case victim == nil || b.byKey[rd.key] > b.byKey[victim.key] ||
-			(b.byKey[rd.key] == b.byKey[victim.key] && rd.start.Before(victim.start)):
+		if rd.out || rd == self || now.Sub(rd.start) < preemptAge {
+			continue
+		}
+		if victim == nil || b.byKey[rd.key] > b.byKey[victim.key] ||
+			(b.byKey[rd.key] == b.byKey[victim.key] && rd.start.Before(victim.start)) {
 			victim = rd
 		}
 	}
-	if victim != nil {
-		next = nil
-	}
-	return victim, pending, next
+	return victim
 }
 
 func newByteBudget(size int64) *byteBudget {
@@ -209,24 +184,8 @@ func newByteBudget(size int64) *byteBudget {
 // newSharedBudget is a budget of size in which one key holds share at most.
 func newSharedBudget(size, share int64) *byteBudget {
 	b := newByteBudget(size)
-	b.share, b.byKey, b.bodies, b.now = share, map[string]int64{}, map[string]int{}, time.Now
-	b.readers, b.waiting = map[*reader]struct{}{}, map[*reader]struct{}{}
+	b.share, b.byKey, b.readers, b.now = share, map[string]int64{}, map[*reader]struct{}{}, time.Now
 	return b
-}
-
-// releaseFor gives back n bytes that key took.
-func (b *byteBudget) releaseFor(key string, n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	if b.byKey != nil {
-		if b.byKey[key] -= n; b.byKey[key] <= 0 {
-			delete(b.byKey, key)
-		}
-	}
-	b.mu.Unlock()
-	b.release(n)
 }
 
 // heldBy is the bytes key holds now (tests, the log).
