@@ -307,12 +307,8 @@ func TestManyAddressesCannotFillThePool(t *testing.T) {
 	gl.SetLabels(project, path, 5, passing)
 	clk := &reruntest.Clock{}
 	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute; c.engine.Clock = clk })
-	var oldest net.Conn
 	for i := range 16 { // 16 × 1 MiB (each chunked body reserves up to the cap)
-		c := trickle(t, h, fmt.Sprintf("127.0.1.%d", i+1), true)
-		if i == 0 {
-			oldest = c
-		}
+		trickle(t, h, fmt.Sprintf("127.0.1.%d", i+1), true)
 		waitFor(t, fmt.Sprintf("%d bodies in the pool", i+1), func() bool { return h.svc.signedBody.inUse() == int64(i+1)<<20 })
 	}
 	if used := h.svc.signedBody.inUse(); used != h.svc.cfg.signedPool {
@@ -328,10 +324,22 @@ func TestManyAddressesCannotFillThePool(t *testing.T) {
 	if got := gl.StatusChecks(project, 5); len(got) != 1 || got[0].Status != "passed" {
 		t.Errorf("status check responses %+v, want one passed", got)
 	}
-	if code := answerOf(t, oldest); code != http.StatusServiceUnavailable {
-		t.Errorf("the oldest body, ended to make room: %d, want 503", code)
-	}
+	// The oldest body was ended (refused 503, logged as such; its answer
+	// is not read here: under load the setup may outlast the server's
+	// 15 s WriteTimeout, which a real body, cut at 5 s, never does) and
+	// gave its bytes back; the others still hold theirs.
+	waitFor(t, "the oldest body's refusal", func() bool {
+		for _, l := range h.logs.lines("delivery") {
+			if l["status"] == float64(http.StatusServiceUnavailable) && strings.Contains(fmt.Sprint(l["reason"]), "to make room") {
+				return true
+			}
+		}
+		return false
+	})
 	if held := h.svc.signedBody.heldBy("127.0.1.1"); held != 0 {
 		t.Errorf("127.0.1.1 still holds %d bytes once ended", held)
+	}
+	if held := h.svc.signedBody.heldBy("127.0.1.2"); held != 1<<20 {
+		t.Errorf("127.0.1.2 holds %d bytes, want its 1 MiB: one body ended, not more", held)
 	}
 }
