@@ -125,8 +125,8 @@ func useless(outcome, message, reason string) *refusal {
 // signature): its body, up to cfg.maxSignedBody, is read into the fixed
 // pool signedBody before the signature is checked; when the pool is full,
 // the oldest slow body of the address holding the most makes room for it
-// (takeFor), else it is refused. Deliveries of a kind the service does not read
-// are acknowledged unread.
+// (takeFor), else it is refused. Deliveries of a kind the service does
+// not read are acknowledged unread.
 func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*rerun.Task, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
@@ -246,9 +246,8 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 // sender's in the shared authBody (waiting a little for room), an unknown
 // sender's in the fixed signedBody pool, within its address's share and
 // as it comes in (refused when there is no room, even by ending an old
-// body: takeFor). The bytes stay
-// reserved until the caller calls release, once the body is parsed:
-// what is reserved bounds what is held.
+// body: takeFor). The bytes stay reserved until the caller calls
+// release, once the body is parsed: what is reserved bounds what is held.
 func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authenticated bool) (body []byte, release func(), no *refusal) {
 	limit := s.cfg.maxSignedBody
 	if authenticated {
