@@ -240,7 +240,9 @@ func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
 		t.Helper()
 		now = t0.Add(at)
 		rd := &reader{key: key}
-		rd.end = func() { ended = append(ended, name); b.leave(rd, n) }
+		// As a real body's read: ended under the budget's lock, it gives
+		// its bytes back from its own goroutine.
+		rd.end = func() { ended = append(ended, name); go b.leave(rd, n) }
 		if !b.enter(rd, 32) || !b.takeFor(context.Background(), rd, n) {
 			t.Fatalf("%s: no room for %d bytes", name, n)
 		}

@@ -114,6 +114,7 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 		b.wakeLocked()
 		b.mu.Unlock()
 	}()
+	var ended *reader // the body this waiter ended, until its bytes are back
 	for {
 		b.mu.Lock()
 		if b.share > 0 && n > b.share-b.byKey[rd.key] {
@@ -128,17 +129,17 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 			b.mu.Unlock()
 			return true
 		}
-		var victim *reader
-		if first && ctx.Err() == nil {
-			if victim = b.victimLocked(rd); victim != nil {
-				victim.out = true
+		if _, waiting := b.readers[ended]; first && !waiting && ctx.Err() == nil {
+			if ended = b.victimLocked(rd); ended != nil {
+				ended.out = true
+				// Under mu: the victim cannot have left (leave takes mu),
+				// so its connection is not yet serving another request
+				// whose read this deadline would cut.
+				ended.end()
 			}
 		}
 		wait := b.changed
 		b.mu.Unlock()
-		if victim != nil {
-			victim.end()
-		}
 		select {
 		case <-ctx.Done():
 			return false
