@@ -10,6 +10,8 @@
 #   slow        16 connections trickling 1 MiB bodies at ~50 B/s (signed status checks beside)
 #   busy        256 connections sending 1 MiB bodies at 10 KiB/s, above the minimum rate (same)
 #   share       64 clients sending 1 MiB chunked bodies, wrong signature, at full speed (same)
+#   many        64 connections from 32 addresses (127.0.2.1-32), each body's first 520 KiB at once
+#               (it holds 1 MiB of the 16 MiB pool), then 10 KiB/s, just above the minimum rate (same)
 #   idle        4,000 idle TCP connections to --listen (deliveries with the secret beside)
 #   pipeline    16 clients sending authenticated 19 MB pipeline events (24,000 builds)
 #   pipelining  one connection pipelining 20,000 requests with a wrong secret (log bytes counted)
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 attack_for="${ATTACK_FOR:-10s}"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(health slow busy share idle pipeline pipelining)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(health slow busy share many idle pipeline pipelining)
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
@@ -74,6 +76,7 @@ for s in "${scenarios[@]}"; do
 	slow) args+=(-attack slow -conns 16 -good signed) ;;
 	busy) args+=(-attack busy -conns 256 -good signed) ;;
 	share) args+=(-attack share -conns 64 -good signed) ;;
+	many) args+=(-attack many -conns 64 -good signed -from 127.0.2.1) ;;
 	idle) args+=(-attack idle -conns 4000 -good hook) ;;
 	pipeline) args+=(-attack pipeline -conns 16 -good hook) ;;
 	pipelining) args+=(-attack pipelining -requests 20000 -good hook) ;;

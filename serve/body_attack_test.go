@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/echoeshq/echoes-labels/internal/reruntest"
 )
 
 // deadlineWriter is a ResponseWriter whose read deadlines are recorded.
@@ -205,7 +208,7 @@ func TestUnverifiedBodiesPerAddress(t *testing.T) {
 	reading := func(key string) int {
 		h.svc.signedBody.mu.Lock()
 		defer h.svc.signedBody.mu.Unlock()
-		return h.svc.signedBody.bodies[key]
+		return h.svc.signedBody.readingLocked(key)
 	}
 	trickle(t, h, "127.0.0.2", false)
 	trickle(t, h, "127.0.0.2", false)
@@ -219,5 +222,126 @@ func TestUnverifiedBodiesPerAddress(t *testing.T) {
 	}
 	if n := reading("127.0.0.1"); n != 0 {
 		t.Errorf("127.0.0.1 still counts %d bodies once answered", n)
+	}
+}
+
+// When the pool is full, takeFor ends the oldest body of the address
+// holding the most among those read for preemptAge or more (not the
+// oldest of all), and the newcomer gets the bytes it gives back; bodies
+// younger than preemptAge are not ended, nor is anything ended for a
+// key past its own share.
+func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	b := newSharedBudget(80, 50)
+	b.now = func() time.Time { return now }
+	var ended []string
+	add := func(name, key string, at time.Duration, n int64) *reader {
+		t.Helper()
+		now = t0.Add(at)
+		rd := &reader{key: key}
+		// As a real body's read: ended under the budget's lock, it gives
+		// its bytes back from its own goroutine.
+		rd.end = func() { ended = append(ended, name); go b.leave(rd, n) }
+		if !b.enter(rd, 32) || !b.takeFor(context.Background(), rd, n) {
+			t.Fatalf("%s: no room for %d bytes", name, n)
+		}
+		return rd
+	}
+	add("b1", "B", 0, 25) // the oldest, of an address that holds less
+	add("a1", "A", time.Second, 20)
+	add("a2", "A", 2*time.Second, 20)
+	add("c1", "C", 2500*time.Millisecond, 15)
+	newcomer := &reader{key: "D", end: func() { t.Error("the newcomer was ended") }}
+	if !b.enter(newcomer, 32) {
+		t.Fatal("the newcomer did not enter")
+	}
+
+	now = t0.Add(1500 * time.Millisecond) // every body younger than preemptAge but b1
+	if v := b.victimLocked(newcomer); v == nil || v.key != "B" {
+		t.Errorf("with only b1 of age: victim %+v, want b1", v)
+	}
+	now = t0.Add(900 * time.Millisecond) // all younger: none to end
+	if v := b.victimLocked(newcomer); v != nil {
+		t.Errorf("all younger than %s: victim %+v, want none", preemptAge, v)
+	}
+
+	now = t0.Add(2500 * time.Millisecond) // b1 and a1 of age; A holds the most
+	if b.takeFor(context.Background(), &reader{key: "A"}, 15) {
+		t.Error("A took past its share of 50")
+	}
+	if len(ended) != 0 {
+		t.Errorf("ended %v for a body past its share, want none", ended)
+	}
+	if !b.takeFor(context.Background(), newcomer, 10) {
+		t.Fatal("the newcomer got no room in the full pool")
+	}
+	if len(ended) != 1 || ended[0] != "a1" {
+		t.Errorf("ended %v, want [a1]: the oldest of A, which holds the most", ended)
+	}
+	if used, a, d := b.inUse(), b.heldBy("A"), b.heldBy("D"); used != 70 || a != 20 || d != 10 {
+		t.Errorf("pool %d, A %d, D %d; want 70, 20, 10: a1's bytes back, the newcomer's taken", used, a, d)
+	}
+
+	// Of the bodies waiting, the one whose address would hold the least
+	// goes first (a small status check request before a growing body),
+	// the earliest of equals.
+	grow := &reader{key: "A", want: 8, since: 1} // A holds 20: 28
+	small := &reader{key: "E", want: 4, since: 3}
+	same := &reader{key: "F", want: 4, since: 2}
+	b.readers = map[*reader]struct{}{grow: {}, small: {}, same: {}, {key: "G"}: {}}
+	if first := b.firstLocked(); first != same {
+		t.Errorf("first waiter %+v, want the earliest of those asking least (F)", first)
+	}
+	same.want = 0 // no longer waiting
+	if first := b.firstLocked(); first != small {
+		t.Errorf("first waiter %+v, want E, before A's growth", first)
+	}
+}
+
+// Many addresses, each holding one stalled body well within its share,
+// fill the pool between them: a correctly signed status check request
+// still gets room, by ending the oldest of those bodies (which is
+// answered 503), and is acted on.
+func TestManyAddressesCannotFillThePool(t *testing.T) {
+	gl := newStandIn(t)
+	ours := gl.AddStatusCheck(project, path, "echoes-labels")
+	gl.SetLabels(project, path, 5, passing)
+	clk := &reruntest.Clock{}
+	h := start(t, gl, func(c *config) { c.bodyStall = time.Minute; c.engine.Clock = clk })
+	for i := range 16 { // 16 × 1 MiB (each chunked body reserves up to the cap)
+		trickle(t, h, fmt.Sprintf("127.0.1.%d", i+1), true)
+		waitFor(t, fmt.Sprintf("%d bodies in the pool", i+1), func() bool { return h.svc.signedBody.inUse() == int64(i+1)<<20 })
+	}
+	if used := h.svc.signedBody.inUse(); used != h.svc.cfg.signedPool {
+		t.Fatalf("the pool holds %d of %d bytes, want it full", used, h.svc.cfg.signedPool)
+	}
+	_ = clk.Sleep(context.Background(), preemptAge) // every body now read for preemptAge
+	sha := gl.HeadSHA(project, path, 5)
+	body := payload(t, project, path, 5, sha, ours, passing)
+	if code, _ := h.post(body, "X-Gitlab-Signature", sign(body, testSecret)); code != http.StatusAccepted {
+		t.Fatalf("a signed status check request beside 16 addresses filling the pool: %d, want 202", code)
+	}
+	h.waitIdle()
+	if got := gl.StatusChecks(project, 5); len(got) != 1 || got[0].Status != "passed" {
+		t.Errorf("status check responses %+v, want one passed", got)
+	}
+	// The oldest body was ended (refused 503, logged as such; its answer
+	// is not read here: under load the setup may outlast the server's
+	// 15 s WriteTimeout, which a real body, cut at 5 s, never does) and
+	// gave its bytes back; the others still hold theirs.
+	waitFor(t, "the oldest body's refusal", func() bool {
+		for _, l := range h.logs.lines("delivery") {
+			if l["status"] == float64(http.StatusServiceUnavailable) && strings.Contains(fmt.Sprint(l["reason"]), "to make room") {
+				return true
+			}
+		}
+		return false
+	})
+	if held := h.svc.signedBody.heldBy("127.0.1.1"); held != 0 {
+		t.Errorf("127.0.1.1 still holds %d bytes once ended", held)
+	}
+	if held := h.svc.signedBody.heldBy("127.0.1.2"); held != 1<<20 {
+		t.Errorf("127.0.1.2 holds %d bytes, want its 1 MiB: one body ended, not more", held)
 	}
 }

@@ -6,14 +6,16 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // byteBudget is a semaphore weighted in bytes: the bodies being read, all
 // requests together, hold at most its size. Bytes are reserved before
 // they are read and released once the delivery is parsed. With a share,
-// the bytes taken under one key (a client's address: tryAcquireFor) are
-// bounded too, so that no client can take the whole pool.
+// the bytes taken under one key (a client's address: takeFor) are
+// bounded too, so that no client can take the whole pool, and a full
+// pool ends a body read slowly to make room, so that many cannot either.
 type byteBudget struct {
 	mu      sync.Mutex
 	size    int64
@@ -21,35 +23,159 @@ type byteBudget struct {
 	peak    int64         // the most ever reserved at once
 	changed chan struct{} // closed and replaced on each release
 
-	share  int64            // bytes one key may hold at most; 0: no bound
-	byKey  map[string]int64 // bytes held, by key
-	bodies map[string]int   // bodies being read, by key (enter)
+	share   int64                // bytes one key may hold at most; 0: no bound
+	byKey   map[string]int64     // bytes held, by key
+	readers map[*reader]struct{} // bodies being read (enter to leave)
+	now     func() time.Time     // the clock of their ages
+	seq     uint64               // orders the waiters of takeFor
+}
+
+// preemptAge is how long a body not yet authenticated must have been
+// read before takeFor may end it to make room: GitLab sends a status
+// check request of a few KiB in milliseconds (1 MiB in well under a
+// second), so only a sender slower than GitLab is ended, and a body just
+// begun is not ended by the next one. preemptWait bounds the wait.
+const (
+	preemptAge  = time.Second
+	preemptWait = time.Second
+)
+
+// reader is one body being read under key since start; end ends its read
+// from another goroutine. The rest is under the budget's mu.
+type reader struct {
+	key   string
+	start time.Time
+	end   func()
+	out   bool  // ended, or read in: its bytes come back soon
+	want  int64 // in takeFor: the bytes asked for; since orders the waits
+	since uint64
 }
 
 // enter counts one more body being read for key, if key reads fewer
 // than most now: the bytes a body first takes are few, so without it one
 // address could keep every connection busy with bodies that trickle in
 // at the minimum rate.
-func (b *byteBudget) enter(key string, most int) bool {
+func (b *byteBudget) enter(rd *reader, most int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.bodies == nil {
-		b.bodies = map[string]int{}
-	}
-	if b.bodies[key] >= most {
+	if b.readingLocked(rd.key) >= most {
 		return false
 	}
-	b.bodies[key]++
+	rd.start = b.now()
+	b.readers[rd] = struct{}{}
 	return true
 }
 
-// leave is the end of a body that entered.
-func (b *byteBudget) leave(key string) {
+// readingLocked is the bodies being read for key.
+func (b *byteBudget) readingLocked(key string) (n int) {
+	for rd := range b.readers {
+		if rd.key == key {
+			n++
+		}
+	}
+	return n
+}
+
+// leave is the end of a body that entered, which gives back the n bytes
+// it took.
+func (b *byteBudget) leave(rd *reader, n int64) {
+	b.mu.Lock()
+	delete(b.readers, rd)
+	if b.byKey[rd.key] -= n; b.byKey[rd.key] <= 0 {
+		delete(b.byKey, rd.key)
+	}
+	b.mu.Unlock()
+	b.release(n)
+}
+
+// read says that rd's body is in: no longer one to end.
+func (b *byteBudget) read(rd *reader) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.bodies[key]--; b.bodies[key] <= 0 {
-		delete(b.bodies, key)
+	rd.out = true
+}
+
+// takeFor reserves n bytes for rd's key, within its share, waiting
+// preemptWait at most. Waiters take in turn, the one whose key would
+// hold the least first (a status check request of a few KiB before
+// bodies that grow). When the pool is full the one whose turn it is
+// makes room, as the connection cap does (connGuard): it ends a body
+// read for preemptAge or more (victimLocked) and waits for its bytes.
+func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
+	ctx, cancel := context.WithTimeout(ctx, preemptWait)
+	defer cancel()
+	b.mu.Lock()
+	b.seq++
+	rd.want, rd.since = n, b.seq
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		rd.want = 0
+		b.wakeLocked()
+		b.mu.Unlock()
+	}()
+	var ended *reader // the body this waiter ended, until its bytes are back
+	for {
+		b.mu.Lock()
+		if b.share > 0 && n > b.share-b.byKey[rd.key] {
+			b.mu.Unlock()
+			return false
+		}
+		first := b.firstLocked() == rd
+		if first && n <= b.size-b.used {
+			b.used += n
+			b.peak = max(b.peak, b.used)
+			b.byKey[rd.key] += n
+			b.mu.Unlock()
+			return true
+		}
+		if _, waiting := b.readers[ended]; first && !waiting && ctx.Err() == nil {
+			if ended = b.victimLocked(rd); ended != nil {
+				ended.out = true
+				// Under mu: the victim cannot have left (leave takes mu),
+				// so its connection is not yet serving another request
+				// whose read this deadline would cut.
+				ended.end()
+			}
+		}
+		wait := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wait:
+		case <-time.After(preemptAge / 8): // a body may have come of age
+		}
 	}
+}
+
+// firstLocked is the waiter whose turn it is: the one whose key would
+// hold the least once it took, the earliest of equals.
+func (b *byteBudget) firstLocked() (first *reader) {
+	holds := func(rd *reader) int64 { return rd.want + b.byKey[rd.key] }
+	for rd := range b.readers {
+		if rd.want > 0 && (first == nil || holds(rd) < holds(first) || (holds(rd) == holds(first) && rd.since < first.since)) {
+			first = rd
+		}
+	}
+	return first
+}
+
+// victimLocked is the body to end to make room for self: of the others
+// still being read for preemptAge or more, the oldest of the key that
+// holds the most bytes; nil when there is none.
+func (b *byteBudget) victimLocked(self *reader) (victim *reader) {
+	now := b.now()
+	for rd := range b.readers {
+		if rd.out || rd == self || now.Sub(rd.start) < preemptAge {
+			continue
+		}
+		if victim == nil || b.byKey[rd.key] > b.byKey[victim.key] ||
+			(b.byKey[rd.key] == b.byKey[victim.key] && rd.start.Before(victim.start)) {
+			victim = rd
+		}
+	}
+	return victim
 }
 
 func newByteBudget(size int64) *byteBudget {
@@ -59,39 +185,8 @@ func newByteBudget(size int64) *byteBudget {
 // newSharedBudget is a budget of size in which one key holds share at most.
 func newSharedBudget(size, share int64) *byteBudget {
 	b := newByteBudget(size)
-	b.share, b.byKey = share, map[string]int64{}
+	b.share, b.byKey, b.readers, b.now = share, map[string]int64{}, map[*reader]struct{}{}, time.Now
 	return b
-}
-
-// tryAcquireFor reserves n bytes for key if they are free now, in the
-// pool and in key's share.
-func (b *byteBudget) tryAcquireFor(key string, n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if n > b.size-b.used || (b.share > 0 && n > b.share-b.byKey[key]) {
-		return false
-	}
-	b.used += n
-	b.peak = max(b.peak, b.used)
-	if b.byKey != nil {
-		b.byKey[key] += n
-	}
-	return true
-}
-
-// releaseFor gives back n bytes that key took.
-func (b *byteBudget) releaseFor(key string, n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	if b.byKey != nil {
-		if b.byKey[key] -= n; b.byKey[key] <= 0 {
-			delete(b.byKey, key)
-		}
-	}
-	b.mu.Unlock()
-	b.release(n)
 }
 
 // heldBy is the bytes key holds now (tests, the log).
@@ -128,6 +223,11 @@ func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
+	b.wakeLocked()
+}
+
+// wakeLocked wakes those waiting for a change.
+func (b *byteBudget) wakeLocked() {
 	close(b.changed)
 	b.changed = make(chan struct{})
 }
@@ -228,6 +328,7 @@ type minRate struct {
 	deadline time.Time // the next bytes must come by then
 	end      time.Time // the whole body by then
 	cut      bool
+	ended    atomic.Bool // by preempt
 }
 
 func newMinRate(body io.Reader, rc *http.ResponseController, now func() time.Time, stall time.Duration) *minRate {
@@ -248,11 +349,26 @@ func (m *minRate) Read(p []byte) (int, error) {
 			_ = m.rc.SetReadDeadline(d)
 		}
 	}
+	if m.ended.Load() {
+		// After the deadline above: preempt's deadline came last.
+		return n, errPreempted
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !now.Before(m.deadline) {
 		m.cut = true
 		return n, errTooSlow
 	}
 	return n, err
+}
+
+// errPreempted is a body whose read was ended to make room (takeFor).
+var errPreempted = errors.New("the read was ended to make room in the pool")
+
+// preempt ends the read from another goroutine: the Read blocked now, or
+// the next one, fails with errPreempted (a connection's deadlines may be
+// set from any goroutine).
+func (m *minRate) preempt() {
+	m.ended.Store(true)
+	_ = m.rc.SetReadDeadline(time.Unix(1, 0))
 }
 
 func minTime(ts ...time.Time) time.Time {

@@ -36,7 +36,7 @@ type config struct {
 	bodyWait time.Duration // an authenticated body waits this long for room in authPool
 	// A sender not yet authenticated (a signature to check) has its body
 	// read into a fixed pool: each body up to maxSignedBody, all together
-	// up to signedPool; past it, 503 at once.
+	// up to signedPool; past it, 503 unless an old body makes room (takeFor).
 	maxSignedBody int64
 	signedPool    int64
 	bodyStall     time.Duration // such a body may stall this long at most (minRate)
@@ -107,6 +107,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	// One address may take a quarter of the pool of bodies not yet
 	// authenticated (and always room for one body at the cap).
 	s.authBody, s.signedBody = newByteBudget(cfg.authPool), newSharedBudget(cfg.signedPool, max(cfg.signedPool/4, cfg.maxSignedBody+1))
+	s.signedBody.now = s.clock.Now
 	return s, nil
 }
 

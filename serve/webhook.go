@@ -123,9 +123,10 @@ func useless(outcome, message, reason string) *refusal {
 // within the shared budget authBody. A request without one must be signed
 // (X-Gitlab-Signature of a status check, or a Standard Webhooks
 // signature): its body, up to cfg.maxSignedBody, is read into the fixed
-// pool signedBody before the signature is checked, and refused at once
-// when the pool is full. Deliveries of a kind the service does not read
-// are acknowledged unread.
+// pool signedBody before the signature is checked; when the pool is full,
+// the oldest slow body of the address holding the most makes room for it
+// (takeFor), else it is refused. Deliveries of a kind the service does
+// not read are acknowledged unread.
 func (s *service) parseDelivery(w http.ResponseWriter, r *http.Request) (*rerun.Task, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse(http.StatusMethodNotAllowed, outcomeBadMethod, "POST GitLab's events here", "method "+clip(r.Method))
@@ -244,9 +245,9 @@ func (s *service) authenticateAndParse(w http.ResponseWriter, r *http.Request, e
 // readDelivery reads the body within its budget: an authenticated
 // sender's in the shared authBody (waiting a little for room), an unknown
 // sender's in the fixed signedBody pool, within its address's share and
-// as it comes in (refused at once when there is no room). The bytes stay
-// reserved until the caller calls release, once the body is parsed:
-// what is reserved bounds what is held.
+// as it comes in (refused when there is no room, even by ending an old
+// body: takeFor). The bytes stay reserved until the caller calls
+// release, once the body is parsed: what is reserved bounds what is held.
 func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authenticated bool) (body []byte, release func(), no *refusal) {
 	limit := s.cfg.maxSignedBody
 	if authenticated {
@@ -274,22 +275,32 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 		body, err = readBody(r, n, limit)
 	} else {
 		budget, key := s.signedBody, clientKey(r.RemoteAddr)
-		if most := max(1, s.cfg.maxConns/8); !budget.enter(key, most) {
+		rate := newMinRate(r.Body, http.NewResponseController(w), time.Now, s.cfg.bodyStall)
+		rd := &reader{key: key, end: rate.preempt}
+		if most := max(1, s.cfg.maxConns/8); !budget.enter(rd, most) {
 			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
 				fmt.Sprintf("this address is already sending %d bodies not yet authenticated, the most it may", most))
 			no.retryAfter = "10"
 			return nil, nil, no
 		}
 		var held int64
-		release = sync.OnceFunc(func() { budget.releaseFor(key, held); budget.leave(key) })
-		rate := newMinRate(r.Body, http.NewResponseController(w), time.Now, s.cfg.bodyStall)
+		release = sync.OnceFunc(func() { budget.leave(rd, held) })
 		body, err = readGrowing(rate, r.ContentLength, limit, func(n int64) bool {
-			if !budget.tryAcquireFor(key, n) {
+			if !budget.takeFor(r.Context(), rd, n) {
 				return false
 			}
 			held += n
 			return true
 		})
+		budget.read(rd)
+		if errors.Is(err, errPreempted) {
+			release()
+			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
+				fmt.Sprintf("ended after %s to make room in the full pool of bodies not yet authenticated: the oldest of the address holding the most",
+					s.clock.Now().Sub(rd.start).Round(time.Millisecond)))
+			no.retryAfter = "10"
+			return nil, nil, no
+		}
 		if errors.Is(err, errNoRoom) {
 			release()
 			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",

@@ -11,6 +11,8 @@ package main
 //	slow        -conns connections trickling a 1 MiB body at ~50 B/s with a made-up X-Gitlab-Signature
 //	busy        -conns connections sending 1 MiB bodies at 10 KiB/s (above the minimum rate), made-up signature
 //	share       -conns clients sending 1 MiB chunked bodies at full speed, wrong signature (one address)
+//	many        -conns connections from 32 addresses (-from and the 31 after it), each sending a 1 MiB
+//	            body's first 520 KiB at once (so that it holds 1 MiB of the pool), then 10 KiB/s, made-up signature
 //	idle        -conns TCP connections to --listen that send nothing, reopened when closed
 //	pipeline    -conns clients sending authenticated 19 MB pipeline events (24,000 builds), back to back
 //	pipelining  one connection pipelining -requests requests with a wrong X-Gitlab-Token
@@ -84,9 +86,17 @@ func attack(a attackOptions, stdout io.Writer) error {
 	case "idle":
 		holdConns(ctx, attacker, host(a.target), a.conns, "", &st)
 	case "slow":
-		trickleBodies(ctx, attacker, host(a.target), a.conns, 10, &st) // 50 B/s
+		trickleBodies(ctx, []*net.Dialer{attacker}, host(a.target), a.conns, 0, 10, &st) // 50 B/s
 	case "busy":
-		trickleBodies(ctx, attacker, host(a.target), a.conns, 2<<10, &st) // 10 KiB/s, above the service's minimum
+		trickleBodies(ctx, []*net.Dialer{attacker}, host(a.target), a.conns, 0, 2<<10, &st) // 10 KiB/s, above the service's minimum
+	case "many":
+		var from []*net.Dialer
+		for i := range 32 {
+			ip := net.ParseIP(a.from).To4()
+			ip = net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i))
+			from = append(from, &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second})
+		}
+		trickleBodies(ctx, from, host(a.target), a.conns, 520<<10, 2<<10, &st)
 	case "share":
 		floodFrom(ctx, attacker, a.target, a.conns, &st)
 	case "pipeline":
@@ -96,7 +106,7 @@ func attack(a attackOptions, stdout io.Writer) error {
 	case "pipelining":
 		pipelining(ctx, attacker, host(a.target), a.requests, a.secret, &st)
 	default:
-		return fmt.Errorf("-attack %q: want health, slow, busy, share, idle, pipeline or pipelining", a.kind)
+		return fmt.Errorf("-attack %q: want health, slow, busy, share, many, idle, pipeline or pipelining", a.kind)
 	}
 	<-ctx.Done()
 	took := time.Since(began)
@@ -196,14 +206,16 @@ func holdConns(ctx context.Context, d *net.Dialer, addr string, n int, prefix st
 	wg.Wait()
 }
 
-// trickleBodies keeps n connections sending a 1 MiB status check request
-// body, step bytes every 200 ms, reopening each one the service cuts.
-func trickleBodies(ctx context.Context, d *net.Dialer, addr string, n, step int, st *attackStats) {
+// trickleBodies keeps n connections (from the addresses of from in turn)
+// sending a 1 MiB status check request body, burst bytes at once, then
+// step bytes every 200 ms, reopening each one the service cuts.
+func trickleBodies(ctx context.Context, from []*net.Dialer, addr string, n, burst, step int, st *attackStats) {
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			d := from[i%len(from)]
 			for tries := 0; ctx.Err() == nil && tries < 1000; tries++ {
 				c, err := d.DialContext(ctx, "tcp", addr)
 				st.dials.Add(1)
@@ -211,7 +223,7 @@ func trickleBodies(ctx context.Context, d *net.Dialer, addr string, n, step int,
 					st.dialErrors.Add(1)
 					return
 				}
-				_, _ = io.WriteString(c, "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Gitlab-Signature: 00ff\r\nContent-Length: 1048576\r\n\r\n")
+				_, _ = io.WriteString(c, "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Gitlab-Signature: 00ff\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("x", burst))
 				answered := make(chan string, 1)
 				go func() {
 					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
