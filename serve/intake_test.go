@@ -541,7 +541,7 @@ func TestReadinessFlips(t *testing.T) {
 	gl := newStandIn(t)
 	down := badGatewayWhile(gl, "/api/v4/user")
 	cfg := testConfig(gl)
-	cfg.shutdownDelay = 700 * time.Millisecond
+	cfg.shutdownDelay = 3 * time.Second // room, on a busy machine, for the poll and the delivery below
 	logs := &logBuffer{}
 	svc, err := newService(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {

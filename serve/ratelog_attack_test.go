@@ -37,9 +37,19 @@ func TestRefusalLogBounded(t *testing.T) {
 	if !l.allow(outcomeUnauthorized) {
 		t.Error("a new window allowed no line")
 	}
+	// One closing line, or a few more when the machine is so slow that the
+	// window's real timer fires while the loop runs: the counts add up.
 	lines := buf.lines("delivery lines not logged")
-	if len(lines) != 1 || lines[0]["suppressed"] != float64(20000-refusalLines) || lines[0]["outcome"] != outcomeUnauthorized {
-		t.Errorf("summary lines %v, want one: unauthorized, suppressed %d", lines, 20000-refusalLines)
+	suppressed := 0.0
+	for _, l := range lines {
+		n, _ := l["suppressed"].(float64)
+		suppressed += n
+		if l["outcome"] != outcomeUnauthorized {
+			t.Errorf("summary line %v, want outcome unauthorized", l)
+		}
+	}
+	if len(lines) == 0 || len(lines) > 5 || suppressed != float64(20000-refusalLines) {
+		t.Errorf("summary lines %v, want one or a few: unauthorized, suppressed %d in all", lines, 20000-refusalLines)
 	}
 }
 

@@ -473,7 +473,8 @@ func TestRedForTheRightReasonOnlyWhenTheJobFailed(t *testing.T) {
 // request hook on one, the status check request on the other): each
 // task's settle has a random part, so they act at different moments and
 // the later one finds the job retried. The random parts are fixed here:
-// none for a, a whole settle for b.
+// none for a, 2 s for b (a settle of 150 ms would do on a quiet machine;
+// a busy one may take that long over a's work).
 func TestTwoReplicasPairOfDeliveriesActAtDifferentMoments(t *testing.T) {
 	gl := newStandIn(t)
 	ours := gl.AddStatusCheck(project, path, "echoes-labels")
@@ -495,7 +496,7 @@ func TestTwoReplicasPairOfDeliveriesActAtDifferentMoments(t *testing.T) {
 		}
 	}
 	a := start(t, gl, tune(0))
-	b := start(t, gl, tune(150*time.Millisecond))
+	b := start(t, gl, tune(2*time.Second))
 	body := payload(t, project, path, 7, gl.HeadSHA(project, path, 7), ours, passing)
 	var wg sync.WaitGroup
 	wg.Add(2)
