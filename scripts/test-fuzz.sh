@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Test of scripts/fuzz.sh's verdicts, with a stand-in `go` that prints what
 # Go's fuzzing prints in each case (the lines are Go 1.26's): a crasher
-# fails at once, a fuzzing engine failure is retried once, anything else
-# fails at once. Runs in a throwaway copy with one fake target; takes a
+# fails at once, Go's deadline race at the end of -fuzztime passes, another
+# fuzzing engine failure is retried once, anything else fails at once. Runs in a throwaway copy with one fake target; takes a
 # second. Prints "N passed, N failed".
 # The expect conditions are eval'd later, in single quotes on purpose.
 # shellcheck disable=SC2016,SC2034,SC2097,SC2098
@@ -28,12 +28,15 @@ case " $* " in
 	echo "fuzz: elapsed: 0s, gathering baseline coverage: 0/5 completed"
 	first_only=1
 	case $SCENARIO in
-	deadline-twice | other) first_only=0 ;;
+	deadline-late | early-twice | other) first_only=0 ;;
 	esac
 	if [[ $first_only == 1 && $n -gt 1 ]]; then echo PASS; exit 0; fi
 	case $SCENARIO in
-	deadline-once | deadline-twice)
+	deadline-late)
 		printf -- '--- FAIL: FuzzThing (5.10s)\n    context deadline exceeded\nFAIL\nexit status 1\nFAIL\tpkg\t5.1s\n'
+		;;
+	early-once | early-twice)
+		printf -- '--- FAIL: FuzzThing (1.20s)\n    context deadline exceeded\nFAIL\nexit status 1\nFAIL\tpkg\t1.2s\n'
 		;;
 	crasher | hung-passes-replay)
 		mkdir -p "$WORK/pkg/testdata/fuzz/FuzzThing"
@@ -76,12 +79,17 @@ expect() { # expect WHAT COND
 	if eval "$2"; then ok "$1"; else bad "$1 ($2; exit $rc, $runs runs):"; sed 's/^/    | /' <<<"$out"; fi
 }
 
-run deadline-once
-expect "deadline race: passes after one retry" '[[ $rc == 0 && $runs == 2 ]]'
-expect "deadline race: says it is the engine" 'grep -qF "FuzzThing (./pkg): fuzz engine failure, not a crash; retrying once" <<<"$out"'
-expect "deadline race: counted as retried" 'grep -qF "(1 retried after a fuzz engine failure)" <<<"$out"'
+run deadline-late
+expect "deadline race after the whole fuzztime: passes, no retry" '[[ $rc == 0 && $runs == 1 ]]'
+expect "deadline race: names Go's issue" 'grep -qF "FuzzThing (./pkg): fuzzed for 5s; Go then reported \"context deadline exceeded\" (go.dev/issue/75804" <<<"$out"'
+expect "deadline race: counted" 'grep -qF "(0 retried after a fuzz engine failure, 1 ended by go.dev/issue/75804)" <<<"$out"'
 
-run deadline-twice
+run early-once
+expect "deadline before the time is up: passes after one retry" '[[ $rc == 0 && $runs == 2 ]]'
+expect "deadline before the time is up: says it is the engine" 'grep -qF "FuzzThing (./pkg): fuzz engine failure, not a crash; retrying once" <<<"$out"'
+expect "deadline before the time is up: counted as retried" 'grep -qF "(1 retried after a fuzz engine failure, 0 ended" <<<"$out"'
+
+run early-twice
 expect "engine failing twice: fails after one retry" '[[ $rc == 1 && $runs == 2 ]]'
 expect "engine failing twice: says so" 'grep -qF "failed again on the retry (engine)" <<<"$out"'
 
