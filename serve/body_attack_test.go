@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,5 +344,58 @@ func TestManyAddressesCannotFillThePool(t *testing.T) {
 	}
 	if held := h.svc.signedBody.heldBy("127.0.1.2"); held != 1<<20 {
 		t.Errorf("127.0.1.2 holds %d bytes, want its 1 MiB: one body ended, not more", held)
+	}
+}
+
+// A body ended while it waits in takeFor for room to grow (not in its
+// Read, where the deadline would reach it) gives up at once and gives its
+// bytes back: without that it kept them for its own whole wait, and the
+// request that ended it, waiting since before, got none.
+func TestPreemptReachesABodyWaitingForRoom(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	at := func(d time.Duration) { mu.Lock(); now = t0.Add(d); mu.Unlock() }
+	b := newSharedBudget(32, 32)
+	b.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	waiting := func(rd *reader) func() bool {
+		return func() bool { b.mu.Lock(); defer b.mu.Unlock(); return rd.want > 0 }
+	}
+	old := &reader{key: "A", end: func() {}} // not in its Read: the deadline reaches nothing
+	young := &reader{key: "B", end: func() { t.Error("the young body was ended") }}
+	for d, rd := range []*reader{old, young} {
+		at(time.Duration(d) * 900 * time.Millisecond)
+		if !b.enter(rd, 32) || !b.takeFor(context.Background(), rd, 16) {
+			t.Fatal("no room in an empty pool")
+		}
+	}
+
+	signed := &reader{key: "C", end: func() { t.Error("the signed request was ended") }}
+	if !b.enter(signed, 32) {
+		t.Fatal("the signed request did not enter")
+	}
+	got := make(chan bool, 1)
+	go func() { got <- b.takeFor(context.Background(), signed, 4) }() // waits: nothing is a second old yet
+	waitFor(t, "the signed request waiting for room", waiting(signed))
+	oldGot := make(chan bool, 1)
+	go func() { // as readGrowing: the old body's buffer is full, it asks for more, then gives back what it holds
+		ok := b.takeFor(context.Background(), old, 16)
+		if !ok {
+			b.leave(old, 16)
+		}
+		oldGot <- ok
+	}()
+	waitFor(t, "the old body waiting for room to grow", waiting(old))
+
+	at(1500 * time.Millisecond) // the old body is of age, the young one not
+	b.release(0)                // wake the waiters now rather than at their next look
+	if !<-got {
+		t.Error("the signed request got no room: the body ended while waiting for room kept its bytes")
+	}
+	if <-oldGot {
+		t.Error("the ended body took more room")
+	}
+	if used, c := b.inUse(), b.heldBy("C"); used != 20 || c != 4 {
+		t.Errorf("pool %d, signed %d; want 20 and 4: the old body's 16 back, the signed request's 4 taken", used, c)
 	}
 }

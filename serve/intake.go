@@ -47,6 +47,7 @@ type reader struct {
 	start time.Time
 	end   func()
 	out   bool  // ended, or read in: its bytes come back soon
+	held  int64 // bytes taken: a body holding none frees nothing if ended
 	want  int64 // in takeFor: the bytes asked for; since orders the waits
 	since uint64
 }
@@ -117,7 +118,9 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 	var ended *reader // the body this waiter ended, until its bytes are back
 	for {
 		b.mu.Lock()
-		if b.share > 0 && n > b.share-b.byKey[rd.key] {
+		// Ended while waiting here, not in its Read: it must not wait on
+		// with its bytes while the one that ended it waits for them.
+		if rd.out || b.share > 0 && n > b.share-b.byKey[rd.key] {
 			b.mu.Unlock()
 			return false
 		}
@@ -126,6 +129,7 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 			b.used += n
 			b.peak = max(b.peak, b.used)
 			b.byKey[rd.key] += n
+			rd.held += n
 			b.mu.Unlock()
 			return true
 		}
@@ -136,6 +140,7 @@ func (b *byteBudget) takeFor(ctx context.Context, rd *reader, n int64) bool {
 				// so its connection is not yet serving another request
 				// whose read this deadline would cut.
 				ended.end()
+				b.wakeLocked() // in case it waits in takeFor
 			}
 		}
 		wait := b.changed
@@ -162,12 +167,12 @@ func (b *byteBudget) firstLocked() (first *reader) {
 }
 
 // victimLocked is the body to end to make room for self: of the others
-// still being read for preemptAge or more, the oldest of the key that
-// holds the most bytes; nil when there is none.
+// still being read for preemptAge or more and holding bytes, the oldest
+// of the key that holds the most; nil when there is none.
 func (b *byteBudget) victimLocked(self *reader) (victim *reader) {
 	now := b.now()
 	for rd := range b.readers {
-		if rd.out || rd == self || now.Sub(rd.start) < preemptAge {
+		if rd.out || rd == self || rd.held == 0 || now.Sub(rd.start) < preemptAge {
 			continue
 		}
 		if victim == nil || b.byKey[rd.key] > b.byKey[victim.key] ||
