@@ -243,7 +243,7 @@ func TestPreemptOldestOfAddressHoldingMost(t *testing.T) {
 		rd := &reader{key: key}
 		// As a real body's read: ended under the budget's lock, it gives
 		// its bytes back from its own goroutine.
-		rd.end = func() { ended = append(ended, name); go b.leave(rd, n) }
+		rd.end = func() { ended = append(ended, name); go b.leave(rd) }
 		if !b.enter(rd, 32) || !b.takeFor(context.Background(), rd, n) {
 			t.Fatalf("%s: no room for %d bytes", name, n)
 		}
@@ -381,7 +381,7 @@ func TestPreemptReachesABodyWaitingForRoom(t *testing.T) {
 	go func() { // as readGrowing: the old body's buffer is full, it asks for more, then gives back what it holds
 		ok := b.takeFor(context.Background(), old, 16)
 		if !ok {
-			b.leave(old, 16)
+			b.leave(old)
 		}
 		oldGot <- ok
 	}()

@@ -77,10 +77,12 @@ func (b *byteBudget) readingLocked(key string) (n int) {
 	return n
 }
 
-// leave is the end of a body that entered, which gives back the n bytes
+// leave is the end of a body that entered, which gives back the bytes
 // it took.
-func (b *byteBudget) leave(rd *reader, n int64) {
+func (b *byteBudget) leave(rd *reader) {
 	b.mu.Lock()
+	n := rd.held
+	rd.held = 0
 	delete(b.readers, rd)
 	if b.byKey[rd.key] -= n; b.byKey[rd.key] <= 0 {
 		delete(b.byKey, rd.key)

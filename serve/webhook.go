@@ -283,14 +283,9 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 			no.retryAfter = "10"
 			return nil, nil, no
 		}
-		var held int64
-		release = sync.OnceFunc(func() { budget.leave(rd, held) })
+		release = sync.OnceFunc(func() { budget.leave(rd) })
 		body, err = readGrowing(rate, r.ContentLength, limit, func(n int64) bool {
-			if !budget.takeFor(r.Context(), rd, n) {
-				return false
-			}
-			held += n
-			return true
+			return budget.takeFor(r.Context(), rd, n)
 		})
 		budget.read(rd)
 		if errors.Is(err, errPreempted) || rate.ended.Load() { // ended in its Read, or while waiting for room
