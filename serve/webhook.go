@@ -288,7 +288,7 @@ func (s *service) readDelivery(w http.ResponseWriter, r *http.Request, authentic
 			return budget.takeFor(r.Context(), rd, n)
 		})
 		budget.read(rd)
-		if errors.Is(err, errPreempted) || rate.ended.Load() { // ended in its Read, or while waiting for room
+		if rate.ended.Load() { // ended in its Read (errPreempted) or while waiting for room (errNoRoom)
 			release()
 			no := refuse(http.StatusServiceUnavailable, outcomeOverloaded, "busy: try again later",
 				fmt.Sprintf("ended after %s to make room in the full pool of bodies not yet authenticated: the oldest of the address holding the most",
